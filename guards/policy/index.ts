@@ -1,0 +1,90 @@
+/**
+ * SHHH policy guard. Rules come from `facts.policy` (seeded by genesis, replaced by newer
+ * policy facts). A breach does not merely reject: the reducer moves the machine to
+ * QUARANTINED with the rationale. The checked data is kept in the breach so that a newer
+ * policy can be evaluated against exactly the same subject (automatic release).
+ */
+import { deny, pass, type GuardFn, type GuardVerdict } from '../../src/core/guard.js';
+import { str, isJsonObject, type JsonObject } from '../../src/core/json.js';
+import type { PolicyRules } from '../../src/core/state.js';
+
+const globCache = new Map<string, RegExp>();
+
+/** `*` matches any run of characters; everything else is literal. Whole-string match. */
+export function globMatch(pattern: string, text: string): boolean {
+  let re = globCache.get(pattern);
+  if (re === undefined) {
+    const body = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
+    re = new RegExp(`^${body}$`, 's');
+    if (globCache.size < 10_000) globCache.set(pattern, re);
+  }
+  return re.test(text);
+}
+
+/** The data a transition is checked against. */
+export interface PolicySubject {
+  readonly uris: readonly string[];
+  readonly council_size: number | null;
+}
+
+/** Evaluate every rule; returns [rule, reason] pairs for each breach, in rule order. */
+export function evaluatePolicy(
+  rules: PolicyRules,
+  transition: string,
+  subject: PolicySubject,
+  evidence: readonly string[],
+): [string, string][] {
+  const out: [string, string][] = [];
+  for (const uri of subject.uris) {
+    const hit = rules.denied_source_patterns.find((p) => globMatch(p, uri));
+    if (hit !== undefined) out.push(['denied_source', `source ${uri} matches denied pattern ${hit}`]);
+  }
+  const size = subject.council_size;
+  if (size !== null && rules.max_council_size > 0 && size > rules.max_council_size) {
+    out.push(['council_size', `council of ${size} exceeds the limit of ${rules.max_council_size}`]);
+  }
+  for (const prefix of rules.required_evidence[transition] ?? []) {
+    if (!evidence.some((e) => e.startsWith(prefix))) {
+      out.push(['required_evidence', `no evidence starting with ${prefix}`]);
+    }
+  }
+  return out;
+}
+
+function listOf(v: unknown): readonly JsonObject[] {
+  return Array.isArray(v) ? v.filter(isJsonObject) : [];
+}
+
+/** What the policy looks at for a given transition. */
+export function policySubject(
+  transition: string,
+  inputs: JsonObject,
+  stateSources: readonly { readonly uri: string }[],
+): PolicySubject {
+  switch (transition) {
+    case 'Ingestion_SourcesResolved':
+      return { uris: listOf(inputs['sources']).map((s) => str(s, 'uri')), council_size: null };
+    case 'Ingestion_SchemaOk':
+      return { uris: stateSources.map((s) => s.uri), council_size: null };
+    case 'Council_ProfilesLoaded':
+      return { uris: [], council_size: listOf(inputs['candidates']).length };
+    case 'Council_QuorumCert':
+      return { uris: [], council_size: Array.isArray(inputs['members']) ? inputs['members'].length : 0 };
+    default:
+      return { uris: [], council_size: null };
+  }
+}
+
+/** Passes when no rule is breached; otherwise fails with a breach (→ QUARANTINED). */
+export const policyGuard: GuardFn = ({ state, proposal }): GuardVerdict => {
+  const rules = state.facts.policy.rules;
+  const subject = policySubject(proposal.transition, proposal.inputs, state.ingestion.sources);
+  const breaches = evaluatePolicy(rules, proposal.transition, subject, proposal.evidence);
+  const first = breaches[0];
+  if (first === undefined) return pass(`policy v${rules.version}: no rule breached`);
+  const subjectJson: JsonObject = { uris: [...subject.uris], council_size: subject.council_size };
+  return {
+    ...deny('policy_breach', ...breaches.map(([rule, why]) => `${rule}: ${why}`)),
+    breach: { rule: first[0], subject: subjectJson },
+  } as GuardVerdict;
+};

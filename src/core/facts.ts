@@ -1,0 +1,164 @@
+/**
+ * Facts (ARCHITECTURE §6): how the outside world enters without breaking replay. Each kind
+ * has a payload schema and a rule that turns the payload into the stored fact value.
+ */
+import type { InputSchema } from './chart.js';
+import type { RejectionCode } from './codes.js';
+import { policyRulesFrom } from './genesis.js';
+import { compareHlc, parseHlc, parseIsoUtcMs } from './hlc.js';
+import { str, type JsonObject } from './json.js';
+import { validateInputs } from './schema.js';
+import type { FactsSection } from './state.js';
+import type { FactKind } from './types.js';
+
+const strSchema = (maxLength = 200): InputSchema => ({ type: 'string', minLength: 1, maxLength });
+const intSchema = (maximum = Number.MAX_SAFE_INTEGER): InputSchema => ({ type: 'integer', minimum: 0, maximum });
+
+/** Payload schemas by kind. Policy payloads are checked by policyRulesFrom. */
+export const FACT_PAYLOAD_SCHEMAS: { readonly [K in Exclude<FactKind, 'policy'>]: InputSchema } = {
+  license: {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { type: 'string', enum: ['active', 'revoked'] }, license_id: strSchema() },
+  },
+  backbeat: {
+    type: 'object',
+    required: ['type', 'cluster_id', 'beat_index', 'downbeat', 'phase', 'hlc', 'deadline_at', 'tempo_bpm', 'window_id'],
+    properties: {
+      type: strSchema(),
+      cluster_id: strSchema(),
+      beat_index: intSchema(),
+      downbeat: { type: 'boolean' },
+      phase: { type: 'string', enum: ['plan', 'execute', 'review'] },
+      hlc: strSchema(),
+      deadline_at: strSchema(64),
+      tempo_bpm: { type: 'integer', minimum: 1, maximum: 10_000 },
+      window_id: strSchema(),
+    },
+  },
+  mcp: {
+    type: 'object',
+    required: ['tools'],
+    properties: {
+      tools: {
+        type: 'array',
+        maxItems: 1000,
+        uniqueItems: true,
+        items: {
+          type: 'object',
+          required: ['name', 'reachable', 'version'],
+          properties: { name: strSchema(), reachable: { type: 'boolean' }, version: strSchema() },
+        },
+      },
+    },
+  },
+  capacity: {
+    type: 'object',
+    required: ['cpu_millis', 'memory_mb', 'slots'],
+    properties: { cpu_millis: intSchema(), memory_mb: intSchema(), slots: intSchema() },
+  },
+  tick: { type: 'object', properties: {} },
+};
+
+/** Why a fact was refused. */
+export interface FactProblem {
+  readonly code: RejectionCode;
+  readonly message: string;
+}
+
+/** A validated fact ready to be stored as `facts[kind]`. */
+export type FactUpdate = { readonly ok: true; readonly value: JsonObject } | { readonly ok: false; readonly problem: FactProblem };
+
+const bad = (code: RejectionCode, message: string): FactUpdate => ({ ok: false, problem: { code, message } });
+
+/** Schema check of a payload (before the signature check, as ARCHITECTURE §3 orders). */
+export function checkFactPayload(kind: FactKind, payload: JsonObject): FactProblem | null {
+  if (kind === 'policy') {
+    const r = policyRulesFrom(payload, 'payload');
+    return r.ok ? null : { code: 'invalid_fact', message: `${r.error.path}: ${r.error.message}` };
+  }
+  const err = validateInputs(FACT_PAYLOAD_SCHEMAS[kind], payload, 'payload');
+  if (err !== null) return { code: 'invalid_fact', message: `${err.path}: ${err.message}` };
+  if (kind === 'backbeat') {
+    if (!parseHlc(str(payload, 'hlc')).ok) return { code: 'invalid_fact', message: 'payload.hlc: expected an HLC' };
+    if (parseIsoUtcMs(str(payload, 'deadline_at')) === null) {
+      return { code: 'invalid_fact', message: 'payload.deadline_at: expected an ISO-8601 UTC time' };
+    }
+  }
+  return null;
+}
+
+function backbeatValue(facts: FactsSection, hlc: string, p: JsonObject): FactUpdate {
+  const prev = facts.backbeat;
+  const cluster = str(p, 'cluster_id');
+  const beat = p['beat_index'] as number;
+  if (prev.cluster_id === cluster && beat <= prev.beat_index) {
+    return bad('stale_fact', `beat ${beat} is not after beat ${prev.beat_index} of cluster ${prev.cluster_id}`);
+  }
+  return {
+    ok: true,
+    value: {
+      hlc, cluster_id: cluster, beat_index: beat, downbeat: p['downbeat'] === true,
+      phase: str(p, 'phase'), window_id: str(p, 'window_id'),
+      deadline_ms: parseIsoUtcMs(str(p, 'deadline_at')), tempo_bpm: p['tempo_bpm'] as number,
+    },
+  };
+}
+
+/**
+ * The new stored value of `facts[kind]` given a schema-valid payload, or why the fact is
+ * stale. `logMs` is the entry's log time.
+ */
+export function factValue(
+  facts: FactsSection,
+  kind: FactKind,
+  hlc: string,
+  payload: JsonObject,
+  logMs: number,
+): FactUpdate {
+  switch (kind) {
+    case 'license': {
+      const status = payload['status'] as 'active' | 'revoked';
+      const prev = facts.license;
+      const since = prev.status === status && prev.since_ms !== null ? prev.since_ms : logMs;
+      const id = typeof payload['license_id'] === 'string' ? payload['license_id'] : null;
+      return { ok: true, value: { status, hlc, since_ms: since, license_id: id } };
+    }
+    case 'backbeat':
+      return backbeatValue(facts, hlc, payload);
+    case 'mcp': {
+      const tools: Record<string, JsonObject> = {};
+      const list = payload['tools'] as readonly JsonObject[];
+      const sorted = [...list].sort((a, b) => (str(a, 'name') < str(b, 'name') ? -1 : 1));
+      for (const t of sorted) tools[str(t, 'name')] = { reachable: t['reachable'] === true, version: str(t, 'version') };
+      return { ok: true, value: { hlc, tools } };
+    }
+    case 'policy': {
+      const r = policyRulesFrom(payload, 'payload');
+      if (!r.ok) return bad('invalid_fact', `${r.error.path}: ${r.error.message}`);
+      if (r.value.version <= facts.policy.rules.version) {
+        return bad('stale_fact', `policy version ${r.value.version} is not after ${facts.policy.rules.version}`);
+      }
+      return { ok: true, value: { hlc, rules: r.value as unknown as JsonObject } };
+    }
+    case 'capacity':
+      return {
+        ok: true,
+        value: {
+          hlc, cpu_millis: payload['cpu_millis'] as number, memory_mb: payload['memory_mb'] as number,
+          slots: payload['slots'] as number, known: true,
+        },
+      };
+    case 'tick':
+      return { ok: true, value: { hlc, last_ms: logMs } };
+  }
+}
+
+/** True when `hlc` is strictly after the kind's last recorded fact HLC. */
+export function factIsNewer(facts: FactsSection, kind: FactKind, hlc: string): boolean {
+  const prev = facts[kind].hlc;
+  if (prev === null) return true;
+  const a = parseHlc(hlc);
+  const b = parseHlc(prev);
+  return a.ok && b.ok && compareHlc(a.hlc, b.hlc) > 0;
+}

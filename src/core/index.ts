@@ -1,0 +1,90 @@
+/**
+ * The deterministic core: the only module the shell needs. `createCore(hasher)` builds a
+ * reducer instance over an injected SHA-256 (node:crypto in the server, @noble/hashes in the
+ * portable SDK); everything it does is a pure function of the state and the WAL entry.
+ */
+import { GUARDS } from '../../guards/index.js';
+import type { Chart, TransitionSpec } from './chart.js';
+import { decide } from './decide.js';
+import { evolve } from './evolve.js';
+import { CHART } from './generated/chart.js';
+import { genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
+import { hashJcs, type Hasher, type Sha256 } from './hash.js';
+import { idemVerify } from './idem.js';
+import { assertInvariants } from './invariants.js';
+import { createStateHasher, type StateHashes } from './merkle.js';
+import type { State } from './state.js';
+import type { Decision, WalEntry } from './types.js';
+
+/** The result of one step: the decision, the next state and both states' hashes. */
+export interface StepResult {
+  readonly decision: Decision;
+  readonly state: State;
+  readonly pre: StateHashes;
+  readonly post: StateHashes;
+}
+
+/** A reducer instance. */
+export interface Core {
+  readonly chart: Chart;
+  readonly chartHash: Sha256;
+  /** Validate a parsed genesis document. */
+  parseGenesis(raw: unknown): { ok: true; value: Genesis } | { ok: false; error: GenesisError };
+  /** The state before the first entry. */
+  genesis(genesis: Genesis): State;
+  decide(state: State, entry: WalEntry): Decision;
+  evolve(state: State, decision: Decision): State;
+  /** decide + evolve + invariants + hashes: what the writer and every replica run. */
+  step(state: State, entry: WalEntry): StepResult;
+  hashes(state: State): StateHashes;
+  /** Check a state loaded from a snapshot: the idem chain and the chart it was made under. */
+  verifyLoaded(state: State): string | null;
+  /** `sha256-<hex>` of JCS(value). */
+  hash(value: unknown): Sha256;
+}
+
+/** Build a reducer instance. */
+export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
+  const specs = new Map<string, TransitionSpec>(chart.transitions.map((t) => [t.name, t]));
+  const stateHasher = createStateHasher(hasher);
+  const hash = (v: unknown): Sha256 => hashJcs(hasher, v);
+  const chartHash = hash(chart);
+  const decideDeps = { chart, specs, guards: GUARDS, hasher, stateHasher };
+  const evolveDeps = { chart, specs, hasher, hash };
+  const regionOf = (t: string): string => specs.get(t)?.region ?? 'unknown';
+  const core: Core = {
+    chart,
+    chartHash,
+    parseGenesis: (raw) => parseGenesis(raw, chart),
+    genesis: (g) => genesisState(hasher, chart, g),
+    decide: (state, entry) => decide(decideDeps, state, entry),
+    evolve: (state, decision) => evolve(evolveDeps, state, decision),
+    step(state, entry) {
+      const pre = stateHasher.hashes(state);
+      const decision = decide(decideDeps, state, entry);
+      const next = evolve(evolveDeps, state, decision);
+      assertInvariants(state, decision, next, regionOf, hash);
+      return { decision, state: next, pre, post: stateHasher.hashes(next) };
+    },
+    hashes: (state) => stateHasher.hashes(state),
+    verifyLoaded(state) {
+      if (state.meta.chart_hash !== chartHash) {
+        return `state was made under chart ${state.meta.chart_hash}, this build runs ${chartHash}`;
+      }
+      return idemVerify(hasher, state.idem) ? null : 'idempotency chain does not reach its head';
+    },
+    hash,
+  };
+  return core;
+}
+
+export type { Chart, TransitionSpec } from './chart.js';
+export type { Genesis, GenesisError } from './genesis.js';
+export type { Hasher, Sha256 } from './hash.js';
+export type { StateHashes } from './merkle.js';
+export type { State } from './state.js';
+export * from './types.js';
+export { REJECTION_CODES, type RejectionCode } from './codes.js';
+export { InvariantViolation } from './invariants.js';
+export { jcs } from './json.js';
+export * as hlc from './hlc.js';

@@ -1,0 +1,363 @@
+/**
+ * Edge-case Ed25519 vectors that pin SWOOSH's one verification rule (docs/signatures.md §3):
+ * "RFC 8032 as OpenSSL (node:crypto) applies it", after parseSigner has refused non-canonical
+ * and small-order public keys. Each vector states every verdict explicitly:
+ *
+ * - `node`:   node:crypto on the raw key bytes (OpenSSL 3, cofactorless, no key checks);
+ * - `strict`: noble `ed25519.verify(..., { zip215: false })` (RFC 8032 decoding, cofactored);
+ * - `zip215`: noble `ed25519.verify(...)` default (ZIP-215, cofactored);
+ * - `swoosh`: SWOOSH's verifiers, createNodeVerifier and createNobleVerifier (must agree).
+ *
+ * The vectors are built here with noble's point API in the style of "Taming the many EdDSAs"
+ * (Chalkias, Garillot, Nikolaenko, 2020): torsion components on A and R, S ≥ L, and
+ * non-canonical encodings of A and R. Messages are found by a deterministic search.
+ */
+import { createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import type { EdwardsPoint } from '@noble/curves/abstract/edwards.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { bytesToNumberLE } from '@noble/curves/utils.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bytesToHex, hexToBytes, keyPairFromSeed, parseSigner } from '../../src/crypto/keys.js';
+import {
+  createNobleVerifier,
+  createNodeVerifier,
+  spkiFromPublicKey,
+} from '../../src/crypto/verify.js';
+
+const Point = ed25519.Point;
+const B = Point.BASE;
+const ZERO = Point.ZERO;
+/** L = 2^252 + 27742317777372353535851937790883648493, the prime subgroup order. */
+const L = 2n ** 252n + 27742317777372353535851937790883648493n;
+const enc = new TextEncoder();
+const nodeVerifier = createNodeVerifier();
+const nobleVerifier = createNobleVerifier();
+
+function le32(n: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  let x = n;
+  for (let i = 0; i < 32; i++) {
+    out[i] = Number(x & 0xffn);
+    x >>= 8n;
+  }
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function scalarOf(label: string): bigint {
+  return bytesToNumberLE(sha512(enc.encode(`swoosh-edge/${label}`))) % L;
+}
+
+/** k = SHA-512(R ‖ A ‖ M) mod L over the exact bytes, as RFC 8032 §5.1.7 says. */
+function challenge(r: Uint8Array, a: Uint8Array, m: Uint8Array): bigint {
+  return bytesToNumberLE(sha512(concat(r, a, m))) % L;
+}
+
+/** node:crypto's public KeyObject for raw key bytes (OpenSSL does not validate them). */
+function nodeKey(pk: Uint8Array): ReturnType<typeof createPublicKey> {
+  return createPublicKey({ key: Buffer.from(spkiFromPublicKey(pk)), format: 'der', type: 'spki' });
+}
+
+/** node:crypto's own verdict on raw key bytes (no parseSigner in front). */
+function nodeRaw(pk: Uint8Array, m: Uint8Array, sig: Uint8Array): boolean {
+  return cryptoVerify(null, m, nodeKey(pk), sig);
+}
+
+function noble(pk: Uint8Array, m: Uint8Array, sig: Uint8Array, zip215: boolean): boolean {
+  try {
+    return ed25519.verify(sig, m, pk, { zip215 });
+  } catch (err) {
+    void err; // a throw is a rejection for the table
+    return false;
+  }
+}
+
+interface Verdicts {
+  readonly node: boolean;
+  readonly strict: boolean;
+  readonly zip215: boolean;
+  readonly swoosh: boolean;
+}
+
+/** Everyone accepts. */
+const ALL: Verdicts = { node: true, strict: true, zip215: true, swoosh: true };
+/** Everyone rejects. */
+const NONE: Verdicts = { node: false, strict: false, zip215: false, swoosh: false };
+/** Only the cofactored verifiers accept (noble strict and ZIP-215); node and SWOOSH reject. */
+const COFACTORED_ONLY: Verdicts = { node: false, strict: true, zip215: true, swoosh: false };
+/** Only ZIP-215 accepts. */
+const ZIP215_ONLY: Verdicts = { node: false, strict: false, zip215: true, swoosh: false };
+/** node:crypto and ZIP-215 accept; noble strict and SWOOSH (parseSigner) reject. */
+const NODE_AND_ZIP215: Verdicts = { node: true, strict: false, zip215: true, swoosh: false };
+
+/** Every verdict for one vector; the two SWOOSH verifiers must agree, or this throws. */
+function verdicts(pk: Uint8Array, m: Uint8Array, sig: Uint8Array): Verdicts {
+  const signer = `hmmm:pubkey:${bytesToHex(pk)}`;
+  const sigHex = bytesToHex(sig);
+  const viaNode = nodeVerifier.verify(signer, m, sigHex);
+  const viaNoble = nobleVerifier.verify(signer, m, sigHex);
+  if (viaNode !== viaNoble) throw new Error(`SWOOSH verifiers disagree on ${signer} ${sigHex}`);
+  return {
+    node: nodeRaw(pk, m, sig),
+    strict: noble(pk, m, sig, false),
+    zip215: noble(pk, m, sig, true),
+    swoosh: viaNode,
+  };
+}
+
+/** How to build one vector: A = [a]B + tA, R = [r]B + tR, S = r + k·a mod L. */
+interface Spec {
+  readonly a: bigint;
+  readonly tA: EdwardsPoint;
+  readonly r: bigint;
+  readonly tR: EdwardsPoint;
+  /** Use these bytes for R instead of the canonical encoding (same point). */
+  readonly rBytes?: Uint8Array;
+}
+
+interface Vector {
+  readonly pk: Uint8Array;
+  readonly msg: Uint8Array;
+  readonly sig: Uint8Array;
+}
+
+function build(spec: Spec, msg: Uint8Array): Vector {
+  const pk = B.multiplyUnsafe(spec.a).add(spec.tA).toBytes();
+  const r = spec.rBytes ?? B.multiplyUnsafe(spec.r).add(spec.tR).toBytes();
+  const k = challenge(r, pk, msg);
+  return { pk, msg, sig: concat(r, le32((spec.r + k * spec.a) % L)) };
+}
+
+/** True when the cofactorless equation holds on the exact bytes: enc([S]B − [k]A) = R. */
+function cofactorless(v: Vector): boolean {
+  const r = v.sig.subarray(0, 32);
+  const s = bytesToNumberLE(v.sig.subarray(32));
+  const a = Point.fromBytes(v.pk, true);
+  const check = B.multiplyUnsafe(s).subtract(a.multiplyUnsafe(challenge(r, v.pk, v.msg)));
+  return bytesToHex(check.toBytes()) === bytesToHex(r);
+}
+
+/** The first message `label #i` for which the cofactorless equation holds (or fails). */
+function search(label: string, spec: Spec, holds: boolean): Vector {
+  for (let i = 0; i < 256; i++) {
+    const v = build(spec, enc.encode(`${label} #${i}`));
+    if (cofactorless(v) === holds) return v;
+  }
+  throw new Error(`no message found for ${label}`);
+}
+
+/** The canonical encodings of the 8 small-order points, as multiples of T8 (order 8). */
+const T8 = Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a');
+const SMALL_ORDER_CANONICAL: readonly { hex: string; order: number; probe: number }[] = [
+  // hex (= [i]T8 for row i), the point's order, and a probe message node:crypto accepts for it
+  { hex: `01${'00'.repeat(31)}`, order: 1, probe: 0 },
+  { hex: 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a', order: 8, probe: 1 },
+  { hex: `${'00'.repeat(31)}80`, order: 4, probe: 1 },
+  { hex: '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05', order: 8, probe: 4 },
+  { hex: `ec${'ff'.repeat(30)}7f`, order: 2, probe: 1 },
+  { hex: '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85', order: 8, probe: 6 },
+  { hex: '00'.repeat(32), order: 4, probe: 1 },
+  { hex: 'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa', order: 8, probe: 2 },
+];
+/** Non-canonical encodings of small-order points (y ≥ p, or x = 0 with the sign bit set). */
+const SMALL_ORDER_NONCANONICAL: readonly { hex: string; order: number; probe: number }[] = [
+  { hex: `01${'00'.repeat(30)}80`, order: 1, probe: 0 }, // identity, sign bit set on x = 0
+  { hex: `ec${'ff'.repeat(31)}`, order: 2, probe: 0 }, // (0, −1), sign bit set on x = 0
+  { hex: `ed${'ff'.repeat(30)}7f`, order: 4, probe: 2 }, // y = p ≡ 0
+  { hex: `ed${'ff'.repeat(31)}`, order: 4, probe: 4 }, // y = p ≡ 0, sign bit set
+  { hex: `ee${'ff'.repeat(30)}7f`, order: 1, probe: 0 }, // y = p + 1 ≡ 1: the identity
+  { hex: `ee${'ff'.repeat(31)}`, order: 1, probe: 0 }, // y = p + 1, sign bit set on x = 0
+];
+/** R = identity, S = 0: a "signature" anyone can write. */
+const IDENTITY_SIG = hexToBytes(`01${'00'.repeat(63)}`);
+
+function orderOf(p: EdwardsPoint): number {
+  let q = p;
+  for (let n = 1; n <= 8; n++, q = q.add(p)) if (q.is0()) return n;
+  return Number.POSITIVE_INFINITY;
+}
+
+describe('small-order public keys', () => {
+  it('the canonical list is exactly the 8 points [i]T8, each of the stated order', () => {
+    expect(orderOf(T8)).toBe(8);
+    SMALL_ORDER_CANONICAL.forEach((row, i) => {
+      const p = T8.multiplyUnsafe(BigInt(i));
+      expect(p.toHex()).toBe(row.hex);
+      expect(orderOf(p)).toBe(row.order);
+      expect(p.isSmallOrder()).toBe(true);
+    });
+    expect(new Set(SMALL_ORDER_CANONICAL.map((r) => r.hex)).size).toBe(8);
+  });
+
+  it('the non-canonical rows decode (ZIP-215) to small-order points but not under RFC 8032', () => {
+    for (const row of SMALL_ORDER_NONCANONICAL) {
+      const p = Point.fromHex(row.hex, true);
+      expect(orderOf(p), row.hex).toBe(row.order);
+      expect(p.toHex(), row.hex).not.toBe(row.hex);
+      expect(() => Point.fromHex(row.hex, false), row.hex).toThrow();
+    }
+  });
+
+  it('node:crypto accepts R = identity, S = 0 for each (on the stated probe message)', () => {
+    for (const row of [...SMALL_ORDER_CANONICAL, ...SMALL_ORDER_NONCANONICAL]) {
+      const pk = hexToBytes(row.hex);
+      const msg = enc.encode(`swoosh small-order probe ${row.probe}`);
+      expect(verdicts(pk, msg, IDENTITY_SIG), row.hex).toEqual(NODE_AND_ZIP215);
+    }
+  });
+
+  it('node:crypto verdicts on one fixed message: it passes exactly when [k]A = identity', () => {
+    // [S]B − [k]A = −[k]A must encode as R = identity, i.e. the order of A divides k (and k
+    // differs per row because it hashes A's bytes). Recorded verdicts for this message:
+    const msg = enc.encode('swoosh small-order probe');
+    const accepted = [...SMALL_ORDER_CANONICAL, ...SMALL_ORDER_NONCANONICAL]
+      .filter((row) => nodeRaw(hexToBytes(row.hex), msg, IDENTITY_SIG))
+      .map((row) => row.hex);
+    expect(accepted).toEqual([
+      `01${'00'.repeat(31)}`,
+      `01${'00'.repeat(30)}80`,
+      `ec${'ff'.repeat(31)}`,
+      `ed${'ff'.repeat(30)}7f`,
+      `ee${'ff'.repeat(30)}7f`,
+      `ee${'ff'.repeat(31)}`,
+    ]);
+  });
+
+  it('parseSigner refuses every small-order key, canonical or not', () => {
+    for (const row of [...SMALL_ORDER_CANONICAL, ...SMALL_ORDER_NONCANONICAL]) {
+      expect(parseSigner(`hmmm:pubkey:${row.hex}`), row.hex).toBeNull();
+    }
+  });
+});
+
+describe('non-canonical encodings of large-order public keys', () => {
+  // y + p for y in 3..18 where y is the y of a curve point (y = 2, 7, 8, ... are not).
+  const rows = [3, 4, 5, 6, 9, 10, 14, 15, 16, 18].flatMap((y) => [0, 0x80].map((sign) => {
+    const bytes = le32(2n ** 255n - 19n + BigInt(y));
+    bytes[31] = (bytes[31] ?? 0) | sign;
+    return bytes;
+  }));
+
+  it('node:crypto imports them; noble strict and parseSigner refuse them', () => {
+    for (const bytes of rows) {
+      const hex = bytesToHex(bytes);
+      expect(() => nodeKey(bytes), hex).not.toThrow();
+      expect(Point.fromBytes(bytes, true).isSmallOrder(), hex).toBe(false);
+      expect(() => Point.fromBytes(bytes, false), hex).toThrow();
+      expect(parseSigner(`hmmm:pubkey:${hex}`), hex).toBeNull();
+    }
+  });
+
+  it('node:crypto also imports bytes that are no point, and never verifies under them', () => {
+    const offCurve = hexToBytes(`02${'00'.repeat(31)}`);
+    expect(() => nodeKey(offCurve)).not.toThrow();
+    expect(() => Point.fromBytes(offCurve, true)).toThrow();
+    expect(nodeRaw(offCurve, enc.encode('x'), IDENTITY_SIG)).toBe(false);
+    expect(parseSigner(`hmmm:pubkey:${bytesToHex(offCurve)}`)).toBeNull();
+  });
+});
+
+/** Secret scalars for the constructed vectors, and the order-2 torsion point. */
+const a = scalarOf('a');
+const r = scalarOf('r');
+const T2 = T8.multiplyUnsafe(4n);
+
+describe('Taming-the-many-EdDSAs style vectors: torsion components', () => {
+  const table: readonly [string, Spec, boolean, Verdicts][] = [
+    // [name, construction, does the cofactorless equation hold?, verdicts]
+    ['0: S = 0, A small, R small, R = −kA',
+      { a: 0n, tA: T8, r: 0n, tR: ZERO }, true, NODE_AND_ZIP215],
+    ['1: S = 0, A small, R small, R ≠ −kA',
+      { a: 0n, tA: T8, r: 0n, tR: ZERO }, false, ZIP215_ONLY],
+    ['2: S > 0, A small, R mixed, cofactorless holds',
+      { a: 0n, tA: T8, r, tR: T8 }, true, NODE_AND_ZIP215],
+    ['3: S > 0, A small, R mixed, cofactorless fails',
+      { a: 0n, tA: T8, r, tR: T8 }, false, ZIP215_ONLY],
+    ['4: S > 0, A mixed, R small, cofactorless holds',
+      { a, tA: T8, r: 0n, tR: T2 }, true, ALL],
+    ['5: S > 0, A mixed, R small, cofactorless fails',
+      { a, tA: T8, r: 0n, tR: T2 }, false, COFACTORED_ONLY],
+    ['6: S > 0, A mixed, R mixed, cofactorless holds',
+      { a, tA: T8, r, tR: T8 }, true, ALL],
+    ['7: S > 0, A mixed, R mixed, cofactorless fails',
+      { a, tA: T8, r, tR: T8 }, false, COFACTORED_ONLY],
+    ['8: prime-order A (an honest key), R mixed: its holder can make noble strict say yes',
+      { a, tA: ZERO, r, tR: T8 }, false, COFACTORED_ONLY],
+    ['9: prime-order A, R = identity (canonical), S = k·a: valid; only the key holder can',
+      { a, tA: ZERO, r: 0n, tR: ZERO }, true, ALL],
+  ];
+
+  for (const [name, spec, holds, expected] of table) {
+    it(name, () => {
+      const v = search(name.slice(0, 2), spec, holds);
+      expect(verdicts(v.pk, v.msg, v.sig)).toEqual(expected);
+    });
+  }
+});
+
+describe('Taming-the-many-EdDSAs style vectors: S ≥ L and non-canonical encodings', () => {
+
+  it('10: non-canonical S (S + L of a valid signature): everyone rejects', () => {
+    const kp = keyPairFromSeed(new Uint8Array(32).fill(7));
+    const msg = enc.encode('swoosh S + L');
+    const sig = ed25519.sign(msg, kp.secretKey);
+    const s = bytesToNumberLE(sig.subarray(32));
+    expect(verdicts(kp.publicKey, msg, sig)).toEqual(ALL);
+    const plusL = concat(sig.subarray(0, 32), le32(s + L));
+    expect(verdicts(kp.publicKey, msg, plusL)).toEqual(NONE);
+    const plus15L = concat(sig.subarray(0, 32), le32(s + 15n * L)); // top bits of byte 63 set
+    expect(plus15L[63] ?? 0).toBeGreaterThanOrEqual(0xe0);
+    expect(verdicts(kp.publicKey, msg, plus15L)).toEqual(NONE);
+  });
+
+  const nonCanonicalR: readonly [string, string][] = [
+    ['y = p + 1 (the identity)', `ee${'ff'.repeat(30)}7f`],
+    ['x = 0 with the sign bit (the identity, "negative zero")', `01${'00'.repeat(30)}80`],
+    ['y = p + 1 with the sign bit', `ee${'ff'.repeat(31)}`],
+  ];
+  for (const [what, hex] of nonCanonicalR) {
+    it(`11: non-canonical R, ${what}, S = k·a: only ZIP-215 accepts`, () => {
+      const spec = { a, tA: ZERO, r: 0n, tR: ZERO, rBytes: hexToBytes(hex) };
+      const v = build(spec, enc.encode('swoosh R'));
+      expect(Point.fromHex(hex, true).is0()).toBe(true);
+      expect(verdicts(v.pk, v.msg, v.sig)).toEqual(ZIP215_ONLY);
+    });
+  }
+
+  it('12: non-canonical small A (y = p + 1, the identity), R = identity, S = 0', () => {
+    const pk = hexToBytes(`ee${'ff'.repeat(30)}7f`);
+    const msg = enc.encode('any message at all');
+    expect(verdicts(pk, msg, IDENTITY_SIG)).toEqual(NODE_AND_ZIP215);
+  });
+
+});
+
+describe('random torsion components', () => {
+  it('node:crypto is exactly the cofactorless rule, and the SWOOSH verifiers agree', () => {
+    const torsionIndex = fc.integer({ min: 0, max: 7 });
+    fc.assert(fc.property(
+      fc.bigInt({ min: 0n, max: L - 1n }), fc.bigInt({ min: 0n, max: L - 1n }),
+      torsionIndex, torsionIndex, fc.uint8Array({ maxLength: 40 }),
+      (sa, sr, ia, ir, msg) => {
+        const tA = T8.multiplyUnsafe(BigInt(ia));
+        const tR = T8.multiplyUnsafe(BigInt(ir));
+        const v = build({ a: sa, tA, r: sr, tR }, msg);
+        const got = verdicts(v.pk, v.msg, v.sig); // throws if the SWOOSH verifiers disagree
+        expect(got.node).toBe(cofactorless(v));
+        const acceptable = parseSigner(`hmmm:pubkey:${bytesToHex(v.pk)}`) !== null;
+        expect(got.swoosh).toBe(acceptable && got.node);
+      },
+    ), { numRuns: 60 });
+  });
+});
