@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createCore, type Core, type State, type StepResult, type WalEntry } from '../../src/core/index.js';
-import { formatHlc, formatIsoUtcMs, hlcSend, type Hlc } from '../../src/core/hlc.js';
+import { formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, type Hlc } from '../../src/core/hlc.js';
 import { jcs, type JsonObject } from '../../src/core/json.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { keyPairFromSeed } from '../../src/crypto/keys.js';
@@ -97,8 +97,12 @@ export class World {
   /** Signature bytes by body text, so benchmarks can re-verify what was generated. */
   readonly sigs = new Map<string, Uint8Array>();
 
-  constructor(genesis: Record<string, unknown> = castGenesis(), core?: Core) {
+  constructor(genesis: Record<string, unknown> = castGenesis(), core?: Core, opts: { baseMs?: number } = {}) {
     this.core = core ?? createCore(nodeHasher);
+    if (opts.baseMs !== undefined) {
+      this.logMs = opts.baseMs;
+      this.hlc = { ms: opts.baseMs, logical: 0 };
+    }
     const g = this.core.parseGenesis(genesis);
     if (!g.ok) throw new Error(`${g.error.path}: ${g.error.message}`);
     this.state = this.core.genesis(g.value);
@@ -113,6 +117,13 @@ export class World {
   nextHlc(): string {
     this.hlc = hlcSend(this.hlc, this.logMs);
     return formatHlc(this.hlc);
+  }
+
+  /** Fold a server-reported HLC into the producer clock (the receive rule), as the SDK does. */
+  observeHlc(hlc: string | null): void {
+    if (hlc === null) return;
+    const p = parseHlc(hlc);
+    if (p.ok) this.hlc = hlcReceive(this.hlc, p.hlc, this.logMs);
   }
 
   /** HEAD hash of the current state. */

@@ -1,0 +1,187 @@
+/**
+ * Decision records (ARCHITECTURE §5): one per WAL entry, hash-chained, signed by the writer.
+ *
+ * A record is its *content* plus `writer` and `signature`. The content is a pure function of
+ * the WAL entry, the state before it and the previous record, so any writer — the first one or
+ * one that took over after a failover — computes byte-identical content; recovery and
+ * followers compare content bytes. The chain runs over content hashes:
+ *
+ *   dr_hash(r)      = H(JCS(content of r))
+ *   prev_dr_hash(1) = H("swoosh/dr/v1|" + genesis_hash)
+ *   prev_dr_hash(n) = dr_hash(record n-1)
+ *
+ * and the signature is Ed25519 over `swoosh/dr/v1\n ‖ JCS(content + writer)`.
+ */
+import { hashJcs, hashText, type Hasher, type Sha256 } from '../core/hash.js';
+import type { StepResult } from '../core/index.js';
+import { jcs } from '../core/json.js';
+import type { Decision, GuardOutcome } from '../core/types.js';
+import { DOMAIN } from '../crypto/domains.js';
+import type { NodeSigner } from '../crypto/node-sign.js';
+import type { SignatureVerifier } from '../crypto/verify.js';
+
+/** Decision fields a record carries verbatim. */
+type DecisionFields = Pick<Decision,
+  | 'outcome' | 'channel' | 'transition' | 'region' | 'signer' | 'idem_key' | 'hlc' | 'window_id'
+  | 'inputs_hash' | 'evidence' | 'code' | 'message' | 'failing_guard' | 'guard_outcomes'
+  | 'justification' | 'original' | 'applied' | 'log_ms'>;
+
+/** The deterministic part of a decision record. */
+export interface DrContent extends DecisionFields {
+  readonly v: 1;
+  readonly dr_id: string;
+  readonly ucxl: string;
+  readonly wal_seq: number;
+  readonly wal_entry_hash: string;
+  readonly state_pre_hash: string;
+  readonly state_post_hash: string;
+  readonly facts_pre_hash: string;
+  readonly facts_post_hash: string;
+  readonly applied_count: number;
+  readonly prev_dr_hash: string;
+}
+
+/** A signed decision record as stored on the DECISIONS stream (JCS JSON). */
+export interface DecisionRecord extends DrContent {
+  readonly writer: string;
+  readonly signature: string;
+}
+
+/** Where an entry sits in the WAL. */
+export interface EntryMeta {
+  readonly seq: number;
+  readonly wal_entry_hash: string;
+}
+
+/** The chain's starting point for an instance. */
+export function chainStart(hasher: Hasher, genesisHash: string): Sha256 {
+  return hashText(hasher, `swoosh/dr/v1|${genesisHash}`);
+}
+
+/** `bubble://dr/<instance>/<wal seq>`. */
+export function drIdOf(instance: string, seq: number): string {
+  return `bubble://dr/${instance}/${seq}`;
+}
+
+/** Build the content of the record for one step. */
+export function drContent(instance: string, meta: EntryMeta, r: StepResult, prevDrHash: string): DrContent {
+  const d = r.decision;
+  return {
+    v: 1,
+    dr_id: drIdOf(instance, meta.seq),
+    ucxl: `ucxl://swoosh:${instance}@wal/${meta.seq}`,
+    wal_seq: meta.seq,
+    wal_entry_hash: meta.wal_entry_hash,
+    log_ms: d.log_ms,
+    outcome: d.outcome,
+    channel: d.channel,
+    transition: d.transition,
+    region: d.region,
+    signer: d.signer,
+    idem_key: d.idem_key,
+    hlc: d.hlc,
+    window_id: d.window_id,
+    inputs_hash: d.inputs_hash,
+    evidence: d.evidence,
+    code: d.code,
+    message: d.message,
+    failing_guard: d.failing_guard,
+    guard_outcomes: d.guard_outcomes,
+    justification: d.justification,
+    original: d.original,
+    applied: d.applied,
+    state_pre_hash: r.pre.head,
+    state_post_hash: r.post.head,
+    facts_pre_hash: r.pre.facts,
+    facts_post_hash: r.post.facts,
+    applied_count: r.state.clock.applied_count,
+    prev_dr_hash: prevDrHash,
+  };
+}
+
+/** Content hash: what the next record's prev_dr_hash names. */
+export function drHash(hasher: Hasher, content: DrContent): Sha256 {
+  return hashJcs(hasher, contentOf(content));
+}
+
+/** Strip writer and signature from a record. */
+export function contentOf(r: DrContent | DecisionRecord): DrContent {
+  const { writer: _w, signature: _s, ...content } = r as DecisionRecord;
+  return content;
+}
+
+/** Sign content as `signer`. */
+export function signDr(content: DrContent, signer: NodeSigner): DecisionRecord {
+  const unsigned = { ...content, writer: signer.signer };
+  return { ...unsigned, signature: signer.signObject(DOMAIN.dr, unsigned) };
+}
+
+/** Wire bytes of a record (JCS JSON, UTF-8). */
+export function encodeDr(r: DecisionRecord): Uint8Array {
+  return new TextEncoder().encode(jcs(r));
+}
+
+/** Parse a record from the wire. Throws on malformed JSON (a stored record is never malformed). */
+export function decodeDr(data: Uint8Array): DecisionRecord {
+  return JSON.parse(new TextDecoder().decode(data)) as DecisionRecord;
+}
+
+/** True when the record's signature verifies for its writer. */
+export function verifyDrSignature(r: DecisionRecord, verifier: SignatureVerifier): boolean {
+  const { signature, ...unsigned } = r;
+  const msg = new TextEncoder().encode(`${DOMAIN.dr}\n${jcs(unsigned)}`);
+  return verifier.verify(r.writer, msg, signature);
+}
+
+/** Subject token for a transition or fact kind (`_` when unknown). */
+export function subjectToken(name: string | null): string {
+  return name !== null && /^[A-Za-z0-9_-]+$/.test(name) ? name : '_';
+}
+
+/** The TRANSITIONS record of one applied transition (brief §7 WAL record). */
+export interface TransitionRecord {
+  readonly v: 1;
+  readonly applied_index: number;
+  readonly dr_id: string;
+  readonly wal_seq: number;
+  readonly transition: string;
+  readonly region: string;
+  readonly automatic: boolean;
+  readonly signer: string | null;
+  readonly idem_key: string | null;
+  readonly hlc: string | null;
+  readonly window_id: string | null;
+  readonly inputs_hash: string | null;
+  readonly evidence: readonly string[];
+  readonly guard_outcomes: readonly GuardOutcome[];
+  readonly timestamp_ms: number;
+  readonly state_pre_hash: string;
+  readonly state_post_hash: string;
+}
+
+/** TRANSITIONS records for a step; `firstIndex` is the applied count before it, plus one. */
+export function transitionRecords(
+  content: DrContent,
+  regionOf: (t: string) => string,
+  firstIndex: number,
+): TransitionRecord[] {
+  return content.applied.map((t, i) => ({
+    v: 1,
+    applied_index: firstIndex + i,
+    dr_id: content.dr_id,
+    wal_seq: content.wal_seq,
+    transition: t,
+    region: regionOf(t),
+    automatic: t !== content.transition,
+    signer: content.signer,
+    idem_key: content.idem_key,
+    hlc: content.hlc,
+    window_id: content.window_id,
+    inputs_hash: content.inputs_hash,
+    evidence: content.evidence,
+    guard_outcomes: content.guard_outcomes,
+    timestamp_ms: content.log_ms,
+    state_pre_hash: content.state_pre_hash,
+    state_post_hash: content.state_post_hash,
+  }));
+}

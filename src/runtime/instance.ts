@@ -1,0 +1,271 @@
+/**
+ * One SWOOSH process: connect, apply the stream definitions, recover, then run as the writer
+ * while it holds the lease and as a follower otherwise. Losing the lease or being fenced
+ * sends it back to follower; winning the lease makes it recover (to pick up any TRANSITIONS
+ * records a crashed writer did not store) and write. Status is served on the NATS admin
+ * subject `<prefix>.admin.<name>.status` (the HTTP API builds on the same `status()`).
+ */
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { createCore, type Core } from '../core/index.js';
+import type { Genesis } from '../core/genesis.js';
+import { nodeHasher } from '../crypto/hasher.js';
+import { createNodeSigner, type NodeSigner } from '../crypto/node-sign.js';
+import { createNodeVerifier } from '../crypto/verify.js';
+import { streamDefinitions, subjectsFor, type Subjects } from '../../streams/definitions.js';
+import { decisionLogFields, type Logger } from './log.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Follower } from './follower.js';
+import { WriterLease } from './lease.js';
+import { recover, type Recovered } from './recovery.js';
+import type { Decided, Replica } from './replica.js';
+import { SnapshotStore } from './snapshots.js';
+import { applyStreams, assertNoDrift } from './streams.js';
+import { FencedError, Writer, type CrashPoint } from './writer.js';
+
+/** Configuration of one process. */
+export interface InstanceConfig {
+  readonly natsUrl: string;
+  readonly prefix: string;
+  /** This process's name (lease holder id, admin subject). */
+  readonly name: string;
+  readonly genesis: Genesis;
+  /** 32-byte Ed25519 seed of the key that signs decision records. */
+  readonly signerSeed: Uint8Array;
+  readonly replicas?: 1 | 3;
+  readonly snapshotEvery?: number;
+  readonly batchMax?: number;
+  readonly leaseTtlMs?: number;
+  readonly leaseRenewMs?: number;
+  readonly crashAt?: ReadonlyMap<CrashPoint, number>;
+  readonly log: Logger;
+}
+
+/** What `status()` reports. */
+export interface InstanceStatus {
+  readonly name: string;
+  readonly role: 'starting' | 'writer' | 'follower' | 'stopped';
+  readonly wal_seq: number;
+  readonly state_hash: string;
+  readonly facts_hash: string;
+  readonly hlc_last: string | null;
+  readonly region_hashes: Readonly<Record<string, string>>;
+  readonly wal_lag: number;
+  readonly diverged: string | null;
+  readonly last_snapshot_hlc: string | null;
+  readonly last_snapshot_seq: number;
+  readonly term: number;
+}
+
+/** Defaults, each with why. */
+export const INSTANCE_DEFAULTS = {
+  /** One snapshot per thousand decisions bounds replay on restart to about a second here. */
+  snapshotEvery: 1000,
+  /** Entries decided per micro-batch at most: bounds the work lost to a crash and a batch's latency. */
+  batchMax: 256,
+  /** A writer that has not renewed for this long is presumed dead. */
+  leaseTtlMs: 5000,
+  /** Renew well inside the TTL so one slow renewal does not lose the lease. */
+  leaseRenewMs: 1000,
+} as const;
+
+/** A running process. */
+export class Instance {
+  readonly metrics: Metrics;
+  private nc!: NatsConnection;
+  private js!: JetStreamClient;
+  private jsm!: JetStreamManager;
+  private core: Core;
+  private signer: NodeSigner;
+  private subjects: Subjects;
+  private replica: Replica | null = null;
+  private lease!: WriterLease;
+  private snapshots!: SnapshotStore;
+  private role: InstanceStatus['role'] = 'starting';
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private admin: Subscription | null = null;
+  private walLast = 0;
+  private diverged: string | null = null;
+  private lastSnapshot = { seq: 0, hlc: null as string | null };
+  private term = 0;
+
+  constructor(private readonly cfg: InstanceConfig) {
+    this.core = createCore(nodeHasher);
+    this.signer = createNodeSigner(cfg.signerSeed);
+    this.subjects = subjectsFor(cfg.prefix);
+    this.metrics = createMetrics();
+  }
+
+  private get log(): Logger {
+    return this.cfg.log;
+  }
+
+  /** Connect, apply streams, recover, and start the role loop. */
+  async start(): Promise<void> {
+    this.nc = await connect({ servers: this.cfg.natsUrl, name: `swoosh:${this.cfg.name}`, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.js = jetstream(this.nc, { timeout: 10_000 });
+    this.jsm = await jetstreamManager(this.nc);
+    const defs = streamDefinitions({ prefix: this.cfg.prefix, replicas: this.cfg.replicas ?? 1, leaseTtlMs: this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs });
+    assertNoDrift(await applyStreams(this.nc, defs, { mode: 'apply' }));
+    const kvm = new Kvm(this.js);
+    const snapKv = await kvm.open(this.subjects.snapshotsBucket);
+    this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
+    this.lease = new WriterLease(await kvm.open(this.subjects.leasesBucket), this.cfg.name);
+    this.admin = this.nc.subscribe(`${this.cfg.prefix}.admin.${this.cfg.name}.status`, {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(JSON.stringify(this.status()));
+      },
+    });
+    const rec = await this.recover();
+    this.replica = rec.replica;
+    this.loop = this.roleLoop().catch((err: unknown) => {
+      this.log.fatal({ err }, 'role loop failed; stopping');
+      this.role = 'stopped';
+    });
+  }
+
+  private async recover(): Promise<Recovered> {
+    const rec = await recover({
+      js: this.js, jsm: this.jsm, core: this.core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis: this.cfg.genesis,
+      snapshots: this.snapshots, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      transitionsName: this.subjects.transitionsName,
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    });
+    this.metrics.setRecoveryTime(rec.millis / 1000);
+    this.walLast = rec.walLastSeq;
+    this.lastSnapshot = { seq: rec.snapshotSeq, hlc: rec.replica.state.clock.hlc_last };
+    return rec;
+  }
+
+  private async roleLoop(): Promise<void> {
+    while (!this.stopping) {
+      if (this.diverged === null && (await this.lease.tryAcquire())) {
+        await this.actAsWriter();
+      } else {
+        await this.actAsFollower(this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+      }
+    }
+  }
+
+  private async actAsWriter(): Promise<void> {
+    this.term += 1;
+    this.renewTimer = setInterval(() => {
+      void this.lease.renew();
+    }, this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+    try {
+      const rec = await this.recover();
+      this.replica = rec.replica;
+      this.role = 'writer';
+      this.metrics.setRole('writer');
+      this.log.info({ term: this.term, wal_seq: rec.replica.lastSeq }, 'writer: holding the lease');
+      const writer = this.newWriter(rec);
+      await writer.publishTransitions(rec.pendingTransitions);
+      await writer.catchUp(rec.walLastSeq);
+      const consumer = await this.js.consumers.get(this.subjects.walName, this.subjects.writerDurable);
+      await writer.run(consumer, () => !this.stopping && this.lease.held);
+      if (!this.lease.held) this.log.warn({ term: this.term }, 'writer: lease lost; stepping down');
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.metrics.recordFenceRejection();
+      this.log.warn({ err, term: this.term }, 'writer: fenced by another writer; stepping down');
+    } finally {
+      if (this.renewTimer !== null) clearInterval(this.renewTimer);
+      this.renewTimer = null;
+      if (!this.stopping) {
+        // Whatever was decided in memory but not stored is discarded: follow from storage.
+        this.replica = (await this.recover()).replica;
+      }
+      await this.lease.release();
+    }
+  }
+
+  private newWriter(rec: Recovered): Writer {
+    return new Writer({
+      js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer,
+      subjects: { dr: (o, t) => this.subjects.dr(o, t), transitions: (r, t) => this.subjects.transitions(r, t) },
+      walName: this.subjects.walName, snapshots: this.snapshots,
+      snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+      crashAt: this.cfg.crashAt ?? new Map(),
+      onDecided: (d, record, storedMs) => this.onDecided(d, storedMs - d.msg.logMs, record.dr_id),
+      onSnapshot: (s) => {
+        if ('error' in s) {
+          this.metrics.recordSnapshot('cas_conflict');
+          this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
+        } else {
+          this.metrics.recordSnapshot('ok');
+          this.metrics.setSnapshot(Date.now(), s.bytes);
+          this.lastSnapshot = { seq: s.seq, hlc: rec.replica.state.clock.hlc_last };
+          this.log.info(s, 'snapshot written');
+        }
+      },
+      log: (level, msg, fields) => this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
+    }, rec.snapshotRevision, rec.snapshotSeq);
+  }
+
+  private onDecided(d: Decided, latencyMs: number | null, drId: string): void {
+    const dec = d.step.decision;
+    this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
+    this.log.info(decisionLogFields(dec, {
+      state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, facts_post_hash: d.step.post.facts,
+    }, { dr_id: drId }), 'decision');
+  }
+
+  private async actAsFollower(forMs: number): Promise<void> {
+    const replica = this.replica;
+    if (replica === null) throw new Error('follower without a replica');
+    if (this.role !== 'follower') {
+      this.role = 'follower';
+      this.metrics.setRole('follower');
+      this.log.info({ wal_seq: replica.lastSeq }, 'follower: tailing the log');
+    }
+    const until = Date.now() + forMs;
+    const f = new Follower({
+      js: this.js, replica, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+      onChecked: (d) => this.onDecided(d, null, `bubble://dr/${replica.state.meta.instance_id}/${d.msg.seq}`),
+      onDivergence: (err) => {
+        this.diverged = err.message;
+        this.metrics.recordDivergence();
+        this.log.error({ err, wal_seq: err.seq }, 'DIVERGENCE: recomputed decision differs from the stored record');
+      },
+    });
+    await f.run(() => !this.stopping && Date.now() < until);
+    this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
+    this.metrics.setWalLag(this.walLast, replica.lastSeq);
+    if (this.diverged !== null) await new Promise((r) => setTimeout(r, forMs));
+  }
+
+  /** What this process knows now. */
+  status(): InstanceStatus {
+    const r = this.replica;
+    const hs = r === null ? null : this.core.hashes(r.state);
+    return {
+      name: this.cfg.name,
+      role: this.role,
+      wal_seq: r?.lastSeq ?? 0,
+      state_hash: hs?.head ?? '',
+      facts_hash: hs?.facts ?? '',
+      hlc_last: r?.state.clock.hlc_last ?? null,
+      region_hashes: hs?.sections ?? {},
+      wal_lag: Math.max(0, this.walLast - (r?.lastSeq ?? 0)),
+      diverged: this.diverged,
+      last_snapshot_hlc: this.lastSnapshot.hlc,
+      last_snapshot_seq: this.lastSnapshot.seq,
+      term: this.term,
+    };
+  }
+
+  /** Stop: finish the current batch, release the lease, drain the connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.loop;
+    this.role = 'stopped';
+    this.admin?.unsubscribe();
+    await this.nc.drain();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * SWOOSH instances as child processes (for SIGKILL, SIGSTOP and restarts), run from source
+ * through tsx, configured by environment like `swoosh serve`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { connect } from '@nats-io/transport-node';
+import type { InstanceStatus } from '../../src/runtime/instance.js';
+import { keyPairFromSeed } from '../../src/crypto/keys.js';
+
+/** Files an instance needs: a genesis and a writer key. */
+export function writeInstanceFiles(genesis: unknown): { dir: string; genesisFile: string; keyFile: (name: string) => string } {
+  const dir = mkdtempSync(join(tmpdir(), 'swoosh-proc-'));
+  const genesisFile = join(dir, 'genesis.json');
+  writeFileSync(genesisFile, JSON.stringify(genesis));
+  return {
+    dir,
+    genesisFile,
+    keyFile: (name) => {
+      const seed = randomBytes(32);
+      const f = join(dir, `${name}.key.json`);
+      writeFileSync(f, JSON.stringify({ signer: keyPairFromSeed(seed).signer, secret_key: seed.toString('hex') }));
+      return f;
+    },
+  };
+}
+
+/** A running child instance. */
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly output: string[];
+  signal(sig: NodeJS.Signals): void;
+  status(): Promise<InstanceStatus>;
+  stop(): Promise<void>;
+}
+
+/** Spawn an instance and wait for its ready line. */
+export async function spawnInstance(o: {
+  natsUrl: string; prefix: string; name: string; genesisFile: string; keyFile: string; env?: Record<string, string>;
+}): Promise<Proc> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/main.ts'], {
+    env: {
+      ...process.env, NATS_URL: o.natsUrl, SWOOSH_PREFIX: o.prefix, SWOOSH_NAME: o.name,
+      SWOOSH_GENESIS: o.genesisFile, SWOOSH_KEY_FILE: o.keyFile, SWOOSH_LOG_LEVEL: 'warn', ...o.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (buf: Buffer): void => {
+      for (const line of buf.toString().split('\n')) {
+        if (line === '') continue;
+        output.push(line);
+        if (line.includes('"event":"ready"')) resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => reject(new Error(`${o.name} exited (${String(code)}) before ready:\n${output.slice(-20).join('\n')}`)));
+  });
+  await Promise.race([ready, new Promise((_, rej) => setTimeout(() => rej(new Error(`${o.name} not ready in 30 s`)), 30_000))]);
+  const status = async (): Promise<InstanceStatus> => {
+    const nc = await connect({ servers: o.natsUrl });
+    try {
+      const m = await nc.request(`${o.prefix}.admin.${o.name}.status`, '', { timeout: 2000 });
+      return JSON.parse(m.string()) as InstanceStatus;
+    } finally {
+      await nc.close();
+    }
+  };
+  return {
+    name: o.name, child, exited, output, status,
+    signal: (sig) => child.kill(sig),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGCONT');
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Poll until `cond` holds. */
+export async function waitUntil(what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const until = Date.now() + ms;
+  let last: unknown = null;
+  while (Date.now() < until) {
+    try {
+      if (await cond()) return;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last !== null ? `: ${(last as Error).message}` : ''}`);
+}
