@@ -2,7 +2,7 @@
  * A follower tails DECISIONS and the WAL in lockstep, recomputes every decision and compares
  * its record content byte for byte with the stored one. A difference is a divergence: the
  * alarm goes up (log, metric, health degraded) and the follower stops applying, because its
- * state can no longer be trusted; it keeps serving reads of the last agreed state.
+ * computation can no longer be trusted; it stays at, and serves, the last state it agreed with.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { decodeDr } from './dr.js';
@@ -37,11 +37,13 @@ export class Follower {
         for (const rec of recs) {
           const msg = await wal.next();
           if (msg.seq !== rec.seq) throw new Error(`WAL gave ${msg.seq} for record ${rec.seq}`);
+          const agreed = r.position();
           const d = r.decideNext(msg);
           try {
             Replica.compare(d, decodeDr(rec.data));
           } catch (err) {
             if (!(err instanceof ReplayMismatchError)) throw err;
+            r.restore(agreed); // keep serving the last state this replica agreed with
             this.diverged = err;
             this.deps.onDivergence(err);
             return;

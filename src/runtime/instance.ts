@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { createCore, type Core } from '../core/index.js';
+import { InvariantViolation, createCore, type Core } from '../core/index.js';
 import type { Genesis } from '../core/genesis.js';
 import { nodeHasher } from '../crypto/hasher.js';
 import { createNodeSigner, type NodeSigner } from '../crypto/node-sign.js';
@@ -20,7 +20,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Follower } from './follower.js';
 import { WriterLease } from './lease.js';
 import { recover, type Recovered } from './recovery.js';
-import type { Decided, Replica } from './replica.js';
+import { ReplayMismatchError, type Decided, type Replica } from './replica.js';
+import { SwooshError } from './errors.js';
 import { SnapshotStore } from './snapshots.js';
 import { applyStreams, assertNoDrift } from './streams.js';
 import { FencedError, Writer, type CrashPoint } from './writer.js';
@@ -71,6 +72,21 @@ export const INSTANCE_DEFAULTS = {
   leaseRenewMs: 1000,
 } as const;
 
+/** How often WAL lag is measured from the stream (both roles). */
+export const LAG_POLL_MS = 1000;
+
+/** Pause after a transient writer failure before recovering and trying again. */
+export const TRANSIENT_BACKOFF_MS = 500;
+
+/**
+ * Errors that must stop the process loudly rather than be retried: a determinism bug or a
+ * lost write (replay mismatch), a broken invariant, and operating errors an operator must fix.
+ */
+export function isFatal(err: unknown): boolean {
+  return err instanceof ReplayMismatchError || err instanceof InvariantViolation ||
+    (err instanceof SwooshError && !err.retryable);
+}
+
 /** A running process. */
 export class Instance {
   readonly metrics: Metrics;
@@ -87,6 +103,7 @@ export class Instance {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
   private admin: Subscription | null = null;
   private walLast = 0;
   private diverged: string | null = null;
@@ -122,6 +139,9 @@ export class Instance {
     });
     const rec = await this.recover();
     this.replica = rec.replica;
+    this.lagTimer = setInterval(() => {
+      void this.pollLag();
+    }, LAG_POLL_MS);
     this.loop = this.roleLoop().catch((err: unknown) => {
       this.log.fatal({ err }, 'role loop failed; stopping');
       this.role = 'stopped';
@@ -141,12 +161,23 @@ export class Instance {
     return rec;
   }
 
+  /** Writer while holding the lease, follower otherwise; transient failures back off and retry. */
   private async roleLoop(): Promise<void> {
     while (!this.stopping) {
-      if (this.diverged === null && (await this.lease.tryAcquire())) {
-        await this.actAsWriter();
-      } else {
-        await this.actAsFollower(this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+      try {
+        if (this.diverged === null && (await this.lease.tryAcquire())) await this.actAsWriter();
+        else await this.actAsFollower(this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        // A NATS outage or timeout: nothing unstored is kept; recover from storage and retry.
+        this.log.warn({ err, role: this.role }, 'transient failure; recovering and retrying');
+        await new Promise((r) => setTimeout(r, TRANSIENT_BACKOFF_MS));
+        await this.recover().then((rec) => {
+          this.replica = rec.replica;
+        }, (e: unknown) => {
+          if (isFatal(e)) throw e;
+          this.log.warn({ err: e }, 'recovery failed; will retry');
+        });
       }
     }
   }
@@ -175,11 +206,11 @@ export class Instance {
     } finally {
       if (this.renewTimer !== null) clearInterval(this.renewTimer);
       this.renewTimer = null;
+      await this.lease.release();
       if (!this.stopping) {
         // Whatever was decided in memory but not stored is discarded: follow from storage.
         this.replica = (await this.recover()).replica;
       }
-      await this.lease.release();
     }
   }
 
@@ -223,6 +254,11 @@ export class Instance {
       this.metrics.setRole('follower');
       this.log.info({ wal_seq: replica.lastSeq }, 'follower: tailing the log');
     }
+    if (this.diverged !== null) {
+      // A diverged replica stops applying and never writes; an operator triages (docs/runtime.md).
+      await new Promise((r) => setTimeout(r, forMs));
+      return;
+    }
     const until = Date.now() + forMs;
     const f = new Follower({
       js: this.js, replica, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
@@ -237,7 +273,16 @@ export class Instance {
     await f.run(() => !this.stopping && Date.now() < until);
     this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
     this.metrics.setWalLag(this.walLast, replica.lastSeq);
-    if (this.diverged !== null) await new Promise((r) => setTimeout(r, forMs));
+  }
+
+  /** WAL last sequence vs what this replica has decided (both roles). */
+  private async pollLag(): Promise<void> {
+    try {
+      this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
+      this.metrics.setWalLag(this.walLast, this.replica?.lastSeq ?? 0);
+    } catch (err) {
+      this.log.debug({ err }, 'lag poll failed (NATS unreachable?)');
+    }
   }
 
   /** What this process knows now. */
@@ -263,6 +308,7 @@ export class Instance {
   /** Stop: finish the current batch, release the lease, drain the connection. */
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
     await this.loop;
     this.role = 'stopped';
     this.admin?.unsubscribe();

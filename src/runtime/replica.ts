@@ -100,6 +100,19 @@ export class Replica {
     this.lastWalEntryHash = pos.lastWalEntryHash;
   }
 
+  /** Where the replica stands (to return to it if the next step must be undone). */
+  position(): ReplicaPosition {
+    return { state: this.state, lastSeq: this.lastSeq, lastDrHash: this.lastDrHash, lastWalEntryHash: this.lastWalEntryHash };
+  }
+
+  /** Go back to a position taken earlier (states are immutable, so this is exact). */
+  restore(p: ReplicaPosition): void {
+    this.state = p.state;
+    this.lastSeq = p.lastSeq;
+    this.lastDrHash = p.lastDrHash;
+    this.lastWalEntryHash = p.lastWalEntryHash;
+  }
+
   /** The core's entry for a WAL message (signature verdicts computed here). */
   entryOf(msg: WalMessage): WalEntry {
     const name = msg.subject.split('.').at(-1) ?? '';
