@@ -13,6 +13,8 @@ import { hashJcs, type Hasher, type Sha256 } from './hash.js';
 import { idemVerify } from './idem.js';
 import { assertInvariants } from './invariants.js';
 import { createStateHasher, type StateHashes } from './merkle.js';
+import { isJsonObject } from './json.js';
+import { validateProposalObject, type ProposalProblem } from './proposal.js';
 import type { State } from './state.js';
 import type { Decision, WalEntry } from './types.js';
 
@@ -41,6 +43,11 @@ export interface Core {
   verifyLoaded(state: State): string | null;
   /** `sha256-<hex>` of JCS(value). */
   hash(value: unknown): Sha256;
+  /**
+   * The schema stage of a proposal object (without its signature), exactly as WAL entries get
+   * it: null when valid, else the stable code, the field's path and a message naming it.
+   */
+  validateProposal(obj: unknown): ProposalProblem | null;
 }
 
 /** Build a reducer instance. */
@@ -74,6 +81,11 @@ export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
       return idemVerify(hasher, state.idem) ? null : 'idempotency chain does not reach its head';
     },
     hash,
+    validateProposal(obj) {
+      if (!isJsonObject(obj)) return { code: 'invalid_proposal', path: '', message: 'body: expected a JSON object' };
+      const v = validateProposalObject({ specs, hasher, chart }, obj);
+      return v.ok ? null : v.problem;
+    },
   };
   return core;
 }
@@ -87,4 +99,5 @@ export * from './types.js';
 export { REJECTION_CODES, type RejectionCode } from './codes.js';
 export { InvariantViolation } from './invariants.js';
 export { jcs } from './json.js';
+export type { ProposalProblem } from './proposal.js';
 export * as hlc from './hlc.js';

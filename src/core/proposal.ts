@@ -8,7 +8,7 @@ import type { RejectionCode } from './codes.js';
 import { parseCanonical, type DecideDeps } from './decide.js';
 import { hashJcs, isSha256 } from './hash.js';
 import { parseHlc, type Hlc } from './hlc.js';
-import { isJsonObject, str, type JsonObject } from './json.js';
+import { isJsonObject, type JsonObject } from './json.js';
 import { validateInputs } from './schema.js';
 import type { Proposal, WalEntry } from './types.js';
 
@@ -62,20 +62,34 @@ function shapeProblem(o: JsonObject): string | null {
   return null;
 }
 
-/** Schema stage for a signed proposal entry. */
-export function parseProposal(deps: DecideDeps, entry: Extract<WalEntry, { type: 'signed' }>): Parsed {
-  const body = parseCanonical(entry.body);
-  if (!body.ok) return no(body.canonical ? 'invalid_proposal' : 'non_canonical_body', body.message);
-  const o = body.value;
+/** Why a proposal object failed the schema stage: a stable code, the field, and what was expected. */
+export interface ProposalProblem {
+  readonly code: RejectionCode;
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * The schema stage on a parsed proposal object (without its signature): fields, transition,
+ * HLC form, the transition's inputs schema and inputs_hash. The same function serves WAL
+ * entries and the HTTP gateway, so both refuse the same things with the same codes.
+ */
+export function validateProposalObject(
+  deps: Pick<DecideDeps, 'specs' | 'hasher' | 'chart'>,
+  o: JsonObject,
+): { ok: true; proposal: Proposal; spec: TransitionSpec; hlc: Hlc } | { ok: false; problem: ProposalProblem } {
+  const no = (code: RejectionCode, message: string): { ok: false; problem: ProposalProblem } => {
+    const path = /^[\w.[\]]+(?=:)/.exec(message)?.[0] ?? '';
+    return { ok: false, problem: { code, path, message } };
+  };
   const shape = shapeProblem(o);
   if (shape !== null) return no('invalid_proposal', shape);
   const name = o['transition'] as string;
   const spec = deps.specs.get(name);
   if (spec === undefined) return no('unknown_transition', `transition: ${name} is not in the statechart`);
   if (spec.automatic) return no('not_proposable', `transition: ${name} is automatic; only the reducer fires it`);
-  if (entry.name !== name) return no('subject_mismatch', `subject names ${entry.name}, body names ${name}`);
   const hlc = parseHlc(o['hlc'] as string);
-  if (!hlc.ok) return no('invalid_proposal', hlc.message);
+  if (!hlc.ok) return no('invalid_proposal', hlc.message.startsWith('hlc') ? hlc.message : `hlc: ${hlc.message}`);
   const inputs = (o['inputs'] ?? {}) as JsonObject;
   const bad = validateInputs(spec.inputs, inputs, 'inputs');
   if (bad !== null) return no('invalid_inputs', `${bad.path}: ${bad.message}`);
@@ -83,7 +97,7 @@ export function parseProposal(deps: DecideDeps, entry: Extract<WalEntry, { type:
   if (roleProblem !== null) return no('invalid_inputs', roleProblem);
   const expected = hashJcs(deps.hasher, inputs);
   if (o['inputs_hash'] !== expected) {
-    return no('inputs_hash_mismatch', `inputs_hash ${str(o, 'inputs_hash')} is not ${expected}`);
+    return no('inputs_hash_mismatch', `inputs_hash: ${jcsText(o['inputs_hash'])} is not the hash of the JCS inputs, ${expected}`);
   }
   const proposal = {
     current_state_hash: o['current_state_hash'],
@@ -99,8 +113,24 @@ export function parseProposal(deps: DecideDeps, entry: Extract<WalEntry, { type:
   return { ok: true, proposal, spec, hlc: hlc.hlc };
 }
 
+function jcsText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v ?? null);
+}
+
+/** Schema stage for a signed proposal entry. */
+export function parseProposal(deps: DecideDeps, entry: Extract<WalEntry, { type: 'signed' }>): Parsed {
+  const body = parseCanonical(entry.body);
+  if (!body.ok) return no(body.canonical ? 'invalid_proposal' : 'non_canonical_body', body.message);
+  const v = validateProposalObject(deps, body.value);
+  if (!v.ok) return no(v.problem.code, v.problem.message);
+  if (entry.name !== v.proposal.transition) {
+    return no('subject_mismatch', `subject names ${entry.name}, body names ${v.proposal.transition}`);
+  }
+  return v;
+}
+
 /** Identity transitions may only name roles the chart defines. */
-function unknownRole(deps: DecideDeps, spec: TransitionSpec, inputs: JsonObject): string | null {
+function unknownRole(deps: Pick<DecideDeps, 'chart'>, spec: TransitionSpec, inputs: JsonObject): string | null {
   if (spec.region !== 'identity') return null;
   const roles = inputs['roles'] as readonly string[];
   const i = roles.findIndex((r) => !Object.hasOwn(deps.chart.roles, r));

@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { InvariantViolation, createCore, type Core } from '../core/index.js';
+import { InvariantViolation, createCore, type Core, type State } from '../core/index.js';
 import type { Genesis } from '../core/genesis.js';
 import { nodeHasher } from '../crypto/hasher.js';
 import { createNodeSigner, type NodeSigner } from '../crypto/node-sign.js';
@@ -283,6 +283,26 @@ export class Instance {
     } catch (err) {
       this.log.debug({ err }, 'lag poll failed (NATS unreachable?)');
     }
+  }
+
+  /** The replica's current state (immutable; safe to read while the loop runs). */
+  currentState(): State | null {
+    return this.replica?.state ?? null;
+  }
+
+  /** Name of the process holding the writer lease now, if any. */
+  async leaseHolder(): Promise<string | null> {
+    return this.lease.holderNow();
+  }
+
+  /** The reducer this process runs. */
+  get reducer(): Core {
+    return this.core;
+  }
+
+  /** NATS handles and names, for the HTTP gateway and tooling in the same process. */
+  get nats(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; subjects: Subjects; prefix: string } {
+    return { nc: this.nc, js: this.js, jsm: this.jsm, subjects: this.subjects, prefix: this.cfg.prefix };
   }
 
   /** What this process knows now. */
