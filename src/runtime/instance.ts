@@ -25,6 +25,7 @@ import { SwooshError } from './errors.js';
 import { SnapshotStore } from './snapshots.js';
 import { applyStreams, assertNoDrift } from './streams.js';
 import { FencedError, Writer, type CrashPoint } from './writer.js';
+import type { Tracing } from './tracing.js';
 
 /** Configuration of one process. */
 export interface InstanceConfig {
@@ -41,6 +42,8 @@ export interface InstanceConfig {
   readonly leaseTtlMs?: number;
   readonly leaseRenewMs?: number;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
+  /** One span per decision when tracing is on (off by default). */
+  readonly tracing?: Tracing;
   readonly log: Logger;
 }
 
@@ -223,9 +226,13 @@ export class Instance {
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
       crashAt: this.cfg.crashAt ?? new Map(),
       onDecided: (d, record, storedMs) => this.onDecided(d, storedMs - d.msg.logMs, record.dr_id),
+      onBatch: (size, publishSeconds) => {
+        this.metrics.observeBatch(size);
+        this.metrics.observePublishLatency(publishSeconds);
+      },
       onSnapshot: (s) => {
         if ('error' in s) {
-          this.metrics.recordSnapshot('cas_conflict');
+          this.metrics.recordSnapshot(s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error');
           this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
         } else {
           this.metrics.recordSnapshot('ok');
@@ -241,6 +248,9 @@ export class Instance {
   private onDecided(d: Decided, latencyMs: number | null, drId: string): void {
     const dec = d.step.decision;
     this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
+    this.cfg.tracing?.spanForDecision(dec, {
+      wal_seq: d.msg.seq, dr_id: drId, state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, latency_ms: latencyMs,
+    });
     this.log.info(decisionLogFields(dec, {
       state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, facts_post_hash: d.step.post.facts,
     }, { dr_id: drId }), 'decision');
@@ -330,6 +340,7 @@ export class Instance {
     this.stopping = true;
     if (this.lagTimer !== null) clearInterval(this.lagTimer);
     await this.loop;
+    await this.cfg.tracing?.shutdown();
     this.role = 'stopped';
     this.admin?.unsubscribe();
     await this.nc.drain();

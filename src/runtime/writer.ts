@@ -9,12 +9,19 @@
  *  4. publish every record to DECISIONS with Nats-Expected-Last-Sequence = WAL seq − 1 and
  *     Nats-Msg-Id = dr:<seq> (the fence: DR seq always equals WAL seq, and a second writer's
  *     publish is refused), and each applied transition to TRANSITIONS fenced the same way by
- *     the applied count — pipelined, acks awaited together;
+ *     the applied count. The batch's first record is awaited alone: it proves the log ends
+ *     exactly where this replica does. Only then is the rest pipelined, acks awaited together
+ *     (pipelined without that proof, a stale ex-writer's later records could land on a tail
+ *     the new writer has not reached yet, each one individually passing the fence);
  *  5. only then ack the WAL messages (nothing is acked before its outputs are stored);
  *  6. snapshot every N decisions and on entering REVERB.
+ * When the consumer delivers nothing, the writer also decides whatever the WAL holds past its
+ * replica: entries delivered to an ex-writer's pull request (a paused or dead process) stay
+ * with it until ack_wait, and nothing later may arrive to reveal the gap.
  * A refused publish (wrong last sequence, or a duplicate written by someone else) means
  * another writer holds the log: FencedError, and the instance steps down to follower.
  */
+import { writeSync } from 'node:fs';
 import { JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
 import type { NodeSigner } from '../crypto/node-sign.js';
 import { encodeDr, signDr, subjectToken, transitionRecords, type DecisionRecord, type TransitionRecord } from './dr.js';
@@ -60,6 +67,8 @@ export interface WriterDeps {
   readonly batchMax: number;
   readonly crashAt: ReadonlyMap<CrashPoint, number>;
   readonly onDecided: (d: Decided, record: DecisionRecord, storedMs: number) => void;
+  /** One stored batch: its size and how long its publishes took until every ack. */
+  readonly onBatch?: (size: number, publishSeconds: number) => void;
   readonly onSnapshot: (r: { seq: number; revision: number; bytes: number; encoding: string } | { seq: number; error: string }) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
@@ -74,11 +83,16 @@ export class Writer {
     this.lastSnapshotSeq = snapshotSeq;
   }
 
-  /** Fires at the first WAL seq at or past the target (batch boundaries are not predictable). */
+  /**
+   * Fires at the first WAL seq at or past the target (batch boundaries are not predictable).
+   * The notice goes straight to stderr, synchronously: the logger writes asynchronously, and
+   * SIGKILL follows at once, so a logged line could be lost with the process.
+   */
   private crash(point: CrashPoint, seq: number): void {
     const at = this.deps.crashAt.get(point);
     if (at !== undefined && seq >= at) {
-      this.deps.log('warn', 'crash point reached (test fault injection)', { point, seq });
+      const msg = 'crash point reached (test fault injection)';
+      writeSync(2, `${JSON.stringify({ level: 'warn', time: Date.now(), pid: process.pid, point, seq, msg })}\n`);
       process.kill(process.pid, 'SIGKILL');
     }
   }
@@ -119,8 +133,13 @@ export class Writer {
     try {
       while (keepGoing()) {
         const msgs = await pump.take(this.deps.batchMax, 250);
-        if (msgs.length === 0) continue;
-        await this.processBatch(msgs);
+        if (msgs.length > 0) {
+          await this.processBatch(msgs);
+          continue;
+        }
+        // Idle: the WAL, not the consumer, says what is left to decide (see the header).
+        const walLast = (await this.deps.jsm.streams.info(this.deps.walName)).state.last_seq;
+        if (walLast > this.deps.replica.lastSeq && keepGoing()) await this.catchUp(walLast);
       }
     } finally {
       await pump.close();
@@ -164,6 +183,8 @@ export class Writer {
         msgID: `dr:${msg.seq}`,
         expect: { lastSequence: msg.seq - 1 },
       });
+      // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
+      if (outputs.length === 0) await this.settle(msg.seq, [dr]);
       const between = this.deps.crashAt.get('between_dr_and_transitions');
       if (between !== undefined && msg.seq >= between && d.content.applied.length > 0) {
         await dr;
@@ -173,7 +194,9 @@ export class Writer {
       outputs.push({ d, rec, acks: [dr, ...trs] });
       if (d.step.decision.applied.includes('Execution_ApprovalsThreshold')) reverb = true;
     }
+    const tPublish = performance.now();
     for (const o of outputs) await this.settle(o.d.msg.seq, o.acks);
+    this.deps.onBatch?.(batch.length, (performance.now() - tPublish) / 1000);
     const storedMs = Date.now();
     for (const o of outputs) this.deps.onDecided(o.d, o.rec, storedMs);
     this.deps.log('info', 'batch stored', { first: batch[0]?.seq, last: batch.at(-1)?.seq, ms: +(performance.now() - t0).toFixed(2) });
