@@ -11,6 +11,7 @@
  *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
  *   SWOOSH_CRASH_AT          test-only fault injection: point:seq[,point:seq…]
  */
+import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createCore } from '../core/index.js';
 import { nodeHasher } from '../crypto/hasher.js';
@@ -74,7 +75,15 @@ export async function runFromEnv(): Promise<Instance> {
     log,
   });
   await instance.start();
-  log.info({ event: 'ready', name, nats_url: required('NATS_URL'), writer_key: key.signer }, 'ready');
+  // The ready line is the contract with supervisors and tests: printed whatever the configured
+  // level (SWOOSH_LOG_LEVEL=warn must not hide it), and written synchronously, because the
+  // logger writes asynchronously and a process killed right after starting (SIGKILL, a crash)
+  // would lose it with its buffer.
+  const ready = {
+    level: 'info', time: Date.now(), pid: process.pid, hostname: hostname(), name,
+    event: 'ready', nats_url: required('NATS_URL'), writer_key: key.signer, msg: 'ready',
+  };
+  writeSync(1, `${JSON.stringify(ready)}\n`);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

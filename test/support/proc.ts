@@ -35,6 +35,8 @@ export interface Proc {
   readonly exited: Promise<number | null>;
   readonly output: string[];
   signal(sig: NodeJS.Signals): void;
+  /** True once the child has exited, waiting at most `ms` for it. */
+  exitedWithin(ms: number): Promise<boolean>;
   status(): Promise<InstanceStatus>;
   stop(): Promise<void>;
 }
@@ -64,7 +66,21 @@ export async function spawnInstance(o: {
     child.stderr?.on('data', onData);
     void exited.then((code) => reject(new Error(`${o.name} exited (${String(code)}) before ready:\n${output.slice(-20).join('\n')}`)));
   });
-  await Promise.race([ready, new Promise((_, rej) => setTimeout(() => rej(new Error(`${o.name} not ready in 30 s`)), 30_000))]);
+  let readyTimer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([ready, new Promise((_, rej) => {
+      readyTimer = setTimeout(() => rej(new Error(`${o.name} not ready in 30 s:\n${output.slice(-20).join('\n')}`)), 30_000);
+    })]);
+  } catch (err) {
+    // Never leave a half-started child behind: the caller has no handle on it yet.
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    throw err;
+  } finally {
+    clearTimeout(readyTimer);
+  }
   const status = async (): Promise<InstanceStatus> => {
     const nc = await connect({ servers: o.natsUrl });
     try {
@@ -77,6 +93,17 @@ export async function spawnInstance(o: {
   return {
     name: o.name, child, exited, output, status,
     signal: (sig) => child.kill(sig),
+    exitedWithin: async (ms) => {
+      let timer: NodeJS.Timeout | undefined;
+      const gone = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), ms);
+        }),
+      ]);
+      clearTimeout(timer);
+      return gone;
+    },
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGCONT');

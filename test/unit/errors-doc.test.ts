@@ -15,3 +15,15 @@ describe('error catalogue', () => {
     for (const [code, check] of catalogue) expect(documented.get(code), code).toBe(check);
   });
 });
+
+describe('gateway and operating error catalogues', () => {
+  it('Given docs/errors.md, Then every HTTP and operating code is documented and every documented one exists', async () => {
+    const { HTTP_ERRORS } = await import('../../src/http/errors.js');
+    const { OPERATING_ERRORS } = await import('../../src/runtime/errors.js');
+    const doc = readFileSync('docs/errors.md', 'utf8');
+    const section = (title: string): string[] =>
+      [...(doc.split(`## ${title}`)[1]?.split('\n## ')[0] ?? '').matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] ?? '');
+    expect(section('HTTP gateway codes').sort()).toEqual(Object.keys(HTTP_ERRORS).sort());
+    expect(section('Operating errors').sort()).toEqual(Object.keys(OPERATING_ERRORS).sort());
+  });
+});

@@ -1,0 +1,22 @@
+/** The genesis a command replays from: --genesis, else what `swoosh dev` used. */
+import { createCore } from '../core/index.js';
+import type { Genesis } from '../core/genesis.js';
+import { nodeHasher } from '../crypto/hasher.js';
+import { devGenesis } from '../dev/dev.js';
+import { SwooshError } from '../runtime/errors.js';
+import { loadGenesisFile, loadKeyFile, parseGenesisText } from '../runtime/genesis-file.js';
+import { readDevConnection } from './connect.js';
+import { env } from './options.js';
+
+/** Resolve the genesis for replaying commands. */
+export function genesisFor(flag: string | undefined): Genesis {
+  const core = createCore(nodeHasher);
+  const file = flag ?? env('SWOOSH_GENESIS');
+  if (file !== undefined) return loadGenesisFile(core, file);
+  const dev = readDevConnection();
+  if (dev?.genesis !== null && dev?.genesis !== undefined) return loadGenesisFile(core, dev.genesis);
+  if (dev?.dev_keys !== null && dev?.dev_keys !== undefined) {
+    return parseGenesisText(core, JSON.stringify(devGenesis(loadKeyFile(dev.dev_keys).signer)), 'dev-genesis.json');
+  }
+  throw new SwooshError('invalid_config', 'no genesis: pass --genesis FILE, set SWOOSH_GENESIS, or run `npm start` (swoosh dev) first');
+}

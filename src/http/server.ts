@@ -1,0 +1,179 @@
+/**
+ * The HTTP Transition API (ARCHITECTURE §4, described in docs/openapi.yaml) on Fastify. Any
+ * instance, writer or follower, serves every route: proposals are published to the WAL and
+ * answered from their decision record, whoever the writer is. The server is returned ready
+ * but not listening; the caller calls `listen`.
+ *
+ *   POST /transition        signed proposal → 202 accepted | 400 rejected | 413 | 504
+ *   GET  /state             hashes, HLC, WAL seq and a projection of the state
+ *   GET  /health            role, term, leader; 200 when writer or follower and not diverged
+ *   GET  /decisions/:id     one decision record, by WAL seq or dr_id
+ *   GET  /decisions         a filtered page of decision records
+ *   GET  /metrics           Prometheus text
+ *   GET  /openapi.json      docs/openapi.yaml as JSON
+ */
+import Fastify, {
+  type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
+} from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Instance } from '../runtime/instance.js';
+import { decisionById, listDecisions, parseListQuery } from './decisions.js';
+import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
+import { loadOpenApi } from './openapi.js';
+import { healthOf, stateBody } from './state.js';
+import { handleTransition } from './transition.js';
+import { DecisionWaiter } from './waiter.js';
+
+/** What the gateway uses of an instance (an `Instance` satisfies it). */
+export type GatewayInstance = Pick<
+  Instance, 'status' | 'currentState' | 'reducer' | 'nats' | 'leaseHolder' | 'metrics'
+>;
+
+/** Options of createHttpServer. */
+export interface HttpServerOptions {
+  readonly instance: GatewayInstance;
+  /** Request and gateway logs; silent when absent. */
+  readonly log?: Logger;
+  /** Largest request body, in bytes (default 256 KiB). */
+  readonly bodyLimitBytes?: number;
+  /** How long POST /transition waits for the decision record (default 5 s). */
+  readonly decisionTimeoutMs?: number;
+}
+
+/** Defaults, each with why. */
+export const HTTP_DEFAULTS = {
+  /** A proposal is a few KiB; 256 KiB leaves room for large inputs, far below max_payload. */
+  bodyLimitBytes: 256 * 1024,
+  /**
+   * The writer decides within a batch (milliseconds); 5 s rides out a slow batch or snapshot.
+   * A writer failover (lease TTL 5 s) may exceed it: the 504 names the WAL seq to read later.
+   */
+  decisionTimeoutMs: 5000,
+  /** /health must answer even when the lease bucket does not: the leader is then unknown. */
+  leaderLookupMs: 1000,
+} as const;
+
+const internalError = (): HttpError =>
+  new HttpError('internal_error', 'request: the gateway failed; see its log');
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+
+/** Wrap a handler so every failure becomes a catalogued answer, never a rejection. */
+function guarded(log: Logger, fn: Handler): Handler {
+  return async (req, reply) => {
+    try {
+      return await fn(req, reply);
+    } catch (err) {
+      if (err instanceof HttpError) return sendError(reply, err);
+      log.error({ err, url: req.url }, 'http: handler failed');
+      return sendError(reply, internalError());
+    }
+  };
+}
+
+/** The leader's name, or null when the lease bucket does not answer in time. */
+async function leaderOf(instance: GatewayInstance, log: Logger): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), HTTP_DEFAULTS.leaderLookupMs);
+  });
+  try {
+    return await Promise.race([instance.leaseHolder(), late]);
+  } catch (err) {
+    log.debug({ err }, 'http: lease holder lookup failed');
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Body parsing: any content type is read as JSON text; failures are `invalid_proposal`. */
+function installParser(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, text, done) => {
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    try {
+      done(null, JSON.parse(text as string) as unknown);
+    } catch (err) {
+      done(invalidProposal('invalid_proposal', '',
+        `body: not valid JSON: ${(err as Error).message}`));
+    }
+  });
+}
+
+/** Errors raised outside handlers (parsing, limits, bad URLs) and unknown routes. */
+function installErrors(app: FastifyInstance, log: Logger, bodyLimit: number): void {
+  app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
+    if (err instanceof HttpError) return sendError(reply, err);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, new HttpError('body_too_large',
+        `body: larger than the limit of ${bodyLimit} bytes`));
+    }
+    const s = err.statusCode ?? 500;
+    if (s >= 400 && s < 500) {
+      return sendError(reply, req.url.startsWith('/transition')
+        ? invalidProposal('invalid_proposal', '', `body: ${err.message}`)
+        : invalidParameter('request', err.message));
+    }
+    log.error({ err, url: req.url }, 'http: request failed');
+    return sendError(reply, internalError());
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new HttpError('not_found',
+      `route: no route ${req.method} ${req.url.split('?')[0] ?? ''}`)));
+}
+
+/** Build the API over `opts.instance`. */
+export async function createHttpServer(opts: HttpServerOptions): Promise<FastifyInstance> {
+  const log = opts.log ?? pino({ level: 'silent' });
+  const bodyLimit = opts.bodyLimitBytes ?? HTTP_DEFAULTS.bodyLimitBytes;
+  const timeoutMs = opts.decisionTimeoutMs ?? HTTP_DEFAULTS.decisionTimeoutMs;
+  const loggerInstance: FastifyBaseLogger = log;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit,
+    frameworkErrors: (err, _req, reply) => {
+      void sendError(reply, invalidParameter('url', err.message));
+    },
+  });
+  const { instance } = opts;
+  const waiter = new DecisionWaiter(() => instance.nats, log);
+  const openapi = await loadOpenApi();
+  installParser(app);
+  installErrors(app, log, bodyLimit);
+  const deps = { core: instance.reducer, waiter, status: () => instance.status(), timeoutMs };
+  app.post('/transition', guarded(log, async (req, reply) => {
+    const a = await handleTransition(deps, req.body);
+    return reply.code(a.http).send(a.body);
+  }));
+  app.get('/state', guarded(log, async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    return reply.send(stateBody(instance.status(), instance.currentState(), q['projection']));
+  }));
+  app.get('/health', guarded(log, async (_req, reply) => {
+    const h = healthOf(instance.status(), await leaderOf(instance, log));
+    return reply.code(h.http).send(h.body);
+  }));
+  app.get('/decisions/:id', guarded(log, async (req, reply) =>
+    reply.send(await decisionById(waiter, (req.params as { id: string }).id))));
+  app.get('/decisions', guarded(log, async (req, reply) => {
+    const q = parseListQuery(req.query as Record<string, unknown>);
+    return reply.send(await listDecisions(waiter, q, log));
+  }));
+  app.get('/metrics', guarded(log, async (_req, reply) =>
+    reply.type(instance.metrics.contentType).send(await instance.metrics.metricsText())));
+  app.get('/openapi.json', guarded(log, async (_req, reply) => {
+    if (openapi === null) {
+      throw new HttpError('not_found', 'openapi: docs/openapi.yaml is not installed');
+    }
+    return reply.send(openapi);
+  }));
+  app.addHook('onClose', (_app, done) => {
+    waiter.close();
+    done();
+  });
+  return app;
+}

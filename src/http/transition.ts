@@ -1,0 +1,149 @@
+/**
+ * POST /transition: the JSON form of a signed proposal (ARCHITECTURE §3) in, the writer's
+ * decision out. The body gets exactly the schema stage the writer runs (plus the signature's
+ * form) before anything is published, so a malformed proposal never reaches the WAL. A valid
+ * one is published in its NATS form and answered from its decision record.
+ */
+import type { PubAck } from '@nats-io/jetstream';
+import type { Core } from '../core/index.js';
+import { isJsonObject, jcs } from '../core/json.js';
+import type { DecisionRecord } from '../runtime/dr.js';
+import type { InstanceStatus } from '../runtime/instance.js';
+import { envelopeOfSigned, publishProposal } from '../shell/publish.js';
+import { HttpError, invalidProposal } from './errors.js';
+import type { DecisionWaiter } from './waiter.js';
+
+/** `signature`: 128 lowercase hex characters (64 Ed25519 bytes). */
+export const SIGNATURE_RE = /^[0-9a-f]{128}$/;
+
+/** A body that passed validation: the signed object and its transition. */
+export interface CheckedProposal {
+  readonly signed: { readonly signature: string } & Record<string, unknown>;
+  readonly transition: string;
+}
+
+/**
+ * Validate a parsed request body: a JSON object, a well-formed `signature`, a canonical form,
+ * then the core's schema stage on the body without its signature. Throws `invalid_proposal`.
+ */
+export function checkProposal(core: Core, body: unknown): CheckedProposal {
+  if (!isJsonObject(body)) {
+    throw invalidProposal('invalid_proposal', '', 'body: expected a JSON object');
+  }
+  const { signature, ...unsigned } = body;
+  if (typeof signature !== 'string' || !SIGNATURE_RE.test(signature)) {
+    throw invalidProposal('invalid_proposal', 'signature',
+      'signature: expected 128 lowercase hex characters (64 bytes of Ed25519)');
+  }
+  try {
+    jcs(unsigned);
+  } catch (err) {
+    throw invalidProposal('invalid_proposal', '',
+      `body: has no canonical JSON form: ${(err as Error).message}`);
+  }
+  const problem = core.validateProposal(unsigned);
+  if (problem !== null) throw invalidProposal(problem.code, problem.path, problem.message);
+  return { signed: { ...unsigned, signature }, transition: unsigned['transition'] as string };
+}
+
+/** What POST /transition answers: an HTTP status and a JSON body. */
+export interface Answer {
+  readonly http: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** What answering needs from the gateway. */
+export interface TransitionDeps {
+  readonly core: Core;
+  readonly waiter: DecisionWaiter;
+  readonly status: () => InstanceStatus;
+  readonly timeoutMs: number;
+}
+
+/** Publish a checked proposal to the WAL; NATS failures become `log_unavailable`. */
+async function publish(deps: TransitionDeps, p: CheckedProposal): Promise<PubAck> {
+  await deps.waiter.ensureSubscribed();
+  const { js, prefix } = deps.waiter.handles();
+  try {
+    return await publishProposal(js, prefix, p.transition, envelopeOfSigned(p.signed));
+  } catch (err) {
+    throw new HttpError('log_unavailable',
+      `wal: publishing the proposal failed: ${(err as Error).message}`);
+  }
+}
+
+/** Run POST /transition for a parsed body. Throws HttpError for every non-decision answer. */
+export async function handleTransition(deps: TransitionDeps, body: unknown): Promise<Answer> {
+  const p = checkProposal(deps.core, body);
+  const ack = await publish(deps, p);
+  const rec = await deps.waiter.wait(ack.seq, deps.timeoutMs, ack.duplicate);
+  if (rec === null) throw timeout(ack.seq, deps.timeoutMs);
+  return answerFor(deps, rec, ack.duplicate);
+}
+
+function timeout(seq: number, ms: number): HttpError {
+  return new HttpError('decision_timeout',
+    `wal_seq: entry ${seq} is in the WAL but its decision was not seen within ${ms} ms; ` +
+    `read GET /decisions/${seq} later`, { wal_seq: seq });
+}
+
+/**
+ * Map a record to the answer. `resent` is true when JetStream acked the publish as a
+ * duplicate of an entry already in the WAL: the answer is that entry's decision, marked as a
+ * duplicate when it was accepted.
+ */
+async function answerFor(
+  deps: TransitionDeps,
+  rec: DecisionRecord,
+  resent: boolean,
+): Promise<Answer> {
+  switch (rec.outcome) {
+    case 'accepted':
+      return accepted(rec, resent);
+    case 'rejected':
+    case 'quarantined':
+      return rejected(deps, rec);
+    case 'duplicate': {
+      const seq = rec.original?.wal_seq;
+      if (seq === undefined) {
+        throw new HttpError('internal_error',
+          `wal_seq: duplicate record ${rec.wal_seq} names no original`);
+      }
+      const orig = await deps.waiter.wait(seq, deps.timeoutMs, true);
+      if (orig === null) throw timeout(rec.wal_seq, deps.timeoutMs);
+      return orig.outcome === 'accepted' ? accepted(orig, true) : rejected(deps, orig);
+    }
+    case 'fact':
+      throw new HttpError('internal_error', `wal_seq: entry ${rec.wal_seq} was decided as a fact`);
+  }
+}
+
+function accepted(rec: DecisionRecord, duplicate: boolean): Answer {
+  return {
+    http: 202,
+    body: {
+      status: 'accepted',
+      duplicate,
+      dr_id: rec.dr_id,
+      wal_seq: rec.wal_seq,
+      state_hash: rec.state_post_hash,
+      hlc: rec.hlc,
+    },
+  };
+}
+
+function rejected(deps: TransitionDeps, rec: DecisionRecord): Answer {
+  const st = deps.status();
+  return {
+    http: 400,
+    body: {
+      status: 'rejected',
+      code: rec.code,
+      message: rec.message,
+      failing_guard: rec.failing_guard,
+      guard_outcomes: rec.guard_outcomes,
+      dr_id: rec.dr_id,
+      head: { state_hash: st.state_hash, hlc_last: st.hlc_last },
+    },
+  };
+}

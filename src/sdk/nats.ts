@@ -1,0 +1,194 @@
+/**
+ * A NATS client for producers, feeders and downstream followers (node: uses
+ * @nats-io/transport-node). Proposals and facts go to the WAL in their NATS form (ARCHITECTURE
+ * §3: msgpack envelope `{v:1, body, sig}`, `Nats-Msg-Id` = sha256 hex of the body), built by the
+ * same shell code the HTTP gateway uses; decision records are read from DECISIONS with an
+ * ordered consumer.
+ *
+ * Publishing answers when JetStream has stored the entry, not when it is decided: follow the
+ * decisions (or ask the HTTP API for `wal_seq`) to learn the outcome.
+ */
+import {
+  DeliverPolicy,
+  jetstream,
+  type ConsumerMessages,
+  type JetStreamClient,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import type { Outcome } from '../core/types.js';
+import { decodeDr, type DecisionRecord } from '../runtime/dr.js';
+import { envelopeOfSigned } from '../shell/publish.js';
+import { subjectsFor, type Subjects } from '../../streams/definitions.js';
+import { signFact, type SignedFact, type UnsignedFact } from './fact.js';
+import type { Identity } from './identity.js';
+import type { SignedProposal } from './proposal.js';
+
+/** Options of {@link NatsClient.connect}. */
+export interface NatsClientOptions {
+  /** The installation's subject prefix, e.g. `swoosh`. */
+  readonly prefix: string;
+  /** Connection name shown by the server (default `swoosh-sdk`). */
+  readonly name?: string;
+  /** JetStream API timeout (publish acks); default 10 s. */
+  readonly timeoutMs?: number;
+}
+
+/** Where JetStream stored a published entry. */
+export interface PublishResult {
+  /** The WAL sequence: also the sequence of its decision record on DECISIONS. */
+  readonly wal_seq: number;
+  /** True when JetStream dropped an exact re-send (same body) inside its duplicate window. */
+  readonly duplicate: boolean;
+}
+
+/** What {@link NatsClient.follow} reads. */
+export interface FollowOptions {
+  /** First WAL sequence to read (default 1, the beginning). */
+  readonly fromSeq?: number;
+  /** Only records with this outcome (subject filter). */
+  readonly outcome?: Outcome;
+  /** Only records of this transition or fact kind (subject filter). */
+  readonly transition?: string;
+  /** Ends the iteration when it fires. */
+  readonly signal?: AbortSignal;
+}
+
+/** Default JetStream API timeout. */
+export const NATS_TIMEOUT_MS_DEFAULT = 10_000;
+/** Records the client buffers while following: bounds memory, keeps the pipe full. */
+export const FOLLOW_BUFFER_MAX = 256;
+/** How long closing a consumer waits for the client to confirm (it may never; see reader.ts). */
+const CLOSE_WAIT_MS = 200;
+
+const OUTCOMES: ReadonlySet<string> = new Set([
+  'accepted', 'rejected', 'duplicate', 'quarantined', 'fact',
+]);
+/** The token the writer puts in a record's subject (runtime/dr.ts subjectToken). */
+const NAME_TOKEN_RE = /^[A-Za-z0-9_-]+$/;
+
+/** Stop a consumer, waiting at most CLOSE_WAIT_MS: close() can hang when no pull is pending. */
+async function closeConsumer(messages: ConsumerMessages): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    messages.close().then(() => undefined, (err: unknown) => err),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** A connection to one SWOOSH installation's streams. */
+export class NatsClient {
+  private readonly js: JetStreamClient;
+  private readonly subjects: Subjects;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    readonly prefix: string,
+    private readonly owned: boolean,
+    timeoutMs: number,
+  ) {
+    this.js = jetstream(nc, { timeout: timeoutMs });
+    this.subjects = subjectsFor(prefix);
+  }
+
+  /** Connect to `url` (one server or several). Throws when the prefix is not a valid subject. */
+  static async connect(
+    url: string | readonly string[],
+    opts: NatsClientOptions,
+  ): Promise<NatsClient> {
+    subjectsFor(opts.prefix); // validate before connecting
+    const nc = await connect({
+      servers: typeof url === 'string' ? url : [...url],
+      name: opts.name ?? 'swoosh-sdk',
+      noAsyncTraces: true,
+    });
+    return new NatsClient(nc, opts.prefix, true, opts.timeoutMs ?? NATS_TIMEOUT_MS_DEFAULT);
+  }
+
+  /** Use a connection the caller owns; `close()` will not close it. */
+  static fromConnection(nc: NatsConnection, opts: NatsClientOptions): NatsClient {
+    return new NatsClient(nc, opts.prefix, false, opts.timeoutMs ?? NATS_TIMEOUT_MS_DEFAULT);
+  }
+
+  /** Publish a signed proposal to `<prefix>.proposals.<transition>`. */
+  async submit(signed: SignedProposal): Promise<PublishResult> {
+    return this.publish(this.subjects.proposals(signed.transition), signed);
+  }
+
+  /** Publish an already-signed fact to `<prefix>.facts.<kind>`. */
+  async submitFact(signed: SignedFact): Promise<PublishResult> {
+    return this.publish(this.subjects.facts(signed.kind), signed);
+  }
+
+  /** Sign `fact` with `identity` (its signer) and publish it. */
+  async publishFact(fact: UnsignedFact, identity: Identity): Promise<PublishResult> {
+    return this.submitFact(signFact(fact, identity));
+  }
+
+  private async publish(
+    subject: string,
+    signed: { readonly signature: string },
+  ): Promise<PublishResult> {
+    const env = envelopeOfSigned(signed);
+    const ack = await this.js.publish(subject, env.data, { msgID: env.msgId });
+    return { wal_seq: ack.seq, duplicate: ack.duplicate };
+  }
+
+  /**
+   * Decision records in WAL order from `fromSeq`, optionally only one outcome and/or one
+   * transition (subject filter `<prefix>.dr.<outcome|*>.<transition|*>`). The iteration waits
+   * for new records and ends when `signal` fires (or the caller breaks out). Records follow
+   * one another in the hash chain only when no filter is given. Throws TypeError at once on a
+   * bad option.
+   */
+  follow(opts: FollowOptions = {}): AsyncIterable<DecisionRecord> {
+    const fromSeq = opts.fromSeq ?? 1;
+    if (!Number.isSafeInteger(fromSeq) || fromSeq < 1) {
+      throw new TypeError('follow: fromSeq must be a positive integer');
+    }
+    if (opts.outcome !== undefined && !OUTCOMES.has(opts.outcome)) {
+      throw new TypeError(`follow: outcome must be one of ${[...OUTCOMES].join('|')}`);
+    }
+    if (opts.transition !== undefined && !NAME_TOKEN_RE.test(opts.transition)) {
+      throw new TypeError('follow: transition must be a transition name or fact kind');
+    }
+    const subject = `${this.prefix}.dr.${opts.outcome ?? '*'}.${opts.transition ?? '*'}`;
+    return this.records(subject, fromSeq, opts.signal);
+  }
+
+  private async *records(
+    subject: string,
+    fromSeq: number,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<DecisionRecord> {
+    // A function, not a narrowed property: the signal fires while this generator waits.
+    const aborted = (): boolean => signal?.aborted === true;
+    if (aborted()) return;
+    const consumer = await this.js.consumers.get(this.subjects.decisionsName, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: fromSeq,
+      filter_subjects: subject,
+    });
+    const messages = await consumer.consume({ max_messages: FOLLOW_BUFFER_MAX });
+    const stop = (): void => void closeConsumer(messages);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      if (aborted()) return;
+      for await (const m of messages) {
+        if (aborted()) return;
+        yield decodeDr(m.data);
+      }
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      await closeConsumer(messages);
+    }
+  }
+
+  /** Close the connection (draining what is in flight) unless the caller owns it. */
+  async close(): Promise<void> {
+    if (this.owned && !this.nc.isClosed()) await this.nc.drain();
+  }
+}

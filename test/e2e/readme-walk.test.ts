@@ -1,0 +1,148 @@
+/**
+ * The README's two commands and its five-minute walk, as a user runs them: `swoosh dev` (what
+ * `npm start` runs) as a real process with its own nats-server child, then exactly the walk's
+ * lines through bash and the real CLI, then the CLI's other commands — including `audit verify`
+ * on a chain someone tampered with — and a clean Ctrl-C.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { jcs } from '../../src/core/json.js';
+import { createNodeSigner } from '../../src/crypto/node-sign.js';
+import { DOMAIN } from '../../src/crypto/domains.js';
+import { randomBytes } from 'node:crypto';
+
+const ROOT = process.cwd();
+const WALK = /<!-- walk:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walk:end -->/;
+
+interface Ready { http: string; nats: string; dev_keys: string }
+
+function cli(args: string[], env: NodeJS.ProcessEnv): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, ['bin/swoosh.js', ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('README: npm start and the five-minute walk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'swoosh-e2e-'));
+  const dataDir = join(dir, '.swoosh');
+  const env = { ...process.env, SWOOSH_DATA_DIR: dataDir, SWOOSH_URL: '', NATS_URL: process.env['NATS_URL'] ?? '' };
+  let dev: ChildProcess;
+  let ready: Ready;
+  let exited: Promise<number | null>;
+
+  beforeAll(async () => {
+    // The child's output goes to a file: the walk runs through spawnSync, which blocks this
+    // process, and an undrained pipe would stall the server once its buffer filled.
+    const logFile = join(dir, 'dev.log');
+    const fd = openSync(logFile, 'w');
+    dev = spawn(process.execPath, ['bin/swoosh.js', 'dev', '--http-port', '0', '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    exited = new Promise((resolve) => dev.on('exit', (code) => resolve(code)));
+    const until = Date.now() + 30_000;
+    for (;;) {
+      const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"event":"ready"'));
+      if (line !== undefined) {
+        ready = JSON.parse(line) as Ready;
+        break;
+      }
+      if (dev.exitCode !== null || Date.now() > until) throw new Error(`swoosh dev not ready:\n${readFileSync(logFile, 'utf8')}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    if (dev.exitCode === null) {
+      dev.kill('SIGKILL');
+      await exited;
+    }
+  });
+
+  it('Given npm start, Then one ready line with the HTTP and NATS URLs and the dev key file', () => {
+    expect(ready.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ready.nats).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
+    const key = JSON.parse(readFileSync(ready.dev_keys, 'utf8')) as { signer: string; secret_key: string };
+    expect(key.signer).toMatch(/^hmmm:pubkey:[0-9a-f]{64}$/);
+    expect(key.secret_key).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('Given the README walk, When run line by line, Then every step is accepted and one loop completes', () => {
+    const m = WALK.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'));
+    expect(m).not.toBeNull();
+    // Verbatim, but for the data directory and a per-command time limit (a hang fails fast).
+    const script = (m?.[1] ?? '').replaceAll('./.swoosh/', `${dataDir}/`)
+      .replace('swoosh() { node bin/swoosh.js "$@"; }', 'swoosh() { timeout 60 node bin/swoosh.js "$@"; }');
+    expect(script).toContain('timeout 60 node bin/swoosh.js');
+    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    const accepted = r.stdout.split('\n').filter((l) => l.startsWith('accepted '));
+    expect(accepted).toHaveLength(18);
+    expect(r.stdout).toMatch(/"loop": 1/);
+    expect(r.stdout).toMatch(/^ok: \d+ entries, \d+ records, \d+ transitions/m);
+  }, 300_000);
+
+  it('Given the CLI, Then keygen, a refused proposal, state and tail --json behave as documented', () => {
+    const keyFile = join(dir, 'k.json');
+    const kg = cli(['keygen', '--out', keyFile], env);
+    expect(kg.code).toBe(0);
+    expect(JSON.parse(kg.out) as { signer: string }).toMatchObject({ file: keyFile });
+    expect(cli(['keygen', '--out', keyFile], env).code).toBe(1); // refuses to overwrite
+    const stranger = cli(['propose', 'Control_Pause', '--inputs', '{"reason":"x"}', '--key', keyFile, '--json'], env);
+    expect(stranger.code).toBe(1);
+    expect(JSON.parse(stranger.out) as { code: string }).toMatchObject({ kind: 'rejected', code: 'unknown_signer' });
+    const bad = cli(['propose', 'Boot_ConfigOk', '--inputs', '{"config_hash":"nope"}'], env);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/invalid proposal.*inputs\.config_hash/);
+    expect(cli(['propose', 'No_Such', '--inputs', '{}'], env).err).toMatch(/unknown transition No_Such/);
+    const hash = cli(['state', '--hash'], env);
+    expect(hash.out.trim()).toMatch(/^sha256-[0-9a-f]{64}$/);
+    const tail = cli(['tail', '--from-seq', '1', '--limit', '5', '--json'], env);
+    const lines = tail.out.trim().split('\n').map((l) => JSON.parse(l) as { wal_seq: number; dr_id: string });
+    expect(lines.map((l) => l.wal_seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(cli(['--help'], env).out).toMatch(/propose/);
+    for (const c of ['dev', 'serve', 'keygen', 'propose', 'state', 'tail', 'streams', 'audit', 'snapshot']) {
+      expect(cli([c, '--help'], env).code, c).toBe(0);
+    }
+  }, 120_000);
+
+  it('Given a decision record forged into a chain, Then audit verify fails and names it', async () => {
+    // A second deployment on the same server (prefix "forged"), with no writer: we write its
+    // one decision record ourselves, signed by a stranger and claiming a state it never had.
+    const prefixEnv = { ...env, SWOOSH_PREFIX: 'forged' };
+    expect(cli(['streams', 'apply'], prefixEnv).code).toBe(0);
+    const nc = await connect({ servers: ready.nats });
+    const js = jetstream(nc);
+    await js.publish('forged.facts.tick', new TextEncoder().encode('not an envelope'));
+    const forger = createNodeSigner(randomBytes(32));
+    const content = {
+      v: 1, dr_id: 'bubble://dr/swoosh-dev/1', ucxl: 'ucxl://swoosh:swoosh-dev@wal/1', wal_seq: 1, wal_entry_hash: `sha256-${'0'.repeat(64)}`,
+      log_ms: 0, outcome: 'accepted', channel: 'fact', transition: 'tick', region: null, signer: null, idem_key: null, hlc: null,
+      window_id: null, inputs_hash: null, evidence: [], code: null, message: null, failing_guard: null, guard_outcomes: [],
+      justification: 'forged', original: null, applied: [], state_pre_hash: `sha256-${'1'.repeat(64)}`,
+      state_post_hash: `sha256-${'2'.repeat(64)}`, facts_pre_hash: `sha256-${'3'.repeat(64)}`, facts_post_hash: `sha256-${'4'.repeat(64)}`,
+      applied_count: 0, prev_dr_hash: `sha256-${'5'.repeat(64)}`, writer: forger.signer,
+    };
+    const record = { ...content, signature: forger.signObject(DOMAIN.dr, content) };
+    await js.publish('forged.dr.accepted.tick', new TextEncoder().encode(jcs(record)), { expect: { lastSequence: 0 } });
+    await nc.close();
+    const r = cli(['audit', 'verify'], prefixEnv);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/PROBLEM seq 1 (chain_break|content_mismatch)/);
+    expect(r.out).toMatch(/^FAILED:/m);
+    const good = cli(['audit', 'verify', '--json'], env);
+    expect(good.code).toBe(0);
+    expect((JSON.parse(good.out) as { ok: boolean }).ok).toBe(true);
+  }, 60_000);
+
+  it('Given Ctrl-C, Then dev drains, stops its nats-server child and exits 0', async () => {
+    const natsPort = new URL(ready.nats).port;
+    dev.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const ps = spawnSync('pgrep', ['-af', `nats-server.*${natsPort}|${dataDir}`], { encoding: 'utf8' });
+    expect(ps.stdout.split('\n').filter((l) => l.includes('nats-server') && !l.includes('pgrep'))).toEqual([]);
+    expect(existsSync(join(dataDir, 'dev.json'))).toBe(true);
+  }, 30_000);
+});
