@@ -14,20 +14,10 @@
  * needs nothing from node.
  */
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
-import { ed25519 } from '@noble/curves/ed25519.js';
-import { bytesToNumberLE } from '@noble/curves/utils.js';
-import { sha512 } from '@noble/hashes/sha2.js';
-import { type Domain, signingBytes, stripSignature } from './domains.js';
-import { bytesEqual, hexToBytes, parseSigner } from './keys.js';
+import { hexToBytes, parseSigner } from './keys.js';
+import { signatureBytes, type SignatureVerifier } from './verify-portable.js';
 
-/** Verifies an Ed25519 signature by a signer id over message bytes. Never throws. */
-export interface SignatureVerifier {
-  /**
-   * True only when `signer` is an acceptable `hmmm:pubkey:` id, `signatureHex` is 128
-   * lowercase hex chars, and the signature is valid for `message` under the one rule.
-   */
-  verify(signer: string, message: Uint8Array, signatureHex: string): boolean;
-}
+export { createNobleVerifier, signatureBytes, verifyObject, type SignatureVerifier } from './verify-portable.js';
 
 /** The node:crypto verifier, which also reports its key cache for tests and metrics. */
 export interface NodeSignatureVerifier extends SignatureVerifier {
@@ -54,16 +44,6 @@ export const DEFAULT_KEY_CACHE_MAX = 10_000;
 
 /** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32 key bytes follow. */
 export const ED25519_SPKI_PREFIX = hexToBytes('302a300506032b6570032100');
-
-const SIGNATURE_RE = /^[0-9a-f]{128}$/;
-/** Order L of the prime-order subgroup: 2^252 + 27742317777372353535851937790883648493. */
-const CURVE_ORDER = ed25519.Point.Fn.ORDER;
-
-/** The 64 signature bytes of 128 lowercase hex chars, or null. */
-function signatureBytes(signatureHex: unknown): Uint8Array | null {
-  if (typeof signatureHex !== 'string' || !SIGNATURE_RE.test(signatureHex)) return null;
-  return hexToBytes(signatureHex);
-}
 
 /** The SPKI DER bytes node:crypto imports for a 32-byte Ed25519 public key. */
 export function spkiFromPublicKey(publicKey: Uint8Array): Uint8Array {
@@ -120,64 +100,3 @@ export function createNodeVerifier(opts: NodeVerifierOptions = {}): NodeSignatur
   };
 }
 
-/**
- * RFC 8032 verification exactly as OpenSSL 3 applies it: S < L, A decoded, k = SHA-512(R ‖ A
- * ‖ M) mod L, then the *cofactorless* check that encode([S]B − [k]A) equals the 32 R bytes.
- * Comparing bytes makes a non-canonical R encoding fail, as in OpenSSL.
- */
-function opensslRule(publicKey: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
-  const r = sig.subarray(0, 32);
-  const s = bytesToNumberLE(sig.subarray(32, 64));
-  if (s >= CURVE_ORDER) return false;
-  const a = ed25519.Point.fromBytes(publicKey, false); // zip215: false (strict RFC 8032 decoding)
-  const digest = sha512.create().update(r).update(publicKey).update(message).digest();
-  const k = bytesToNumberLE(digest) % CURVE_ORDER;
-  const check = ed25519.Point.BASE.multiplyUnsafe(s).subtract(a.multiplyUnsafe(k));
-  return bytesEqual(check.toBytes(), r);
-}
-
-/**
- * The portable (SDK) verifier, @noble/curves only, with strict (`zip215: false`) decoding and
- * OpenSSL's cofactorless equation. It agrees with the node verifier on every vector in the
- * edge-case test (test/unit/crypto.edge.test.ts). About 15x slower than node:crypto.
- */
-export function createNobleVerifier(): SignatureVerifier {
-  return {
-    verify(signer: string, message: Uint8Array, signatureHex: string): boolean {
-      const publicKey = parseSigner(signer);
-      const sig = signatureBytes(signatureHex);
-      if (publicKey === null || sig === null || !(message instanceof Uint8Array)) return false;
-      try {
-        return opensslRule(publicKey, message, sig);
-      } catch (err) {
-        void err; // noble throwing on odd input is a "no", never an exception
-        return false;
-      }
-    },
-  };
-}
-
-/**
- * Verify `obj.signature` over `obj` without its signature under `domain`, signed by `signer`
- * when given (e.g. a vote's `voter`) or else by `obj.signer`. False on anything malformed.
- */
-export function verifyObject(
-  verifier: SignatureVerifier,
-  domain: Domain,
-  obj: unknown,
-  signer?: string,
-): boolean {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) return false;
-  const record = obj as Readonly<Record<string, unknown>>;
-  const signature = record['signature'];
-  const who = signer ?? record['signer'];
-  if (typeof signature !== 'string' || typeof who !== 'string') return false;
-  let message: Uint8Array;
-  try {
-    message = signingBytes(domain, stripSignature(record));
-  } catch (err) {
-    void err; // an object JCS cannot encode (or an unknown domain) simply does not verify
-    return false;
-  }
-  return verifier.verify(who, message, signature);
-}

@@ -68,16 +68,24 @@ export class MessagePump {
     this.messages = null;
     this.iter = null;
     this.pending = null;
-    if (m === null) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      m.close().then(() => undefined, (err: unknown) => err),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, CLOSE_WAIT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
+    if (m !== null) await closeConsumerMessages(m);
   }
+}
+
+/**
+ * Stop a consumer's message stream, waiting at most CLOSE_WAIT_MS: the client's close()
+ * resolves only once its iterator is pulled again, which never happens when a pull was
+ * abandoned mid-wait; the subscription is gone as soon as close() is called.
+ */
+export async function closeConsumerMessages(messages: ConsumerMessages): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    messages.close().then(() => undefined, (err: unknown) => err),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** An in-order reader of one stream from a start sequence (ordered consumer). */

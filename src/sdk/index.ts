@@ -94,4 +94,4 @@ export { type SaveIdentityOptions, loadIdentity, saveIdentity } from './keyfile.
 export type { DecisionRecord } from '../runtime/dr.js';
 export type { GuardOutcome, Outcome } from '../core/types.js';
 export type { JsonObject } from '../core/json.js';
-export type { SignatureVerifier } from '../crypto/verify.js';
+export type { SignatureVerifier } from '../crypto/verify-portable.js';

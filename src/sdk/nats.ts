@@ -11,13 +11,13 @@
 import {
   DeliverPolicy,
   jetstream,
-  type ConsumerMessages,
   type JetStreamClient,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Outcome } from '../core/types.js';
 import { decodeDr, type DecisionRecord } from '../runtime/dr.js';
+import { closeConsumerMessages } from '../runtime/reader.js';
 import { envelopeOfSigned } from '../shell/publish.js';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
 import { signFact, type SignedFact, type UnsignedFact } from './fact.js';
@@ -58,26 +58,12 @@ export interface FollowOptions {
 export const NATS_TIMEOUT_MS_DEFAULT = 10_000;
 /** Records the client buffers while following: bounds memory, keeps the pipe full. */
 export const FOLLOW_BUFFER_MAX = 256;
-/** How long closing a consumer waits for the client to confirm (it may never; see reader.ts). */
-const CLOSE_WAIT_MS = 200;
 
 const OUTCOMES: ReadonlySet<string> = new Set([
   'accepted', 'rejected', 'duplicate', 'quarantined', 'fact',
 ]);
 /** The token the writer puts in a record's subject (runtime/dr.ts subjectToken). */
 const NAME_TOKEN_RE = /^[A-Za-z0-9_-]+$/;
-
-/** Stop a consumer, waiting at most CLOSE_WAIT_MS: close() can hang when no pull is pending. */
-async function closeConsumer(messages: ConsumerMessages): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    messages.close().then(() => undefined, (err: unknown) => err),
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, CLOSE_WAIT_MS);
-    }),
-  ]);
-  clearTimeout(timer);
-}
 
 /** A connection to one SWOOSH installation's streams. */
 export class NatsClient {
@@ -173,7 +159,7 @@ export class NatsClient {
       filter_subjects: subject,
     });
     const messages = await consumer.consume({ max_messages: FOLLOW_BUFFER_MAX });
-    const stop = (): void => void closeConsumer(messages);
+    const stop = (): void => void closeConsumerMessages(messages);
     signal?.addEventListener('abort', stop, { once: true });
     try {
       if (aborted()) return;
@@ -183,7 +169,7 @@ export class NatsClient {
       }
     } finally {
       signal?.removeEventListener('abort', stop);
-      await closeConsumer(messages);
+      await closeConsumerMessages(messages);
     }
   }
 

@@ -374,14 +374,10 @@ describe('portability', () => {
   const portable = [
     'identity', 'clock', 'proposal', 'vote', 'fact', 'answers', 'http', 'producer', 'verify',
   ].map((m) => `src/sdk/${m}.ts`);
-  /** Known: the noble verifier shares its module with the node:crypto server verifier. */
-  const KNOWN = new Set(['src/crypto/verify.ts → node:crypto']);
-
-  it('Given the portable SDK modules, Then nothing they load imports node, NATS or msgpack '
-    + '(but the known verifier module)', () => {
+  it('Given the portable SDK modules, Then nothing they load imports node, NATS or msgpack', () => {
     const { found, files } = nodeImportsReachable(portable);
     expect(files).toBeGreaterThan(20);
-    expect(found.filter((f) => !KNOWN.has(f))).toEqual([]);
+    expect(found).toEqual([]);
   });
 
   it('Given the node-only modules, Then the walk finds their node imports (it can fail)', () => {
