@@ -56,11 +56,11 @@ export function msgIdOf(body: Uint8Array): string {
  * WAL whose sequence numbers were reused after a lost tail is detected. It hashes the subject
  * and, for a decodable envelope, the JCS body and the signature (never the msgpack bytes,
  * whose encoding may vary between producers); only an undecodable entry hashes its raw bytes.
+ * Pass `decoded` when the envelope was already decoded (the writer's hot path decodes once).
  */
-export function walEntryHash(subject: string, data: Uint8Array): string {
-  const d = decodeEnvelope(data);
+export function walEntryHash(subject: string, data: Uint8Array, decoded: Decoded = decodeEnvelope(data)): string {
   const h = createHash('sha256').update(`swoosh/wal/v1\n${subject}\n`);
-  if (d.ok) h.update('sig:').update(Buffer.from(d.sig).toString('hex')).update('\n').update(d.body);
+  if (decoded.ok) h.update('sig:').update(Buffer.from(decoded.sig).toString('hex')).update('\n').update(decoded.body);
   else h.update('raw:').update(data);
   return `sha256-${h.digest('hex')}`;
 }

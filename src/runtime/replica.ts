@@ -10,7 +10,7 @@ import type { Hasher } from '../core/hash.js';
 import { jcs } from '../core/json.js';
 import type { SignatureVerifier } from '../crypto/verify.js';
 import { contentOf, drContent, drHash, type DecisionRecord, type DrContent } from './dr.js';
-import { decodeEnvelope, walEntryHash } from './envelope.js';
+import { decodeEnvelope, walEntryHash, type Decoded } from './envelope.js';
 import { entryFromRaw } from '../shell/entry.js';
 
 /** A WAL message as every reader sees it, whichever API delivered it. */
@@ -114,10 +114,9 @@ export class Replica {
   }
 
   /** The core's entry for a WAL message (signature verdicts computed here). */
-  entryOf(msg: WalMessage): WalEntry {
+  entryOf(msg: WalMessage, d: Decoded = decodeEnvelope(msg.data)): WalEntry {
     const name = msg.subject.split('.').at(-1) ?? '';
     const channel = msg.subject.includes('.facts.') ? 'fact' : 'proposal';
-    const d = decodeEnvelope(msg.data);
     if (!d.ok) {
       return { type: 'malformed', seq: msg.seq as WalSeq, log_ms: msg.logMs, channel, name, code: d.code, message: d.message };
     }
@@ -130,8 +129,9 @@ export class Replica {
       throw new Error(`replica at ${this.lastSeq} was handed WAL seq ${msg.seq}: entries must be decided in order`);
     }
     const appliedBefore = this.state.clock.applied_count;
-    const step = this.core.step(this.state, this.entryOf(msg));
-    const entryHash = walEntryHash(msg.subject, msg.data);
+    const decoded = decodeEnvelope(msg.data); // once: for the entry and for its hash
+    const step = this.core.step(this.state, this.entryOf(msg, decoded));
+    const entryHash = walEntryHash(msg.subject, msg.data, decoded);
     const content = drContent(this.instance, { seq: msg.seq, wal_entry_hash: entryHash }, step, this.lastDrHash);
     const hash = drHash(this.hasher, content);
     this.state = step.state;
