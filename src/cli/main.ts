@@ -4,6 +4,8 @@
  */
 import { Command } from 'commander';
 import { registerAudit } from './commands/audit.js';
+import { registerBench } from './commands/bench.js';
+import { registerChaos } from './commands/chaos.js';
 import { registerDev } from './commands/dev.js';
 import { registerFeeder } from './commands/feeder.js';
 import { registerKeygen } from './commands/keygen.js';
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerTail(program);
   registerStreams(program);
   registerAudit(program);
+  registerChaos(program);
+  registerBench(program);
   registerSnapshot(program);
   registerFeeder(program);
   return program;

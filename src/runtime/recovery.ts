@@ -107,8 +107,11 @@ async function startingPoint(deps: RecoveryDeps, drLast: number): Promise<{ repl
 /** Recover a replica from snapshots, the WAL and the stored decision records. */
 export async function recover(deps: RecoveryDeps): Promise<Recovered> {
   const t0 = performance.now();
-  const walLast = await lastSeq(deps.jsm, deps.walName);
+  // DECISIONS first: a record never exists before its WAL entry, so reading the WAL second
+  // can only make it look longer, never shorter. (The other order let a record written between
+  // the two reads look like a lost WAL tail.)
   const drLast = await lastSeq(deps.jsm, deps.decisionsName);
+  const walLast = await lastSeq(deps.jsm, deps.walName);
   const trStored = await lastSeq(deps.jsm, deps.transitionsName);
   if (drLast > walLast) {
     throw new SwooshError('wal_tail_lost',

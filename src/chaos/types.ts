@@ -1,0 +1,113 @@
+/** Options and report of a chaos run (`swoosh chaos`). */
+import type { FaultRates } from '../../test/support/stream.js';
+
+/** Faults done to processes and storage (the stream faults are rates, see FaultRates). */
+export type ProcessFaultKind = 'writer_kill' | 'follower_kill' | 'writer_stop' | 'nats_restart' | 'snapshot_corrupt' | 'snapshot_rollback';
+
+/** Every process fault, in the order the schedule first draws them. */
+export const PROCESS_FAULTS: readonly ProcessFaultKind[] = [
+  'writer_kill', 'follower_kill', 'writer_stop', 'nats_restart', 'snapshot_corrupt', 'snapshot_rollback',
+];
+
+/** Everything a run is made of; the same options and seed give the same load and schedule. */
+export interface ChaosOptions {
+  readonly seed: number;
+  /** WAL entries the producer publishes (proposals and facts, junk included). */
+  readonly transitions: number;
+  /** SWOOSH processes: one writer, the rest followers (at least 3). */
+  readonly replicas: number;
+  /** Directory for report.json, summary.txt and timeline.svg; null writes nothing. */
+  readonly outDir: string | null;
+  /** Stream fault rates per generated entry. */
+  readonly rates: FaultRates;
+  /** Process faults that may be drawn. */
+  readonly processFaults: readonly ProcessFaultKind[];
+  /** How many process faults to inject. */
+  readonly faultCount: number;
+  /** Producer pace, entries per second. */
+  readonly ratePerSec: number;
+  readonly leaseTtlMs: number;
+  readonly snapshotEvery: number;
+  /** Bound on convergence after faults stop; exceeding it is a violation. */
+  readonly convergeTimeoutMs: number;
+  /** Entries published after convergence to show the system still accepts (liveness). */
+  readonly probeEntries: number;
+  /** Progress (TTY bar or plain lines). */
+  readonly onProgress?: (p: ChaosProgress) => void;
+}
+
+/** One progress tick. */
+export interface ChaosProgress {
+  readonly phase: 'start' | 'load' | 'converge' | 'check' | 'done';
+  readonly published: number;
+  readonly total: number;
+  readonly faults: number;
+  readonly decided: number;
+}
+
+/** One injected process fault. */
+export interface FaultEvent {
+  readonly t_ms: number;
+  readonly kind: ProcessFaultKind;
+  readonly target: string;
+  /** Time until a writer decided again (failover) or the target was back. */
+  readonly recovery_ms: number | null;
+  readonly detail: string;
+  /** Nothing to fault at that moment (e.g. no older snapshot yet): not counted. */
+  readonly skipped: boolean;
+}
+
+/** A broken promise found by the checks. */
+export interface Violation {
+  readonly kind: string;
+  readonly seq: number | null;
+  readonly detail: string;
+}
+
+/** One timeline sample. */
+export interface TimelinePoint {
+  readonly t_ms: number;
+  readonly wal_last: number;
+  readonly decided: number;
+  readonly lag: number;
+  /** Decisions per second since the previous sample. */
+  readonly throughput: number;
+}
+
+/** The JSON report. */
+export interface ChaosReport {
+  readonly ok: boolean;
+  readonly seed: number;
+  readonly options: Omit<ChaosOptions, 'onProgress'>;
+  readonly started_at: string;
+  readonly duration_ms: number;
+  readonly nats_server: { readonly url: string; readonly version: string };
+  readonly instances: readonly string[];
+  readonly wal_entries: number;
+  readonly applied_transitions: number;
+  readonly decisions_by_outcome: Readonly<Record<string, number>>;
+  readonly rejections_by_code: Readonly<Record<string, number>>;
+  readonly facts_by_kind: Readonly<Record<string, number>>;
+  readonly faults_by_kind: Readonly<Record<string, number>>;
+  readonly faults: readonly FaultEvent[];
+  readonly failovers: readonly FaultEvent[];
+  readonly publish_retries: number;
+  /**
+   * Processes that refused to start and were started again (not safety violations, but
+   * findings: e.g. the recovery race that reads the WAL's last seq before DECISIONS').
+   */
+  readonly startup_failures: readonly { readonly t_ms: number; readonly name: string; readonly attempt: number; readonly detail: string }[];
+  readonly divergences: readonly Violation[];
+  readonly violations: readonly Violation[];
+  readonly checks: Readonly<Record<string, number>>;
+  readonly converged: boolean;
+  readonly time_to_converge_ms: number | null;
+  /** Time from the first probe entry to every replica having decided all of them. */
+  readonly liveness_probe_ms: number | null;
+  /** Of which: publishing the probe entries (closed loop, one at a time). */
+  readonly liveness_probe_publish_ms: number | null;
+  readonly final_state_hash: string;
+  readonly timeline: readonly TimelinePoint[];
+  readonly fault_marks: readonly { readonly t_ms: number; readonly kind: ProcessFaultKind }[];
+  readonly reproduce: string;
+}
