@@ -16,8 +16,8 @@ import { jcs } from '../src/core/json.js';
 import { nodeHasher } from '../src/crypto/hasher.js';
 import { createNodeVerifier } from '../src/crypto/verify.js';
 import { entryFromRaw, type RawSigned } from '../src/shell/entry.js';
-import { CHAOS, generateStream, type FaultRates } from '../test/support/stream.js';
-import { actor, castGenesis } from '../test/support/world.js';
+import { CHAOS, generateStream, type FaultRates } from '../src/sim/stream.js';
+import { actor, castGenesis } from '../src/sim/world.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {

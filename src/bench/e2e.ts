@@ -19,9 +19,9 @@ import { createLogger } from '../runtime/log.js';
 import { applyStreams, assertNoDrift } from '../runtime/streams.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 // The seeded world, stream generator and closed-loop producer the tests use: pre-signed entries.
-import { publishLive } from '../../test/support/publish.js';
-import { NO_FAULTS, generateStream, streamSteps } from '../../test/support/stream.js';
-import { World, castGenesis } from '../../test/support/world.js';
+import { publishLive } from '../sim/publish.js';
+import { NO_FAULTS, generateStream, streamSteps } from '../sim/stream.js';
+import { World, castGenesis } from '../sim/world.js';
 
 /** One entry ready to publish: subject, envelope bytes, dedup id. */
 export interface Prepared {

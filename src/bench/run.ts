@@ -12,7 +12,7 @@ import { jcs } from '../core/json.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { createNodeSigner } from '../crypto/node-sign.js';
 import { formatHlc } from '../core/hlc.js';
-import { CAST } from '../../test/support/world.js';
+import { CAST } from '../sim/world.js';
 import { renderServerConfig, startNatsServer } from '../runtime/nats-server.js';
 import type { Instance } from '../runtime/instance.js';
 import { jetstreamCeiling, verifyCeiling, type PipelineCeiling, type VerifyCeiling } from './ceilings.js';

@@ -1,5 +1,5 @@
 /** Human outputs of a chaos run: the one-page summary, the SVG timeline, the reproduce line. */
-import { CHAOS } from '../../test/support/stream.js';
+import { CHAOS } from '../sim/stream.js';
 import { PROCESS_FAULTS, type ChaosOptions, type ChaosReport } from './types.js';
 
 const RATE_KEYS = ['dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', 'disrupt'] as const;

@@ -25,9 +25,9 @@ import type { InstanceStatus } from '../runtime/instance.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 // The seeded lifecycle walker and fault stream are shared with the property and integration
 // tests (one planner, one definition of "a valid next step").
-import { Rng } from '../../test/support/planner.js';
-import { CHAOS, NO_FAULTS, streamSteps } from '../../test/support/stream.js';
-import { World, castGenesis } from '../../test/support/world.js';
+import { Rng } from '../sim/planner.js';
+import { CHAOS, NO_FAULTS, streamSteps } from '../sim/stream.js';
+import { World, castGenesis } from '../sim/world.js';
 import { runChecks, type FenceWindow, type Sample, type Told } from './check.js';
 import { killProc, spawnChaosInstance, statusOf, stopProc, writeKeyFile, type ChaosProc } from './proc.js';
 import { renderSummary, renderSvg, reproduceLine } from './report.js';

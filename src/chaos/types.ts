@@ -1,5 +1,5 @@
 /** Options and report of a chaos run (`swoosh chaos`). */
-import type { FaultRates } from '../../test/support/stream.js';
+import type { FaultRates } from '../sim/stream.js';
 
 /** Faults done to processes and storage (the stream faults are rates, see FaultRates). */
 export type ProcessFaultKind = 'writer_kill' | 'follower_kill' | 'writer_stop' | 'nats_restart' | 'snapshot_corrupt' | 'snapshot_rollback';

@@ -4,7 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import { chaosOptions, defaultFaultCount, PROCESS_FAULTS, runChaos } from '../../chaos/run.js';
 import { renderSummary } from '../../chaos/report.js';
 import type { ProcessFaultKind } from '../../chaos/types.js';
-import { CHAOS } from '../../../test/support/stream.js';
+import { CHAOS } from '../../sim/stream.js';
 import { fail, parsePositive } from '../options.js';
 
 const RATE_KEYS = ['dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', 'disrupt'] as const;
