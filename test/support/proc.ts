@@ -1,8 +1,8 @@
 /**
- * SWOOSH instances as child processes (for SIGKILL, SIGSTOP and restarts), run from source
- * through tsx, configured by environment like `swoosh serve`.
+ * SWOOSH instances as child processes (for SIGKILL, SIGSTOP and restarts), spawned through
+ * src/sim/proc.ts, with the handle the integration tests use.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
 import type { InstanceStatus } from '../../src/runtime/instance.js';
 import { keyPairFromSeed } from '../../src/crypto/keys.js';
+import { spawnReadyInstance } from '../../src/sim/proc.js';
 
 /** Files an instance needs: a genesis and a writer key. */
 export function writeInstanceFiles(genesis: unknown): { dir: string; genesisFile: string; keyFile: (name: string) => string } {
@@ -45,42 +46,7 @@ export interface Proc {
 export async function spawnInstance(o: {
   natsUrl: string; prefix: string; name: string; genesisFile: string; keyFile: string; env?: Record<string, string>;
 }): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/main.ts'], {
-    env: {
-      ...process.env, NATS_URL: o.natsUrl, SWOOSH_PREFIX: o.prefix, SWOOSH_NAME: o.name,
-      SWOOSH_GENESIS: o.genesisFile, SWOOSH_KEY_FILE: o.keyFile, SWOOSH_LOG_LEVEL: 'warn', ...o.env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (buf: Buffer): void => {
-      for (const line of buf.toString().split('\n')) {
-        if (line === '') continue;
-        output.push(line);
-        if (line.includes('"event":"ready"')) resolve();
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    void exited.then((code) => reject(new Error(`${o.name} exited (${String(code)}) before ready:\n${output.slice(-20).join('\n')}`)));
-  });
-  let readyTimer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([ready, new Promise((_, rej) => {
-      readyTimer = setTimeout(() => rej(new Error(`${o.name} not ready in 30 s:\n${output.slice(-20).join('\n')}`)), 30_000);
-    })]);
-  } catch (err) {
-    // Never leave a half-started child behind: the caller has no handle on it yet.
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    throw err;
-  } finally {
-    clearTimeout(readyTimer);
-  }
+  const { child, exited, output } = await spawnReadyInstance(o);
   const status = async (): Promise<InstanceStatus> => {
     const nc = await connect({ servers: o.natsUrl });
     try {
