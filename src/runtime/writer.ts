@@ -175,27 +175,36 @@ export class Writer {
     const r = this.deps.replica;
     const outputs: { d: Decided; rec: DecisionRecord; acks: Promise<PubAck>[] }[] = [];
     let reverb = false;
-    for (const msg of batch) {
-      this.crash('before_publish', msg.seq);
-      const d = r.decideNext(msg);
-      const rec = signDr(d.content, this.deps.signer);
-      const dr = this.deps.js.publish(this.deps.subjects.dr(rec.outcome, subjectToken(rec.transition)), encodeDr(rec), {
-        msgID: `dr:${msg.seq}`,
-        expect: { lastSequence: msg.seq - 1 },
-      });
-      // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
-      if (outputs.length === 0) await this.settle(msg.seq, [dr]);
-      const between = this.deps.crashAt.get('between_dr_and_transitions');
-      if (between !== undefined && msg.seq >= between && d.content.applied.length > 0) {
-        await dr;
-        this.crash('between_dr_and_transitions', msg.seq);
+    try {
+      for (const msg of batch) {
+        this.crash('before_publish', msg.seq);
+        const d = r.decideNext(msg);
+        const rec = signDr(d.content, this.deps.signer);
+        const dr = this.deps.js.publish(this.deps.subjects.dr(rec.outcome, subjectToken(rec.transition)), encodeDr(rec), {
+          msgID: `dr:${msg.seq}`,
+          expect: { lastSequence: msg.seq - 1 },
+        });
+        // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
+        if (outputs.length === 0) await this.settle(msg.seq, [dr]);
+        const between = this.deps.crashAt.get('between_dr_and_transitions');
+        if (between !== undefined && msg.seq >= between && d.content.applied.length > 0) {
+          await dr;
+          this.crash('between_dr_and_transitions', msg.seq);
+        }
+        const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) => this.publishTransition(tr));
+        outputs.push({ d, rec, acks: [dr, ...trs] });
+        if (d.step.decision.applied.includes('Execution_ApprovalsThreshold')) reverb = true;
       }
-      const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) => this.publishTransition(tr));
-      outputs.push({ d, rec, acks: [dr, ...trs] });
-      if (d.step.decision.applied.includes('Execution_ApprovalsThreshold')) reverb = true;
+    } catch (err) {
+      // Let what was already sent settle, so no rejection goes unhandled, then fail the batch.
+      await Promise.allSettled(outputs.flatMap((o) => o.acks));
+      throw err;
     }
     const tPublish = performance.now();
-    for (const o of outputs) await this.settle(o.d.msg.seq, o.acks);
+    // Every publish of the batch settles before any is judged: a failure judged early would
+    // leave the later promises unawaited, and their rejections would crash the process.
+    const settled = await Promise.all(outputs.map((o) => Promise.allSettled(o.acks)));
+    outputs.forEach((o, i) => this.judge(o.d.msg.seq, settled[i] ?? []));
     this.deps.onBatch?.(batch.length, (performance.now() - tPublish) / 1000);
     const storedMs = Date.now();
     for (const o of outputs) this.deps.onDecided(o.d, o.rec, storedMs);
@@ -204,7 +213,11 @@ export class Writer {
   }
 
   private async settle(seq: number, acks: readonly Promise<PubAck>[]): Promise<void> {
-    const results = await Promise.allSettled(acks);
+    this.judge(seq, await Promise.allSettled(acks));
+  }
+
+  /** A refused or foreign-stored output means another writer holds the log. */
+  private judge(seq: number, results: readonly PromiseSettledResult<PubAck>[]): void {
     for (const res of results) {
       if (res.status === 'rejected') {
         const err: unknown = res.reason;
