@@ -85,7 +85,7 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       if (rec.prev_dr_hash !== d.content.prev_dr_hash) {
         problems.push({ seq: msg.seq, kind: 'chain_break', detail: `prev_dr_hash ${rec.prev_dr_hash}, expected ${d.content.prev_dr_hash}` });
       }
-      if (jcs(contentOf(rec)) !== jcs(d.content)) {
+      if (jcs(contentOf(rec)) !== d.contentText) {
         const e = (() => {
           try {
             Replica.compare(d, rec);

@@ -5,6 +5,7 @@
  * records a crashed writer did not store) and write. Status is served on the NATS admin
  * subject `<prefix>.admin.<name>.status` (the HTTP API builds on the same `status()`).
  */
+import { availableParallelism } from 'node:os';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
@@ -25,6 +26,7 @@ import { SwooshError } from './errors.js';
 import { SnapshotStore } from './snapshots.js';
 import { applyStreams, assertNoDrift } from './streams.js';
 import { FencedError, Writer, type CrashPoint } from './writer.js';
+import { CryptoPool } from './crypto-pool.js';
 import type { Tracing } from './tracing.js';
 
 /** Configuration of one process. */
@@ -39,6 +41,11 @@ export interface InstanceConfig {
   readonly replicas?: 1 | 3;
   readonly snapshotEvery?: number;
   readonly batchMax?: number;
+  /**
+   * Worker threads verifying signatures ahead of the reducer and signing decision records
+   * (0: both on the writer's thread). Default: one per core beyond the first, at least one.
+   */
+  readonly cryptoThreads?: number;
   readonly leaseTtlMs?: number;
   readonly leaseRenewMs?: number;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
@@ -69,6 +76,8 @@ export const INSTANCE_DEFAULTS = {
   snapshotEvery: 1000,
   /** Entries decided per micro-batch at most: bounds the work lost to a crash and a batch's latency. */
   batchMax: 256,
+  /** Crypto worker threads: every core but the one the writer's thread runs on (at least one). */
+  cryptoThreads: (): number => Math.max(1, availableParallelism() - 1),
   /** A writer that has not renewed for this long is presumed dead. */
   leaseTtlMs: 5000,
   /** Renew well inside the TTL so one slow renewal does not lose the lease. */
@@ -112,6 +121,7 @@ export class Instance {
   private diverged: string | null = null;
   private lastSnapshot = { seq: 0, hlc: null as string | null };
   private term = 0;
+  private pool: CryptoPool | null = null;
 
   constructor(private readonly cfg: InstanceConfig) {
     this.core = createCore(nodeHasher);
@@ -140,6 +150,9 @@ export class Instance {
         if (err === null) msg.respond(JSON.stringify(this.status()));
       },
     });
+    const threads = this.cfg.cryptoThreads ?? INSTANCE_DEFAULTS.cryptoThreads();
+    if (!Number.isSafeInteger(threads) || threads < 0) throw new SwooshError('invalid_config', `cryptoThreads: expected an integer >= 0, got ${threads}`);
+    if (threads > 0) this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
     const rec = await this.recover();
     this.replica = rec.replica;
     this.lagTimer = setInterval(() => {
@@ -197,10 +210,14 @@ export class Instance {
       this.metrics.setRole('writer');
       this.log.info({ term: this.term, wal_seq: rec.replica.lastSeq }, 'writer: holding the lease');
       const writer = this.newWriter(rec);
-      await writer.publishTransitions(rec.pendingTransitions);
-      await writer.catchUp(rec.walLastSeq);
-      const consumer = await this.js.consumers.get(this.subjects.walName, this.subjects.writerDurable);
-      await writer.run(consumer, () => !this.stopping && this.lease.held);
+      try {
+        await writer.publishTransitions(rec.pendingTransitions);
+        await writer.catchUp(rec.walLastSeq);
+        const consumer = await this.js.consumers.get(this.subjects.walName, this.subjects.writerDurable);
+        await writer.run(consumer, () => !this.stopping && this.lease.held);
+      } finally {
+        writer.close();
+      }
       if (!this.lease.held) this.log.warn({ term: this.term }, 'writer: lease lost; stepping down');
     } catch (err) {
       if (!(err instanceof FencedError)) throw err;
@@ -219,7 +236,7 @@ export class Instance {
 
   private newWriter(rec: Recovered): Writer {
     return new Writer({
-      js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer,
+      nc: this.nc, js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer, pool: this.pool,
       subjects: { dr: (o, t) => this.subjects.dr(o, t), transitions: (r, t) => this.subjects.transitions(r, t) },
       walName: this.subjects.walName, snapshots: this.snapshots,
       snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
@@ -237,7 +254,7 @@ export class Instance {
         } else {
           this.metrics.recordSnapshot('ok');
           this.metrics.setSnapshot(Date.now(), s.bytes);
-          this.lastSnapshot = { seq: s.seq, hlc: rec.replica.state.clock.hlc_last };
+          this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
           this.log.info(s, 'snapshot written');
         }
       },
@@ -343,6 +360,8 @@ export class Instance {
     await this.cfg.tracing?.shutdown();
     this.role = 'stopped';
     this.admin?.unsubscribe();
+    await this.pool?.close();
+    this.pool = null;
     await this.nc.drain();
   }
 }

@@ -3,12 +3,16 @@
  * and `dev` commands build on it). Prints one JSON line with "event":"ready" when it is up;
  * SIGTERM/SIGINT stop it cleanly.
  *
- *   NATS_URL                 server to use (required here; `swoosh dev` starts one)
+ *   NATS_URL                 server to use (required here; `swoosh dev` starts one); a cluster
+ *                            as comma-separated URLs: the instance connects to the first that
+ *                            accepts a connection and learns the other nodes from it
+ *   SWOOSH_REPLICAS          stream replicas, 1 (default) or 3 (a cluster), as `swoosh serve`
  *   SWOOSH_PREFIX            subject prefix (default swoosh)
  *   SWOOSH_NAME              this process's name (default <hostname>-<pid>)
  *   SWOOSH_GENESIS           genesis file (JSON or YAML)
  *   SWOOSH_KEY_FILE          key file that signs decision records
  *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
+ *   SWOOSH_CRYPTO_THREADS    verification/signing worker threads (0: on the writer's thread)
  *   SWOOSH_CRASH_AT          test-only fault injection: point:seq[,point:seq…]
  */
 import { writeSync } from 'node:fs';
@@ -18,6 +22,7 @@ import { nodeHasher } from '../crypto/hasher.js';
 import { SwooshError } from './errors.js';
 import { loadGenesisFile, loadKeyFile } from './genesis-file.js';
 import { Instance } from './instance.js';
+import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from './log.js';
 import type { CrashPoint } from './writer.js';
 
@@ -34,6 +39,20 @@ function intEnv(name: string): number | undefined {
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new SwooshError('invalid_config', `${name}: expected a positive integer, got ${v}`);
   return n;
+}
+
+function threadsEnv(name: string): number {
+  const v = env(name) ?? '';
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new SwooshError('invalid_config', `${name}: expected an integer 0..64, got ${v}`);
+  return n;
+}
+
+function replicasEnv(name: string): 1 | 3 {
+  const v = env(name);
+  if (v === undefined || v === '1') return 1;
+  if (v === '3') return 3;
+  throw new SwooshError('invalid_config', `${name}: expected 1 or 3, got ${v}`);
 }
 
 function crashPlan(): Map<CrashPoint, number> {
@@ -62,13 +81,15 @@ export async function runFromEnv(): Promise<Instance> {
   const key = loadKeyFile(required('SWOOSH_KEY_FILE'));
   const opt = <T>(v: T | undefined): T | undefined => v;
   const instance = new Instance({
-    natsUrl: required('NATS_URL'),
+    natsUrl: await firstReachable(parseNatsUrls(required('NATS_URL'))),
+    ...(env('SWOOSH_REPLICAS') !== undefined ? { replicas: replicasEnv('SWOOSH_REPLICAS') } : {}),
     prefix: env('SWOOSH_PREFIX') ?? 'swoosh',
     name,
     genesis: loadGenesisFile(core, required('SWOOSH_GENESIS')),
     signerSeed: key.seed,
     ...(opt(intEnv('SWOOSH_SNAPSHOT_EVERY')) !== undefined ? { snapshotEvery: intEnv('SWOOSH_SNAPSHOT_EVERY') as number } : {}),
     ...(intEnv('SWOOSH_BATCH_MAX') !== undefined ? { batchMax: intEnv('SWOOSH_BATCH_MAX') as number } : {}),
+    ...(env('SWOOSH_CRYPTO_THREADS') !== undefined ? { cryptoThreads: threadsEnv('SWOOSH_CRYPTO_THREADS') } : {}),
     ...(intEnv('SWOOSH_LEASE_TTL_MS') !== undefined ? { leaseTtlMs: intEnv('SWOOSH_LEASE_TTL_MS') as number } : {}),
     ...(intEnv('SWOOSH_LEASE_RENEW_MS') !== undefined ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number } : {}),
     crashAt: crashPlan(),

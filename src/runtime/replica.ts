@@ -9,9 +9,10 @@ import type { Core, State, StepResult, WalEntry, WalSeq } from '../core/index.js
 import type { Hasher } from '../core/hash.js';
 import { jcs } from '../core/json.js';
 import type { SignatureVerifier } from '../crypto/verify.js';
-import { contentOf, drContent, drHash, type DecisionRecord, type DrContent } from './dr.js';
+import { hashText } from '../core/hash.js';
+import { contentMembers, contentOf, contentTextOf, drContent, type ContentText, type DecisionRecord, type DrContent } from './dr.js';
 import { decodeEnvelope, walEntryHash, type Decoded } from './envelope.js';
-import { entryFromRaw } from '../shell/entry.js';
+import { completeEntry, prepareEntry, verdictsOf, type PreparedEntry } from '../shell/entry.js';
 
 /** A WAL message as every reader sees it, whichever API delivered it. */
 export interface WalMessage {
@@ -67,6 +68,10 @@ export interface Decided {
   readonly msg: WalMessage;
   readonly step: StepResult;
   readonly content: DrContent;
+  /** JCS text of the content (what the hash covers and replicas compare), with member offsets. */
+  readonly text: ContentText;
+  /** = text.text */
+  readonly contentText: string;
   readonly hash: string;
   /** Applied count before this entry (its transitions take the next indexes). */
   readonly appliedBefore: number;
@@ -113,38 +118,67 @@ export class Replica {
     this.lastWalEntryHash = p.lastWalEntryHash;
   }
 
-  /** The core's entry for a WAL message (signature verdicts computed here). */
-  entryOf(msg: WalMessage, d: Decoded = decodeEnvelope(msg.data)): WalEntry {
+  /**
+   * A WAL message decoded into the core's entry-to-be and its signature checks. The verdicts
+   * can then be computed anywhere (this thread, or a worker pool ahead of the reducer): they
+   * are a pure function of the bytes.
+   */
+  static prepare(msg: WalMessage): { decoded: Decoded; prepared: PreparedEntry } {
+    const decoded = decodeEnvelope(msg.data);
     const name = msg.subject.split('.').at(-1) ?? '';
     const channel = msg.subject.includes('.facts.') ? 'fact' : 'proposal';
-    if (!d.ok) {
-      return { type: 'malformed', seq: msg.seq as WalSeq, log_ms: msg.logMs, channel, name, code: d.code, message: d.message };
+    if (!decoded.ok) {
+      return {
+        decoded,
+        prepared: { kind: 'final', entry: { type: 'malformed', seq: msg.seq as WalSeq, log_ms: msg.logMs, channel, name, code: decoded.code, message: decoded.message } },
+      };
     }
-    return entryFromRaw({ seq: msg.seq, logMs: msg.logMs, channel, name, body: d.body, sig: d.sig }, this.verifier);
+    return { decoded, prepared: prepareEntry({ seq: msg.seq, logMs: msg.logMs, channel, name, body: decoded.body, sig: decoded.sig }) };
   }
 
-  /** Decide the next entry (must be lastSeq + 1) and advance. */
-  decideNext(msg: WalMessage): Decided {
+  /** The core's entry for a WAL message, verified in this thread. */
+  entryOf(msg: WalMessage): WalEntry {
+    const { prepared } = Replica.prepare(msg);
+    return completeEntry(prepared, prepared.kind === 'final' ? [] : verdictsOf(prepared.checks, this.verifier));
+  }
+
+  /**
+   * Decide the next entry (must be lastSeq + 1) and advance. `pre` carries the prepared entry
+   * and its verdicts when they were computed ahead (the writer's pool); otherwise this thread
+   * verifies.
+   */
+  decideNext(msg: WalMessage, pre?: { decoded: Decoded; prepared: PreparedEntry; verdicts: readonly boolean[] }): Decided {
     if (msg.seq !== this.lastSeq + 1) {
       throw new Error(`replica at ${this.lastSeq} was handed WAL seq ${msg.seq}: entries must be decided in order`);
     }
     const appliedBefore = this.state.clock.applied_count;
-    const decoded = decodeEnvelope(msg.data); // once: for the entry and for its hash
-    const step = this.core.step(this.state, this.entryOf(msg, decoded));
+    let decoded: Decoded;
+    let entry: WalEntry;
+    if (pre === undefined) {
+      const p = Replica.prepare(msg); // decoded once: for the entry and for its hash
+      decoded = p.decoded;
+      entry = completeEntry(p.prepared, p.prepared.kind === 'final' ? [] : verdictsOf(p.prepared.checks, this.verifier));
+    } else {
+      decoded = pre.decoded;
+      entry = completeEntry(pre.prepared, pre.verdicts);
+    }
+    const step = this.core.step(this.state, entry);
     const entryHash = walEntryHash(msg.subject, msg.data, decoded);
     const content = drContent(this.instance, { seq: msg.seq, wal_entry_hash: entryHash }, step, this.lastDrHash);
-    const hash = drHash(this.hasher, content);
+    const text = contentTextOf(contentMembers(content));
+    const contentText = text.text;
+    const hash = hashText(this.hasher, contentText);
     this.state = step.state;
     this.lastSeq = msg.seq;
     this.lastDrHash = hash;
     this.lastWalEntryHash = entryHash;
-    return { msg, step, content, hash, appliedBefore };
+    return { msg, step, content, text, contentText, hash, appliedBefore };
   }
 
   /** Compare a recomputed record with the stored one; throws ReplayMismatchError on any byte. */
   static compare(decided: Decided, stored: DecisionRecord): void {
     const a = jcs(contentOf(stored));
-    const b = jcs(decided.content);
+    const b = decided.contentText;
     if (a === b) return;
     const [field, x, y] = firstDifference(contentOf(stored), decided.content);
     throw new ReplayMismatchError(decided.msg.seq, field, x, y);

@@ -1,11 +1,13 @@
 /**
- * The writer loop — the imperative shell around the core. Numbered steps, per batch:
+ * The writer loop — the imperative shell around the core. Numbered steps, per micro-batch:
  *
  *  1. take a micro-batch from the WAL's durable pull consumer (bounded count and wait);
  *  2. drop what is already decided (a redelivery after a failover) and fill any gap with a
  *     direct get, so entries are decided strictly in WAL order;
- *  3. for each entry: decode the envelope, verify signatures, decide + evolve (core.step),
- *     build and sign the decision record;
+ *  3. decode every envelope and verify every signature (envelopes and council votes) on the
+ *     crypto pool's worker threads — a pure function of the bytes, so the verdicts are the
+ *     ones any replica computes; then, on this thread and in order, decide + evolve
+ *     (core.step) and build each decision record's content; then sign the records on the pool;
  *  4. publish every record to DECISIONS with Nats-Expected-Last-Sequence = WAL seq − 1 and
  *     Nats-Msg-Id = dr:<seq> (the fence: DR seq always equals WAL seq, and a second writer's
  *     publish is refused), and each applied transition to TRANSITIONS fenced the same way by
@@ -15,6 +17,14 @@
  *     the new writer has not reached yet, each one individually passing the fence);
  *  5. only then ack the WAL messages (nothing is acked before its outputs are stored);
  *  6. snapshot every N decisions and on entering REVERB.
+ *
+ * Pipelining: steps 1–3 of batch N+1 run while batch N's publishes (step 4) are in flight;
+ * batch N+1 publishes nothing until every output of batch N is stored and judged. So the
+ * fence is exactly as strict as one batch at a time, and the decisions of N+1 are computed
+ * on the state after N — if N turns out fenced, the replica goes back to before N and
+ * nothing of N+1 was sent. The replica may therefore run one batch ahead of what is stored;
+ * `storedPosition()` is what is known stored.
+ *
  * When the consumer delivers nothing, the writer also decides whatever the WAL holds past its
  * replica: entries delivered to an ex-writer's pull request (a paused or dead process) stay
  * with it until ack_wait, and nothing later may arrive to reveal the gap.
@@ -22,13 +32,18 @@
  * another writer holds the log: FencedError, and the instance steps down to follower.
  */
 import { writeSync } from 'node:fs';
-import { JetStreamApiError, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
+import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { FencedPublisher, PublishRefusedError, type FencedAck } from './fenced-publisher.js';
 import type { NodeSigner } from '../crypto/node-sign.js';
-import { encodeDr, signDr, subjectToken, transitionRecords, type DecisionRecord, type TransitionRecord } from './dr.js';
+import { composeRecordText, drSigningBytes, subjectToken, transitionRecords, type DecisionRecord, type TransitionRecord } from './dr.js';
+import type { CryptoPool } from './crypto-pool.js';
+import { verdictsOf, type SigCheck } from '../shell/entry.js';
 import { MessagePump, StreamReader } from './reader.js';
-import { Replica, fromJsMsg, fromStoredMsg, type Decided, type WalMessage } from './replica.js';
+import { Replica, fromJsMsg, fromStoredMsg, type Decided, type ReplicaPosition, type WalMessage } from './replica.js';
 import type { SnapshotStore } from './snapshots.js';
 import { jcs } from '../core/json.js';
+import { bytesToHex } from '../crypto/keys.js';
 
 /** JetStream's "wrong last sequence" API error: the writer fence (STYLE: match by code). */
 export const JS_WRONG_LAST_SEQUENCE = 10071;
@@ -56,10 +71,13 @@ export interface WriterSubjects {
 
 /** What the writer needs. */
 export interface WriterDeps {
+  readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly replica: Replica;
   readonly signer: NodeSigner;
+  /** Worker threads for verification and record signing; null does both on this thread. */
+  readonly pool: CryptoPool | null;
   readonly subjects: WriterSubjects;
   readonly walName: string;
   readonly snapshots: SnapshotStore;
@@ -69,18 +87,48 @@ export interface WriterDeps {
   readonly onDecided: (d: Decided, record: DecisionRecord, storedMs: number) => void;
   /** One stored batch: its size and how long its publishes took until every ack. */
   readonly onBatch?: (size: number, publishSeconds: number) => void;
-  readonly onSnapshot: (r: { seq: number; revision: number; bytes: number; encoding: string } | { seq: number; error: string }) => void;
+  readonly onSnapshot: (r: { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string } | { seq: number; error: string }) => void;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A batch whose outputs are being stored. */
+interface InFlight {
+  /** Where the replica stood before the batch (restored if the batch is refused). */
+  readonly before: ReplicaPosition;
+  /** Resolves to null once stored, judged and acked; to the error otherwise (never rejects). */
+  readonly done: Promise<Error | null>;
+}
+
+/** One decided entry, signed, ready to publish. */
+interface Signed {
+  readonly d: Decided;
+  readonly rec: DecisionRecord;
+  readonly bytes: Uint8Array;
 }
 
 /** The writer over a recovered replica. */
 export class Writer {
   private snapshotRevision: number;
   private lastSnapshotSeq: number;
+  private inflight: InFlight | null = null;
+  private stored: ReplicaPosition;
+  private readonly publisher: FencedPublisher;
 
   constructor(private readonly deps: WriterDeps, snapshotRevision: number, snapshotSeq: number) {
     this.snapshotRevision = snapshotRevision;
     this.lastSnapshotSeq = snapshotSeq;
+    this.stored = deps.replica.position();
+    this.publisher = new FencedPublisher(deps.nc);
+  }
+
+  /** Release the publisher's inbox (the writer is done for this term). */
+  close(): void {
+    this.publisher.close();
+  }
+
+  /** The last position whose decision records are all stored (the replica may be one batch ahead). */
+  storedPosition(): ReplicaPosition {
+    return this.stored;
   }
 
   /**
@@ -105,11 +153,9 @@ export class Writer {
     await Promise.all(records.map((tr) => this.publishTransition(tr)));
   }
 
-  private publishTransition(tr: TransitionRecord): Promise<PubAck> {
-    return this.deps.js.publish(this.deps.subjects.transitions(tr.region, subjectToken(tr.transition)), new TextEncoder().encode(jcs(tr)), {
-      msgID: `tr:${tr.applied_index}`,
-      expect: { lastSequence: tr.applied_index - 1 },
-    });
+  private publishTransition(tr: TransitionRecord): Promise<FencedAck> {
+    const subject = this.deps.subjects.transitions(tr.region, subjectToken(tr.transition));
+    return this.publisher.publish(subject, new TextEncoder().encode(jcs(tr)), `tr:${tr.applied_index}`, tr.applied_index - 1);
   }
 
   /** Decide and store entries from lastSeq+1 up to `toSeq`, read in order (catch-up). */
@@ -120,9 +166,11 @@ export class Writer {
       while (this.deps.replica.lastSeq < toSeq) {
         const batch = await reader.read(Math.min(this.deps.batchMax, toSeq - this.deps.replica.lastSeq), 5000);
         if (batch.length === 0) throw new Error(`catch-up stalled at ${this.deps.replica.lastSeq} before ${toSeq}`);
-        await this.decideAndStore(batch);
+        await this.submit(batch, []);
       }
+      await this.flush();
     } finally {
+      await this.abandon();
       await reader.close();
     }
   }
@@ -137,16 +185,19 @@ export class Writer {
           await this.processBatch(msgs);
           continue;
         }
+        await this.flush();
         // Idle: the WAL, not the consumer, says what is left to decide (see the header).
         const walLast = (await this.deps.jsm.streams.info(this.deps.walName)).state.last_seq;
         if (walLast > this.deps.replica.lastSeq && keepGoing()) await this.catchUp(walLast);
       }
+      await this.flush();
     } finally {
+      await this.abandon();
       await pump.close();
     }
   }
 
-  /** Steps 2–5 for one micro-batch from the durable consumer. */
+  /** Step 2 for one micro-batch from the durable consumer, then the pipeline. */
   private async processBatch(msgs: readonly JsMsg[]): Promise<void> {
     const r = this.deps.replica;
     const fresh = msgs.map(fromJsMsg).filter((m) => m.seq > r.lastSeq).sort((a, b) => a.seq - b.seq);
@@ -163,36 +214,109 @@ export class Writer {
       ordered.push(m);
       expected += 1;
     }
-    if (ordered.length > 0) await this.decideAndStore(ordered);
-    const last = ordered.at(-1)?.seq ?? 0;
-    this.crash('before_ack', last);
+    if (ordered.length > 0) {
+      await this.submit(ordered, msgs);
+      return;
+    }
+    // Only redeliveries of decided entries: ack once what is in flight is stored.
+    await this.flush();
     for (const m of msgs) m.ack();
   }
 
-  /** Steps 3–4 and 6 for entries in WAL order. */
-  private async decideAndStore(batch: readonly WalMessage[]): Promise<void> {
-    const t0 = performance.now();
+  /**
+   * Step 3 for a batch in WAL order, overlapping the previous batch's step 4; then wait for
+   * that batch to be stored and start storing this one (steps 4–6, in flight on return).
+   */
+  private async submit(batch: readonly WalMessage[], acks: readonly JsMsg[]): Promise<void> {
     const r = this.deps.replica;
-    const outputs: { d: Decided; rec: DecisionRecord; acks: Promise<PubAck>[] }[] = [];
+    const before = r.position();
+    const prepared = batch.map((m) => Replica.prepare(m));
+    const verdicts = await this.verdicts(prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)));
+    const decided: Decided[] = [];
+    batch.forEach((m, i) => {
+      const p = prepared[i];
+      if (p === undefined) throw new Error('writer: batch and preparation out of step');
+      decided.push(r.decideNext(m, { ...p, verdicts: verdicts[i] ?? [] }));
+    });
+    const after = r.position();
+    const signed = await this.sign(decided);
+    await this.flush();
+    const done = this.store(signed, acks, after).then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    this.inflight = { before, done };
+  }
+
+  /** Verdicts per entry: one call to the pool for the whole batch, or this thread. */
+  private async verdicts(checks: readonly (readonly (SigCheck | null)[])[]): Promise<boolean[][]> {
+    const pool = this.deps.pool;
+    if (pool === null) return checks.map((c) => verdictsOf(c, this.deps.replica.verifier));
+    const flat = await pool.verify(checks.flat());
+    let at = 0;
+    return checks.map((c) => {
+      const v = flat.slice(at, at + c.length);
+      at += c.length;
+      return v;
+    });
+  }
+
+  /** Sign each record (`swoosh/dr/v1\n ‖ JCS(content + writer)`) and build its wire bytes. */
+  private async sign(decided: readonly Decided[]): Promise<Signed[]> {
+    const writer = this.deps.signer.signer;
+    const messages = decided.map((d) => drSigningBytes(d.text, writer));
+    const pool = this.deps.pool;
+    const sigs = pool !== null && pool.canSign ? await pool.sign(messages) : messages.map((m) => this.deps.signer.signBytes(m));
+    const enc = new TextEncoder();
+    return decided.map((d, i) => {
+      const signature = bytesToHex(sigs[i] ?? new Uint8Array());
+      return {
+        d,
+        rec: { ...d.content, writer, signature },
+        bytes: enc.encode(composeRecordText(d.text, { writer, signature })),
+      };
+    });
+  }
+
+  /** Wait for the batch in flight; if it was refused, put the replica back before it. */
+  private async settleInflight(): Promise<Error | null> {
+    const f = this.inflight;
+    if (f === null) return null;
+    this.inflight = null;
+    const err = await f.done;
+    if (err !== null) this.deps.replica.restore(f.before);
+    return err;
+  }
+
+  /** The batch in flight is stored, or its error is thrown. */
+  private async flush(): Promise<void> {
+    const err = await this.settleInflight();
+    if (err !== null) throw err;
+  }
+
+  /** On the way out after another error: let the batch in flight settle, never leaving it dangling. */
+  private async abandon(): Promise<void> {
+    const err = await this.settleInflight();
+    if (err !== null) this.deps.log('warn', 'batch in flight was not stored', { error: err.message });
+  }
+
+  /** Steps 4–6 for a signed batch: publish fenced, judge, ack, snapshot. */
+  private async store(batch: readonly Signed[], acks: readonly JsMsg[], after: ReplicaPosition): Promise<void> {
+    const t0 = performance.now();
+    const outputs: { s: Signed; acks: Promise<FencedAck>[] }[] = [];
     let reverb = false;
     try {
-      for (const msg of batch) {
-        this.crash('before_publish', msg.seq);
-        const d = r.decideNext(msg);
-        const rec = signDr(d.content, this.deps.signer);
-        const dr = this.deps.js.publish(this.deps.subjects.dr(rec.outcome, subjectToken(rec.transition)), encodeDr(rec), {
-          msgID: `dr:${msg.seq}`,
-          expect: { lastSequence: msg.seq - 1 },
-        });
+      for (const s of batch) {
+        const { d, rec } = s;
+        const seq = d.msg.seq;
+        this.crash('before_publish', seq);
+        const dr = this.publisher.publish(this.deps.subjects.dr(rec.outcome, subjectToken(rec.transition)), s.bytes, `dr:${seq}`, seq - 1);
         // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
-        if (outputs.length === 0) await this.settle(msg.seq, [dr]);
+        if (outputs.length === 0) await this.settle(seq, [dr]);
         const between = this.deps.crashAt.get('between_dr_and_transitions');
-        if (between !== undefined && msg.seq >= between && d.content.applied.length > 0) {
+        if (between !== undefined && seq >= between && d.content.applied.length > 0) {
           await dr;
-          this.crash('between_dr_and_transitions', msg.seq);
+          this.crash('between_dr_and_transitions', seq);
         }
         const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) => this.publishTransition(tr));
-        outputs.push({ d, rec, acks: [dr, ...trs] });
+        outputs.push({ s, acks: [dr, ...trs] });
         if (d.step.decision.applied.includes('Execution_ApprovalsThreshold')) reverb = true;
       }
     } catch (err) {
@@ -204,50 +328,54 @@ export class Writer {
     // Every publish of the batch settles before any is judged: a failure judged early would
     // leave the later promises unawaited, and their rejections would crash the process.
     const settled = await Promise.all(outputs.map((o) => Promise.allSettled(o.acks)));
-    outputs.forEach((o, i) => this.judge(o.d.msg.seq, settled[i] ?? []));
+    outputs.forEach((o, i) => this.judge(o.s.d.msg.seq, settled[i] ?? []));
+    this.stored = after;
     this.deps.onBatch?.(batch.length, (performance.now() - tPublish) / 1000);
     const storedMs = Date.now();
-    for (const o of outputs) this.deps.onDecided(o.d, o.rec, storedMs);
-    this.deps.log('info', 'batch stored', { first: batch[0]?.seq, last: batch.at(-1)?.seq, ms: +(performance.now() - t0).toFixed(2) });
-    if (reverb || r.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) await this.snapshot();
+    for (const o of outputs) this.deps.onDecided(o.s.d, o.s.rec, storedMs);
+    const last = batch.at(-1)?.d.msg.seq ?? 0;
+    this.crash('before_ack', last);
+    for (const m of acks) m.ack();
+    this.deps.log('info', 'batch stored', { first: batch[0]?.d.msg.seq, last, ms: +(performance.now() - t0).toFixed(2) });
+    if (reverb || after.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) await this.snapshot(after);
   }
 
-  private async settle(seq: number, acks: readonly Promise<PubAck>[]): Promise<void> {
+  private async settle(seq: number, acks: readonly Promise<FencedAck>[]): Promise<void> {
     this.judge(seq, await Promise.allSettled(acks));
   }
 
   /** A refused or foreign-stored output means another writer holds the log. */
-  private judge(seq: number, results: readonly PromiseSettledResult<PubAck>[]): void {
+  private judge(seq: number, results: readonly PromiseSettledResult<FencedAck>[]): void {
     for (const res of results) {
       if (res.status === 'rejected') {
         const err: unknown = res.reason;
-        if (err instanceof JetStreamApiError && err.code === JS_WRONG_LAST_SEQUENCE) throw new FencedError(seq, 'wrong last sequence');
+        if (err instanceof PublishRefusedError && err.errCode === JS_WRONG_LAST_SEQUENCE) throw new FencedError(seq, 'wrong last sequence');
         throw new Error(`publishing the outputs of WAL seq ${seq} failed: ${(err as Error).message}`, { cause: err });
       }
       if (res.value.duplicate) throw new FencedError(seq, `output already stored by another writer (stream seq ${res.value.seq})`);
     }
   }
 
-  /** Step 6: snapshot the committed state (revision CAS). */
-  async snapshot(): Promise<void> {
-    const r = this.deps.replica;
-    const hs = r.core.hashes(r.state);
+  /** Step 6: snapshot a stored position (revision CAS); by default the last one stored. */
+  async snapshot(p: ReplicaPosition = this.stored): Promise<void> {
+    const core = this.deps.replica.core;
+    const hs = core.hashes(p.state);
     const meta = {
-      state_hash: hs.head, facts_hash: hs.facts, wal_seq: r.lastSeq, wal_entry_hash: r.lastWalEntryHash,
-      hlc_last: r.state.clock.hlc_last, chart_hash: r.state.meta.chart_hash, dr_hash: r.lastDrHash,
-      applied_count: r.state.clock.applied_count, taken_at_ms: Date.now(),
+      state_hash: hs.head, facts_hash: hs.facts, wal_seq: p.lastSeq, wal_entry_hash: p.lastWalEntryHash,
+      hlc_last: p.state.clock.hlc_last, chart_hash: p.state.meta.chart_hash, dr_hash: p.lastDrHash,
+      applied_count: p.state.clock.applied_count, taken_at_ms: Date.now(),
     };
     try {
-      this.crash('during_snapshot', r.lastSeq);
-      const w = await this.deps.snapshots.write(meta, r.state, this.snapshotRevision);
+      this.crash('during_snapshot', p.lastSeq);
+      const w = await this.deps.snapshots.write(meta, p.state, this.snapshotRevision);
       this.snapshotRevision = w.revision;
-      this.lastSnapshotSeq = r.lastSeq;
-      this.deps.onSnapshot({ seq: r.lastSeq, revision: w.revision, bytes: w.bytes, encoding: w.encoding });
+      this.lastSnapshotSeq = p.lastSeq;
+      this.deps.onSnapshot({ seq: p.lastSeq, hlc: p.state.clock.hlc_last, revision: w.revision, bytes: w.bytes, encoding: w.encoding });
     } catch (err) {
       // CAS conflict or a transient error: the log is the truth; take the next one later.
       this.snapshotRevision = await this.deps.snapshots.headRevision();
-      this.lastSnapshotSeq = r.lastSeq;
-      this.deps.onSnapshot({ seq: r.lastSeq, error: (err as Error).message });
+      this.lastSnapshotSeq = p.lastSeq;
+      this.deps.onSnapshot({ seq: p.lastSeq, error: (err as Error).message });
     }
   }
 }

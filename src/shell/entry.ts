@@ -40,38 +40,65 @@ function signerOf(parsed: unknown): string | null {
   return typeof s === 'string' ? s : null;
 }
 
-/** Verdicts on the votes of a Council_QuorumCert body, in input order. */
-function voteVerdicts(parsed: unknown, verifier: SignatureVerifier): SigVerdict[] {
+/**
+ * One signature check a verdict depends on: `signer` over `message` (domain prefix included).
+ * `null` stands for a check that cannot succeed whatever the verifier (no signer, a signature
+ * of the wrong length, an unencodable vote): its verdict is false without verifying anything.
+ */
+export interface SigCheck {
+  readonly signer: string;
+  readonly message: Uint8Array;
+  readonly signatureHex: string;
+}
+
+/** The checks of a council vote list, in input order. */
+function voteChecks(parsed: unknown): (SigCheck | null)[] {
   const inputs = (parsed as { inputs?: { votes?: unknown } }).inputs;
   const votes = inputs?.votes;
   if (!Array.isArray(votes)) return [];
   return votes.map((v: unknown) => {
-    if (typeof v !== 'object' || v === null) return false as SigVerdict;
+    if (typeof v !== 'object' || v === null) return null;
     const { signature, ...unsigned } = v as Record<string, unknown>;
     const voter = unsigned['voter'];
-    if (typeof signature !== 'string' || typeof voter !== 'string') return false as SigVerdict;
+    if (typeof signature !== 'string' || typeof voter !== 'string') return null;
     let text: string;
     try {
       text = jcs(unsigned);
     } catch (err) {
       void err; // an unencodable vote simply does not verify
-      return false as SigVerdict;
+      return null;
     }
-    const msg = enc.encode(`${DOMAIN.vote}\n${text}`);
-    return verifier.verify(voter, msg, signature) as SigVerdict;
+    return { signer: voter, message: enc.encode(`${DOMAIN.vote}\n${text}`), signatureHex: signature };
   });
 }
 
-/** Build the core's entry for a decoded message. Never throws on bad bytes. */
-export function entryFromRaw(raw: RawSigned, verifier: SignatureVerifier): WalEntry {
+/**
+ * A decoded message before its verdicts: the entry without them, and the checks that give
+ * them — `checks[0]` the envelope signature, the rest the embedded votes in order. Splitting
+ * here lets the writer verify a batch on worker threads ahead of the reducer; the verdicts are
+ * a pure function of these bytes, so where they are computed cannot change a decision.
+ */
+export type PreparedEntry =
+  | { readonly kind: 'final'; readonly entry: WalEntry }
+  | {
+    readonly kind: 'checks';
+    readonly base: Omit<Extract<WalEntry, { type: 'signed' }>, 'sig' | 'embedded'>;
+    readonly checks: readonly (SigCheck | null)[];
+  };
+
+/** Decode a message into its entry-to-be and its signature checks. Never throws on bad bytes. */
+export function prepareEntry(raw: RawSigned): PreparedEntry {
   const seq = raw.seq as WalSeq;
   let body: string;
   try {
     body = utf8.decode(raw.body);
   } catch (err) {
     return {
-      type: 'malformed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name,
-      code: 'invalid_utf8', message: `body is not UTF-8: ${(err as Error).message}`,
+      kind: 'final',
+      entry: {
+        type: 'malformed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name,
+        code: 'invalid_utf8', message: `body is not UTF-8: ${(err as Error).message}`,
+      },
     };
   }
   let parsed: unknown = null;
@@ -82,9 +109,34 @@ export function entryFromRaw(raw: RawSigned, verifier: SignatureVerifier): WalEn
   }
   const signer = signerOf(parsed);
   const domain = raw.channel === 'fact' ? DOMAIN.fact : DOMAIN.proposal;
-  const msg = concat(enc.encode(`${domain}\n`), raw.body);
-  const sig = (signer !== null && raw.sig.length === 64 && verifier.verify(signer, msg, toHex(raw.sig))) as SigVerdict;
-  const embedded = raw.channel === 'proposal' && raw.name === 'Council_QuorumCert' && parsed !== null
-    ? voteVerdicts(parsed, verifier) : [];
-  return { type: 'signed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name, body, sig, embedded };
+  const envelope: SigCheck | null = signer !== null && raw.sig.length === 64
+    ? { signer, message: concat(enc.encode(`${domain}\n`), raw.body), signatureHex: toHex(raw.sig) }
+    : null;
+  const embedded = raw.channel === 'proposal' && raw.name === 'Council_QuorumCert' && parsed !== null ? voteChecks(parsed) : [];
+  return {
+    kind: 'checks',
+    base: { type: 'signed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name, body },
+    checks: [envelope, ...embedded],
+  };
+}
+
+/** The entry, given one verdict per check of `p` (in order). */
+export function completeEntry(p: PreparedEntry, verdicts: readonly boolean[]): WalEntry {
+  if (p.kind === 'final') return p.entry;
+  if (verdicts.length !== p.checks.length) {
+    throw new Error(`completeEntry: ${verdicts.length} verdicts for ${p.checks.length} checks at WAL seq ${p.base.seq}`);
+  }
+  const [sig = false, ...embedded] = verdicts;
+  return { ...p.base, sig: sig as SigVerdict, embedded: embedded as SigVerdict[] };
+}
+
+/** Verdicts of the checks with `verifier`, in this thread. */
+export function verdictsOf(checks: readonly (SigCheck | null)[], verifier: SignatureVerifier): boolean[] {
+  return checks.map((c) => c !== null && verifier.verify(c.signer, c.message, c.signatureHex));
+}
+
+/** Build the core's entry for a decoded message, verifying in this thread. Never throws on bad bytes. */
+export function entryFromRaw(raw: RawSigned, verifier: SignatureVerifier): WalEntry {
+  const p = prepareEntry(raw);
+  return completeEntry(p, p.kind === 'final' ? [] : verdictsOf(p.checks, verifier));
 }

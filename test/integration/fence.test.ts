@@ -34,6 +34,7 @@ import { recover } from '../../src/runtime/recovery.js';
 import { SnapshotStore } from '../../src/runtime/snapshots.js';
 import { applyStreams, assertNoDrift } from '../../src/runtime/streams.js';
 import { FencedError, Writer } from '../../src/runtime/writer.js';
+import { CryptoPool } from '../../src/runtime/crypto-pool.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../support/proc.js';
@@ -197,19 +198,38 @@ describe('a paused writer that wakes up after a takeover', () => {
     expect(await lastSeq(n.decisionsName)).toBe(30);
     const trBefore = await lastSeq(n.transitionsName);
 
-    const signer = createNodeSigner(randomBytes(32));
-    const writer = new Writer({
-      js, jsm, replica: stale.replica, signer, subjects: { dr: (o, t) => n.dr(o, t), transitions: (r, t) => n.transitions(r, t) },
-      walName: n.walName, snapshots, snapshotEvery: 1000, batchMax: 256, crashAt: new Map(),
-      onDecided: () => undefined, onSnapshot: () => undefined, log: () => undefined,
-    }, stale.snapshotRevision, stale.snapshotSeq);
-    const err = await writer.catchUp(walLast).then(() => null, (e: unknown) => e);
-    expect(err).toBeInstanceOf(FencedError);
-    expect((err as FencedError).seq).toBe(21);
-    // Give anything it might have pipelined time to land, then look.
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await lastSeq(n.decisionsName), 'a record of the stale writer got in').toBe(30);
-    expect(await lastSeq(n.transitionsName), 'a TRANSITIONS record of the stale writer got in').toBe(trBefore);
+    // Both ways of running the writer: one batch on this thread, and small batches pipelined
+    // with the crypto pool (batch N+1 decided and signed while N is in flight): when the
+    // first is refused, nothing of any later batch may be sent, and the replica goes back.
+    const seed = randomBytes(32);
+    const signer = createNodeSigner(seed);
+    const pool = await CryptoPool.create({ threads: 1, signerSeed: seed });
+    try {
+      for (const mode of [{ pool: null, batchMax: 256 }, { pool, batchMax: 3 }]) {
+        const again = await recover({
+          js, jsm, core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis, snapshots,
+          walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, log: () => undefined,
+        });
+        again.replica.restore(stale.replica.position());
+        const writer = new Writer({
+          nc, js, jsm, replica: again.replica, signer, pool: mode.pool, subjects: { dr: (o, t) => n.dr(o, t), transitions: (r, t) => n.transitions(r, t) },
+          walName: n.walName, snapshots, snapshotEvery: 1000, batchMax: mode.batchMax, crashAt: new Map(),
+          onDecided: () => undefined, onSnapshot: () => undefined, log: () => undefined,
+        }, stale.snapshotRevision, stale.snapshotSeq);
+        const err = await writer.catchUp(walLast).then(() => null, (e: unknown) => e);
+        writer.close();
+        expect(err, `batchMax ${mode.batchMax}`).toBeInstanceOf(FencedError);
+        expect((err as FencedError).seq).toBe(21);
+        expect(again.replica.lastSeq, 'the replica went back to before the refused batch').toBe(20);
+        expect(writer.storedPosition().lastSeq).toBe(20);
+        // Give anything it might have pipelined time to land, then look.
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await lastSeq(n.decisionsName), 'a record of the stale writer got in').toBe(30);
+        expect(await lastSeq(n.transitionsName), 'a TRANSITIONS record of the stale writer got in').toBe(trBefore);
+      }
+    } finally {
+      await pool.close();
+    }
 
     // B resumes and decides the tail itself; the log audits clean, every record B's.
     b.proc.signal('SIGCONT');

@@ -20,6 +20,8 @@ import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes, keyPairFromSeed, parseSigner } from '../../src/crypto/keys.js';
+import { CryptoPool } from '../../src/runtime/crypto-pool.js';
+import type { SigCheck } from '../../src/shell/entry.js';
 import {
   createNobleVerifier,
   createNodeVerifier,
@@ -34,6 +36,8 @@ const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();
 const nodeVerifier = createNodeVerifier();
 const nobleVerifier = createNobleVerifier();
+/** Every check the SWOOSH verifiers judged in this file, for the crypto pool's test at the end. */
+const SEEN: { check: SigCheck; verdict: boolean }[] = [];
 
 function le32(n: bigint): Uint8Array {
   const out = new Uint8Array(32);
@@ -106,6 +110,7 @@ function verdicts(pk: Uint8Array, m: Uint8Array, sig: Uint8Array): Verdicts {
   const signer = `hmmm:pubkey:${bytesToHex(pk)}`;
   const sigHex = bytesToHex(sig);
   const viaNode = nodeVerifier.verify(signer, m, sigHex);
+  SEEN.push({ check: { signer, message: m, signatureHex: sigHex }, verdict: viaNode });
   const viaNoble = nobleVerifier.verify(signer, m, sigHex);
   if (viaNode !== viaNoble) throw new Error(`SWOOSH verifiers disagree on ${signer} ${sigHex}`);
   return {
@@ -359,5 +364,26 @@ describe('random torsion components', () => {
         expect(got.swoosh).toBe(acceptable && got.node);
       },
     ), { numRuns: 60 });
+  });
+});
+
+// Runs last (vitest keeps file order): the writer's worker pool must give the node verifier's
+// verdict on every edge case above — the verdicts a decision depends on cannot depend on the
+// thread that computed them.
+describe('the crypto pool (worker threads)', () => {
+  it('agrees with createNodeVerifier on every vector of this file, in one batch and split', async () => {
+    expect(SEEN.length).toBeGreaterThan(30);
+    expect(SEEN.some((s) => s.verdict)).toBe(true);
+    expect(SEEN.some((s) => !s.verdict)).toBe(true);
+    const pool = await CryptoPool.create({ threads: 2 });
+    try {
+      const want = SEEN.map((s) => s.verdict);
+      expect(await pool.verify(SEEN.map((s) => s.check))).toEqual(want);
+      // Interleaved with null checks (always false) and split across both workers.
+      const mixed = SEEN.flatMap((s) => [s.check, null]);
+      expect(await pool.verify([...mixed, ...mixed])).toEqual([...want.flatMap((v) => [v, false]), ...want.flatMap((v) => [v, false])]);
+    } finally {
+      await pool.close();
+    }
   });
 });
