@@ -21,7 +21,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { Follower } from './follower.js';
 import { WriterLease } from './lease.js';
 import { recover, type Recovered } from './recovery.js';
-import { ReplayMismatchError, type Decided, type Replica } from './replica.js';
+import { ReplayMismatchError, type Decided, type Replica, type ReplicaPosition } from './replica.js';
 import { SwooshError } from './errors.js';
 import { SnapshotStore } from './snapshots.js';
 import { applyStreams, assertNoDrift } from './streams.js';
@@ -312,9 +312,19 @@ export class Instance {
     }
   }
 
-  /** The replica's current state (immutable; safe to read while the loop runs). */
+  /**
+   * Where this process stands: the replica's position. While it writes, that may be up to one
+   * batch ahead of the records stored (see writer.ts, pipelining); it is still the state of a
+   * WAL prefix, which any writer decides identically, and it is never behind a record a client
+   * was answered with (an HTTP 202 can arrive before the writer has the PubAck).
+   */
+  private served(): ReplicaPosition | null {
+    return this.replica?.position() ?? null;
+  }
+
+  /** The state this process serves (immutable; safe to read while the loop runs). */
   currentState(): State | null {
-    return this.replica?.state ?? null;
+    return this.served()?.state ?? null;
   }
 
   /** Name of the process holding the writer lease now, if any. */
@@ -334,7 +344,7 @@ export class Instance {
 
   /** What this process knows now. */
   status(): InstanceStatus {
-    const r = this.replica;
+    const r = this.served();
     const hs = r === null ? null : this.core.hashes(r.state);
     return {
       name: this.cfg.name,
