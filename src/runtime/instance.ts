@@ -84,6 +84,18 @@ export const INSTANCE_DEFAULTS = {
   leaseRenewMs: 1000,
 } as const;
 
+/** Most crypto worker threads a process may ask for. */
+export const CRYPTO_THREADS_MAX = 64;
+
+/** A crypto thread count from text (env or flag): an integer 0..64, else invalid_config naming `field`. */
+export function parseCryptoThreads(raw: string, field: string): number {
+  const n = /^[0-9]{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > CRYPTO_THREADS_MAX) {
+    throw new SwooshError('invalid_config', `${field}: expected an integer 0..${CRYPTO_THREADS_MAX} (0: verify and sign on the writer's thread), got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
 /** How often WAL lag is measured from the stream (both roles). */
 export const LAG_POLL_MS = 1000;
 
@@ -151,7 +163,7 @@ export class Instance {
       },
     });
     const threads = this.cfg.cryptoThreads ?? INSTANCE_DEFAULTS.cryptoThreads();
-    if (!Number.isSafeInteger(threads) || threads < 0) throw new SwooshError('invalid_config', `cryptoThreads: expected an integer >= 0, got ${threads}`);
+    parseCryptoThreads(String(threads), 'cryptoThreads');
     if (threads > 0) this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
     const rec = await this.recover();
     this.replica = rec.replica;

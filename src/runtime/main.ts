@@ -21,7 +21,7 @@ import { createCore } from '../core/index.js';
 import { nodeHasher } from '../crypto/hasher.js';
 import { SwooshError } from './errors.js';
 import { loadGenesisFile, loadKeyFile } from './genesis-file.js';
-import { Instance } from './instance.js';
+import { Instance, parseCryptoThreads } from './instance.js';
 import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from './log.js';
 import type { CrashPoint } from './writer.js';
@@ -38,13 +38,6 @@ function intEnv(name: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n <= 0) throw new SwooshError('invalid_config', `${name}: expected a positive integer, got ${v}`);
-  return n;
-}
-
-function threadsEnv(name: string): number {
-  const v = env(name) ?? '';
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new SwooshError('invalid_config', `${name}: expected an integer 0..64, got ${v}`);
   return n;
 }
 
@@ -89,7 +82,7 @@ export async function runFromEnv(): Promise<Instance> {
     signerSeed: key.seed,
     ...(opt(intEnv('SWOOSH_SNAPSHOT_EVERY')) !== undefined ? { snapshotEvery: intEnv('SWOOSH_SNAPSHOT_EVERY') as number } : {}),
     ...(intEnv('SWOOSH_BATCH_MAX') !== undefined ? { batchMax: intEnv('SWOOSH_BATCH_MAX') as number } : {}),
-    ...(env('SWOOSH_CRYPTO_THREADS') !== undefined ? { cryptoThreads: threadsEnv('SWOOSH_CRYPTO_THREADS') } : {}),
+    ...(env('SWOOSH_CRYPTO_THREADS') !== undefined ? { cryptoThreads: parseCryptoThreads(env('SWOOSH_CRYPTO_THREADS') ?? '', 'SWOOSH_CRYPTO_THREADS') } : {}),
     ...(intEnv('SWOOSH_LEASE_TTL_MS') !== undefined ? { leaseTtlMs: intEnv('SWOOSH_LEASE_TTL_MS') as number } : {}),
     ...(intEnv('SWOOSH_LEASE_RENEW_MS') !== undefined ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number } : {}),
     crashAt: crashPlan(),

@@ -12,6 +12,7 @@ import { keyPairFromSeed } from '../../../src/crypto/keys.js';
 import { createNodeSigner } from '../../../src/crypto/node-sign.js';
 import { createNodeVerifier } from '../../../src/crypto/verify.js';
 import { CryptoPool } from '../../../src/runtime/crypto-pool.js';
+import { parseCryptoThreads } from '../../../src/runtime/instance.js';
 import { composeRecordText, contentMembers, contentTextOf, drSigningBytes, type DrContent } from '../../../src/runtime/dr.js';
 import type { SigCheck } from '../../../src/shell/entry.js';
 
@@ -87,5 +88,17 @@ describe('record texts composed from members', () => {
 
   it('refuses a member given twice', () => {
     expect(() => composeRecordText(contentTextOf(contentMembers(content({ writer: 'a' }))), { writer: 'b' })).toThrow(/given twice/);
+  });
+});
+
+describe('parseCryptoThreads (SWOOSH_CRYPTO_THREADS, --crypto-threads)', () => {
+  it('takes 0..64', () => {
+    expect(parseCryptoThreads('0', 'X')).toBe(0);
+    expect(parseCryptoThreads('3', 'X')).toBe(3);
+    expect(parseCryptoThreads('64', 'X')).toBe(64);
+  });
+  it.each(['', ' ', '-1', '1.5', '65', 'two', '0x2'])('refuses %j as invalid_config naming the field', (raw) => {
+    expect(() => parseCryptoThreads(raw, 'SWOOSH_CRYPTO_THREADS'))
+      .toThrowError(expect.objectContaining({ code: 'invalid_config', message: expect.stringContaining('SWOOSH_CRYPTO_THREADS') as string }) as Error);
   });
 });
