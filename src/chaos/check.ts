@@ -8,7 +8,12 @@
  *  - HLC strictly increasing over accepted proposals;
  *  - every accepted record has guard outcomes, a justification and a UCXL backlink to its seq;
  *  - window-guarded transitions (REVIEW/REVERB and the other windowed classes) accepted only
- *    with the window guard passed; readiness-guarded ones (into EXECUTION) only with it passed;
+ *    with the window guard passed, and only inside a permitted BACKBEAT window as re-derived
+ *    from the log itself (windows.ts: the recorded beat-frame facts read from the WAL, the WAL
+ *    timestamps, the chart's window classes and the genesis window policy); every rejection by
+ *    the window guard is one the log's frames justify, with the same code; beat indices of
+ *    recorded frames increase; readiness-guarded transitions (into EXECUTION) accepted only
+ *    with readiness passed;
  *  - every entry the producer was acknowledged has its record, with the outcome the
  *    producer's own fold computed, and every record a client read mid-run is still there,
  *    byte for byte, after all the crashes;
@@ -23,11 +28,13 @@ import { nodeHasher } from '../crypto/hasher.js';
 import { createNodeVerifier } from '../crypto/verify.js';
 import { audit } from '../runtime/audit.js';
 import { chainStart, decodeDr } from '../runtime/dr.js';
+import { decodeEnvelope } from '../runtime/envelope.js';
 import type { InstanceStatus } from '../runtime/instance.js';
 import { StreamReader } from '../runtime/reader.js';
 import { Replica } from '../runtime/replica.js';
 import type { Subjects } from '../../streams/definitions.js';
 import type { Violation } from './types.js';
+import { WindowWitness, type BackbeatSummary } from './windows.js';
 
 /** What the producer computed for an entry it was acknowledged. */
 export interface Told {
@@ -79,6 +86,10 @@ export interface CheckResult {
   readonly facts: Record<string, number>;
   /** How many times each check was evaluated. */
   readonly counts: Record<string, number>;
+  /** BACKBEAT as the log shows it: frames, tempo changes, missed beats, window rejections. */
+  readonly backbeat: BackbeatSummary;
+  /** Transitions the reducer fired by itself (licence grace/expiry/restore, quarantine, release), by name. */
+  readonly automatic: Record<string, number>;
 }
 
 const MAX_PER_KIND = 20;
@@ -122,6 +133,19 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
   const drs = new StreamReader(c.js, c.subjects.decisionsName, 1);
   let lastHlc: Hlc | null = null;
   const enc = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+  const witness = new WindowWitness(core.chart, c.genesis.config.window_policy, count);
+  const automatic: Record<string, number> = {};
+  const bodyOf = (data: Uint8Array): unknown => {
+    const d = decodeEnvelope(data);
+    if (!d.ok) return null;
+    try {
+      return JSON.parse(new TextDecoder().decode(d.body)) as unknown;
+    } catch (err) {
+      // Not JSON: the witness reports the frame as unreadable.
+      void err;
+      return null;
+    }
+  };
   try {
     while (replica.lastSeq < Math.min(walLast, drLast)) {
       const msg = await wal.next();
@@ -144,6 +168,12 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
         if (t.outcome !== rec.outcome || t.transition !== rec.transition) {
           fail({ kind: 'told_mismatch', seq: msg.seq, detail: `producer computed ${t.outcome} ${String(t.transition)}, record says ${rec.outcome} ${String(rec.transition)}` });
         }
+      }
+      const isBeat = rec.outcome === 'fact' && rec.transition === 'backbeat';
+      for (const v of witness.observe(msg.seq, rec, isBeat ? bodyOf(msg.data) : null, msg.logMs)) fail(v);
+      if (rec.outcome === 'accepted') witness.applied(rec.applied);
+      if (rec.outcome === 'fact' || rec.outcome === 'quarantined') {
+        for (const a of rec.applied) automatic[a] = (automatic[a] ?? 0) + 1;
       }
       for (const f of c.fenceWindows) {
         if (msg.seq <= f.fromSeq || msg.seq > f.toSeq) continue;
@@ -196,5 +226,6 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
   for (const [k, n] of perKind) if (n > MAX_PER_KIND) violations.push({ kind: k, seq: null, detail: `${n - MAX_PER_KIND} more not listed` });
   return {
     violations, walEntries: walLast, applied: rep.applied_count, finalHash: rep.final_state_hash, outcomes, rejections, facts, counts,
+    backbeat: witness.summary, automatic,
   };
 }

@@ -1,21 +1,27 @@
 /** Human outputs of a chaos run: the one-page summary, the SVG timeline, the reproduce line. */
-import { CHAOS } from '../sim/stream.js';
-import { PROCESS_FAULTS, type ChaosOptions, type ChaosReport } from './types.js';
+import { CHAOS, DISRUPTIVE_KINDS } from '../sim/stream.js';
+import { LICENSE_GRACE_MS_DEFAULT, processFaultsFor, type ChaosOptions, type ChaosReport } from './types.js';
 
-const RATE_KEYS = ['dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', 'disrupt'] as const;
+/** The rates `--stream-rates` takes: the basic faults, the `disrupt` shorthand, the named disruptive kinds. */
+export const RATE_KEYS = ['dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', 'disrupt', ...DISRUPTIVE_KINDS] as const;
+export type RateKey = (typeof RATE_KEYS)[number];
 
-/** `swoosh chaos --seed <n> …`: every option that differs from the defaults. */
+/** `swoosh chaos --seed <n> …`: every option that shapes the run and differs from the defaults. */
 export function reproduceLine(o: ChaosOptions): string {
   const parts = [`swoosh chaos --seed ${o.seed} --transitions ${o.transitions} --replicas ${o.replicas}`];
+  if (o.cluster) parts.push('--cluster');
   parts.push(`--faults ${o.faultCount}`, `--rate ${o.ratePerSec}`);
-  if (o.processFaults.length !== PROCESS_FAULTS.length) {
-    const off = PROCESS_FAULTS.filter((k) => !o.processFaults.includes(k));
+  const all = processFaultsFor(o.cluster);
+  if (o.processFaults.length !== all.length) {
+    const off = all.filter((k) => !o.processFaults.includes(k));
     parts.push(`--disable ${off.join(',')}`);
   }
-  const rates = RATE_KEYS.filter((k) => o.rates[k] !== CHAOS[k]).map((k) => `${k}=${o.rates[k]}`);
+  const rates = RATE_KEYS.filter((k) => o.rates[k] !== (k in CHAOS ? CHAOS[k as keyof typeof CHAOS] : undefined))
+    .map((k) => `${k}=${String(o.rates[k])}`);
   if (rates.length > 0) parts.push(`--stream-rates ${rates.join(',')}`);
   if (o.leaseTtlMs !== 1500) parts.push(`--lease-ttl-ms ${o.leaseTtlMs}`);
   if (o.snapshotEvery !== 50) parts.push(`--snapshot-every ${o.snapshotEvery}`);
+  if (o.licenseGraceMs !== LICENSE_GRACE_MS_DEFAULT) parts.push(`--license-grace-ms ${o.licenseGraceMs}`);
   return parts.join(' ');
 }
 
@@ -27,15 +33,25 @@ const table = (r: Readonly<Record<string, number>>): string =>
 export function renderSummary(r: ChaosReport): string {
   const L: string[] = [];
   L.push(`SWOOSH chaos — seed ${r.seed} — ${r.ok ? 'PASSED' : 'FAILED'}`);
-  L.push(`${r.instances.length} processes (${r.instances.join(', ')}), nats-server ${r.nats_server.version} at ${r.nats_server.url}`);
-  L.push(`duration ${fmtMs(r.duration_ms)}; ${r.wal_entries} WAL entries; ${r.applied_transitions} transitions applied; ${r.publish_retries} publish retries`);
+  const c = r.nats_cluster;
+  if (c === null) L.push(`${r.instances.length} processes (${r.instances.join(', ')}), nats-server ${r.nats_server.version} at ${r.nats_server.url}`);
+  else {
+    L.push(`${r.instances.length} processes (${r.instances.join(', ')}), nats-server ${r.nats_server.version} cluster ${c.name} of ${c.nodes.length} nodes, streams R${c.stream_replicas}:`);
+    for (const n of c.nodes) L.push(`  ${n.name} ${n.url} (routes 127.0.0.1:${n.route_port}, server_name ${n.server_name})`);
+  }
+  L.push(`duration ${fmtMs(r.duration_ms)}; ${r.wal_entries} WAL entries (${r.overrun_entries} past --transitions while faults ran, ${r.options.probeEntries} probe); ` +
+    `${r.applied_transitions} transitions applied; ${r.publish_retries} publish retries`);
   L.push('');
-  L.push(`process faults: ${table(r.faults_by_kind)}`);
-  const rr = r.options.rates;
-  L.push(`stream fault rates: ${RATE_KEYS.map((k) => `${k} ${(rr[k] * 100).toFixed(0)}%`).join(', ')}`);
+  L.push(`process faults: ${table(r.process_faults_by_kind)}`);
+  L.push(`stream faults: ${table(r.stream_faults_by_kind)}`);
+  L.push(`stream fault rates: ${Object.entries(r.stream_rates).map(([k, v]) => `${k} ${(v * 100).toFixed(1)}%`).join(', ')}`);
   L.push(`decisions by outcome: ${table(r.decisions_by_outcome)}`);
   L.push(`rejections by code: ${table(r.rejections_by_code)}`);
   L.push(`facts by kind (licence, policy, mcp, capacity, backbeat, tick): ${table(r.facts_by_kind)}`);
+  L.push(`automatic transitions: ${table(r.automatic_transitions)}`);
+  const b = r.backbeat;
+  L.push(`backbeat: ${b.frames} frames, ${b.tempo_changes} tempo changes, ${b.beat_gaps} gaps (${b.beats_skipped} beats missed); ` +
+    `${b.windowed_accepted} windowed proposals accepted (each checked against the log's frames); rejected outside a window: ${table(b.window_rejections)}`);
   L.push('');
   L.push('faults and recoveries:');
   for (const f of r.faults) L.push(`  t+${fmtMs(f.t_ms)}  ${f.kind.padEnd(17)} ${f.target.padEnd(12)} ${f.skipped ? 'skipped' : `recovered in ${fmtMs(f.recovery_ms)}`}  (${f.detail})`);
@@ -57,7 +73,7 @@ export function renderSummary(r: ChaosReport): string {
 }
 
 const COLORS: Record<string, string> = {
-  writer_kill: '#d62728', follower_kill: '#ff7f0e', writer_stop: '#9467bd', nats_restart: '#8c564b',
+  writer_kill: '#d62728', follower_kill: '#ff7f0e', writer_stop: '#9467bd', nats_restart: '#8c564b', nats_node_restart: '#7f7f7f',
   snapshot_corrupt: '#e377c2', snapshot_rollback: '#17becf',
 };
 
@@ -77,7 +93,7 @@ export function renderSvg(r: ChaosReport): string {
   const marks = r.fault_marks.map((f) =>
     `<line x1="${x(f.t_ms).toFixed(1)}" x2="${x(f.t_ms).toFixed(1)}" y1="${pad.t}" y2="${H - pad.b}" stroke="${COLORS[f.kind] ?? '#000'}" stroke-dasharray="4 3"><title>${f.kind} at ${f.t_ms} ms</title></line>`);
   const legend = Object.entries(COLORS).map(([k, c], i) =>
-    `<text x="${pad.l + i * 140}" y="${H - 15}" fill="${c}" font-size="11">┆ ${k}</text>`);
+    `<text x="${pad.l + i * 120}" y="${H - 15}" fill="${c}" font-size="11">┆ ${k}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="${pad.l}" y="18" font-size="13">swoosh chaos seed ${r.seed}: throughput (blue, decisions/s, max ${tpMax.toFixed(0)}) and WAL lag (green, entries, max ${lagMax}); faults dashed</text>

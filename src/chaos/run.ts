@@ -1,11 +1,12 @@
 /**
- * The chaos runner: a real nats-server on a free loopback port, N SWOOSH processes (one
- * writer, the rest followers), a seeded closed-loop producer walking full lifecycles with
- * signed proposals and facts (with stream faults at seeded rates), and a seeded schedule of
- * process faults (SIGKILL of writer and followers, SIGSTOP of the writer past its lease then
- * SIGCONT, nats-server restart, snapshot corruption and rollback). Then faults stop, the run
- * waits for convergence, probes liveness and checks everything a downstream service could
- * read (see check.ts). Same seed and options, same load and same fault sequence (the timing
+ * The chaos runner: a real nats-server on a free loopback port (or, with `cluster`, a 3-node
+ * JetStream cluster on loopback with replicas-3 streams), N SWOOSH processes (one writer, the
+ * rest followers), a seeded closed-loop producer walking full lifecycles with signed proposals
+ * and facts (with stream faults at seeded rates), and a seeded schedule of process faults
+ * (SIGKILL of writer and followers, SIGSTOP of the writer past its lease then SIGCONT,
+ * nats-server restart or one cluster node's restart, snapshot corruption and rollback). Then
+ * faults stop, the run waits for convergence, probes liveness and checks everything a
+ * downstream service could read (see check.ts). Same seed and options, same load and same fault sequence (the timing
  * of process faults relative to the log varies a little with machine speed).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { connect } from '@nats-io/transport-node';
 import { createCore, type WalEntry } from '../core/index.js';
 import { nodeHasher } from '../crypto/hasher.js';
 import { encodeEnvelope, msgIdOf } from '../runtime/envelope.js';
+import { SwooshError } from '../runtime/errors.js';
+import { startNatsCluster, type NatsCluster } from '../runtime/nats-cluster.js';
 import { startNatsServer, type EmbeddedNats } from '../runtime/nats-server.js';
 import { rfc3339Ms } from '../runtime/replica.js';
 import { applyStreams, assertNoDrift } from '../runtime/streams.js';
@@ -26,16 +29,17 @@ import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 // The seeded lifecycle walker and fault stream are shared with the property and integration
 // tests (one planner, one definition of "a valid next step").
 import { Rng } from '../sim/planner.js';
-import { CHAOS, NO_FAULTS, streamSteps } from '../sim/stream.js';
+import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, STREAM_FAULT_KINDS, disruptiveRate, streamSteps, type FaultRates } from '../sim/stream.js';
 import { World, castGenesis } from '../sim/world.js';
 import { runChecks, type FenceWindow, type Sample, type Told } from './check.js';
 import { killProc, spawnChaosInstance, statusOf, stopProc, writeKeyFile, type ChaosProc } from './proc.js';
 import { renderSummary, renderSvg, reproduceLine } from './report.js';
 import {
-  PROCESS_FAULTS, type ChaosOptions, type ChaosReport, type FaultEvent, type ProcessFaultKind, type TimelinePoint, type Violation,
+  CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, processFaultsFor, type ChaosOptions, type ChaosReport, type FaultEvent, type ProcessFaultKind,
+  type TimelinePoint, type Violation,
 } from './types.js';
 
-export { PROCESS_FAULTS };
+export { CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, processFaultsFor };
 export type { ChaosOptions, ChaosReport };
 
 /** Defaults: the acceptance run is `--transitions 10000 --replicas 3`. */
@@ -43,8 +47,46 @@ export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): Ch
   return {
     transitions: 10_000, replicas: 3, outDir: null, rates: { ...CHAOS, advance: 0 }, processFaults: PROCESS_FAULTS,
     faultCount: 0, ratePerSec: 100, leaseTtlMs: 1500, snapshotEvery: 50, convergeTimeoutMs: 60_000, probeEntries: 20,
+    cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT,
     ...over,
   };
+}
+
+/** Most entries the load goes on past `transitions` while process faults are still running. */
+export const OVERRUN_ENTRIES_MAX = 1_000_000;
+
+/** Nodes of a `--cluster` run (JetStream R3 needs three). */
+export const CLUSTER_NODES = 3;
+
+/** Every stream fault rate in effect, the `disrupt` shorthand resolved per disruptive kind. */
+export function effectiveRates(r: FaultRates): Record<string, number> {
+  const out: Record<string, number> = {
+    dup: r.dup, reorder: r.reorder, drop: r.drop, stale: r.stale, badsig: r.badsig, stranger: r.stranger, skew: r.skew, resubmit: r.resubmit,
+  };
+  for (const k of DISRUPTIVE_KINDS) out[k] = disruptiveRate(r, k);
+  out['advance'] = r.advance;
+  return out;
+}
+
+/**
+ * Refuse options a run cannot honour, with the field named: rates outside 0..1 or adding up to
+ * more than 1 (the stream draws one fault per entry), process faults the mode does not have.
+ */
+export function validateChaosOptions(o: ChaosOptions): void {
+  const bad = (field: string, msg: string): never => {
+    throw new SwooshError('invalid_config', `${field}: ${msg}`);
+  };
+  if (!Number.isSafeInteger(o.replicas) || o.replicas < 3) bad('replicas', 'must be at least 3 (a writer and two followers)');
+  const rates = effectiveRates(o.rates);
+  for (const [k, v] of Object.entries(rates)) if (!Number.isFinite(v) || v < 0 || v > 1) bad(`rates.${k}`, `expected 0..1, got ${v}`);
+  const sum = Object.values(rates).reduce((a, b) => a + b, 0);
+  if (sum > 1) bad('rates', `stream fault rates add up to ${sum.toFixed(3)}; at most 1 (one fault per entry)`);
+  const allowed = processFaultsFor(o.cluster);
+  const foreign = o.processFaults.find((k) => !allowed.includes(k));
+  if (foreign !== undefined) {
+    bad('processFaults', `${foreign} is not a fault of a ${o.cluster ? 'cluster' : 'single-server'} run; one of ${allowed.join(', ')}`);
+  }
+  if (!Number.isSafeInteger(o.licenseGraceMs) || o.licenseGraceMs < 0) bad('licenseGraceMs', 'expected a non-negative integer');
 }
 
 /** Default number of process faults for a run length: one per ~250 entries, at least one of each kind. */
@@ -76,13 +118,13 @@ export function faultSchedule(o: ChaosOptions): { at: number; kind: ProcessFault
 
 /** Run one chaos experiment end to end. */
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
-  if (o.replicas < 3) throw new Error('--replicas must be at least 3 (a writer and two followers)');
+  validateChaosOptions(o);
   const started = Date.now();
   const t = (): number => Date.now() - started;
   const dir = mkdtempSync(join(tmpdir(), 'swoosh-chaos-'));
   const prefix = 'chaos';
   const subjects = subjectsFor(prefix);
-  const genesisRaw = castGenesis();
+  const genesisRaw = castGenesis({ license_grace_ms: o.licenseGraceMs });
   const genesisFile = join(dir, 'genesis.json');
   writeFileSync(genesisFile, JSON.stringify(genesisRaw));
   const core = createCore(nodeHasher);
@@ -104,16 +146,29 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const fenceWindows: FenceWindow[] = [];
   const startupFailures: { t_ms: number; name: string; attempt: number; detail: string }[] = [];
   let server: EmbeddedNats | null = null;
+  let cluster: NatsCluster | null = null;
   let nc: NatsConnection | null = null;
+  const streamFaults: Record<string, number> = {};
+  /** Client URLs of the server or of every cluster node. */
+  const natsUrls = (): string[] => (cluster !== null ? [...cluster.urls] : server !== null ? [server.url] : []);
   const progress = (phase: Parameters<NonNullable<ChaosOptions['onProgress']>>[0]['phase']): void =>
     o.onProgress?.({ phase, published, total: o.transitions, faults: faults.length, decided });
 
   const env = {
     SWOOSH_LEASE_TTL_MS: String(o.leaseTtlMs), SWOOSH_LEASE_RENEW_MS: String(Math.max(100, Math.floor(o.leaseTtlMs / 5))),
-    SWOOSH_SNAPSHOT_EVERY: String(o.snapshotEvery),
+    SWOOSH_SNAPSHOT_EVERY: String(o.snapshotEvery), SWOOSH_REPLICAS: o.cluster ? '3' : '1',
+  };
+  /**
+   * Every node's URL, comma-separated, starting at a different node per process (so the
+   * processes spread over the nodes and a node restart hits some of them, not all).
+   */
+  const natsUrlFor = (name: string): string => {
+    const urls = natsUrls();
+    const i = Number(/(\d+)$/.exec(name)?.[1] ?? 0) % Math.max(1, urls.length);
+    return [...urls.slice(i), ...urls.slice(0, i)].join(',');
   };
   const spawnNamed = async (name: string): Promise<ChaosProc> => {
-    if (server === null) throw new Error('no server');
+    if (natsUrls().length === 0) throw new Error('no server');
     let key = keys.get(name);
     if (key === undefined) {
       key = writeKeyFile(dir, name);
@@ -122,7 +177,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     let p: ChaosProc | null = null;
     for (let attempt = 1; p === null; attempt += 1) {
       try {
-        p = await spawnChaosInstance({ natsUrl: server.url, prefix, name, genesisFile, keyFile: key.file, signer: key.signer, env });
+        p = await spawnChaosInstance({ natsUrl: natsUrlFor(name), prefix, name, genesisFile, keyFile: key.file, signer: key.signer, env });
       } catch (err) {
         // A process that refuses to start is loud, not unsafe: record it and start it again.
         const msg = (err as Error).message;
@@ -144,11 +199,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   let sampler: Promise<void> = Promise.resolve();
   try {
     progress('start');
-    server = await startNatsServer({ storeDir: join(dir, 'nats') });
-    nc = await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    if (o.cluster) cluster = await startNatsCluster({ baseDir: join(dir, 'nats-cluster'), size: CLUSTER_NODES });
+    else server = await startNatsServer({ storeDir: join(dir, 'nats') });
+    nc = await connect({ servers: natsUrls(), noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     const js = jetstream(nc, { timeout: 5000 });
     const jsm = await jetstreamManager(nc);
-    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: o.leaseTtlMs }), { mode: 'apply' }));
+    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: o.cluster ? 3 : 1, leaseTtlMs: o.leaseTtlMs }), { mode: 'apply' }));
     const names = Array.from({ length: o.replicas }, (_, i) => `swoosh-${i}`);
     // The first becomes the writer; the others follow.
     await spawnNamed(names[0] as string);
@@ -202,6 +258,18 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
     })();
 
+    /** Run `f` until it succeeds, for at most `ms` (transient NATS unavailability). */
+    const retrying = async <T>(what: string, f: () => Promise<T>, ms = 15_000): Promise<T> => {
+      const t0 = Date.now();
+      for (;;) {
+        try {
+          return await f();
+        } catch (err) {
+          if (Date.now() - t0 > ms) throw new Error(`${what} failed for ${ms} ms: ${(err as Error).message}`, { cause: err });
+          await sleep(250);
+        }
+      }
+    };
     const waitFor = async (cond: () => Promise<boolean>, ms: number): Promise<number | null> => {
       const t0 = Date.now();
       while (Date.now() - t0 < ms) {
@@ -258,12 +326,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const took = await waitFor(newWriterOtherThan(victim), ttlBound);
         const failover = took === null ? null : Date.now() - t0;
         // From here until the zombie reports follower, no record may carry its signature.
-        const fromSeq = took === null ? null : await streamLast(jsm, subjects.decisionsName).catch(() => null);
+        const fromSeq = took === null ? null : await retrying('reading DECISIONS', () => streamLast(jsm, subjects.decisionsName), 5_000).catch(() => null);
         await sleep(Math.max(0, o.leaseTtlMs + 1000 - (Date.now() - t0)));
         p.child.kill('SIGCONT');
         p.stopped = false;
         const fenced = await waitFor(async () => (await statusOf(conn, prefix, victim, 800))?.role === 'follower', 15_000);
-        const toSeq = await streamLast(jsm, subjects.decisionsName).catch(() => null);
+        const toSeq = await retrying('reading DECISIONS', () => streamLast(jsm, subjects.decisionsName), 5_000).catch(() => null);
         if (fromSeq !== null && toSeq !== null) fenceWindows.push({ signer: p.signer, name: victim, fromSeq, toSeq });
         record(victim, failover, `SIGSTOP ${Date.now() - t0} ms; zombie ${fenced === null ? 'NOT fenced' : `back to follower ${fenced} ms after SIGCONT`}`);
         if (failover === null) violations.push({ kind: 'no_failover', seq: null, detail: `no new writer while ${victim} was stopped` });
@@ -281,8 +349,57 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         if (p !== undefined) await killProc(p);
         const t0 = Date.now();
         await restart(victim);
-        const back = await waitFor(async () => (await statusOf(conn, prefix, victim, 800))?.role === 'follower', 30_000);
-        record(victim, back === null ? null : Date.now() - t0, 'SIGKILL, restarted');
+        // Back when it serves again: as a follower, or as the writer when it won the lease
+        // (the writer may have lost it meanwhile, e.g. to an earlier fault).
+        let last: InstanceStatus | null = null;
+        const back = await waitFor(async () => {
+          last = await statusOf(conn, prefix, victim, 800);
+          return last?.role === 'follower' || last?.role === 'writer';
+        }, 30_000);
+        const seen = last as InstanceStatus | null;
+        record(victim, back === null ? null : Date.now() - t0, back !== null ? `SIGKILL, restarted, back as ${seen?.role ?? '?'}`
+          : `SIGKILL, restarted; not serving within 30 s (last status: ${seen === null ? 'no answer' : `${seen.role} at WAL ${seen.wal_seq}`})`);
+        return;
+      }
+      if (kind === 'nats_node_restart') {
+        if (cluster === null) return;
+        // One node stopped cleanly or killed, its store kept, restarted on the same ports. The
+        // seed draws the signal and whether it is the node leading the WAL's raft group (a
+        // leader election under load) or a node drawn by index.
+        const drawn = rng.int(cluster.nodes.length);
+        const signal = rng.chance(0.5) ? 'SIGKILL' : 'SIGTERM';
+        const wantLeader = rng.chance(0.5);
+        const leaderOf = async (stream: string): Promise<string | null> =>
+          (await jsm.streams.info(stream).catch(() => null))?.cluster?.leader ?? null;
+        const walLeader = await leaderOf(subjects.walName);
+        const leader = wantLeader ? cluster.nodes.find((n) => n.serverName === walLeader) : undefined;
+        const node = leader ?? cluster.nodes[drawn];
+        if (node === undefined) return;
+        // Which raft groups lose their leader with it (information for the report).
+        const leads: string[] = [];
+        if (walLeader === node.serverName) leads.push(subjects.walName);
+        if ((await leaderOf(subjects.decisionsName)) === node.serverName) leads.push(subjects.decisionsName);
+        const t0 = Date.now();
+        const r = await cluster.restartNode(node.index, signal);
+        const back = await waitFor(async () => (await writerName()) !== null, ttlBound);
+        const recovery = back === null ? null : Date.now() - t0;
+        // Before the next fault: every raft group of the deployment has a leader and both
+        // followers current again (the restarted node caught up), so faults do not pile up on
+        // a cluster still electing. How long that took is in the detail.
+        const healed = await waitFor(async () => {
+          const streams = [subjects.walName, subjects.decisionsName, subjects.transitionsName, `KV_${subjects.snapshotsBucket}`, `KV_${subjects.leasesBucket}`];
+          for (const name of streams) {
+            const c = (await jsm.streams.info(name)).cluster;
+            const rs = c?.replicas ?? [];
+            if (c?.leader === undefined || rs.length !== CLUSTER_NODES - 1 || !rs.every((x) => x.current)) return false;
+          }
+          return (await jsm.consumers.info(subjects.walName, subjects.writerDurable)).cluster?.leader !== undefined;
+        }, 30_000);
+        record(node.name, recovery,
+          `${signal} ${leader !== undefined ? 'the WAL leader' : 'a node drawn by index'}, back in the cluster after ${r.downMs} ms (${node.url}); ` +
+          `it led ${leads.length === 0 ? 'neither WAL nor DECISIONS' : leads.join(' and ')}; ` +
+          `${healed === null ? 'raft groups NOT all healed within 30 s' : `every raft group led and current ${Date.now() - t0} ms after the signal`}`);
+        if (back === null) violations.push({ kind: 'no_writer_after_nats_restart', seq: null, detail: `no writer within ${ttlBound} ms of restarting ${node.name}` });
         return;
       }
       if (kind === 'nats_restart') {
@@ -296,22 +413,28 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         return;
       }
       // Snapshot faults: write a bad `head` revision, then restart a process so it must recover past it.
-      const kv = await new Kvm(js).open(subjects.snapshotsBucket);
+      // The KV operations retry through transient unavailability (a raft election in a cluster
+      // after a node restart answers "no responders" for a moment); the seed's draws come first.
+      const kv = await retrying('opening the snapshot bucket', () => new Kvm(js).open(subjects.snapshotsBucket));
       let detail: string;
       if (kind === 'snapshot_corrupt') {
-        await kv.put('head', new TextEncoder().encode(rng.chance(0.5) ? '{"v":1,"encoding":"inline","corrupt":true' : JSON.stringify({ v: 1, encoding: 'inline', state_hash: 'sha256-00', wal_seq: 1 })));
+        const truncated = rng.chance(0.5);
+        const garbage = truncated ? '{"v":1,"encoding":"inline","corrupt":true' : JSON.stringify({ v: 1, encoding: 'inline', state_hash: 'sha256-00', wal_seq: 1 });
+        await retrying('putting a garbage head', () => kv.put('head', new TextEncoder().encode(garbage)));
         detail = 'garbage head revision';
       } else {
-        const revs: number[] = [];
-        for await (const e of await kv.history({ key: 'head' })) if (e.operation === 'PUT') revs.push(e.revision);
-        revs.sort((a, b) => b - a);
+        const revs = await retrying('reading the head history', async () => {
+          const out: number[] = [];
+          for await (const e of await kv.history({ key: 'head' })) if (e.operation === 'PUT') out.push(e.revision);
+          return out.sort((a, b) => b - a);
+        });
         const old = revs.length >= 2 ? revs[1 + rng.int(revs.length - 1)] : undefined;
-        const e = old === undefined ? null : await kv.get('head', { revision: old });
+        const e = old === undefined ? null : await retrying('reading an older head', () => kv.get('head', { revision: old }));
         if (e === null) {
           record('-', null, 'no older snapshot to roll back to');
           return;
         }
-        await kv.put('head', e.value);
+        await retrying('putting the older head back', () => kv.put('head', e.value));
         detail = `head rolled back to revision ${String(old)}`;
       }
       const victims = [...procs.values()].filter((p) => p.alive() && !p.stopped).map((p) => p.name);
@@ -359,11 +482,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       }
     };
-    const produce = async (steps: Generator<WalEntry, void, WalEntry | null>, paced: boolean, count: (n: number) => void): Promise<void> => {
+    const produce = async (
+      steps: Generator<WalEntry, void, WalEntry | null>, paced: boolean, count: (n: number) => void, stop: () => boolean = () => false,
+    ): Promise<void> => {
       const t0 = Date.now();
       let i = 0;
       let next = steps.next(null);
-      while (next.done !== true) {
+      while (next.done !== true && !stop()) {
         if (paced) {
           const due = t0 + (i * 1000) / o.ratePerSec;
           if (Date.now() < due) await sleep(due - Date.now());
@@ -378,10 +503,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       }
     };
+    // The load is `transitions` entries, and goes on (the overrun, reported) until the last
+    // process fault has been injected and recovered: every fault happens under load.
     let loadDone = false;
-    const producer = produce(streamSteps(w, o.seed, o.transitions, o.rates), true, (n) => {
+    let faultsDone = schedule.length === 0;
+    const length = schedule.length === 0 ? o.transitions : o.transitions + OVERRUN_ENTRIES_MAX;
+    const producer = produce(streamSteps(w, o.seed, length, o.rates, { counts: streamFaults }), true, (n) => {
       published += n;
-    }).finally(() => {
+    }, () => published >= o.transitions && faultsDone).finally(() => {
       loadDone = true;
     });
     const injector = (async () => {
@@ -390,8 +519,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await inject(f.kind);
         progress('load');
       }
-    })();
+    })().finally(() => {
+      faultsDone = true;
+    });
     await Promise.all([producer, injector]);
+    const overrun = Math.max(0, published - o.transitions);
 
     // Faults stop: everything running and resumed, then wait for convergence.
     progress('converge');
@@ -450,8 +582,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       }
     }
-    const faultsByKind: Record<string, number> = {};
-    for (const f of faults) if (!f.skipped) faultsByKind[f.kind] = (faultsByKind[f.kind] ?? 0) + 1;
+    const processFaultsByKind: Record<string, number> = {};
+    for (const f of faults) if (!f.skipped) processFaultsByKind[f.kind] = (processFaultsByKind[f.kind] ?? 0) + 1;
+    const streamFaultsByKind: Record<string, number> = {};
+    for (const k of [...STREAM_FAULT_KINDS, 'license_hard_stop']) if ((streamFaults[k] ?? 0) > 0) streamFaultsByKind[k] = streamFaults[k] ?? 0;
+    const faultsByKind = { ...processFaultsByKind, ...streamFaultsByKind };
     const divergences = violations.filter((v) => v.kind === 'divergence' || v.kind === 'replica_hash_mismatch');
     const { onProgress: _p, ...opts } = o;
     const report: ChaosReport = {
@@ -460,16 +595,26 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       options: opts,
       started_at: new Date(started).toISOString(),
       duration_ms: t(),
-      nats_server: { url: server.url, version: server.version },
+      nats_server: { url: natsUrls().join(','), version: cluster?.version ?? server?.version ?? '' },
+      nats_cluster: cluster === null ? null : {
+        name: cluster.name, stream_replicas: 3,
+        nodes: cluster.nodes.map((n) => ({ name: n.name, server_name: n.serverName, url: n.url, route_port: n.clusterPort })),
+      },
       instances: [...procs.keys()],
       wal_entries: checked.walEntries,
+      overrun_entries: overrun,
       applied_transitions: checked.applied,
       decisions_by_outcome: checked.outcomes,
       rejections_by_code: checked.rejections,
       facts_by_kind: checked.facts,
       faults_by_kind: faultsByKind,
+      process_faults_by_kind: processFaultsByKind,
+      stream_faults_by_kind: streamFaultsByKind,
+      stream_rates: effectiveRates(o.rates),
+      backbeat: checked.backbeat,
+      automatic_transitions: checked.automatic,
       faults,
-      failovers: faults.filter((f) => f.kind === 'writer_kill' || f.kind === 'writer_stop' || f.kind === 'nats_restart'),
+      failovers: faults.filter((f) => f.kind === 'writer_kill' || f.kind === 'writer_stop' || f.kind === 'nats_restart' || f.kind === 'nats_node_restart'),
       publish_retries: publishRetries,
       startup_failures: startupFailures,
       divergences,
@@ -493,6 +638,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Promise.all([...procs.values()].map((p) => stopProc(p, 5000)));
     await nc?.close().catch(() => undefined);
     await server?.stop().catch(() => undefined);
+    await cluster?.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
 }

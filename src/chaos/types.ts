@@ -1,13 +1,31 @@
 /** Options and report of a chaos run (`swoosh chaos`). */
 import type { FaultRates } from '../sim/stream.js';
 
-/** Faults done to processes and storage (the stream faults are rates, see FaultRates). */
-export type ProcessFaultKind = 'writer_kill' | 'follower_kill' | 'writer_stop' | 'nats_restart' | 'snapshot_corrupt' | 'snapshot_rollback';
+/**
+ * Faults done to processes and storage (the stream faults are rates, see FaultRates).
+ * `nats_restart` restarts the single nats-server; in a cluster run (`--cluster`) it is
+ * replaced by `nats_node_restart`, which restarts one node of the cluster.
+ */
+export type ProcessFaultKind =
+  | 'writer_kill' | 'follower_kill' | 'writer_stop' | 'nats_restart' | 'nats_node_restart' | 'snapshot_corrupt' | 'snapshot_rollback';
 
-/** Every process fault, in the order the schedule first draws them. */
+/** Every process fault of a single-server run, in the order the schedule first draws them. */
 export const PROCESS_FAULTS: readonly ProcessFaultKind[] = [
   'writer_kill', 'follower_kill', 'writer_stop', 'nats_restart', 'snapshot_corrupt', 'snapshot_rollback',
 ];
+
+/** The same for a cluster run: one node restarted instead of the whole server. */
+export const CLUSTER_PROCESS_FAULTS: readonly ProcessFaultKind[] = [
+  'writer_kill', 'follower_kill', 'writer_stop', 'nats_node_restart', 'snapshot_corrupt', 'snapshot_rollback',
+];
+
+/** The process faults of a run. */
+export function processFaultsFor(cluster: boolean): readonly ProcessFaultKind[] {
+  return cluster ? CLUSTER_PROCESS_FAULTS : PROCESS_FAULTS;
+}
+
+/** The chaos run's genesis licence grace: short enough for a licence outage to reach HARD_STOP live. */
+export const LICENSE_GRACE_MS_DEFAULT = 750;
 
 /** Everything a run is made of; the same options and seed give the same load and schedule. */
 export interface ChaosOptions {
@@ -32,6 +50,13 @@ export interface ChaosOptions {
   readonly convergeTimeoutMs: number;
   /** Entries published after convergence to show the system still accepts (liveness). */
   readonly probeEntries: number;
+  /** Run against a local 3-node JetStream cluster with replicas-3 streams instead of one server. */
+  readonly cluster: boolean;
+  /**
+   * The genesis `license_grace_ms` of the run: short, so a licence outage reaches HARD_STOP
+   * within a live run (the stream waits it out entry by entry).
+   */
+  readonly licenseGraceMs: number;
   /** Progress (TTY bar or plain lines). */
   readonly onProgress?: (p: ChaosProgress) => void;
 }
@@ -81,14 +106,46 @@ export interface ChaosReport {
   readonly options: Omit<ChaosOptions, 'onProgress'>;
   readonly started_at: string;
   readonly duration_ms: number;
+  /** The server, or in a cluster run the cluster's client URLs comma-separated. */
   readonly nats_server: { readonly url: string; readonly version: string };
+  /** The cluster topology of a `--cluster` run; null for a single server. */
+  readonly nats_cluster: {
+    readonly name: string;
+    readonly stream_replicas: number;
+    readonly nodes: readonly { readonly name: string; readonly server_name: string; readonly url: string; readonly route_port: number }[];
+  } | null;
   readonly instances: readonly string[];
   readonly wal_entries: number;
+  /**
+   * Entries the load published past `transitions` because process faults were still running
+   * (the load goes on until the last fault is injected and recovered).
+   */
+  readonly overrun_entries: number;
   readonly applied_transitions: number;
   readonly decisions_by_outcome: Readonly<Record<string, number>>;
   readonly rejections_by_code: Readonly<Record<string, number>>;
   readonly facts_by_kind: Readonly<Record<string, number>>;
+  /** Every fault injected, by kind: the process faults and the stream faults together. */
   readonly faults_by_kind: Readonly<Record<string, number>>;
+  readonly process_faults_by_kind: Readonly<Record<string, number>>;
+  /**
+   * Stream faults injected, by kind (dup … resubmit, the disruptive kinds, and
+   * `license_hard_stop`: licence episodes whose grace ran out).
+   */
+  readonly stream_faults_by_kind: Readonly<Record<string, number>>;
+  /** The stream fault rates in effect (the `disrupt` shorthand resolved per kind). */
+  readonly stream_rates: Readonly<Record<string, number>>;
+  /** BACKBEAT as the log shows it (src/chaos/windows.ts). */
+  readonly backbeat: {
+    readonly frames: number;
+    readonly tempo_changes: number;
+    readonly beat_gaps: number;
+    readonly beats_skipped: number;
+    readonly windowed_accepted: number;
+    readonly window_rejections: Readonly<Record<string, number>>;
+  };
+  /** Transitions the reducer fired by itself (licence grace/expired/restored, quarantine, auto-release). */
+  readonly automatic_transitions: Readonly<Record<string, number>>;
   readonly faults: readonly FaultEvent[];
   readonly failovers: readonly FaultEvent[];
   readonly publish_retries: number;

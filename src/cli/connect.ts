@@ -9,6 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
 import { SwooshError } from '../runtime/errors.js';
+import { parseNatsUrls } from '../runtime/nats-urls.js';
 import { env } from './options.js';
 
 /** What `swoosh dev` records for other commands. */
@@ -68,7 +69,7 @@ export async function connectFor(natsUrl: string | undefined, prefix: string | u
   const url = natsUrlOf(natsUrl);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: url, noAsyncTraces: true, timeout: 5000 });
+    nc = await connect({ servers: parseNatsUrls(url), noAsyncTraces: true, timeout: 5000 });
   } catch (err) {
     throw new SwooshError('invalid_config', `cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err });
   }

@@ -162,12 +162,29 @@ export function serverNameFor(storeDir: string): string {
   return `swoosh_${createHash('sha256').update(resolve(storeDir)).digest('hex').slice(0, 16)}`;
 }
 
-/** The server config: loopback listener, a server name, and JetStream in the store dir. */
+/**
+ * The `cluster {}` block of one node of a loopback cluster (src/runtime/nats-cluster.ts):
+ * routes listen on 127.0.0.1 only, like the client port.
+ */
+export interface ClusterBlock {
+  /** The cluster's name; every node of one cluster has the same. */
+  readonly name: string;
+  /** This node's route port on 127.0.0.1. */
+  readonly port: number;
+  /** The route ports of the other nodes, on 127.0.0.1. */
+  readonly routes: readonly number[];
+}
+
+/**
+ * The server config: loopback listener, a server name, and JetStream in the store dir; with
+ * `cluster`, a cluster block too (absent: exactly the single-server config).
+ */
 export function renderServerConfig(c: {
   port: number;
   storeDir: string;
   syncAlways: boolean;
   serverName?: string;
+  cluster?: ClusterBlock;
 }): string {
   // JSON string syntax is valid quoted-string syntax in the NATS config format.
   const lines = [
@@ -178,7 +195,19 @@ export function renderServerConfig(c: {
     `  store_dir: ${JSON.stringify(c.storeDir)}`,
   ];
   if (c.syncAlways) lines.push('  sync_interval: always');
-  lines.push('}', '');
+  lines.push('}');
+  if (c.cluster !== undefined) {
+    lines.push(
+      'cluster {',
+      `  name: ${JSON.stringify(c.cluster.name)}`,
+      `  listen: ${JSON.stringify(`127.0.0.1:${c.cluster.port}`)}`,
+      '  routes: [',
+      ...c.cluster.routes.map((p) => `    ${JSON.stringify(`nats-route://127.0.0.1:${p}`)}`),
+      '  ]',
+      '}',
+    );
+  }
+  lines.push('');
   return lines.join('\n');
 }
 
@@ -364,7 +393,8 @@ async function signalAndWait(r: Running, signal: NodeJS.Signals, timeoutMs: numb
   }
 }
 
-interface ServerSettings {
+/** Everything one server child is started with (exported for src/runtime/nats-cluster.ts). */
+export interface ServerSettings {
   readonly bin: string;
   readonly version: string;
   readonly serverName: string;
@@ -373,9 +403,16 @@ interface ServerSettings {
   readonly syncAlways: boolean;
   readonly startTimeoutMs: number;
   readonly stopTimeoutMs: number;
+  /** A cluster node's route settings; absent for a single server. */
+  readonly cluster?: ClusterBlock;
 }
 
-class LocalNatsServer implements EmbeddedNats {
+/**
+ * One nats-server child: started on a given or picked port, stopped, killed and started again
+ * on the same port and store. startNatsServer wraps it for a single server; nats-cluster.ts
+ * runs one per node (with `settings.cluster`).
+ */
+export class LocalNatsServer implements EmbeddedNats {
   readonly #s: ServerSettings;
   #port = 0;
   #running: Running | null = null;
@@ -443,6 +480,7 @@ class LocalNatsServer implements EmbeddedNats {
       storeDir: this.#s.storeDir,
       syncAlways: this.#s.syncAlways,
       serverName: this.#s.serverName,
+      ...(this.#s.cluster !== undefined ? { cluster: this.#s.cluster } : {}),
     });
     await writeFile(confPath, conf);
     this.#running = await spawnServer(this.#s.bin, confPath, this.#s.logFile);

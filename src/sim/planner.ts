@@ -38,26 +38,44 @@ export class Rng {
   }
 }
 
-type Step = { kind: 'proposal'; by: Actor; transition: string; inputs?: JsonObject } | { kind: 'fact'; factKind: string; payload: JsonObject };
+/**
+ * One planned step: a proposal (with the window it names, when not the open one) or a fact.
+ */
+export type Step =
+  | { kind: 'proposal'; by: Actor; transition: string; inputs?: JsonObject; window?: string }
+  | { kind: 'fact'; factKind: string; payload: JsonObject };
 
-const P = (by: Actor, transition: string, inputs: JsonObject = {}): Step => ({ kind: 'proposal', by, transition, inputs });
-const F = (factKind: string, payload: JsonObject): Step => ({ kind: 'fact', factKind, payload });
+export const P = (by: Actor, transition: string, inputs: JsonObject = {}): Step => ({ kind: 'proposal', by, transition, inputs });
+export const F = (factKind: string, payload: JsonObject): Step => ({ kind: 'fact', factKind, payload });
 
 /** Build the entry for a step. */
 export function entryOf(w: World, step: Step): WalEntry {
   if (step.kind === 'fact') return w.factEntry(step.factKind, step.payload);
-  return w.proposalEntry(step.by, step.transition, step.inputs ?? {});
+  return w.proposalEntry(step.by, step.transition, step.inputs ?? {}, step.window === undefined ? {} : { window: step.window });
 }
 
-let windowN = 0;
+/** The tempo of the planner's regular beat frames. */
+export const TEMPO_BPM = 120;
+/** How long the planner's regular windows stay open. */
+export const WINDOW_MS = 600_000;
 
-function beatStep(w: World, windowId: string, phase: 'plan' | 'execute' | 'review'): Step {
+/** A BACKBEAT beat frame (INT-A) for `windowId` in `phase`. */
+export function beatFrame(w: World, windowId: string, phase: 'plan' | 'execute' | 'review', o: { tempo?: number; openMs?: number } = {}): Step {
   const b = w.state.facts.backbeat;
   return F('backbeat', {
     type: 'backbeat.beatframe.v1', cluster_id: 'c1', beat_index: b.beat_index + 1, downbeat: phase === 'plan',
     phase, hlc: '2025-10-19T01:00:00.000+00:00#0',
-    deadline_at: new Date(w.logMs + 600_000).toISOString(), tempo_bpm: 120, window_id: windowId,
+    deadline_at: new Date(w.logMs + (o.openMs ?? WINDOW_MS)).toISOString(), tempo_bpm: o.tempo ?? TEMPO_BPM, window_id: windowId,
   });
+}
+
+function beatStep(w: World, windowId: string, phase: 'plan' | 'execute' | 'review'): Step {
+  return beatFrame(w, windowId, phase);
+}
+
+/** True for a beat-frame fact. */
+export function isBeat(step: Step): step is Extract<Step, { kind: 'fact' }> {
+  return step.kind === 'fact' && step.factKind === 'backbeat';
 }
 
 function windowOpen(w: World, phase: string, notWindow: string | null): boolean {
@@ -107,16 +125,47 @@ function lifecycleStep(w: World, rng: Rng): Step {
   return rng.pick(options);
 }
 
+/** The council member the planner proposes execution steps as. */
+function memberOf(w: World): Actor {
+  const members = w.state.council.members;
+  return CAST.c1.signer === members[0] || CAST.c1.signer === members[1] ? CAST.c1 : CAST.c2;
+}
+
+/**
+ * The windowed proposal the planner would make next if window `windowId` were open (plan lock,
+ * review gate, approval, REVERB threshold or next window, by the execution state), naming that
+ * window. Used for missed beats: the window never opened, so it must be rejected.
+ */
+export function windowedProposal(w: World, windowId: string): Step | null {
+  if (w.state.control.top !== 'EXECUTION') return null;
+  const x = w.state.execution;
+  const members = w.state.council.members;
+  const member = memberOf(w);
+  const at = (s: Step): Step => (s.kind === 'proposal' ? { ...s, window: windowId } : s);
+  switch (x.state) {
+    case 'PLAN': return at(P(member, 'Execution_PlanLocked', { plan_hash: h(`plan-${x.loop}`) }));
+    case 'WORK': return at(P(member, 'Execution_BeatReviewGate', { work_hash: h(`work-${x.loop}`) }));
+    case 'REVIEW': {
+      const pending = [CAST.c1, CAST.c2].find((a) => members.includes(a.signer) && !x.approvals.includes(a.signer));
+      if (x.approvals.length < w.state.meta.config.approvals_threshold && pending !== undefined) {
+        return at(P(pending, 'Execution_SubmitApproval', { work_hash: x.work_hash ?? '' }));
+      }
+      return at(P(member, 'Execution_ApprovalsThreshold'));
+    }
+    default: return at(P(member, 'Execution_NextWindow'));
+  }
+}
+
 function executionStep(w: World): Step {
   const x = w.state.execution;
   const members = w.state.council.members;
-  const member = CAST.c1.signer === members[0] || CAST.c1.signer === members[1] ? CAST.c1 : CAST.c2;
+  const member = memberOf(w);
   switch (x.state) {
     case 'PLAN':
-      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++windowN}`, 'plan');
+      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
       return P(member, 'Execution_PlanLocked', { plan_hash: h(`plan-${x.loop}`) });
     case 'WORK':
-      if (!windowOpen(w, 'review', null)) return beatStep(w, w.state.facts.backbeat.window_id ?? `backbeat:W-${++windowN}`, 'review');
+      if (!windowOpen(w, 'review', null)) return beatStep(w, w.state.facts.backbeat.window_id ?? `backbeat:W-${++w.windows}`, 'review');
       return P(member, 'Execution_BeatReviewGate', { work_hash: h(`work-${x.loop}`) });
     case 'REVIEW': {
       if (!windowOpen(w, 'review', null)) return beatStep(w, w.state.facts.backbeat.window_id ?? 'W', 'review');
@@ -127,7 +176,7 @@ function executionStep(w: World): Step {
       return P(member, 'Execution_ApprovalsThreshold');
     }
     default:
-      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++windowN}`, 'plan');
+      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
       return P(member, 'Execution_NextWindow');
   }
 }
@@ -152,10 +201,23 @@ export function nextStep(w: World, rng: Rng): Step | null {
   }
 }
 
-/** A disruptive but valid step: control, compensation, licence or policy changes. */
-export function disruptiveStep(w: World, rng: Rng): Step {
-  const s = w.state;
-  const options: Step[] = [
+/** A policy fact with random rules: a denied source, a council cap, or nothing (a relaxation). */
+export function policyChange(w: World, rng: Rng): Step {
+  return F('policy', {
+    version: w.state.facts.policy.rules.version + 1,
+    denied_source_patterns: rng.chance(0.5) ? [`git://repo/${rng.int(5)}`] : [],
+    max_council_size: rng.chance(0.3) ? 1 : 0,
+  });
+}
+
+/** An MCP registry observation of repo-tools (pinned at 1.2.0 by the cast genesis). */
+export function mcpFact(reachable: boolean, version: string): Step {
+  return F('mcp', { tools: [{ name: 'repo-tools', reachable, version }] });
+}
+
+/** Control and compensation steps: pause, recovery, quorum lost, index rollback, deprovision, re-elect, eject, grant, tick. */
+function controlOptions(rng: Rng): Step[] {
+  return [
     P(CAST.operator, 'Control_Pause', { reason: 'chaos' }),
     P(CAST.operator, 'Control_EnterRecovery', { reason: 'chaos' }),
     P(CAST.c1, 'Execution_QuorumLost', { reason: 'chaos' }),
@@ -164,16 +226,28 @@ export function disruptiveStep(w: World, rng: Rng): Step {
     P(CAST.operator, 'Council_ReElect', { reason: 'chaos' }),
     // Ejecting a planned member can strand the plan for good; mostly eject the bystander.
     P(CAST.operator, 'Council_Eject', { agent: (rng.chance(0.9) ? CAST.c3 : CAST.c2).signer, reason: 'chaos' }),
-    F('license', { status: rng.chance(0.5) ? 'revoked' : 'active' }),
-    F('policy', {
-      version: s.facts.policy.rules.version + 1,
-      denied_source_patterns: rng.chance(0.5) ? [`git://repo/${rng.int(5)}`] : [],
-      max_council_size: rng.chance(0.3) ? 1 : 0,
-    }),
-    F('mcp', { tools: [{ name: 'repo-tools', reachable: rng.chance(0.5), version: rng.pick(['1.2.0', '1.3.0']) }] }),
-    F('capacity', { cpu_millis: rng.int(10_000), memory_mb: rng.int(10_000), slots: rng.int(3) }),
     F('tick', {}),
     P(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: [rng.pick(['voter', 'council'])] }),
+  ];
+}
+
+/** A valid control or compensation step (the `control` stream fault). */
+export function controlStep(rng: Rng): Step {
+  return rng.pick(controlOptions(rng));
+}
+
+/**
+ * A disruptive but valid single step of any kind: control, compensation, a licence flip, a
+ * policy change, an MCP observation or capacity. The `reorder` fault logs one of these
+ * before the planned step.
+ */
+export function disruptiveStep(w: World, rng: Rng): Step {
+  const options: Step[] = [
+    ...controlOptions(rng),
+    F('license', { status: rng.chance(0.5) ? 'revoked' : 'active' }),
+    policyChange(w, rng),
+    mcpFact(rng.chance(0.5), rng.pick(['1.2.0', '1.3.0'])),
+    F('capacity', { cpu_millis: rng.int(10_000), memory_mb: rng.int(10_000), slots: rng.int(3) }),
   ];
   return rng.pick(options);
 }

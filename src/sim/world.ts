@@ -93,6 +93,8 @@ export class World {
   logMs = BASE_MS;
   private hlc: Hlc = { ms: BASE_MS, logical: 0 };
   private idemN = 0;
+  /** BACKBEAT windows the planner has opened (`backbeat:W-<n>`): per world, so equal seeds give equal streams. */
+  windows = 0;
   readonly results: StepResult[] = [];
   /** Signature bytes by body text, so benchmarks can re-verify what was generated. */
   readonly sigs = new Map<string, Uint8Array>();

@@ -7,7 +7,10 @@
  *  (c) no invariant is ever violated (step() asserts them after every decision);
  *  (d) evolve never throws on a decision decide produced.
  * Streams mix valid steps with duplicates, reorders, drops, stale hashes, bad signatures,
- * unknown signers, clock skew, re-submissions and disruptive control steps.
+ * unknown signers, clock skew, re-submissions and the named disruptive faults (control steps,
+ * licence grace / hard stop / restore, policy quarantine and release, MCP flaps, capacity
+ * churn, BACKBEAT tempo changes and missed beats), each at its own random rate or through the
+ * `disrupt` shorthand.
  * Every run prints its seed; replay one with SWOOSH_SEED=<n>.
  */
 import fc from 'fast-check';
@@ -16,7 +19,7 @@ import { createCore, jcs, type Core, type State, type WalEntry } from '../../src
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { nobleHasher } from '../../src/crypto/hasher-portable.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, NO_FAULTS, generateStream, type FaultRates } from '../support/stream.js';
+import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, generateStream, type FaultRates } from '../support/stream.js';
 
 const seed = Math.abs(announceSeed('replay properties'));
 fc.configureGlobal({ seed });
@@ -51,18 +54,32 @@ function roundTrip(s: State): State {
   return JSON.parse(JSON.stringify(s)) as State;
 }
 
+const rate = (max: number): fc.Arbitrary<number> => fc.double({ min: 0, max, noNaN: true });
+/** Any mix: each named disruptive kind has its own rate or (key absent) a share of `disrupt`. */
 const ratesArb: fc.Arbitrary<FaultRates> = fc.record({
-  dup: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  reorder: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  drop: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  stale: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  badsig: fc.double({ min: 0, max: 0.05, noNaN: true }),
-  stranger: fc.double({ min: 0, max: 0.05, noNaN: true }),
-  skew: fc.double({ min: 0, max: 0.05, noNaN: true }),
-  resubmit: fc.double({ min: 0, max: 0.1, noNaN: true }),
-  disrupt: fc.double({ min: 0, max: 0.08, noNaN: true }),
-  advance: fc.double({ min: 0, max: 0.05, noNaN: true }),
-});
+  dup: rate(0.1),
+  reorder: rate(0.1),
+  drop: rate(0.1),
+  stale: rate(0.1),
+  badsig: rate(0.05),
+  stranger: rate(0.05),
+  skew: rate(0.05),
+  resubmit: rate(0.1),
+  disrupt: rate(0.08),
+  advance: rate(0.05),
+  control: rate(0.03),
+  license: rate(0.03),
+  policy: rate(0.03),
+  mcp: rate(0.03),
+  capacity: rate(0.03),
+  tempo: rate(0.05),
+  missed_beat: rate(0.05),
+}, { requiredKeys: ['dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', 'disrupt', 'advance'] });
+
+/** Only the named disruptive kinds, turned up. */
+const NAMED: FaultRates = {
+  ...NO_FAULTS, advance: 0.01, control: 0.02, license: 0.02, policy: 0.02, mcp: 0.02, capacity: 0.02, tempo: 0.04, missed_beat: 0.04,
+};
 
 describe('replay determinism', () => {
   it('(a) Given any stream and any cut point, When folded from a snapshot at the cut, Then every hash and decision equals the fold from genesis', () => {
@@ -117,6 +134,36 @@ describe('replay determinism', () => {
       }),
       { numRuns: 25 },
     );
+  });
+
+  it('Given only the named disruptive faults, When a seed is generated twice, Then the same stream, every kind injected, and the machine goes through grace, hard stop, restore, quarantine, release and window rejections', () => {
+    const a = generateStream(seed, 2000, NAMED);
+    const b = generateStream(seed, 2000, NAMED);
+    expect(b.entries.map((e) => (e.type === 'signed' ? e.body : e.code))).toEqual(a.entries.map((e) => (e.type === 'signed' ? e.body : e.code)));
+    expect(b.faults).toEqual(a.faults);
+    for (const k of DISRUPTIVE_KINDS) expect(a.faults[k] ?? 0, k).toBeGreaterThan(0);
+    const applied = new Map<string, number>();
+    const codes = new Map<string, number>();
+    for (const r of a.world.results) {
+      for (const t of r.decision.applied) applied.set(t, (applied.get(t) ?? 0) + 1);
+      if (r.decision.outcome === 'rejected') codes.set(r.decision.code ?? '', (codes.get(r.decision.code ?? '') ?? 0) + 1);
+    }
+    for (const t of ['Control_LicenseGrace', 'Control_LicenseExpired', 'Control_LicenseRestored', 'Policy_Quarantine']) {
+      expect(applied.get(t) ?? 0, t).toBeGreaterThan(0);
+    }
+    expect((applied.get('Policy_Release') ?? 0) + (applied.get('Policy_AutoRelease') ?? 0)).toBeGreaterThan(0);
+    expect(a.faults['license_hard_stop'] ?? 0).toBe(applied.get('Control_LicenseExpired') ?? 0);
+    // Missed beats: the proposal made for a window that never opened is rejected by the window guard.
+    const windowRejections = a.world.results.filter((r) => r.decision.outcome === 'rejected' && r.decision.failing_guard === 'window').length;
+    expect(windowRejections).toBeGreaterThan(0);
+    expect(codes.get('license_degraded') ?? 0).toBeGreaterThan(0);
+    // Beat frames at other tempos were recorded.
+    const tempos = new Set(a.world.results.filter((r) => r.decision.outcome === 'fact' && r.decision.transition === 'backbeat')
+      .map((r) => (r.decision.events[0]?.type === 'fact_recorded' ? (r.decision.events[0].value['tempo_bpm'] as number) : 0)));
+    expect(tempos.size).toBeGreaterThan(2);
+    // And three reducers agree on it.
+    const folds = [createCore(nodeHasher), createCore(nobleHasher)].map((c) => fold(c, genesisOf(c, a.genesis), a.entries));
+    expect(folds[1]?.heads).toEqual(folds[0]?.heads);
   });
 
   it('Given the fault-free planner, Then it walks the lifecycle into several execution loops', () => {

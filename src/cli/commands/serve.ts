@@ -7,6 +7,7 @@ import { createHttpServer } from '../../http/server.js';
 import { loadGenesisFile, loadKeyFile } from '../../runtime/genesis-file.js';
 import { Instance } from '../../runtime/instance.js';
 import { createLogger } from '../../runtime/log.js';
+import { firstReachable, parseNatsUrls } from '../../runtime/nats-urls.js';
 import { createTracing, parseTracingExporter } from '../../runtime/tracing.js';
 import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
 import { natsUrlOf } from '../connect.js';
@@ -39,7 +40,8 @@ Example:
         if (o['replicas'] !== '1' && o['replicas'] !== '3') throw new Error('--replicas: expected 1 or 3');
         const core = createCore(nodeHasher);
         const instance = new Instance({
-          natsUrl: natsUrlOf(o['natsUrl'] as string | undefined), prefix: String(o['prefix']), name: String(o['name']),
+          // A cluster's comma-separated URLs: the first reachable node; the client learns the rest from it.
+          natsUrl: await firstReachable(parseNatsUrls(natsUrlOf(o['natsUrl'] as string | undefined))), prefix: String(o['prefix']), name: String(o['name']),
           genesis: loadGenesisFile(core, String(o['genesis'])), signerSeed: loadKeyFile(String(o['keyFile'])).seed,
           replicas: o['replicas'] === '3' ? 3 : 1, snapshotEvery: o['snapshotEvery'] as number, log,
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { NatsClient, type DecisionRecord, type Outcome } from '../../sdk/index.js';
 import { natsUrlOf, prefixOf } from '../connect.js';
+import { parseNatsUrls } from '../../runtime/nats-urls.js';
 import { fail } from '../options.js';
 
 const OUTCOMES: readonly Outcome[] = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'];
@@ -39,7 +40,7 @@ Examples:
         if (o.outcome !== undefined && !OUTCOMES.includes(o.outcome as Outcome)) throw new Error(`--outcome: expected ${OUTCOMES.join('|')}`);
         const limit = o.limit === undefined ? Infinity : Number(o.limit);
         if (!(limit > 0)) throw new Error('--limit: expected a positive integer');
-        const client = await NatsClient.connect(natsUrlOf(o.natsUrl), { prefix: prefixOf(o.prefix) });
+        const client = await NatsClient.connect(parseNatsUrls(natsUrlOf(o.natsUrl)), { prefix: prefixOf(o.prefix) });
         const stop = new AbortController();
         process.once('SIGINT', () => stop.abort());
         let n = 0;
