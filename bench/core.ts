@@ -1,15 +1,16 @@
 /**
- * Core benchmark (`npm run bench`): decisions per second through decide + evolve (step, with
+ * Core benchmark (`npx tsx bench/core.ts`): decisions per second through decide + evolve (step, with
  * invariants and hashing), without and with Ed25519 verification, and how the rate changes as
  * the state grows from ~10 KB to ~10 MB. Not part of `npm test`: figures, not assertions.
  *
  * Streams are generated first (signing is the producers' cost, not the core's), then timed:
  *   - "core":         WAL entries already carrying verdicts → core.step
  *   - "core+verify":  raw signed messages → node:crypto verification → core.step
- * The large state is a 10 MB identity registry: realistic, and untouched by most transitions,
- * which is exactly what the Merkle section cache is for.
+ * The large state is a 10 MB identity registry (src/bench/workload.ts genesisOfSize, shared with
+ * `swoosh bench`'s scale section): realistic, and untouched by most transitions, which is
+ * exactly what the Merkle section cache is for.
  *
- * Usage: npm run bench [-- --entries 20000 --json]
+ * Usage: npx tsx bench/core.ts [--entries 20000] [--json]
  */
 import { createCore, type Core, type State, type WalEntry } from '../src/core/index.js';
 import { jcs } from '../src/core/json.js';
@@ -17,7 +18,7 @@ import { nodeHasher } from '../src/crypto/hasher.js';
 import { createNodeVerifier } from '../src/crypto/verify.js';
 import { entryFromRaw, type RawSigned } from '../src/shell/entry.js';
 import { CHAOS, generateStream, type FaultRates } from '../src/sim/stream.js';
-import { actor, castGenesis } from '../src/sim/world.js';
+import { genesisOfSize } from '../src/bench/workload.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, dflt: number): number => {
@@ -29,16 +30,6 @@ const JSON_OUT = args.includes('--json');
 const log = (msg: string): void => {
   if (!JSON_OUT) process.stderr.write(`${msg}\n`);
 };
-
-/** A genesis whose identity registry makes the state about `bytes` long. */
-function genesisOfSize(bytes: number): Record<string, unknown> {
-  const g = castGenesis();
-  const ids = { ...(g['identities'] as Record<string, unknown>) };
-  const perIdentity = 105; // `"hmmm:pubkey:<64 hex>":{"roles":["voter"]}` in JCS
-  const extra = Math.max(0, Math.floor((bytes - 6_000) / perIdentity));
-  for (let i = 0; i < extra; i++) ids[actor(`bulk-${i}`).signer] = { roles: ['voter'] };
-  return { ...g, identities: ids };
-}
 
 function genesisState(core: Core, raw: Record<string, unknown>): State {
   const g = core.parseGenesis(raw);

@@ -2,12 +2,13 @@
  * End to end through a real nats-server child: pre-signed proposals and facts (generated
  * first, excluded from timing) published by NATS producers to the WAL, decided by an
  * in-process Instance (writer: verify every signature, core.step, sign and store the decision
- * record, fenced), until the last decision record is stored. Then recovery (a new process
- * object recovering from that WAL and its snapshots) and the audit's full replay from genesis.
+ * record, fenced), until the last decision record is stored; and the valid-mix drain (a WAL
+ * pre-loaded closed loop, then decided). Recovery at size is src/bench/recovery.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { createCore } from '../core/index.js';
 import type { Genesis } from '../core/genesis.js';
@@ -17,7 +18,7 @@ import { encodeEnvelope, msgIdOf } from '../runtime/envelope.js';
 import { Instance } from '../runtime/instance.js';
 import { createLogger } from '../runtime/log.js';
 import { applyStreams, assertNoDrift } from '../runtime/streams.js';
-import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
+import { streamDefinitions, subjectsFor, type Subjects } from '../../streams/definitions.js';
 // The seeded world, stream generator and closed-loop producer the tests use: pre-signed entries.
 import { publishLive } from '../sim/publish.js';
 import { NO_FAULTS, generateStream, streamSteps } from '../sim/stream.js';
@@ -82,7 +83,11 @@ export async function startWriter(url: string, prefix: string, genesis: Genesis,
   const startMs = performance.now() - t0;
   const until = Date.now() + 30_000;
   while (inst.status().role !== 'writer') {
-    if (Date.now() > until) throw new Error(`bench: ${name} did not become the writer (role ${inst.status().role})`);
+    if (Date.now() > until) {
+      const role = inst.status().role;
+      await inst.stop();
+      throw new Error(`bench: ${name} did not become the writer in 30 s (role ${role})`);
+    }
     await new Promise((r) => setTimeout(r, 5));
   }
   return { inst, startMs, writerMs: performance.now() - t0 };
@@ -123,17 +128,6 @@ export interface E2eResult {
   readonly outcomes: Readonly<Record<string, number>>;
   readonly rss: { before_mb: number; peak_mb: number; after_mb: number; samples_mb: number[] };
   readonly heap_after_mb: number;
-}
-
-/** Result of recovery and the audit. */
-export interface RecoveryResult {
-  readonly wal_entries: number;
-  readonly snapshot_every: number;
-  readonly start_ms: number;
-  readonly to_writer_ms: number;
-  readonly audit_ms: number;
-  readonly audit_entries_per_s: number;
-  readonly audit_ok: boolean;
 }
 
 /**
@@ -193,17 +187,18 @@ export async function runE2e(url: string, prefix: string, w: Workload, producers
   }
 }
 
-/** Stop `old`, start a new process object on the same streams, time it to serving as writer. */
-export async function runRecovery(url: string, prefix: string, genesis: Genesis, old: Instance, walEntries: number, snapshotEvery: number, report: AuditReport): Promise<{ result: RecoveryResult; inst: Instance }> {
-  await old.stop();
-  const { inst, startMs, writerMs } = await startWriter(url, prefix, genesis, 'bench-2', snapshotEvery);
-  return {
-    inst,
-    result: {
-      wal_entries: walEntries, snapshot_every: snapshotEvery, start_ms: Math.round(startMs), to_writer_ms: Math.round(writerMs),
-      audit_ms: Math.round(report.millis), audit_entries_per_s: Math.round(report.wal_entries / (report.millis / 1000)), audit_ok: report.ok,
-    },
-  };
+/** A connection to the bench server with the streams of `prefix` applied (callers close `nc`). */
+export async function benchConnection(url: string, prefix: string): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; s: Subjects }> {
+  const nc = await connect({ servers: url, noAsyncTraces: true });
+  try {
+    const js = jetstream(nc, { timeout: 30_000 });
+    const jsm = await jetstreamManager(nc);
+    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), { mode: 'apply' }));
+    return { nc, js, jsm, s: subjectsFor(prefix) };
+  } catch (err) {
+    await nc.close();
+    throw err;
+  }
 }
 
 /** Result of the drain run (WAL pre-loaded by a closed-loop producer, then decided). */
@@ -238,12 +233,8 @@ export async function runDrain(url: string, prefix: string, count: number, snaps
   const raw = castGenesis();
   const g = createCore(nodeHasher).parseGenesis(raw);
   if (!g.ok) throw new Error(g.error.message);
-  const nc = await connect({ servers: url, noAsyncTraces: true });
+  const { nc, js, jsm, s } = await benchConnection(url, prefix);
   try {
-    const js = jetstream(nc, { timeout: 30_000 });
-    const jsm = await jetstreamManager(nc);
-    const s = subjectsFor(prefix);
-    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), { mode: 'apply' }));
     const tp = performance.now();
     const loaded = await preloadLive(js, jsm, prefix, s.walName, raw, count);
     const preload = (performance.now() - tp) / 1000;

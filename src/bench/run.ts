@@ -1,10 +1,13 @@
 /**
  * `swoosh bench`: the ceilings and the system measured side by side in one run, as ratios,
  * because the machine is noisy. Sections: ceilings (raw JetStream pipeline, Ed25519 verify on
- * all cores), e2e (NATS producers → writer → stored decision records), recovery (restart on the
- * e2e WAL; audit full replay), http (POST /transition latency at fixed rates), memory (RSS
- * samples over the e2e run). Figures, not assertions.
+ * all cores), e2e (NATS producers → writer → stored decision records), recovery (a WAL of
+ * `recoveryEntries` with snapshots, restarted in process and as a child process; audit full
+ * replay), http (POST /transition latency at fixed rates), memory (the writer alone in a child
+ * process over `memoryDecisions`, RSS every second), scale (decisions/s with ~10 KB and
+ * ~10 MB of state). Figures, not assertions.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -16,19 +19,30 @@ import { CAST } from '../sim/world.js';
 import { renderServerConfig, startNatsServer } from '../runtime/nats-server.js';
 import type { Instance } from '../runtime/instance.js';
 import { jetstreamCeiling, verifyCeiling, type PipelineCeiling, type VerifyCeiling } from './ceilings.js';
-import { makeWorkload, runDrain, runE2e, runRecovery, type DrainResult, type E2eResult, type RecoveryResult } from './e2e.js';
+import { makeWorkload, runDrain, runE2e, type DrainResult, type E2eResult } from './e2e.js';
 import { httpLatency, type HttpRate } from './http.js';
+import { runMemory, type MemoryResult } from './memory.js';
+import { runRecoveryAtSize, type RecoveryResult } from './recovery.js';
+import { runScale, type ScaleResult } from './scale.js';
 
 /** Sections a run can include. */
-export const SECTIONS = ['ceilings', 'e2e', 'recovery', 'http', 'memory'] as const;
+export const SECTIONS = ['ceilings', 'e2e', 'recovery', 'http', 'memory', 'scale'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 /** Parameters of one run. */
 export interface BenchOptions {
   readonly sections: ReadonlySet<Section>;
-  /** Decisions in the end-to-end run (its WAL is the recovery WAL). */
+  /** Decisions in the end-to-end runs (valid-mix drain and live producers). */
   readonly decisions: number;
   readonly snapshotEvery: number;
+  /** Entries in the recovery WAL. */
+  readonly recoveryEntries: number;
+  /** Decisions the writer child makes in the memory run. */
+  readonly memoryDecisions: number;
+  /** NODE_OPTIONS for the memory run's writer child (e.g. a heap limit); '' for none. */
+  readonly memoryNodeOptions: string;
+  /** Decisions per state size in the scale run. */
+  readonly scaleDecisions: number;
   readonly verifySeconds: number;
   readonly producers: number;
   readonly httpRates: readonly number[];
@@ -40,10 +54,15 @@ export interface BenchOptions {
 /** Quick (`npm run bench`) and full defaults. */
 export const QUICK: Omit<BenchOptions, 'sections' | 'log'> = {
   decisions: 5_000, snapshotEvery: 1000, verifySeconds: 1, producers: 1, httpRates: [100, 300], httpSeconds: 3, httpClients: 32,
+  recoveryEntries: 5_000, memoryDecisions: 10_000, memoryNodeOptions: '', scaleDecisions: 2_000,
 };
 export const FULL: Omit<BenchOptions, 'sections' | 'log'> = {
   decisions: 20_000, snapshotEvery: 1000, verifySeconds: 3, producers: 1, httpRates: [100, 300, 1000], httpSeconds: 10, httpClients: 64,
+  recoveryEntries: 100_000, memoryDecisions: 500_000, memoryNodeOptions: '', scaleDecisions: 10_000,
 };
+
+/** Smallest sizes accepted: the walk to EXECUTION.REVIEW alone takes a few dozen entries. */
+export const MIN_ENTRIES = { decisions: 100, recoveryEntries: 200, memoryDecisions: 200, scaleDecisions: 200 } as const;
 
 /**
  * Proposal bodies for POST /transition, re-stamped and re-signed (node:crypto, ~50 µs) at send
@@ -65,6 +84,19 @@ function freshProposals(bodies: readonly string[]): (i: number) => string {
   };
 }
 
+/** The commit the tree is at and whether it has uncommitted changes; null outside a git checkout. */
+function gitState(): { head: string; dirty: boolean } | null {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return { head, dirty };
+  } catch (err) {
+    // Not a checkout (an installed package) or no git: the report says null.
+    void err;
+    return null;
+  }
+}
+
 /** Everything a run reports. */
 export interface BenchReport {
   readonly params: Record<string, unknown>;
@@ -75,7 +107,8 @@ export interface BenchReport {
   readonly ratios?: Record<string, number>;
   readonly recovery?: RecoveryResult;
   readonly http?: readonly HttpRate[];
-  readonly memory?: { decisions: number; rss_mb_first: number; rss_mb_peak: number; rss_mb_last: number; samples: number; heap_after_mb: number };
+  readonly memory?: MemoryResult;
+  readonly scale?: ScaleResult;
   readonly targets: Record<string, number>;
 }
 
@@ -85,11 +118,13 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const server = await startNatsServer({ storeDir: dir });
   const prefix = 'bench';
   const params: Record<string, unknown> = {
-    date: new Date().toISOString(), node: process.version, openssl: process.versions.openssl,
+    date: new Date().toISOString(), git: gitState(), node: process.version, openssl: process.versions.openssl,
     cpu: cpus()[0]?.model ?? '?', cores_available: availableParallelism(), mem_total_mb: Math.round(totalmem() / 1_048_576),
     nats_server: server.version, nats_config: renderServerConfig({ port: server.port, storeDir: dir, syncAlways: server.syncAlways }).split('\n').filter((l) => l !== '' && !l.startsWith('#')).join(' '),
     decisions: o.decisions, snapshot_every: o.snapshotEvery, producers: o.producers, verify_seconds: o.verifySeconds,
-    http_rates: o.httpRates, http_seconds: o.httpSeconds, http_clients: o.httpClients, sections: [...o.sections],
+    http_rates: o.httpRates, http_seconds: o.httpSeconds, http_clients: o.httpClients,
+    recovery_entries: o.recoveryEntries, memory_decisions: o.memoryDecisions, memory_node_options: o.memoryNodeOptions, scale_decisions: o.scaleDecisions,
+    sections: [...o.sections],
   };
   const out: { -readonly [K in keyof BenchReport]?: BenchReport[K] } = {};
   const live: Instance[] = [];
@@ -105,26 +140,15 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       bodyAt = freshProposals(hw.entries.flatMap((e) => (e.json === null ? [] : [e.json])));
     }
     let sizes = { input: 700, out1: 2400, out2: 1600 };
-    if (o.sections.has('e2e') || o.sections.has('recovery') || o.sections.has('memory') || o.sections.has('http')) {
+    if (o.sections.has('e2e') || o.sections.has('http')) {
       o.log(`end to end (valid mix): pre-loading ${o.decisions} entries with a closed-loop producer …`);
       const d = await runDrain(server.url, 'benchd', o.decisions, o.snapshotEvery, o.log);
       live.push(d.inst);
       out.drain = d.drain;
       sizes = { input: d.drain.sizes.wal, out1: d.drain.sizes.dr, out2: d.drain.sizes.transition };
-      if (o.sections.has('memory')) {
-        const s = d.drain.rss.samples_mb;
-        out.memory = { decisions: d.drain.decisions, rss_mb_first: s[0] ?? 0, rss_mb_peak: d.drain.rss.peak_mb, rss_mb_last: s[s.length - 1] ?? 0, samples: s.length, heap_after_mb: d.drain.heap_after_mb };
-      }
-      if (o.sections.has('recovery') || o.sections.has('http')) {
-        o.log('recovery: restarting on that WAL …');
-        const rec = await runRecovery(server.url, 'benchd', d.genesis, d.inst, d.drain.decisions, o.snapshotEvery, d.report);
-        live.length = 0;
-        live.push(rec.inst);
-        if (o.sections.has('recovery')) out.recovery = rec.result;
-        if (o.sections.has('http')) {
-          o.log('http: latency at fixed rates …');
-          out.http = await httpLatency(rec.inst, bodyAt, o.httpRates, o.httpSeconds, o.httpClients, 5000);
-        }
+      if (o.sections.has('http')) {
+        o.log('http: latency at fixed rates …');
+        out.http = await httpLatency(d.inst, bodyAt, o.httpRates, o.httpSeconds, o.httpClients, 5000);
       }
     }
     if (o.sections.has('e2e')) {
@@ -142,6 +166,19 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
       o.log('ceilings: raw JetStream pipeline …');
       out.jetstream = await jetstreamCeiling(server.url, Math.min(o.decisions, 20_000), sizes, 256);
     }
+    for (const i of live.splice(0)) await i.stop();
+    if (o.sections.has('recovery')) {
+      o.log(`recovery: building a ${o.recoveryEntries}-entry WAL (snapshot every ${o.snapshotEvery}) …`);
+      out.recovery = await runRecoveryAtSize(server.url, 'benchr', o.recoveryEntries, o.snapshotEvery, dir, o.log);
+    }
+    if (o.sections.has('scale')) {
+      o.log(`scale: ${o.scaleDecisions} decisions with ~10 KB, then ~10 MB of state …`);
+      out.scale = await runScale(server.url, 'benchs', o.scaleDecisions, o.snapshotEvery, o.log);
+    }
+    if (o.sections.has('memory')) {
+      o.log(`memory: the writer alone in a child process, ${o.memoryDecisions} decisions …`);
+      out.memory = await runMemory(server.url, 'benchm', o.memoryDecisions, o.snapshotEvery, dir, o.log, { nodeOptions: o.memoryNodeOptions });
+    }
     const r: Record<string, number> = {};
     for (const [name, rate] of [['drain', out.drain?.decisions_per_s], ['live', out.e2e?.decisions_per_s]] as const) {
       if (rate === undefined) continue;
@@ -153,13 +190,21 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     }
     out.ratios = r;
   } finally {
-    for (const i of live) await i.stop().catch(() => undefined);
+    for (const i of live) {
+      await i.stop().catch((err: unknown) => {
+        // Cleanup after a failed section: report it, keep the section's own error.
+        o.log(`bench: stopping an instance failed: ${(err as Error).message}`);
+      });
+    }
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
   return {
     params, ...out,
-    targets: { e2e_decisions_per_s: 3000, e2e_to_verify_ceiling: 0.7, http_p99_ms_at_300: 25, recovery_ms_100k: 2000, rss_mb_max: 300 },
+    targets: {
+      e2e_decisions_per_s: 3000, e2e_to_verify_ceiling: 0.7, http_p99_ms_at_300: 25, recovery_ms_100k: 2000, rss_mb_max: 300,
+      scale_ratio_10MB_to_10KB_min: 0.5,
+    },
   };
 }
 
@@ -185,13 +230,6 @@ export function formatReport(r: BenchReport): string {
     }
     for (const [k, v] of Object.entries(r.ratios ?? {})) row(`  ratio ${k}`, v.toFixed(3));
   }
-  if (r.recovery !== undefined) {
-    const x = r.recovery;
-    L.push('', `recovery (WAL ${x.wal_entries} entries, snapshot every ${x.snapshot_every})`);
-    row('Instance.start() (connect, streams, recover)', `${x.start_ms} ms`);
-    row('start → serving as writer', `${x.to_writer_ms} ms`, 'target ≤ 2,000 ms at 100,000 entries');
-    row('audit: full replay from genesis', `${x.audit_entries_per_s}/s`, `${x.audit_ms} ms, ${x.audit_ok ? 'ok' : 'PROBLEMS'}`);
-  }
   if (r.http !== undefined) {
     L.push('', `POST /transition latency, open loop (${String(p['http_clients'])} keep-alive clients, ${String(p['http_seconds'])} s per rate)`);
     row('rate', 'p50/p95/p99 ms', 'max, statuses, errors, timeouts');
@@ -199,10 +237,46 @@ export function formatReport(r: BenchReport): string {
       row(`${h.rate}/s (${h.sent} sent)`, `${h.p50_ms}/${h.p95_ms}/${h.p99_ms}`, `max ${h.max_ms}; ${Object.entries(h.statuses).map(([k, v]) => `${k}×${v}`).join(' ')}; errors ${h.errors}; timeouts ${h.timeouts}`);
     }
   }
-  if (r.memory !== undefined) {
-    const m = r.memory;
-    L.push('', `memory while the writer decides the valid-mix WAL (${m.decisions} decisions, ${m.samples} samples every 250 ms)`);
-    row('RSS first / peak / last', `${m.rss_mb_first}/${m.rss_mb_peak}/${m.rss_mb_last} MB`, `heap used after ${m.heap_after_mb} MB; target ≤ 300 MB`);
-  }
+  if (r.recovery !== undefined) formatRecovery(L, r.recovery, row);
+  if (r.scale !== undefined) formatScale(L, r.scale, row);
+  if (r.memory !== undefined) formatMemory(L, r.memory, row);
   return `${L.join('\n')}\n`;
+}
+
+type Row = (a: string, b: string, c?: string) => void;
+const n = (x: number): string => x.toLocaleString('en-US');
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e6 ? 3 : 1)} MB`;
+
+/** "met" / "missed by …" against an upper-bound target. */
+export function verdictMax(value: number, target: number, unit: string): string {
+  return value <= target ? 'met' : `missed by ${n(Math.round(value - target))} ${unit} (${(value / target).toFixed(2)}×)`;
+}
+
+function formatRecovery(L: string[], x: RecoveryResult, row: Row): void {
+  const at100k = x.wal_entries >= 100_000;
+  L.push('', `recovery (WAL ${n(x.wal_entries)} entries: walk ${x.build.walk_entries}, ${n(x.build.approvals)} approvals, ${x.build.beat_facts} beat facts; snapshot every ${n(x.snapshot_every)})`);
+  row('built: decided while published', `${n(x.build.decisions_per_s)}/s`, `${x.build.seconds} s, ${x.build.snapshots} snapshots; state at the end ${mb(x.build.state_bytes)} (${n(x.build.idem_entries)} idem entries)`);
+  const target = at100k ? `target ≤ 2,000 ms: ${verdictMax(x.in_process.to_writer_ms, 2000, 'ms')}` : 'target ≤ 2,000 ms is at 100,000 entries';
+  row('in process: new Instance → serving as writer', `${n(x.in_process.to_writer_ms)} ms`, target);
+  row('  of which Instance.start() (connect, recover)', `${n(x.in_process.start_ms)} ms`, `snapshot at seq ${n(x.in_process.snapshot_seq)}, ${n(x.in_process.replayed)} entries replayed; recovery on taking the lease ${x.in_process.last_recovery_ms} ms`);
+  if (x.child !== null) row('child process: spawn → ready → writer', `${n(x.child.to_ready_ms)}/${n(x.child.to_writer_ms)} ms`, 'node start-up and TypeScript loading (tsx) included');
+  row(`audit: ${x.audit.scope} replay from genesis`, `${n(x.audit.entries_per_s)}/s`, `${n(x.audit.entries)} entries in ${(x.audit.ms / 1000).toFixed(1)} s, ${x.audit.ok ? 'ok' : 'PROBLEMS'}`);
+}
+
+function formatScale(L: string[], x: ScaleResult, row: Row): void {
+  L.push('', `state size (same workload each: walk, then approvals pre-loaded, drained by a writer; snapshot every ${n(x.snapshot_every)})`);
+  for (const r of x.rows) {
+    row(`${r.label}: ${mb(r.genesis_state_bytes)} at genesis → ${mb(r.end_state_bytes)}`, `${n(r.decisions_per_s)}/s`,
+      `${n(r.decisions)} decisions in ${r.seconds} s; ${r.snapshots} snapshot${r.snapshots === 1 ? '' : 's'} of ${mb(r.snapshot_bytes)} (${r.snapshot_encoding}; one write ${r.snapshot_write_ms} ms, load ${r.snapshot_load_ms} ms; ~${Math.round(r.snapshot_share * 100)} % of the drain)`);
+  }
+  row('ratio 10MB / 10KB', x.ratio.toFixed(3), `target ≥ 0.5: ${x.ratio >= 0.5 ? 'met' : 'missed'}`);
+}
+
+function formatMemory(L: string[], m: MemoryResult, row: Row): void {
+  const flags = m.node_options === '' ? '' : `, NODE_OPTIONS ${m.node_options}`;
+  L.push('', `memory: the writer alone in a child process (${n(m.decisions)} decisions: ${n(m.approvals)} approvals with distinct idem keys, idem_max ${n(m.idem_max)}; snapshot every ${n(m.snapshot_every)}${flags})`);
+  row('RSS first / peak / last', `${m.rss_mb_first}/${m.rss_mb_peak}/${m.rss_mb_last} MB`, `VmHWM ${m.rss_mb_hwm} MB; target ≤ 300 MB: ${verdictMax(Math.max(m.rss_mb_peak, m.rss_mb_hwm), 300, 'MB')}`);
+  row('RSS slope over the second half', `${m.slope_mb_per_100k_second_half} MB`, 'per 100,000 decisions (about 0: flat)');
+  row('rate while fed', `${n(m.decisions_per_s)}/s`, `${m.seconds} s, ${m.samples} samples every ${m.sample_every_ms} ms`);
+  if (m.approvals < m.idem_max) L.push(`  (the idempotency memory fills at ${n(m.idem_max)} accepted proposals: at this size it is still growing, so the slope includes its growth)`);
 }
