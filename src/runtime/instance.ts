@@ -156,7 +156,7 @@ export class Instance {
     const kvm = new Kvm(this.js);
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
-    this.lease = new WriterLease(await kvm.open(this.subjects.leasesBucket), this.cfg.name);
+    this.lease = new WriterLease(await kvm.open(this.subjects.leasesBucket), this.cfg.name, this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs);
     this.admin = this.nc.subscribe(`${this.cfg.prefix}.admin.${this.cfg.name}.status`, {
       callback: (err, msg) => {
         if (err === null) msg.respond(JSON.stringify(this.status()));
@@ -249,6 +249,7 @@ export class Instance {
   private newWriter(rec: Recovered): Writer {
     return new Writer({
       nc: this.nc, js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer, pool: this.pool,
+      leaseHeld: () => this.lease.held,
       subjects: { dr: (o, t) => this.subjects.dr(o, t), transitions: (r, t) => this.subjects.transitions(r, t) },
       walName: this.subjects.walName, snapshots: this.snapshots,
       snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,

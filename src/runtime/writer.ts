@@ -76,6 +76,8 @@ export interface WriterDeps {
   readonly jsm: JetStreamManager;
   readonly replica: Replica;
   readonly signer: NodeSigner;
+  /** True while the writer lease is held and fresh; checked before each batch is published. */
+  readonly leaseHeld: () => boolean;
   /** Worker threads for verification and record signing; null does both on this thread. */
   readonly pool: CryptoPool | null;
   readonly subjects: WriterSubjects;
@@ -300,6 +302,11 @@ export class Writer {
   /** Steps 4–6 for a signed batch: publish fenced, judge, ack, snapshot. */
   private async store(batch: readonly Signed[], acks: readonly JsMsg[], after: ReplicaPosition): Promise<void> {
     const t0 = performance.now();
+    // A writer resumed after a pause longer than its lease may have been replaced: it sends
+    // nothing more (the fence would refuse a stale first record, but not a record on a tail
+    // the new writer has not reached yet).
+    const first = batch[0]?.d.msg.seq ?? 0;
+    if (!this.deps.leaseHeld()) throw new FencedError(first, 'the writer lease expired before this batch was published');
     const outputs: { s: Signed; acks: Promise<FencedAck>[] }[] = [];
     let reverb = false;
     try {
