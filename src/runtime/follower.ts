@@ -5,7 +5,8 @@
  * computation can no longer be trusted; it stays at, and serves, the last state it agreed with.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { decodeDr } from './dr.js';
+import { decodeDr, verifyDrSignature } from './dr.js';
+import { SwooshError } from './errors.js';
 import { StreamReader } from './reader.js';
 import { Replica, ReplayMismatchError, type Decided } from './replica.js';
 
@@ -39,8 +40,14 @@ export class Follower {
           if (msg.seq !== rec.seq) throw new Error(`WAL gave ${msg.seq} for record ${rec.seq}`);
           const agreed = r.position();
           const d = r.decideNext(msg);
+          const stored = decodeDr(rec.data);
+          // As recovery does: a record whose signature does not verify is not the writer's.
+          if (!verifyDrSignature(stored, r.verifier)) {
+            r.restore(agreed);
+            throw new SwooshError('dr_signature_invalid', `decision record ${rec.seq} has a signature that does not verify for ${stored.writer}`, false);
+          }
           try {
-            Replica.compare(d, decodeDr(rec.data));
+            Replica.compare(d, stored);
           } catch (err) {
             if (!(err instanceof ReplayMismatchError)) throw err;
             r.restore(agreed); // keep serving the last state this replica agreed with

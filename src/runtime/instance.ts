@@ -176,8 +176,9 @@ export class Instance {
     });
   }
 
-  private async recover(): Promise<Recovered> {
+  private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
     const rec = await recover({
+      ...(resume === undefined ? {} : { resume }),
       js: this.js, jsm: this.jsm, core: this.core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis: this.cfg.genesis,
       snapshots: this.snapshots, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
       transitionsName: this.subjects.transitionsName,
@@ -216,7 +217,10 @@ export class Instance {
       void this.lease.renew();
     }, this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
     try {
-      const rec = await this.recover();
+      // The follower's replica was checked record by record; continue from it when it still
+      // matches storage rather than loading a snapshot and replaying again.
+      const held = this.replica;
+      const rec = await this.recover(held !== null && this.diverged === null ? { replica: held, snapshotSeq: this.lastSnapshot.seq } : undefined);
       this.replica = rec.replica;
       this.role = 'writer';
       this.metrics.setRole('writer');

@@ -39,6 +39,14 @@ export interface RecoveryDeps {
   readonly decisionsName: string;
   readonly transitionsName: string;
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  /**
+   * A replica this process already holds, checked entry by entry against the stored records
+   * (a follower's). Recovery continues from it instead of loading a snapshot and replaying
+   * when it still matches storage: its last record is the stored one at its sequence (same
+   * content hash), its last WAL entry is still the one at that sequence, and every TRANSITIONS
+   * record up to its applied count is stored. Otherwise recovery starts over from snapshots.
+   */
+  readonly resume?: { readonly replica: Replica; readonly snapshotSeq: number };
 }
 
 /** What recovery hands back. */
@@ -104,6 +112,25 @@ async function startingPoint(deps: RecoveryDeps, drLast: number): Promise<{ repl
   return { replica, revision: 0 };
 }
 
+/** The replica to continue from, if it still matches storage (see RecoveryDeps.resume); else null. */
+async function resumable(deps: RecoveryDeps, replica: Replica, drLast: number, trStored: number): Promise<{ replica: Replica; revision: number } | null> {
+  const why = await (async (): Promise<string | null> => {
+    if (replica.lastSeq > drLast) return `replica at ${replica.lastSeq} is past the last record ${drLast}`;
+    if (replica.state.clock.applied_count > trStored) return 'TRANSITIONS records are missing before the replica\'s position';
+    if (replica.lastSeq === 0) return null;
+    const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: replica.lastSeq });
+    if (dr === null || drHash(deps.hasher, contentOf(decodeDr(dr.data))) !== replica.lastDrHash) return 'its last record is not the stored one';
+    const wal = await walAt(deps, replica.lastSeq);
+    if (wal === null || walEntryHash(wal.subject, wal.data) !== replica.lastWalEntryHash) return 'its last WAL entry is not the one at that sequence';
+    return null;
+  })();
+  if (why !== null) {
+    deps.log('info', 'not resuming from the replica held; recovering from snapshots', { wal_seq: replica.lastSeq, reason: why });
+    return null;
+  }
+  return { replica, revision: await deps.snapshots.headRevision() };
+}
+
 /** Recover a replica from snapshots, the WAL and the stored decision records. */
 export async function recover(deps: RecoveryDeps): Promise<Recovered> {
   const t0 = performance.now();
@@ -118,7 +145,8 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
       `DECISIONS holds records up to ${drLast} but the WAL ends at ${walLast}: the WAL lost its tail. ` +
       'Refusing to start; see docs/runtime.md "WAL tail lost".', false);
   }
-  const { replica, revision } = await startingPoint(deps, drLast);
+  const resumed = deps.resume === undefined ? null : await resumable(deps, deps.resume.replica, drLast, trStored);
+  const { replica, revision } = resumed ?? await startingPoint(deps, drLast);
   const from = replica.lastSeq;
   const pending: TransitionRecord[] = [];
   if (drLast > from) {
@@ -150,12 +178,13 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
     }
   }
   const millis = performance.now() - t0;
+  const snapshotSeq = resumed === null ? from : deps.resume?.snapshotSeq ?? 0;
   deps.log('info', 'recovered', {
-    snapshot_revision: revision, snapshot_seq: from, replayed: drLast - from, wal_last: walLast,
+    resumed: resumed !== null, snapshot_revision: revision, snapshot_seq: snapshotSeq, from, replayed: drLast - from, wal_last: walLast,
     state_hash: deps.core.hashes(replica.state).head, pending_transitions: pending.length, millis: Math.round(millis),
   });
   return {
-    replica, snapshotSeq: from, snapshotRevision: revision, replayed: drLast - from,
+    replica, snapshotSeq, snapshotRevision: revision, replayed: drLast - from,
     pendingTransitions: pending, transitionsStored: trStored, walLastSeq: walLast, millis,
   };
 }

@@ -15,6 +15,8 @@ import type { Genesis } from '../../src/core/genesis.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { audit, type AuditReport } from '../../src/runtime/audit.js';
 import { Instance } from '../../src/runtime/instance.js';
+import { recover } from '../../src/runtime/recovery.js';
+import { createNodeVerifier } from '../../src/crypto/verify.js';
 import { createLogger } from '../../src/runtime/log.js';
 import { SnapshotStore } from '../../src/runtime/snapshots.js';
 import { subjectsFor } from '../../streams/definitions.js';
@@ -117,6 +119,36 @@ describe('recovery', () => {
     await w3.stop();
     const report = await auditOf(e, genesis);
     expect(report.final_state_hash).toBe(before);
+  });
+
+  it('Given a replica this process already holds, Then recovery continues from it when it matches storage, and starts over when it does not', async () => {
+    // The log the previous test left: no writer is running now.
+    const n = subjectsFor(e.fx.prefix);
+    const kv = await new Kvm(e.js).open(n.snapshotsBucket);
+    const lines: { msg: string; fields: Record<string, unknown> }[] = [];
+    const deps = {
+      js: e.js, jsm: e.jsm, core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis,
+      snapshots: new SnapshotStore(kv, e.nc.info?.max_payload ?? 1_048_576, 16),
+      walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName,
+      log: (_l: string, msg: string, fields?: Record<string, unknown>) => {
+        lines.push({ msg, fields: fields ?? {} });
+      },
+    };
+    const full = await recover(deps);
+    expect(full.replica.lastSeq).toBeGreaterThan(100);
+    const head = core.hashes(full.replica.state).head;
+    const resumed = await recover({ ...deps, resume: { replica: full.replica, snapshotSeq: full.snapshotSeq } });
+    expect(resumed.replica).toBe(full.replica);
+    expect(resumed.replayed).toBe(0);
+    expect(lines.at(-1)?.fields['resumed']).toBe(true);
+    // A replica whose last record is not the stored one: recovery starts over, same end.
+    const wrong = await recover(deps);
+    wrong.replica.restore({ ...wrong.replica.position(), lastDrHash: `sha256-${'0'.repeat(64)}` });
+    const fresh = await recover({ ...deps, resume: { replica: wrong.replica, snapshotSeq: 0 } });
+    expect(fresh.replica).not.toBe(wrong.replica);
+    expect(lines.some((l) => l.msg.startsWith('not resuming') && l.fields['reason'] === 'its last record is not the stored one')).toBe(true);
+    expect(lines.at(-1)?.fields['resumed']).toBe(false);
+    expect(core.hashes(fresh.replica.state).head).toBe(head);
   });
 
   it('Given a nats-server restart with its store kept, Then the writer reconnects and carries on; the log audits clean', async () => {
