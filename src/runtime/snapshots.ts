@@ -59,12 +59,14 @@ export class SnapshotStore {
 
   /** Write a snapshot if `head` is still at `expectedRevision` (0: must not exist). */
   async write(meta: SnapshotMeta, state: State, expectedRevision: number): Promise<{ revision: number; bytes: number; encoding: 'inline' | 'chunked' }> {
+    // The state is serialized once (it can be megabytes): the inline head is composed around it.
     const stateText = JSON.stringify(state);
     const limit = this.maxPayloadBytes - SNAPSHOT_PAYLOAD_MARGIN_BYTES;
-    const inline = JSON.stringify({ v: 1, encoding: 'inline', ...meta, state });
+    const metaText = JSON.stringify({ v: 1, encoding: 'inline', ...meta });
+    const inline = `${metaText.slice(0, -1)},"state":${stateText}}`;
     let headText = inline;
     let encoding: 'inline' | 'chunked' = 'inline';
-    if (enc.encode(inline).length > limit) {
+    if (Buffer.byteLength(inline, 'utf8') > limit) {
       const bytes = enc.encode(stateText);
       const chunks: string[] = [];
       for (let off = 0; off < bytes.length; off += limit) {
