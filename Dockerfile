@@ -31,8 +31,11 @@ COPY bin ./bin
 
 # Inside a container the API must listen on every interface to be published at all; compose
 # publishes it on the host's 127.0.0.1 only. Files stay root-owned and read-only to the app.
+# A 192 MB old-space limit keeps the instance's RSS under 300 MB over 500,000 decisions with
+# a 10 MB state (docs/performance.md, "Memory"); node's default lets the heap grow to ~400 MB.
 ENV SWOOSH_HTTP_HOST=0.0.0.0 \
-    SWOOSH_HTTP_PORT=8080
+    SWOOSH_HTTP_PORT=8080 \
+    NODE_OPTIONS=--max-old-space-size=192
 EXPOSE 8080
 
 # The image's unprivileged user (uid 1000). Mounted key files must be readable by it.
