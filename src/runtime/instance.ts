@@ -84,6 +84,9 @@ export const INSTANCE_DEFAULTS = {
   leaseRenewMs: 1000,
 } as const;
 
+/** How long start() keeps retrying retryable stream-apply failures (e.g. a leader election). */
+export const STREAM_APPLY_RETRY_MS = 20_000;
+
 /** Most crypto worker threads a process may ask for. */
 export const CRYPTO_THREADS_MAX = 64;
 
@@ -152,7 +155,7 @@ export class Instance {
     this.js = jetstream(this.nc, { timeout: 10_000 });
     this.jsm = await jetstreamManager(this.nc);
     const defs = streamDefinitions({ prefix: this.cfg.prefix, replicas: this.cfg.replicas ?? 1, leaseTtlMs: this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs });
-    assertNoDrift(await applyStreams(this.nc, defs, { mode: 'apply' }));
+    assertNoDrift(await this.applyWithRetry(defs));
     const kvm = new Kvm(this.js);
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
@@ -174,6 +177,23 @@ export class Instance {
       this.log.fatal({ err }, 'role loop failed; stopping');
       this.role = 'stopped';
     });
+  }
+
+  /**
+   * Apply the streams, retrying retryable failures (a cluster electing leaders after a node
+   * restart answers with timeouts for a few seconds) for up to STREAM_APPLY_RETRY_MS.
+   */
+  private async applyWithRetry(defs: ReturnType<typeof streamDefinitions>): Promise<Awaited<ReturnType<typeof applyStreams>>> {
+    const until = performance.now() + STREAM_APPLY_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await applyStreams(this.nc, defs, { mode: 'apply' });
+      } catch (err) {
+        if (!(err instanceof SwooshError) || !err.retryable || performance.now() > until) throw err;
+        this.log.warn({ err, attempt }, 'applying the streams failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+      }
+    }
   }
 
   private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
