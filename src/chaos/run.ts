@@ -31,6 +31,7 @@ import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { Rng } from '../sim/planner.js';
 import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, STREAM_FAULT_KINDS, disruptiveRate, streamSteps, type FaultRates } from '../sim/stream.js';
 import { World, castGenesis } from '../sim/world.js';
+import { putRevisions } from '../runtime/snapshots.js';
 import { runChecks, type FenceWindow, type Sample, type Told } from './check.js';
 import { killProc, spawnChaosInstance, statusOf, stopProc, writeKeyFile, type ChaosProc } from './proc.js';
 import { renderSummary, renderSvg, reproduceLine } from './report.js';
@@ -423,11 +424,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         await retrying('putting a garbage head', () => kv.put('head', new TextEncoder().encode(garbage)));
         detail = 'garbage head revision';
       } else {
-        const revs = await retrying('reading the head history', async () => {
-          const out: number[] = [];
-          for await (const e of await kv.history({ key: 'head' })) if (e.operation === 'PUT') out.push(e.revision);
-          return out.sort((a, b) => b - a);
-        });
+        const revs = await retrying('reading the head history', () => putRevisions(kv, 'head'));
         const old = revs.length >= 2 ? revs[1 + rng.int(revs.length - 1)] : undefined;
         const e = old === undefined ? null : await retrying('reading an older head', () => kv.get('head', { revision: old }));
         if (e === null) {

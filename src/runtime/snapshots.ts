@@ -49,6 +49,24 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+/**
+ * Revisions of the PUTs kept in `key`'s history, newest first. Bounded by the revision the key
+ * had when the read began: the client's history iterator ends only when a delivered entry has
+ * nothing pending (or on an idle heartbeat), so a key written continuously — a writer taking a
+ * snapshot every batch — could keep it open forever (the chaos suite saw exactly that).
+ */
+export async function putRevisions(kv: KV, key: string): Promise<number[]> {
+  const latest = await kv.get(key);
+  if (latest === null) return [];
+  const out: number[] = [];
+  const it = await kv.history({ key });
+  for await (const e of it) {
+    if (e.operation === 'PUT' && e.revision <= latest.revision) out.push(e.revision);
+    if (e.revision >= latest.revision) break;
+  }
+  return out.sort((a, b) => b - a);
+}
+
 /** The store over an opened bucket. */
 export class SnapshotStore {
   constructor(
@@ -94,10 +112,7 @@ export class SnapshotStore {
 
   /** All retained `head` revisions, newest first. */
   async revisions(): Promise<number[]> {
-    const out: number[] = [];
-    const it = await this.kv.history({ key: HEAD });
-    for await (const e of it) if (e.operation === 'PUT') out.push(e.revision);
-    return out.sort((a, b) => b - a);
+    return putRevisions(this.kv, HEAD);
   }
 
   /** Load one revision; throws with a specific message when it cannot be read back. */

@@ -18,7 +18,7 @@ import { Instance } from '../../src/runtime/instance.js';
 import { recover } from '../../src/runtime/recovery.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
 import { createLogger } from '../../src/runtime/log.js';
-import { SnapshotStore } from '../../src/runtime/snapshots.js';
+import { SnapshotStore, putRevisions } from '../../src/runtime/snapshots.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { publishLive } from '../support/publish.js';
@@ -149,6 +149,31 @@ describe('recovery', () => {
     expect(lines.some((l) => l.msg.startsWith('not resuming') && l.fields['reason'] === 'its last record is not the stored one')).toBe(true);
     expect(lines.at(-1)?.fields['resumed']).toBe(false);
     expect(core.hashes(fresh.replica.state).head).toBe(head);
+  });
+
+  it('Given a key written continuously, Then reading its revisions still ends, bounded by the revision it had when the read began', async () => {
+    const kv = await new Kvm(e.js).open(subjectsFor(e.fx.prefix).snapshotsBucket);
+    let writing = true;
+    let puts = 0;
+    const writer = (async () => {
+      while (writing) {
+        await kv.put('probe', new TextEncoder().encode(String(puts++)));
+      }
+    })();
+    try {
+      await waitUntil('some puts', () => Promise.resolve(puts > 50));
+      const t0 = performance.now();
+      const revs = await putRevisions(kv, 'probe');
+      const ms = performance.now() - t0;
+      expect(revs.length).toBeGreaterThan(1);
+      expect([...revs].sort((a, b) => b - a)).toEqual(revs);
+      expect(ms, 'the read ended while puts went on').toBeLessThan(5000);
+      expect(puts, 'puts went on during the read').toBeGreaterThan(50);
+    } finally {
+      writing = false;
+      await writer;
+    }
+    expect(await putRevisions(kv, 'absent-key')).toEqual([]);
   });
 
   it('Given a nats-server restart with its store kept, Then the writer reconnects and carries on; the log audits clean', async () => {
