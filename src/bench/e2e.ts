@@ -10,9 +10,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
-import { createCore } from '../core/index.js';
 import type { Genesis } from '../core/genesis.js';
-import { nodeHasher } from '../crypto/hasher.js';
 import { audit, type AuditReport } from '../runtime/audit.js';
 import { encodeEnvelope, msgIdOf } from '../runtime/envelope.js';
 import { Instance } from '../runtime/instance.js';
@@ -22,7 +20,7 @@ import { streamDefinitions, subjectsFor, type Subjects } from '../../streams/def
 // The seeded world, stream generator and closed-loop producer the tests use: pre-signed entries.
 import { publishLive } from '../sim/publish.js';
 import { NO_FAULTS, generateStream, streamSteps } from '../sim/stream.js';
-import { World, castGenesis } from '../sim/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../sim/world.js';
 
 /** One entry ready to publish: subject, envelope bytes, dedup id. */
 export interface Prepared {
@@ -65,11 +63,10 @@ export function makeWorkload(prefix: string, count: number, seed = 20251019): Wo
       : null;
     entries.push({ subject: `${prefix}.${family}.${e.name}`, data: encodeEnvelope(body, sig), msgId: msgIdOf(body), channel: e.channel, json });
   }
-  const g = createCore(nodeHasher).parseGenesis(raw);
-  if (!g.ok) throw new Error(g.error.message);
+  const genesis = parseFixtureGenesis(raw);
   const proposals = entries.filter((e) => e.channel === 'proposal').length;
   return {
-    genesis: g.value, entries, generate_seconds: +((performance.now() - t0) / 1000).toFixed(2),
+    genesis, entries, generate_seconds: +((performance.now() - t0) / 1000).toFixed(2),
     proposals, facts: entries.length - proposals,
     mean_envelope_bytes: Math.round(entries.reduce((a, e) => a + e.data.length, 0) / Math.max(1, entries.length)),
   };
@@ -108,6 +105,20 @@ export function rssSampler(everyMs: number): { stop(): { samples_mb: number[]; p
       return { samples_mb: samples, peak_mb: Math.max(...samples) };
     },
   };
+}
+
+/** Mean stored message size of the WAL, DECISIONS and TRANSITIONS streams. */
+async function meanSizes(jsm: JetStreamManager, s: Subjects): Promise<{ wal: number; dr: number; transition: number }> {
+  const mean = async (name: string): Promise<number> => {
+    const st = (await jsm.streams.info(name)).state;
+    return Math.round(st.bytes / Math.max(1, st.messages));
+  };
+  return { wal: await mean(s.walName), dr: await mean(s.decisionsName), transition: await mean(s.transitionsName) };
+}
+
+/** RSS figures of a run: before, peak, last sample, all samples. */
+function rssFigures(beforeMb: number, mem: { samples_mb: number[]; peak_mb: number }): { before_mb: number; peak_mb: number; after_mb: number; samples_mb: number[] } {
+  return { before_mb: +beforeMb.toFixed(1), peak_mb: mem.peak_mb, after_mb: mem.samples_mb[mem.samples_mb.length - 1] ?? 0, samples_mb: mem.samples_mb };
 }
 
 async function lastSeq(jsm: JetStreamManager, stream: string): Promise<number> {
@@ -165,11 +176,7 @@ export async function runE2e(url: string, prefix: string, w: Workload, producers
     while ((await lastSeq(jsm, s.decisionsName)) < walLast) await new Promise((r) => setTimeout(r, 5));
     const seconds = (performance.now() - t0) / 1000;
     const mem = rss.stop();
-    const info = async (name: string): Promise<number> => {
-      const st = (await jsm.streams.info(name)).state;
-      return Math.round(st.bytes / Math.max(1, st.messages));
-    };
-    const sizes = { wal: await info(s.walName), dr: await info(s.decisionsName), transition: await info(s.transitionsName) };
+    const sizes = await meanSizes(jsm, s);
     const report = await audit({ js, jsm, genesis: w.genesis, walName: s.walName, decisionsName: s.decisionsName, transitionsName: s.transitionsName });
     return {
       inst, report, recoveryInput: { wal: walLast },
@@ -178,7 +185,7 @@ export async function runE2e(url: string, prefix: string, w: Workload, producers
         publish_seconds: +publishSeconds.toFixed(3), seconds: +seconds.toFixed(3),
         decisions_per_s: Math.round(walLast / seconds), generate_seconds: w.generate_seconds, sizes,
         outcomes: report.outcomes,
-        rss: { before_mb: +before.toFixed(1), peak_mb: mem.peak_mb, after_mb: mem.samples_mb[mem.samples_mb.length - 1] ?? 0, samples_mb: mem.samples_mb },
+        rss: rssFigures(before, mem),
         heap_after_mb: +(process.memoryUsage().heapUsed / 1_048_576).toFixed(1),
       },
     };
@@ -231,8 +238,7 @@ async function preloadLive(js: JetStreamClient, jsm: JetStreamManager, prefix: s
  */
 export async function runDrain(url: string, prefix: string, count: number, snapshotEvery: number, log: (m: string) => void): Promise<{ drain: DrainResult; inst: Instance; report: AuditReport; genesis: Genesis }> {
   const raw = castGenesis();
-  const g = createCore(nodeHasher).parseGenesis(raw);
-  if (!g.ok) throw new Error(g.error.message);
+  const genesis = parseFixtureGenesis(raw);
   const { nc, js, jsm, s } = await benchConnection(url, prefix);
   try {
     const tp = performance.now();
@@ -243,24 +249,20 @@ export async function runDrain(url: string, prefix: string, count: number, snaps
     const rss = rssSampler(250);
     const before = process.memoryUsage.rss() / 1_048_576;
     const t0 = performance.now();
-    const { inst, writerMs } = await startWriter(url, prefix, g.value, 'drain-1', snapshotEvery);
+    const { inst, writerMs } = await startWriter(url, prefix, genesis, 'drain-1', snapshotEvery);
     const tw = t0 + writerMs;
     while ((await lastSeq(jsm, s.decisionsName)) < walLast) await new Promise((r) => setTimeout(r, 5));
     const tEnd = performance.now();
     const mem = rss.stop();
-    const info = async (name: string): Promise<number> => {
-      const st = (await jsm.streams.info(name)).state;
-      return Math.round(st.bytes / Math.max(1, st.messages));
-    };
-    const sizes = { wal: await info(s.walName), dr: await info(s.decisionsName), transition: await info(s.transitionsName) };
-    const report = await audit({ js, jsm, genesis: g.value, walName: s.walName, decisionsName: s.decisionsName, transitionsName: s.transitionsName });
+    const sizes = await meanSizes(jsm, s);
+    const report = await audit({ js, jsm, genesis, walName: s.walName, decisionsName: s.decisionsName, transitionsName: s.transitionsName });
     const seconds = (tEnd - tw) / 1000;
     return {
-      inst, report, genesis: g.value,
+      inst, report, genesis,
       drain: {
         decisions: walLast, preload_seconds: +preload.toFixed(2), seconds: +seconds.toFixed(3), decisions_per_s: Math.round(walLast / seconds),
         with_start_seconds: +((tEnd - t0) / 1000).toFixed(3), sizes, outcomes: report.outcomes,
-        rss: { before_mb: +before.toFixed(1), peak_mb: mem.peak_mb, after_mb: mem.samples_mb[mem.samples_mb.length - 1] ?? 0, samples_mb: mem.samples_mb },
+        rss: rssFigures(before, mem),
         heap_after_mb: +(process.memoryUsage().heapUsed / 1_048_576).toFixed(1),
       },
     };

@@ -9,12 +9,10 @@
  *   - the audit: a full replay of the WAL from genesis (verify, step, compare every record).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import { createCore } from '../core/index.js';
 import type { Genesis } from '../core/genesis.js';
-import { nodeHasher } from '../crypto/hasher.js';
 import { audit } from '../runtime/audit.js';
 import type { Instance } from '../runtime/instance.js';
-import { castGenesis } from '../sim/world.js';
+import { castGenesis, parseFixtureGenesis } from '../sim/world.js';
 import { startChildWriter, stopChild, writeChildFiles } from './child.js';
 import { benchConnection, startWriter } from './e2e.js';
 import { approvalStream, publishStream, waitDecided, walkToReview } from './workload.js';
@@ -74,9 +72,7 @@ export function metricValue(text: string, name: string): number {
 /** Run the recovery section on a fresh prefix of the server at `url`. */
 export async function runRecoveryAtSize(url: string, prefix: string, entries: number, snapshotEvery: number, tmp: string, log: (m: string) => void): Promise<RecoveryResult> {
   const raw = castGenesis();
-  const parsed = createCore(nodeHasher).parseGenesis(raw);
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  const genesis: Genesis = parsed.value;
+  const genesis: Genesis = parseFixtureGenesis(raw);
   const { nc, js, jsm, s } = await benchConnection(url, prefix);
   try {
 

@@ -16,6 +16,7 @@ import { SnapshotStore } from '../runtime/snapshots.js';
 import { benchConnection, startWriter } from './e2e.js';
 import { metricValue, writerAlive } from './recovery.js';
 import { approvalStream, genesisOfSize, publishStream, waitDecided, walkToReview } from './workload.js';
+import { parseFixtureGenesis } from '../sim/world.js';
 
 /** One state size's figures. */
 export interface ScaleRow {
@@ -55,9 +56,8 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
   const tp = performance.now();
   const raw = genesisOfSize(bytes);
   const core = createCore(nodeHasher);
-  const parsed = core.parseGenesis(raw);
-  if (!parsed.ok) throw new Error(parsed.error.message);
-  const genesisBytes = jcs(core.genesis(parsed.value)).length;
+  const parsed = parseFixtureGenesis(raw, core);
+  const genesisBytes = jcs(core.genesis(parsed)).length;
   const { nc, js, jsm, s } = await benchConnection(url, prefix);
   try {
     const walked = await walkToReview(js, jsm, prefix, s.walName, raw);
@@ -67,7 +67,7 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
     const prepare = (performance.now() - tp) / 1000;
     log(`  ${label}: state ${(genesisBytes / 1e6).toFixed(2)} MB at genesis, ${walLast} entries pre-loaded in ${prepare.toFixed(1)} s; draining …`);
     const t0 = performance.now();
-    const w = await startWriter(url, prefix, parsed.value, `scale-${label}`, snapshotEvery);
+    const w = await startWriter(url, prefix, parsed, `scale-${label}`, snapshotEvery);
     let stopped = false;
     try {
       const tw = t0 + w.writerMs;
@@ -97,7 +97,7 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
       const snapshots = metricValue(metrics, 'swoosh_snapshots_total{result="ok"}');
       return {
         label, genesis_state_bytes: genesisBytes, end_state_bytes: end === null ? 0 : jcs(end).length,
-        identities: Object.keys(parsed.value.identities).length, decisions: walLast, seconds: +seconds.toFixed(3),
+        identities: Object.keys(parsed.identities).length, decisions: walLast, seconds: +seconds.toFixed(3),
         decisions_per_s: Math.round(walLast / seconds), outcomes_accepted: accepted, snapshots,
         snapshot_bytes: metricValue(metrics, 'swoosh_snapshot_bytes'), snapshot_encoding: encoding,
         snapshot_write_ms: Math.round(writeMs), snapshot_load_ms: Math.round(loadMs),

@@ -16,8 +16,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { createCore, type WalEntry } from '../core/index.js';
-import { nodeHasher } from '../crypto/hasher.js';
+import type { WalEntry } from '../core/index.js';
 import { encodeEnvelope, msgIdOf } from '../runtime/envelope.js';
 import { SwooshError } from '../runtime/errors.js';
 import { startNatsCluster, type NatsCluster } from '../runtime/nats-cluster.js';
@@ -30,7 +29,7 @@ import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 // tests (one planner, one definition of "a valid next step").
 import { Rng } from '../sim/planner.js';
 import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, STREAM_FAULT_KINDS, disruptiveRate, streamSteps, type FaultRates } from '../sim/stream.js';
-import { World, castGenesis } from '../sim/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../sim/world.js';
 import { putRevisions } from '../runtime/snapshots.js';
 import { runChecks, type FenceWindow, type Sample, type Told } from './check.js';
 import { killProc, spawnChaosInstance, statusOf, stopProc, writeKeyFile, type ChaosProc } from './proc.js';
@@ -128,9 +127,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const genesisRaw = castGenesis({ license_grace_ms: o.licenseGraceMs });
   const genesisFile = join(dir, 'genesis.json');
   writeFileSync(genesisFile, JSON.stringify(genesisRaw));
-  const core = createCore(nodeHasher);
-  const g = core.parseGenesis(genesisRaw);
-  if (!g.ok) throw new Error(g.error.message);
+  const genesis = parseFixtureGenesis(genesisRaw);
 
   const violations: Violation[] = [];
   const faults: FaultEvent[] = [];
@@ -567,7 +564,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     progress('check');
     const final = await statuses();
     const checked = await runChecks({
-      js, jsm, genesis: g.value, subjects, told, observed, samples,
+      js, jsm, genesis, subjects, told, observed, samples,
       finalStatuses: final, producerHead: w.head(), fenceWindows,
     });
     violations.push(...checked.violations);

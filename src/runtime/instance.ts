@@ -279,7 +279,7 @@ export class Instance {
       snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
       crashAt: this.cfg.crashAt ?? new Map(),
-      onDecided: (d, record, storedMs) => this.onDecided(d, storedMs - d.msg.logMs, record.dr_id),
+      onDecided: (d, storedMs) => this.onDecided(d, storedMs - d.msg.logMs),
       onBatch: (size, publishSeconds) => {
         this.metrics.observeBatch(size);
         this.metrics.observePublishLatency(publishSeconds);
@@ -299,7 +299,8 @@ export class Instance {
     }, rec.snapshotRevision, rec.snapshotSeq);
   }
 
-  private onDecided(d: Decided, latencyMs: number | null, drId: string): void {
+  private onDecided(d: Decided, latencyMs: number | null): void {
+    const drId = d.content.dr_id;
     const dec = d.step.decision;
     this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
     this.cfg.tracing?.spanForDecision(dec, {
@@ -327,7 +328,7 @@ export class Instance {
     const f = new Follower({
       js: this.js, replica, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
-      onChecked: (d) => this.onDecided(d, null, `bubble://dr/${replica.state.meta.instance_id}/${d.msg.seq}`),
+      onChecked: (d) => this.onDecided(d, null),
       onDivergence: (err) => {
         this.diverged = err.message;
         this.metrics.recordDivergence();

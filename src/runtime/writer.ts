@@ -36,7 +36,7 @@ import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from '@nats-i
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FencedPublisher, PublishRefusedError, type FencedAck } from './fenced-publisher.js';
 import type { NodeSigner } from '../crypto/node-sign.js';
-import { composeRecordText, drSigningBytes, subjectToken, transitionRecords, type DecisionRecord, type TransitionRecord } from './dr.js';
+import { composeRecordText, drSigningBytes, subjectToken, transitionRecords, type TransitionRecord } from './dr.js';
 import type { CryptoPool } from './crypto-pool.js';
 import { verdictsOf, type SigCheck } from '../shell/entry.js';
 import { MessagePump, StreamReader } from './reader.js';
@@ -86,7 +86,7 @@ export interface WriterDeps {
   readonly snapshotEvery: number;
   readonly batchMax: number;
   readonly crashAt: ReadonlyMap<CrashPoint, number>;
-  readonly onDecided: (d: Decided, record: DecisionRecord, storedMs: number) => void;
+  readonly onDecided: (d: Decided, storedMs: number) => void;
   /** One stored batch: its size and how long its publishes took until every ack. */
   readonly onBatch?: (size: number, publishSeconds: number) => void;
   readonly onSnapshot: (r: { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string } | { seq: number; error: string }) => void;
@@ -104,7 +104,6 @@ interface InFlight {
 /** One decided entry, signed, ready to publish. */
 interface Signed {
   readonly d: Decided;
-  readonly rec: DecisionRecord;
   readonly bytes: Uint8Array;
 }
 
@@ -271,7 +270,6 @@ export class Writer {
       const signature = bytesToHex(sigs[i] ?? new Uint8Array());
       return {
         d,
-        rec: { ...d.content, writer, signature },
         bytes: enc.encode(composeRecordText(d.text, { writer, signature })),
       };
     });
@@ -311,10 +309,10 @@ export class Writer {
     let reverb = false;
     try {
       for (const s of batch) {
-        const { d, rec } = s;
+        const { d } = s;
         const seq = d.msg.seq;
         this.crash('before_publish', seq);
-        const dr = this.publisher.publish(this.deps.subjects.dr(rec.outcome, subjectToken(rec.transition)), s.bytes, `dr:${seq}`, seq - 1);
+        const dr = this.publisher.publish(this.deps.subjects.dr(d.content.outcome, subjectToken(d.content.transition)), s.bytes, `dr:${seq}`, seq - 1);
         // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
         if (outputs.length === 0) await this.settle(seq, [dr]);
         const between = this.deps.crashAt.get('between_dr_and_transitions');
@@ -339,7 +337,7 @@ export class Writer {
     this.stored = after;
     this.deps.onBatch?.(batch.length, (performance.now() - tPublish) / 1000);
     const storedMs = Date.now();
-    for (const o of outputs) this.deps.onDecided(o.s.d, o.s.rec, storedMs);
+    for (const o of outputs) this.deps.onDecided(o.s.d, storedMs);
     const last = batch.at(-1)?.d.msg.seq ?? 0;
     this.crash('before_ack', last);
     for (const m of acks) m.ack();

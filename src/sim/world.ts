@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createCore, type Core, type State, type StepResult, type WalEntry } from '../core/index.js';
+import type { Genesis } from '../core/genesis.js';
 import { formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/hlc.js';
 import { jcs, type JsonObject } from '../core/json.js';
 import { nodeHasher } from '../crypto/hasher.js';
@@ -70,6 +71,16 @@ export function castGenesis(over: Record<string, unknown> = {}): Record<string, 
   };
 }
 
+/**
+ * A genesis document parsed, for fixtures whose document is known good (the cast's, or one a
+ * generator built): a refusal is a bug in the fixture, so it throws with the field's path.
+ */
+export function parseFixtureGenesis(raw: Record<string, unknown> = castGenesis(), core: Core = createCore(nodeHasher)): Genesis {
+  const g = core.parseGenesis(raw);
+  if (!g.ok) throw new Error(`${g.error.path}: ${g.error.message}`);
+  return g.value;
+}
+
 const verifier = createNodeVerifier();
 const BASE_MS = Date.UTC(2025, 9, 19, 1, 0, 0);
 
@@ -105,9 +116,7 @@ export class World {
       this.logMs = opts.baseMs;
       this.hlc = { ms: opts.baseMs, logical: 0 };
     }
-    const g = this.core.parseGenesis(genesis);
-    if (!g.ok) throw new Error(`${g.error.path}: ${g.error.message}`);
-    this.state = this.core.genesis(g.value);
+    this.state = this.core.genesis(parseFixtureGenesis(genesis, this.core));
   }
 
   /** Move the log clock forward. */

@@ -37,7 +37,7 @@ import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../supp
 import { publishLive } from '../support/publish.js';
 import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis } from '../support/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
 
 const seed = Math.abs(announceSeed('crash integration'));
 
@@ -89,9 +89,7 @@ describe('writer killed with SIGKILL at seeded points and restarted', () => {
   const procs: Proc[] = [];
   const genesisRaw = castGenesis();
   const core = createCore(nodeHasher);
-  const g = core.parseGenesis(genesisRaw);
-  if (!g.ok) throw new Error(g.error.message);
-  const genesis = g.value;
+  const genesis = parseFixtureGenesis(genesisRaw, core);
   const files = writeInstanceFiles(genesisRaw);
 
   beforeAll(async () => {

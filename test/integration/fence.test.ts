@@ -41,7 +41,7 @@ import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../supp
 import { publishLive } from '../support/publish.js';
 import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis } from '../support/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
 
 const seed = Math.abs(announceSeed('fence integration'));
 
@@ -68,9 +68,7 @@ describe('a paused writer that wakes up after a takeover', () => {
   const procs: Proc[] = [];
   const genesisRaw = castGenesis();
   const core = createCore(nodeHasher);
-  const g = core.parseGenesis(genesisRaw);
-  if (!g.ok) throw new Error(g.error.message);
-  const genesis = g.value;
+  const genesis = parseFixtureGenesis(genesisRaw, core);
   const files = writeInstanceFiles(genesisRaw);
 
   /** One installation per case: the first uses the fixture's prefix, the second its own. */

@@ -21,16 +21,14 @@ import { publishLive } from '../support/publish.js';
 import { waitUntil } from '../support/proc.js';
 import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis } from '../support/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
 
 const seed = Math.abs(announceSeed('follower integration'));
 const log = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'error' });
 const core = createCore(nodeHasher);
 
 function parse(raw: Record<string, unknown>): Genesis {
-  const g = core.parseGenesis(raw);
-  if (!g.ok) throw new Error(g.error.message);
-  return g.value;
+  return parseFixtureGenesis(raw, core);
 }
 
 describe('followers', () => {

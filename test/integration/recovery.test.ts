@@ -25,7 +25,7 @@ import { publishLive } from '../support/publish.js';
 import { waitUntil } from '../support/proc.js';
 import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis } from '../support/world.js';
+import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
 
 const seed = Math.abs(announceSeed('recovery integration'));
 const log = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
@@ -33,9 +33,7 @@ const core = createCore(nodeHasher);
 const LIVE = { ...CHAOS, advance: 0 };
 
 function parse(raw: Record<string, unknown>): Genesis {
-  const g = core.parseGenesis(raw);
-  if (!g.ok) throw new Error(g.error.message);
-  return g.value;
+  return parseFixtureGenesis(raw, core);
 }
 
 interface Env {

@@ -34,7 +34,7 @@ import {
   type SignedProposal,
 } from '../../src/sdk/index.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { CAST, castGenesis, h, type Actor } from '../support/world.js';
+import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../support/world.js';
 
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 
@@ -81,9 +81,7 @@ describe('SDK over NATS', () => {
   const writerSeed = new Uint8Array(randomBytes(32));
   const writer = keyPairFromSeed(writerSeed).signer;
   const core = createCore(nodeHasher);
-  const g = core.parseGenesis(castGenesis());
-  if (!g.ok) throw new Error(g.error.message);
-  const genesis = g.value;
+  const genesis = parseFixtureGenesis(castGenesis(), core);
   const genesisHash = core.genesis(genesis).meta.genesis_hash;
   const clock = new ProducerClock();
   const feeder = idOf(CAST.feeder);

@@ -23,7 +23,7 @@ import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { publishEntries, publishLive } from '../support/publish.js';
 import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../support/stream.js';
-import { CAST, World, castGenesis } from '../support/world.js';
+import { CAST, World, castGenesis, parseFixtureGenesis } from '../support/world.js';
 
 const seed = Math.abs(announceSeed('writer integration'));
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
@@ -45,9 +45,7 @@ describe('writer on JetStream', () => {
   let inst: Instance;
   const core = createCore(nodeHasher);
   const genesisRaw = castGenesis();
-  const g = core.parseGenesis(genesisRaw);
-  if (!g.ok) throw new Error(g.error.message);
-  const genesis = g.value;
+  const genesis = parseFixtureGenesis(genesisRaw, core);
 
   beforeAll(async () => {
     fx = await natsFixture();
