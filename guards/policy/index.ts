@@ -8,17 +8,31 @@ import { deny, pass, type GuardFn, type GuardVerdict } from '../../src/core/guar
 import { str, isJsonObject, type JsonObject } from '../../src/core/json.js';
 import type { PolicyRules } from '../../src/core/state.js';
 
-const globCache = new Map<string, RegExp>();
-
-/** `*` matches any run of characters; everything else is literal. Whole-string match. */
+/**
+ * `*` matches any run of characters (UTF-16 code units); everything else is literal.
+ * Whole-string match. SWOOSH's own linear-time matcher (greedy with one backtrack point), not
+ * a RegExp: patterns come from signed policy facts, and a regex engine would bring its own
+ * backtracking cost on hostile patterns and its own edge-case semantics into a decision.
+ */
 export function globMatch(pattern: string, text: string): boolean {
-  let re = globCache.get(pattern);
-  if (re === undefined) {
-    const body = pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*');
-    re = new RegExp(`^${body}$`, 's');
-    if (globCache.size < 10_000) globCache.set(pattern, re);
+  let p = 0;
+  let t = 0;
+  let star = -1;
+  let resume = 0;
+  while (t < text.length) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === text[t]) {
+      p++;
+      t++;
+    } else if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      resume = t;
+    } else if (star >= 0) {
+      p = star + 1;
+      t = ++resume;
+    } else return false;
   }
-  return re.test(text);
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /** The data a transition is checked against. */

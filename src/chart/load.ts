@@ -20,6 +20,14 @@ import type {
 } from '../core/chart.js';
 import { PATTERN_FLAGS } from '../core/schema.js';
 
+/**
+ * Pattern forms whose meaning depends on the engine's Unicode tables (property escapes, the
+ * Unicode whitespace classes, literal non-ASCII characters that case or class rules may touch).
+ * A guard's verdict must not change when the runtime's Unicode version does.
+ */
+// eslint-disable-next-line no-control-regex -- the class is "anything outside ASCII"
+const UNICODE_DEPENDENT_PATTERN = /\\[pPsS]|[^\x00-\x7f]/;
+
 /** One problem found in a chart. `path` is e.g. `transitions[3].from[0]` ('' = the file). */
 export interface ChartProblem {
   readonly message: string;
@@ -594,7 +602,11 @@ function readStringSchema(ctx: Ctx, o: Obj, path: string): InputSchema {
   const format = readEnum(ctx, o, 'format', path, FORMATS);
   if (format !== undefined) s.format = format;
   const pattern = readString(ctx, o, 'pattern', path);
-  if (pattern !== undefined) {
+  if (pattern !== undefined && UNICODE_DEPENDENT_PATTERN.test(pattern)) {
+    report(ctx, join(path, 'pattern'),
+      'pattern uses a Unicode-table-dependent form (\\p, \\P, \\s, \\S or a non-ASCII character), '
+      + 'whose meaning changes with the runtime\'s Unicode version; spell the characters out');
+  } else if (pattern !== undefined) {
     try {
       new RegExp(pattern, PATTERN_FLAGS);
       s.pattern = pattern;

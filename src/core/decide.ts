@@ -17,7 +17,8 @@ import type { GuardContext, GuardFn } from './guard.js';
 import { hashJcs, type Hasher } from './hash.js';
 import { compareStamp, parseHlc, type Hlc } from './hlc.js';
 import { idemLookup } from './idem.js';
-import { isJsonObject, jcs, type JsonObject } from './json.js';
+import { isJsonObject, jcsOrProblem, type JsonObject } from './json.js';
+import { describeJsonProblem, scanJson } from './json-scan.js';
 import type { StateHasher } from './merkle.js';
 import { parseProposal } from './proposal.js';
 import type { HeadSection, State } from './state.js';
@@ -247,21 +248,18 @@ function quarantine(base: DecisionBase, state: State, entry: Signed, p: Proposal
   };
 }
 
-/** Parse a JSON body and insist it is its own JCS form (so signed bytes are unambiguous). */
+/**
+ * Parse a JSON body and insist it is its own JCS form (so signed bytes are unambiguous). Every
+ * message is SWOOSH's own wording: the scanner (json-scan.ts) judges the grammar and the
+ * nesting depth before `JSON.parse` runs, and JCS reports its own reason; no engine text.
+ */
 export function parseCanonical(body: string): { ok: true; value: JsonObject } | { ok: false; message: string; canonical: boolean } {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch (err) {
-    return { ok: false, message: `body is not JSON: ${(err as Error).message}`, canonical: true };
-  }
+  const scan = scanJson(body);
+  if (!scan.ok) return { ok: false, message: `body: ${describeJsonProblem(body, scan)}`, canonical: true };
+  const value: unknown = JSON.parse(body); // cannot throw: the scanner accepted the grammar
   if (!isJsonObject(value)) return { ok: false, message: 'body is not a JSON object', canonical: true };
-  let text: string;
-  try {
-    text = jcs(value);
-  } catch (err) {
-    return { ok: false, message: `body has no canonical form: ${(err as Error).message}`, canonical: true };
-  }
-  if (text !== body) return { ok: false, message: 'body is not in RFC 8785 (JCS) form', canonical: false };
+  const text = jcsOrProblem(value);
+  if (!text.ok) return { ok: false, message: `body has no canonical form: ${text.problem}`, canonical: true };
+  if (text.text !== body) return { ok: false, message: 'body is not in RFC 8785 (JCS) form', canonical: false };
   return { ok: true, value };
 }

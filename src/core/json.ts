@@ -79,6 +79,21 @@ export function jcs(value: unknown): string {
 }
 
 /**
+ * JCS text of a value parsed from JSON, or why it has none in SWOOSH's own words: the only
+ * ways are a lone surrogate in a string and a number JSON.parse turned into Infinity
+ * (e.g. 1e400). The caller bounds nesting first (json-scan.ts), so `jcs` cannot meet a stack
+ * limit here, and the caught error's text is never used: it differs between runtimes.
+ */
+export function jcsOrProblem(value: unknown): { ok: true; text: string } | { ok: false; problem: string } {
+  try {
+    return { ok: true, text: jcs(value) };
+  } catch (err) {
+    void err; // jcs refuses exactly the two cases named below; its wording is not ours to record
+    return { ok: false, problem: 'a string holds a lone surrogate or a number is out of range' };
+  }
+}
+
+/**
  * A string field of an object that schema validation already checked. Anything else here is
  * a programmer error (validation and use disagree), so it throws rather than coerces.
  */

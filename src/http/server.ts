@@ -12,6 +12,7 @@
  *   GET  /metrics           Prometheus text
  *   GET  /openapi.json      docs/openapi.yaml as JSON
  */
+import { describeJsonProblem, scanJson } from '../core/json-scan.js';
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
 } from 'fastify';
@@ -95,12 +96,14 @@ function installParser(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    try {
-      done(null, JSON.parse(text as string) as unknown);
-    } catch (err) {
-      done(invalidProposal('invalid_proposal', '',
-        `body: not valid JSON: ${(err as Error).message}`));
+    // SWOOSH's own scanner judges the grammar and nesting depth first, so the answer is worded
+    // the same on every runtime and nothing deeper than the WAL accepts is ever published.
+    const scan = scanJson(text as string);
+    if (!scan.ok) {
+      done(invalidProposal('invalid_proposal', '', `body: ${describeJsonProblem(text as string, scan)}`));
+      return;
     }
+    done(null, JSON.parse(text as string) as unknown);
   });
 }
 

@@ -6,7 +6,7 @@
  */
 import type { PubAck } from '@nats-io/jetstream';
 import type { Core } from '../core/index.js';
-import { isJsonObject, jcs } from '../core/json.js';
+import { isJsonObject, jcsOrProblem } from '../core/json.js';
 import type { DecisionRecord } from '../runtime/dr.js';
 import type { InstanceStatus } from '../runtime/instance.js';
 import { envelopeOfSigned, publishProposal } from '../shell/publish.js';
@@ -35,11 +35,9 @@ export function checkProposal(core: Core, body: unknown): CheckedProposal {
     throw invalidProposal('invalid_proposal', 'signature',
       'signature: expected 128 lowercase hex characters (64 bytes of Ed25519)');
   }
-  try {
-    jcs(unsigned);
-  } catch (err) {
-    throw invalidProposal('invalid_proposal', '',
-      `body: has no canonical JSON form: ${(err as Error).message}`);
+  const canonical = jcsOrProblem(unsigned);
+  if (!canonical.ok) {
+    throw invalidProposal('invalid_proposal', '', `body: has no canonical JSON form: ${canonical.problem}`);
   }
   const problem = core.validateProposal(unsigned);
   if (problem !== null) throw invalidProposal(problem.code, problem.path, problem.message);

@@ -26,9 +26,18 @@ type DecisionFields = Pick<Decision,
   | 'inputs_hash' | 'evidence' | 'code' | 'message' | 'failing_guard' | 'guard_outcomes'
   | 'justification' | 'original' | 'applied' | 'log_ms'>;
 
+/**
+ * Format version of decision records. v2 records are decided under the rules that hold on
+ * every supported runtime: SWOOSH's own Ed25519 prechecks (docs/signatures.md §3) and
+ * rejection messages SWOOSH composes itself. v1 records (SWOOSH 0.1) could carry engine text
+ * and OpenSSL-version-dependent verdicts, so they cannot be recomputed equal; a deployment
+ * holding them is moved by re-genesis (docs/upgrading.md, docs/adr/0001).
+ */
+export const DR_FORMAT_VERSION = 2;
+
 /** The deterministic part of a decision record. */
 export interface DrContent extends DecisionFields {
-  readonly v: 1;
+  readonly v: typeof DR_FORMAT_VERSION;
   readonly dr_id: string;
   readonly ucxl: string;
   readonly wal_seq: number;
@@ -67,7 +76,7 @@ export function drIdOf(instance: string, seq: number): string {
 export function drContent(instance: string, meta: EntryMeta, r: StepResult, prevDrHash: string): DrContent {
   const d = r.decision;
   return {
-    v: 1,
+    v: DR_FORMAT_VERSION,
     dr_id: drIdOf(instance, meta.seq),
     ucxl: `ucxl://swoosh:${instance}@wal/${meta.seq}`,
     wal_seq: meta.seq,

@@ -19,6 +19,8 @@ export const OPERATING_ERRORS = {
     'DECISIONS holds records for WAL entries the WAL no longer has: its tail was lost.',
   wal_sequence_reused:
     'A verified snapshot names a WAL entry that is not the one now at its sequence.',
+  record_format_mismatch:
+    'DECISIONS holds records of another format version; this SWOOSH cannot replay them equal.',
   dr_signature_invalid:
     'A stored decision record carries a signature that does not verify for its writer.',
   invalid_genesis: 'The genesis file is unreadable or invalid; the message names the field.',

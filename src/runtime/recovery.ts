@@ -19,7 +19,7 @@ import type { Core, State } from '../core/index.js';
 import type { Hasher } from '../core/hash.js';
 import type { Genesis } from '../core/genesis.js';
 import type { SignatureVerifier } from '../crypto/verify.js';
-import { chainStart, contentOf, decodeDr, drHash, transitionRecords, verifyDrSignature, type TransitionRecord } from './dr.js';
+import { DR_FORMAT_VERSION, chainStart, contentOf, decodeDr, drHash, transitionRecords, verifyDrSignature, type TransitionRecord } from './dr.js';
 import { walEntryHash } from './envelope.js';
 import { StreamReader } from './reader.js';
 import { Replica, fromStoredMsg, type WalMessage } from './replica.js';
@@ -131,6 +131,23 @@ async function resumable(deps: RecoveryDeps, replica: Replica, drLast: number, t
   return { replica, revision: await deps.snapshots.headRevision() };
 }
 
+/**
+ * Refuse a deployment whose records are of another format version, before replaying anything:
+ * a v1 record cannot be recomputed equal (its texts and signature verdicts depended on the
+ * runtime), and a mismatch found halfway through the log would say less than this.
+ */
+async function checkFormat(deps: RecoveryDeps): Promise<void> {
+  const first = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: 1 });
+  if (first === null) return;
+  const v = (decodeDr(first.data) as { v?: unknown }).v;
+  if (v === DR_FORMAT_VERSION) return;
+  throw new SwooshError('record_format_mismatch',
+    `DECISIONS holds decision records of format v${String(v)}; this SWOOSH writes and replays v${DR_FORMAT_VERSION}. `
+    + 'Records of format v1 were decided with rules that depended on the Node.js runtime and cannot be '
+    + 'recomputed equal, so recovery refuses rather than accept a mismatch. Keep the old deployment '
+    + 'read-only and move to a new prefix: see docs/upgrading.md "From record format v1".', false);
+}
+
 /** Recover a replica from snapshots, the WAL and the stored decision records. */
 export async function recover(deps: RecoveryDeps): Promise<Recovered> {
   const t0 = performance.now();
@@ -145,6 +162,7 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
       `DECISIONS holds records up to ${drLast} but the WAL ends at ${walLast}: the WAL lost its tail. ` +
       'Refusing to start; see docs/runtime.md "WAL tail lost".', false);
   }
+  if (drLast > 0) await checkFormat(deps);
   const resumed = deps.resume === undefined ? null : await resumable(deps, deps.resume.replica, drLast, trStored);
   const { replica, revision } = resumed ?? await startingPoint(deps, drLast);
   const from = replica.lastSeq;

@@ -7,6 +7,8 @@
 import type { EntryChannel, SigVerdict, WalEntry, WalSeq } from '../core/types.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { jcs } from '../core/json.js';
+import { scanJson } from '../core/json-scan.js';
+import { firstInvalidUtf8 } from '../runtime/utf8.js';
 import type { SignatureVerifier } from '../crypto/verify.js';
 
 /** A message taken off the WAL, envelope already decoded. */
@@ -22,7 +24,7 @@ export interface RawSigned {
   readonly sig: Uint8Array;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const enc = new TextEncoder();
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -89,24 +91,20 @@ export type PreparedEntry =
 /** Decode a message into its entry-to-be and its signature checks. Never throws on bad bytes. */
 export function prepareEntry(raw: RawSigned): PreparedEntry {
   const seq = raw.seq as WalSeq;
-  let body: string;
-  try {
-    body = utf8.decode(raw.body);
-  } catch (err) {
+  const badByte = firstInvalidUtf8(raw.body);
+  if (badByte >= 0) {
     return {
       kind: 'final',
       entry: {
         type: 'malformed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name,
-        code: 'invalid_utf8', message: `body is not UTF-8: ${(err as Error).message}`,
+        code: 'invalid_utf8', message: `body is not UTF-8 at byte ${badByte}`,
       },
     };
   }
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(body);
-  } catch (err) {
-    void err; // the core reports the JSON problem with the schema stage's code
-  }
+  const body = utf8.decode(raw.body);
+  // Only the signer is read here, to know whose key verifies the envelope; the core's schema
+  // stage judges the JSON itself (SWOOSH's own scanner, depth-limited) and words any problem.
+  const parsed = scanJson(body).ok ? (JSON.parse(body) as unknown) : null;
   const signer = signerOf(parsed);
   const domain = raw.channel === 'fact' ? DOMAIN.fact : DOMAIN.proposal;
   const envelope: SigCheck | null = signer !== null && raw.sig.length === 64
