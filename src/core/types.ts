@@ -12,7 +12,7 @@ export type Signer = string & { readonly __brand: 'Signer' };
 export type IdemKey = string & { readonly __brand: 'IdemKey' };
 
 /**
- * A signature verdict computed by the shell (node:crypto, RFC 8032 as OpenSSL applies it).
+ * A signature verdict computed by the shell under SWOOSH's one rule (docs/signatures.md §3).
  * Verification is a pure function of the bytes, so the core takes the verdict as an input;
  * only `src/shell/verify-entry.ts` and test helpers create these.
  */

@@ -15,6 +15,12 @@ export {
   parseSigner,
   signerFromPublicKey,
 } from './keys.js';
+export {
+  acceptableSignature,
+  isCanonicalPointEncoding,
+  isCanonicalScalar,
+  isSmallOrderEncoding,
+} from './rule.js';
 export { signObject, withSignature } from './sign.js';
 export {
   DEFAULT_KEY_CACHE_MAX,

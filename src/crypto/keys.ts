@@ -4,11 +4,13 @@
  *
  * A signer is written `hmmm:pubkey:<64 lowercase hex of the 32-byte public key>`. Only
  * canonical encodings of points that are not of small order are identities: `parseSigner`
- * refuses the rest, and both verifiers go through it, so such a key never verifies in SWOOSH
- * even where node:crypto itself would accept a signature for it (test/unit/crypto.edge.test.ts).
+ * refuses the rest (byte checks in rule.ts first, then noble's strict decoding), and every
+ * verifier goes through it, so such a key never verifies in SWOOSH even where node:crypto
+ * itself would accept a signature for it, as OpenSSL 3.0 does (test/unit/crypto.edge.test.ts).
  * Code that admits identities should call it too, so such keys are never registered.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { isCanonicalPointEncoding, isSmallOrderEncoding } from './rule.js';
 
 /** Prefix of every signer id. */
 export const SIGNER_PREFIX = 'hmmm:pubkey:';
@@ -63,11 +65,14 @@ export function signerFromPublicKey(publicKey: Uint8Array): string {
 /**
  * True when `publicKey` is the canonical encoding of a curve point that is not of small
  * order. Rejected: a y coordinate ≥ p (2^255 − 19), the sign bit set on a point whose x is 0,
- * bytes that decode to no point, and the 8 points of order 1, 2, 4 or 8. Costs one point
- * decompression (a field square root), a few hundred microseconds with noble.
+ * bytes that decode to no point, and the 8 points of order 1, 2, 4 or 8. The encoding and
+ * small-order checks are SWOOSH's own byte logic (rule.ts), done first so the A side of the
+ * rule never depends on a library; noble's strict decoding then refuses bytes that are no
+ * point. Costs one point decompression (a field square root), a few hundred microseconds.
  */
 export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
   if (publicKey.length !== ED25519_KEY_BYTES) return false;
+  if (!isCanonicalPointEncoding(publicKey) || isSmallOrderEncoding(publicKey)) return false;
   let point;
   try {
     // zip215 = false: strict RFC 8032 decoding (y < p, no x = 0 with the sign bit set).
@@ -76,7 +81,8 @@ export function isAcceptablePublicKey(publicKey: Uint8Array): boolean {
     void err; // not a point, or a non-canonical encoding of one: not an identity
     return false;
   }
-  // Belt and braces: the canonical re-encoding must give back exactly the same bytes.
+  // Belt and braces, after the byte checks above: the canonical re-encoding must give back
+  // exactly the same bytes, and noble must agree that the point is not of small order.
   if (!bytesEqual(point.toBytes(), publicKey)) return false;
   return !point.isSmallOrder();
 }

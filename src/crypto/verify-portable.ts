@@ -2,13 +2,15 @@
  * The portable side of the one verification rule (docs/signatures.md): the SignatureVerifier
  * interface, the @noble/curves verifier the SDK uses, and object verification. No node:*
  * imports, so the SDK can run where node:crypto does not. The server's node:crypto verifier is
- * in verify.ts; a test pins that the two agree on every edge-case vector.
+ * in verify.ts; both take SWOOSH's prechecks (rule.ts, keys.ts) before their library's
+ * equation, and a test pins that the two agree on every edge-case vector on every runtime.
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { type Domain, signingBytes, stripSignature } from './domains.js';
-import { bytesEqual, hexToBytes, parseSigner } from './keys.js';
+import { bytesEqual, parseSigner } from './keys.js';
+import { acceptableSignature } from './rule.js';
 
 /** Verifies an Ed25519 signature by a signer id over message bytes. Never throws. */
 export interface SignatureVerifier {
@@ -19,22 +21,16 @@ export interface SignatureVerifier {
   verify(signer: string, message: Uint8Array, signatureHex: string): boolean;
 }
 
-const SIGNATURE_RE = /^[0-9a-f]{128}$/;
 /** Order L of the prime-order subgroup: 2^252 + 27742317777372353535851937790883648493. */
 const CURVE_ORDER = ed25519.Point.Fn.ORDER;
 
-/** The 64 signature bytes of 128 lowercase hex chars, or null. */
-export function signatureBytes(signatureHex: unknown): Uint8Array | null {
-  if (typeof signatureHex !== 'string' || !SIGNATURE_RE.test(signatureHex)) return null;
-  return hexToBytes(signatureHex);
-}
-
 /**
- * RFC 8032 verification exactly as OpenSSL 3 applies it: S < L, A decoded, k = SHA-512(R ‖ A
- * ‖ M) mod L, then the *cofactorless* check that encode([S]B − [k]A) equals the 32 R bytes.
- * Comparing bytes makes a non-canonical R encoding fail, as in OpenSSL.
+ * The library step of the rule, after SWOOSH's prechecks: RFC 8032's *cofactorless* equation,
+ * as OpenSSL checks it. S < L (again; the precheck already refused S ≥ L), A decoded strictly,
+ * k = SHA-512(R ‖ A ‖ M) mod L, then encode([S]B − [k]A) must equal the 32 R bytes. Comparing
+ * bytes makes a non-canonical R encoding fail, as in OpenSSL.
  */
-function opensslRule(publicKey: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
+function cofactorless(publicKey: Uint8Array, message: Uint8Array, sig: Uint8Array): boolean {
   const r = sig.subarray(0, 32);
   const s = bytesToNumberLE(sig.subarray(32, 64));
   if (s >= CURVE_ORDER) return false;
@@ -46,18 +42,20 @@ function opensslRule(publicKey: Uint8Array, message: Uint8Array, sig: Uint8Array
 }
 
 /**
- * The portable (SDK) verifier, @noble/curves only, with strict (`zip215: false`) decoding and
- * OpenSSL's cofactorless equation. It agrees with the node verifier on every vector in the
- * edge-case test (test/unit/crypto.edge.test.ts). About 15x slower than node:crypto.
+ * The portable (SDK) verifier, @noble/curves only: SWOOSH's prechecks (`acceptableSignature`,
+ * `parseSigner`), then strict (`zip215: false`) decoding and the cofactorless equation. It
+ * agrees with the node verifier on every vector in the edge-case test
+ * (test/unit/crypto.edge.test.ts), on every OpenSSL line. About 15x slower than node:crypto.
  */
 export function createNobleVerifier(): SignatureVerifier {
   return {
     verify(signer: string, message: Uint8Array, signatureHex: string): boolean {
+      const sig = acceptableSignature(signatureHex);
+      if (sig === null || !(message instanceof Uint8Array)) return false;
       const publicKey = parseSigner(signer);
-      const sig = signatureBytes(signatureHex);
-      if (publicKey === null || sig === null || !(message instanceof Uint8Array)) return false;
+      if (publicKey === null) return false;
       try {
-        return opensslRule(publicKey, message, sig);
+        return cofactorless(publicKey, message, sig);
       } catch (err) {
         void err; // noble throwing on odd input is a "no", never an exception
         return false;

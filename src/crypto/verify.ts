@@ -1,8 +1,11 @@
 /**
- * Signature verification under SWOOSH's one rule (docs/signatures.md §3): "RFC 8032 as OpenSSL
- * (node:crypto) applies it", after `parseSigner` has refused non-canonical and small-order
- * public keys. Replicas that disagreed on an edge-case signature would decide differently and
- * diverge, so every verdict a decision depends on comes from this rule.
+ * Signature verification under SWOOSH's one rule (docs/signatures.md §3): RFC 8032
+ * cofactorless verification, with SWOOSH-owned prechecks taken before any library verdict:
+ * `acceptableSignature` (rule.ts: 128 lowercase hex, S < L, R canonical and not of small
+ * order) and `parseSigner` (keys.ts: A canonical, a point, not of small order). Only then does
+ * a library check the equation. The prechecks cover everything on which node:crypto (OpenSSL 3.0
+ * vs 3.5, which refuses small-order A or R) and @noble/curves could differ, so replicas on any
+ * Node major reach the same verdict, and every verdict a decision depends on comes from here.
  *
  * - `createNodeVerifier` is the server's verifier (node:crypto, cached KeyObjects).
  * - `createNobleVerifier` is the SDK's: noble's strict (zip215: false) point decoding and
@@ -15,9 +18,11 @@
  */
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { hexToBytes, parseSigner } from './keys.js';
-import { signatureBytes, type SignatureVerifier } from './verify-portable.js';
+import { acceptableSignature } from './rule.js';
+import type { SignatureVerifier } from './verify-portable.js';
 
-export { createNobleVerifier, signatureBytes, verifyObject, type SignatureVerifier } from './verify-portable.js';
+export { acceptableSignature } from './rule.js';
+export { createNobleVerifier, verifyObject, type SignatureVerifier } from './verify-portable.js';
 
 /** The node:crypto verifier, which also reports its key cache for tests and metrics. */
 export interface NodeSignatureVerifier extends SignatureVerifier {
@@ -54,8 +59,9 @@ export function spkiFromPublicKey(publicKey: Uint8Array): Uint8Array {
 }
 
 /**
- * The server verifier: node:crypto (OpenSSL) Ed25519 with public KeyObjects cached in a bounded,
- * least-recently-used Map keyed by signer id. Malformed signer or signature → false.
+ * The server verifier: SWOOSH's prechecks (`acceptableSignature`, and `parseSigner` when a key
+ * is first seen), then node:crypto (OpenSSL) Ed25519 with public KeyObjects cached in a bounded,
+ * least-recently-used Map keyed by signer id. Malformed or refused signer or signature → false.
  */
 export function createNodeVerifier(opts: NodeVerifierOptions = {}): NodeSignatureVerifier {
   const keyCacheMax = opts.keyCacheMax ?? DEFAULT_KEY_CACHE_MAX;
@@ -87,7 +93,7 @@ export function createNodeVerifier(opts: NodeVerifierOptions = {}): NodeSignatur
     keyCacheMax,
     cacheSize: () => cache.size,
     verify(signer: string, message: Uint8Array, signatureHex: string): boolean {
-      const sig = signatureBytes(signatureHex);
+      const sig = acceptableSignature(signatureHex); // before OpenSSL sees anything
       if (sig === null || !(message instanceof Uint8Array)) return false;
       try {
         const key = keyFor(signer);

@@ -4,11 +4,12 @@
  *
  *  - verify: the signature checks of a batch (envelope signatures and council votes), ahead of
  *    the reducer. A verdict is a pure function of (public key, message, signature) under the one
- *    rule of docs/signatures.md: `parseSigner` refuses bad keys here, on the calling thread, and
- *    the workers run exactly the node verifier's last step, `crypto.verify` (OpenSSL) on a cached
- *    SPKI KeyObject, a throw counting as "no". So where a verdict is computed cannot change it;
- *    test/unit/runtime/crypto-pool.test.ts pins the pool to the in-thread verifier on the
- *    edge-case table.
+ *    rule of docs/signatures.md: SWOOSH's prechecks run here, on the calling thread
+ *    (`parseSigner` for keys, `acceptableSignature` for S < L and a canonical, not small-order
+ *    R), and the workers run exactly the node verifier's last step, `crypto.verify` (OpenSSL) on
+ *    a cached SPKI KeyObject, a throw counting as "no". So neither the thread nor the OpenSSL
+ *    line can change a verdict; test/unit/crypto.edge.test.ts pins the pool to the in-thread
+ *    verifier on the edge-case table.
  *  - sign: the writer's decision-record signatures (Ed25519 is deterministic: the same bytes as
  *    createNodeSigner, also pinned by the test).
  *
@@ -17,7 +18,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { parseSigner } from '../crypto/keys.js';
-import { signatureBytes } from '../crypto/verify.js';
+import { acceptableSignature } from '../crypto/rule.js';
 import type { SigCheck } from '../shell/entry.js';
 
 const WORKER_SOURCE = `
@@ -177,7 +178,7 @@ export class CryptoPool {
     checks.forEach((c, i) => {
       if (c === null) return;
       const pk = this.publicKeyOf(c.signer);
-      const sig = signatureBytes(c.signatureHex);
+      const sig = acceptableSignature(c.signatureHex);
       if (pk === null || sig === null) return;
       idx.push(i);
       keys.push(pk);

@@ -27,6 +27,8 @@ export interface ChildInstanceOptions {
   readonly keyFile: string;
   readonly env?: Record<string, string>;
   readonly readyTimeoutMs?: number;
+  /** The node binary to run the instance with (default: this process's). */
+  readonly nodeBin?: string;
 }
 
 /** A started child: the process, its exit, and its last output lines. */
@@ -42,7 +44,7 @@ export interface ChildInstance {
  * tail of its output.
  */
 export async function spawnReadyInstance(o: ChildInstanceOptions): Promise<ChildInstance> {
-  const child = spawn(process.execPath, entry(), {
+  const child = spawn(o.nodeBin ?? process.execPath, entry(), {
     env: {
       ...process.env, NATS_URL: o.natsUrl, SWOOSH_PREFIX: o.prefix, SWOOSH_NAME: o.name,
       SWOOSH_GENESIS: o.genesisFile, SWOOSH_KEY_FILE: o.keyFile, SWOOSH_LOG_LEVEL: 'warn', ...o.env,

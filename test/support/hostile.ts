@@ -19,7 +19,6 @@ import { CAST, World, h } from './world.js';
 
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();
-const PREFIX = 'swoosh';
 
 function le32(n: bigint): Uint8Array {
   const out = new Uint8Array(32);
@@ -55,6 +54,7 @@ interface Piece {
   readonly data: Uint8Array;
 }
 
+let PREFIX = 'swoosh';
 const proposalSubject = (t: string): string => `${PREFIX}.proposals.${t}`;
 const factSubject = (k: string): string => `${PREFIX}.facts.${k}`;
 const sig64 = new Uint8Array(64).fill(7);
@@ -141,7 +141,8 @@ const randomPiece: fc.Arbitrary<Piece> = fc.oneof(
 );
 
 /** The corpus for `seed`: fixed hostile pieces, then `randomCount` random ones, numbered from 1. */
-export function hostileCorpus(seed: number, randomCount: number): WalMessage[] {
+export function hostileCorpus(seed: number, randomCount: number, prefix = 'swoosh'): WalMessage[] {
+  PREFIX = prefix;
   const w = new World();
   const valid = jcs({ current_state_hash: h('x'), transition: 'Boot_ConfigOk', inputs: {}, inputs_hash: h('i'), signer: CAST.admin.signer, idem_key: 'k', hlc: '2025-10-19T01:00:00.000+00:00#0' });
   const pieces: Piece[] = [

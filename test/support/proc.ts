@@ -45,6 +45,7 @@ export interface Proc {
 /** Spawn an instance and wait for its ready line. */
 export async function spawnInstance(o: {
   natsUrl: string; prefix: string; name: string; genesisFile: string; keyFile: string; env?: Record<string, string>;
+  nodeBin?: string;
 }): Promise<Proc> {
   const { child, exited, output } = await spawnReadyInstance(o);
   const status = async (): Promise<InstanceStatus> => {
