@@ -3,7 +3,9 @@
 # Runs `swoosh serve` against NATS_URL; configuration is the environment (docs/observability.md,
 # "Running compose", and `swoosh serve --help`).
 
-ARG NODE_IMAGE=node:20-slim
+# Node 26, the current LTS line; SWOOSH supports 20.19+, 22, 24 and 26 (docs/upgrading.md), and
+# records are byte-identical on all of them.
+ARG NODE_IMAGE=node:26-slim
 
 # ---- build: every dependency, compile TypeScript to dist/ ----------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -41,7 +43,7 @@ EXPOSE 8080
 # The image's unprivileged user (uid 1000). Mounted key files must be readable by it.
 USER node
 
-# No curl in node:20-slim: Node's own fetch asks /health, which answers 200 once the instance
+# No curl in node:26-slim: Node's own fetch asks /health, which answers 200 once the instance
 # is ready (writer or follower) and 503 otherwise.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.SWOOSH_HTTP_PORT || '8080') + '/health', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

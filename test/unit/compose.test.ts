@@ -230,10 +230,13 @@ describe('Dockerfile', () => {
   const runtime = stages[stages.length - 1] ?? { from: '', lines: [] };
   const instr = (kw: string): string[] => runtime.lines.filter((l) => l.startsWith(`${kw} `));
 
-  it('builds in one stage and runs node:20-slim with production dependencies', () => {
+  it('builds in one stage and runs node:26-slim (the current LTS) with production dependencies', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages[0]?.lines.join('\n')).toMatch(/RUN npm ci\b[^\n]*\n[\s\S]*RUN npm run build/);
-    expect(runtime.from).toBe('node:20-slim');
+    expect(runtime.from).toBe('node:26-slim');
+    // The image's major is one package.json's engines names.
+    const pkg = JSON.parse(read('package.json')) as { engines: { node: string } };
+    expect(pkg.engines.node.split('||').map((r) => r.trim())).toContain('^26.0.0');
     expect(instr('RUN').join('\n')).toMatch(/npm ci --omit=dev/);
   });
 
