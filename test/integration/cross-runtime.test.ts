@@ -21,8 +21,8 @@ import { castGenesis } from '../support/world.js';
 const NO_SNAPSHOTS = { SWOOSH_SNAPSHOT_EVERY: '100000000' };
 
 describe('a WAL written on one Node major is recovered and audited on another', () => {
-  let fx: NatsFixture;
-  let nc: NatsConnection;
+  let fx: NatsFixture | undefined;
+  let nc: NatsConnection | undefined;
   let js: JetStreamClient;
   let jsm: JetStreamManager;
   const procs: Proc[] = [];
@@ -33,20 +33,27 @@ describe('a WAL written on one Node major is recovered and audited on another', 
 
   beforeAll(async () => {
     other = secondNode();
-    fx = await natsFixture();
-    nc = await connect({ servers: fx.url });
-    js = jetstream(nc);
-    jsm = await jetstreamManager(nc);
-    prefix = fx.prefix;
+    const f = await natsFixture();
+    fx = f;
+    const c = await connect({ servers: f.url });
+    nc = c;
+    js = jetstream(c);
+    jsm = await jetstreamManager(c);
+    prefix = f.prefix;
     s = subjectsFor(prefix);
     // The streams are created by the first writer.
   }, 300_000);
 
   afterAll(async () => {
     for (const p of procs) await p.stop();
-    await nc.close();
-    await fx.close();
+    await nc?.close();
+    await fx?.close();
   });
+
+  const url = (): string => {
+    if (fx === undefined) throw new Error('no NATS fixture: beforeAll failed');
+    return fx.url;
+  };
 
   async function publishCorpus(seed: number): Promise<number> {
     const corpus = hostileCorpus(seed, 150, prefix);
@@ -60,7 +67,7 @@ describe('a WAL written on one Node major is recovered and audited on another', 
 
   async function writer(name: string, nodeBin: string): Promise<Proc> {
     const p = await spawnInstance({
-      natsUrl: fx.url, prefix, name, genesisFile: files.genesisFile, keyFile: files.keyFile(name), env: NO_SNAPSHOTS, nodeBin,
+      natsUrl: url(), prefix, name, genesisFile: files.genesisFile, keyFile: files.keyFile(name), env: NO_SNAPSHOTS, nodeBin,
     });
     procs.push(p);
     return p;
@@ -68,7 +75,7 @@ describe('a WAL written on one Node major is recovered and audited on another', 
 
   function auditWith(nodeBin: string): { ok: boolean; wal_entries: number; decision_records: number; problems: unknown[] } {
     const out = execFileSync(nodeBin, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'verify', '--json',
-      '--nats-url', fx.url, '--prefix', prefix, '--genesis', files.genesisFile], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
+      '--nats-url', url(), '--prefix', prefix, '--genesis', files.genesisFile], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 120_000 });
     return JSON.parse(out) as { ok: boolean; wal_entries: number; decision_records: number; problems: unknown[] };
   }
 
