@@ -17,8 +17,8 @@ import type {
   TopStateSpec,
   TransitionSpec,
   WindowClassSpec,
-} from '../core/chart.js';
-import { PATTERN_FLAGS } from '../core/schema.js';
+} from '../core/model/chart-spec.js';
+import { PATTERN_FLAGS } from '../core/encoding/schema.js';
 
 /**
  * Pattern forms whose meaning depends on the engine's Unicode tables (property escapes, the

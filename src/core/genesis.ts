@@ -2,11 +2,11 @@
  * Genesis: the configuration an instance starts from, validated, and the initial state it
  * produces. The shell reads the file (JSON or YAML); this module only sees parsed values.
  */
-import type { Chart } from './chart.js';
-import { hashJcs, type Hasher } from './hash.js';
-import { emptyIdem } from './idem.js';
-import { isJsonObject, type JsonObject } from './json.js';
-import type { CoreConfig, FactsSection, Identities, PolicyRules, State } from './state.js';
+import type { Chart } from './model/chart-spec.js';
+import { hashJcs, type Hasher } from './encoding/hash.js';
+import { emptyIdem } from './decide/idem.js';
+import { isJsonObject, type JsonObject } from './encoding/json.js';
+import type { CoreConfig, FactsSection, Identities, PolicyRules, State } from './model/state.js';
 
 /** Defaults, each with the reason it is what it is. */
 export const GENESIS_DEFAULTS = {

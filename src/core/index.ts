@@ -3,20 +3,20 @@
  * reducer instance over an injected SHA-256 (node:crypto in the server, @noble/hashes in the
  * portable SDK); everything it does is a pure function of the state and the WAL entry.
  */
-import { GUARDS } from '../../guards/index.js';
-import type { Chart, TransitionSpec } from './chart.js';
-import { decide } from './decide.js';
-import { evolve } from './evolve.js';
+import { GUARDS } from './guards/index.js';
+import type { Chart, TransitionSpec } from './model/chart-spec.js';
+import { decide } from './decide/decide.js';
+import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
 import { genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
-import { hashJcs, type Hasher, type Sha256 } from './hash.js';
-import { idemVerify } from './idem.js';
+import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
+import { idemVerify } from './decide/idem.js';
 import { assertInvariants } from './invariants.js';
-import { createStateHasher, type StateHashes } from './merkle.js';
-import { isJsonObject } from './json.js';
-import { validateProposalObject, type ProposalProblem } from './proposal.js';
-import type { State } from './state.js';
-import type { Decision, WalEntry } from './types.js';
+import { createStateHasher, type StateHashes } from './encoding/merkle.js';
+import { isJsonObject } from './encoding/json.js';
+import { validateProposalObject, type ProposalProblem } from './decide/proposal.js';
+import type { State } from './model/state.js';
+import type { Decision, WalEntry } from './model/types.js';
 
 /** The result of one step: the decision, the next state and both states' hashes. */
 export interface StepResult {
@@ -90,14 +90,14 @@ export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
   return core;
 }
 
-export type { Chart, TransitionSpec } from './chart.js';
+export type { Chart, TransitionSpec } from './model/chart-spec.js';
 export type { Genesis, GenesisError } from './genesis.js';
-export type { Hasher, Sha256 } from './hash.js';
-export type { StateHashes } from './merkle.js';
-export type { State } from './state.js';
-export * from './types.js';
-export { REJECTION_CODES, type RejectionCode } from './codes.js';
+export type { Hasher, Sha256 } from './encoding/hash.js';
+export type { StateHashes } from './encoding/merkle.js';
+export type { State } from './model/state.js';
+export * from './model/types.js';
+export { REJECTION_CODES, type RejectionCode } from './model/codes.js';
 export { InvariantViolation } from './invariants.js';
-export { jcs } from './json.js';
-export type { ProposalProblem } from './proposal.js';
-export * as hlc from './hlc.js';
+export { jcs } from './encoding/json.js';
+export type { ProposalProblem } from './decide/proposal.js';
+export * as hlc from './model/hlc.js';

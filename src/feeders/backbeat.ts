@@ -14,9 +14,9 @@
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { checkFactPayload, FACT_PAYLOAD_SCHEMAS } from '../core/facts.js';
-import { parseHlc, parseIsoUtcMs } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
-import { validateInputs } from '../core/schema.js';
+import { parseHlc, parseIsoUtcMs } from '../core/model/hlc.js';
+import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
+import { validateInputs } from '../core/encoding/schema.js';
 import { resumeFrom, type Feeder, type FeederContext } from './common.js';
 
 /** The INT-A beat-frame fields the core records. */

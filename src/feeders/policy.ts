@@ -19,8 +19,8 @@ import type { QueuedIterator } from '@nats-io/nats-core';
 import { stat, readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { policyRulesFrom } from '../core/genesis.js';
-import type { JsonObject } from '../core/json.js';
-import type { PolicyRules } from '../core/state.js';
+import type { JsonObject } from '../core/encoding/json.js';
+import type { PolicyRules } from '../core/model/state.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
 
 /** Largest policy document. Why: the WAL refuses messages over 1 MiB, envelope included. */

@@ -6,10 +6,10 @@
  */
 import type { PubAck } from '@nats-io/jetstream';
 import type { Core } from '../core/index.js';
-import { isJsonObject, jcsOrProblem } from '../core/json.js';
-import type { DecisionRecord } from '../runtime/dr.js';
-import type { InstanceStatus } from '../runtime/instance.js';
-import { envelopeOfSigned, publishProposal } from '../shell/publish.js';
+import { isJsonObject, jcsOrProblem } from '../core/encoding/json.js';
+import type { DecisionRecord } from '../protocol/decision-record.js';
+import type { InstanceStatus } from '../server/process/instance.js';
+import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
 

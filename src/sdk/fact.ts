@@ -4,15 +4,15 @@
  * there is no HTTP route for facts). Portable: no node:* imports.
  */
 import { checkFactPayload, type FactProblem } from '../core/facts.js';
-import { parseHlc } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
-import { FACT_KINDS } from '../core/state.js';
-import type { FactKind } from '../core/types.js';
+import { parseHlc } from '../core/model/hlc.js';
+import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
+import { FACT_KINDS } from '../core/model/state.js';
+import type { FactKind } from '../core/model/types.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
 
-export type { FactKind } from '../core/types.js';
+export type { FactKind } from '../core/model/types.js';
 
 /** A fact without its signature: the object that is signed. */
 export interface UnsignedFact {

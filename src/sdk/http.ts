@@ -4,9 +4,9 @@
  * value; only a failure to get an answer at all (connection refused, DNS, reset, timeout)
  * throws, as an {@link HttpNetworkError}. Portable: no node:* imports.
  */
-import { jcs } from '../core/json.js';
-import type { DecisionRecord } from '../runtime/dr.js';
-import type { Outcome } from '../core/types.js';
+import { jcs } from '../core/encoding/json.js';
+import type { DecisionRecord } from '../protocol/decision-record.js';
+import type { Outcome } from '../core/model/types.js';
 import {
   asDecisionRecord,
   asDecisionsPage,

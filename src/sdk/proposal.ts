@@ -7,18 +7,18 @@
  * and signature bytes in the msgpack envelope, so one signature serves both transports.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import type { TransitionSpec } from '../core/chart.js';
+import type { TransitionSpec } from '../core/model/chart-spec.js';
 import { CHART } from '../core/generated/chart.js';
-import { hashJcs, isSha256 } from '../core/hash.js';
-import { parseHlc } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
+import { hashJcs, isSha256 } from '../core/encoding/hash.js';
+import { parseHlc } from '../core/model/hlc.js';
+import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
 import {
   EVIDENCE_MAX,
   IDEM_KEY_LENGTH_MAX,
   REF_LENGTH_MAX,
   validateProposalObject,
   type ProposalProblem,
-} from '../core/proposal.js';
+} from '../core/decide/proposal.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { bytesToHex } from '../crypto/keys.js';

@@ -1,11 +1,11 @@
 /**
- * Council votes and quorum certificates (guards/quorum). A voter signs
+ * Council votes and quorum certificates (src/core/guards/quorum). A voter signs
  * `{voter, member_set_hash, term}` under `swoosh/vote/v1`; a council member collects enough
  * votes and proposes `Council_QuorumCert` with the member set, its hash, the term and the
  * votes. Portable: no node:* imports.
  */
-import { memberSetHash as memberSetHashWith } from '../../guards/quorum/index.js';
-import { hashJcs, isSha256 } from '../core/hash.js';
+import { memberSetHash as memberSetHashWith } from '../core/guards/quorum.js';
+import { hashJcs, isSha256 } from '../core/encoding/hash.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';

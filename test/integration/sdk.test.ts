@@ -13,8 +13,8 @@ import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { bytesToHex, keyPairFromSeed } from '../../src/crypto/keys.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { Instance } from '../../src/runtime/instance.js';
-import { createLogger } from '../../src/runtime/log.js';
+import { Instance } from '../../src/server/process/instance.js';
+import { createLogger } from '../../src/server/observability/log.js';
 import {
   HttpClient,
   NatsClient,

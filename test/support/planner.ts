@@ -1,2 +1,2 @@
-/** Moved to src/sim/planner.ts (the chaos and bench suites use it too); tests keep importing it here. */
-export * from '../../src/sim/planner.js';
+/** Moved to src/proving/sim/planner.ts (the chaos and bench suites use it too); tests keep importing it here. */
+export * from '../../src/proving/sim/planner.js';

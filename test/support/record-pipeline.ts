@@ -7,8 +7,8 @@
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
-import { chainStart } from '../../src/runtime/dr.js';
-import { Replica, type WalMessage } from '../../src/runtime/replica.js';
+import { chainStart } from '../../src/protocol/decision-record.js';
+import { Replica, type WalMessage } from '../../src/server/replication/replica.js';
 import { hostileCorpus } from './hostile.js';
 import { parseFixtureGenesis } from './world.js';
 

@@ -4,7 +4,7 @@
  * a closed port, and the Producer's read–build–sign–submit loop with its stale-state retries.
  */
 import { describe, expect, it } from 'vitest';
-import { compareHlc, parseHlc, type Hlc } from '../../src/core/hlc.js';
+import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
 import {
   HttpClient,
   HttpNetworkError,

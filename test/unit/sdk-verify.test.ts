@@ -16,7 +16,7 @@ import {
   encodeDr,
   signDr,
   type DecisionRecord,
-} from '../../src/runtime/dr.js';
+} from '../../src/protocol/decision-record.js';
 import { verifyChain, verifyRecord } from '../../src/sdk/index.js';
 import { CAST, World, h } from '../support/world.js';
 

@@ -9,17 +9,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memberSetHash as guardMemberSetHash } from '../../guards/quorum/index.js';
+import { memberSetHash as guardMemberSetHash } from '../../src/core/guards/quorum.js';
 import type { StepResult, WalEntry } from '../../src/core/index.js';
-import { compareHlc, parseHlc, type Hlc } from '../../src/core/hlc.js';
-import type { JsonObject } from '../../src/core/json.js';
+import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
+import type { JsonObject } from '../../src/core/encoding/json.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
 import { bytesToHex } from '../../src/crypto/keys.js';
 import { createNodeVerifier, verifyObject } from '../../src/crypto/verify.js';
-import { isSwooshError } from '../../src/runtime/errors.js';
-import { decodeEnvelope } from '../../src/runtime/envelope.js';
-import { entryFromRaw } from '../../src/shell/entry.js';
-import { envelopeOfSigned } from '../../src/shell/publish.js';
+import { isSwooshError } from '../../src/protocol/errors.js';
+import { decodeEnvelope } from '../../src/protocol/envelope.js';
+import { entryFromRaw } from '../../src/protocol/entry.js';
+import { envelopeOfSigned } from '../../src/protocol/publish.js';
 import {
   ProducerClock,
   buildFact,

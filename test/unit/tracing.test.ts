@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StepResult } from '../../src/core/index.js';
-import { SwooshError } from '../../src/runtime/errors.js';
+import { SwooshError } from '../../src/protocol/errors.js';
 import {
   REASONS_SEPARATOR,
   SPAN_ATTRIBUTES_MAX,
@@ -20,7 +20,7 @@ import {
   parseTracingExporter,
   type DecisionSpanFields,
   type TracingExporterName,
-} from '../../src/runtime/tracing.js';
+} from '../../src/server/observability/tracing.js';
 import { ok } from '../support/walk.js';
 import { CAST, World, h } from '../support/world.js';
 

@@ -1,6 +1,6 @@
 /** The idempotency memory: FIFO with HLC-time retention, a count bound and a checkable chain. */
 import { describe, expect, it } from 'vitest';
-import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup, idemVerify, type IdemSection } from '../../../src/core/idem.js';
+import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup, idemVerify, type IdemSection } from '../../../src/core/decide/idem.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { CAST, World, castGenesis, h } from '../../support/world.js';
 import { ok } from '../../support/walk.js';

@@ -1,7 +1,7 @@
 /** The Merkle state hash: per-section hashes, HEAD over sections, facts hashed apart. */
 import { describe, expect, it } from 'vitest';
 import { createCore, jcs } from '../../../src/core/index.js';
-import { HEAD_SECTIONS } from '../../../src/core/state.js';
+import { HEAD_SECTIONS } from '../../../src/core/model/state.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { nobleHasher } from '../../../src/crypto/hasher-portable.js';
 import { CAST, World, h } from '../../support/world.js';
