@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Chart, TransitionSpec } from '../core/model/chart-spec.js';
-import { schemaToTs } from '../core/encoding/schema.js';
+import type { Chart, TransitionSpec } from '../core/index.js';
+import { schemaToTs } from '../core/index.js';
 import { pascalCase } from './load.js';
 
 /** The chart source, relative to the repository root. */

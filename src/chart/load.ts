@@ -17,8 +17,8 @@ import type {
   TopStateSpec,
   TransitionSpec,
   WindowClassSpec,
-} from '../core/model/chart-spec.js';
-import { PATTERN_FLAGS } from '../core/encoding/schema.js';
+} from '../core/index.js';
+import { PATTERN_FLAGS } from '../core/index.js';
 
 /**
  * Pattern forms whose meaning depends on the engine's Unicode tables (property escapes, the

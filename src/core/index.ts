@@ -5,6 +5,7 @@
  */
 import { GUARDS } from './guards/index.js';
 import type { Chart, TransitionSpec } from './model/chart-spec.js';
+import type { GuardFn } from './guards/contract.js';
 import { decide } from './decide/decide.js';
 import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
@@ -50,13 +51,22 @@ export interface Core {
   validateProposal(obj: unknown): ProposalProblem | null;
 }
 
+/** What a reducer instance is built from besides the hasher; both default to this build's. */
+export interface CoreOptions {
+  readonly chart?: Chart;
+  /** Guard id → provider; a guard reads the chart from its context, never a global. */
+  readonly guards?: { readonly [id: string]: GuardFn };
+}
+
 /** Build a reducer instance. */
-export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
+export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
+  const chart = options.chart ?? CHART;
+  const guards = options.guards ?? GUARDS;
   const specs = new Map<string, TransitionSpec>(chart.transitions.map((t) => [t.name, t]));
   const stateHasher = createStateHasher(hasher);
   const hash = (v: unknown): Sha256 => hashJcs(hasher, v);
   const chartHash = hash(chart);
-  const decideDeps = { chart, specs, guards: GUARDS, hasher, stateHasher };
+  const decideDeps = { chart, specs, guards, hasher, stateHasher };
   const evolveDeps = { chart, specs, hasher, hash };
   const regionOf = (t: string): string => specs.get(t)?.region ?? 'unknown';
   const core: Core = {
@@ -101,3 +111,20 @@ export { InvariantViolation } from './invariants.js';
 export { jcs } from './encoding/json.js';
 export type { ProposalProblem } from './decide/proposal.js';
 export * as hlc from './model/hlc.js';
+
+// What the other layers use of the core, named here so src/core is reached through this file only.
+export { EVIDENCE_MAX, IDEM_KEY_LENGTH_MAX, REF_LENGTH_MAX, validateProposalObject } from './decide/proposal.js';
+export { hashJcs, hashText, isSha256 } from './encoding/hash.js';
+export { describeJsonProblem, scanJson } from './encoding/json-scan.js';
+export { isJsonObject, jcsOrProblem } from './encoding/json.js';
+export { PATTERN_FLAGS, schemaToTs, validateInputs } from './encoding/schema.js';
+export { FACT_PAYLOAD_SCHEMAS, checkFactPayload } from './facts.js';
+export type { FactProblem } from './facts.js';
+export { CHART } from './generated/chart.js';
+export { GENESIS_DEFAULTS, policyRulesFrom } from './genesis.js';
+export { memberSetHash } from './domain/quorum.js';
+export type { InputSchema, RegionSpec, TopStateKind, TopStateSpec, WindowClassSpec } from './model/chart-spec.js';
+export { HLC_MS_MAX, compareHlc, formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, parseIsoUtcMs } from './model/hlc.js';
+export type { Hlc } from './model/hlc.js';
+export { FACT_KINDS } from './model/state.js';
+export type { PolicyRules } from './model/state.js';

@@ -2,7 +2,7 @@
  * Invariants (ARCHITECTURE §7), asserted after every decision. A violation is a programmer
  * error: it throws InvariantViolation and the writer stops; recovery replays from the log.
  */
-import { memberSetHash } from './guards/quorum.js';
+import { memberSetHash } from './domain/quorum.js';
 import { HISTORY_MAX } from './evolve/evolve.js';
 import { compareStamp, parseHlc } from './model/hlc.js';
 import { findNonHashSafe } from './encoding/json.js';

@@ -11,11 +11,11 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { checkFactPayload } from '../core/facts.js';
-import { GENESIS_DEFAULTS } from '../core/genesis.js';
-import { formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/model/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
-import type { FactKind } from '../core/model/types.js';
+import { checkFactPayload } from '../core/index.js';
+import { GENESIS_DEFAULTS } from '../core/index.js';
+import { formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/index.js';
+import { isJsonObject, type JsonObject } from '../core/index.js';
+import type { FactKind } from '../core/index.js';
 import { createNodeSigner } from '../crypto/node-sign.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { SwooshError } from '../protocol/errors.js';

@@ -12,7 +12,7 @@
  *   GET  /metrics           Prometheus text
  *   GET  /openapi.json      docs/openapi.yaml as JSON
  */
-import { describeJsonProblem, scanJson } from '../core/encoding/json-scan.js';
+import { describeJsonProblem, scanJson } from '../core/index.js';
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
 } from 'fastify';

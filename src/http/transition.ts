@@ -6,7 +6,7 @@
  */
 import type { PubAck } from '@nats-io/jetstream';
 import type { Core } from '../core/index.js';
-import { isJsonObject, jcsOrProblem } from '../core/encoding/json.js';
+import { isJsonObject, jcsOrProblem } from '../core/index.js';
 import type { DecisionRecord } from '../protocol/decision-record.js';
 import type { InstanceStatus } from '../server/process/instance.js';
 import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';

@@ -5,7 +5,7 @@
  * ack), and, through StreamReader, by recovery, catch-up and followers (ordered consumers).
  */
 import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
-import { fromJsMsg, type WalMessage } from '../server/replication/replica.js';
+import { fromJsMsg, type WalMessage } from './wal-message.js';
 
 /** How long close() waits for the client to confirm (see close()). */
 export const CLOSE_WAIT_MS = 200;

@@ -5,7 +5,7 @@
  * and simulators all publish through here.
  */
 import type { JetStreamClient, PubAck } from '@nats-io/jetstream';
-import { jcs } from '../core/encoding/json.js';
+import { jcs } from '../core/index.js';
 import { DOMAIN, type Domain } from '../crypto/domains.js';
 import { hexToBytes } from '../crypto/keys.js';
 import { encodeEnvelope, msgIdOf } from './envelope.js';

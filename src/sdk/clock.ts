@@ -7,7 +7,7 @@
  * rejection's `head`) with `observe()`, so its next stamp is after everything it has seen.
  * Portable: the wall clock is injected.
  */
-import { HLC_MS_MAX, formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/model/hlc.js';
+import { HLC_MS_MAX, formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/index.js';
 
 /** Options of a {@link ProducerClock}. */
 export interface ProducerClockOptions {

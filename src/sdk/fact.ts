@@ -3,16 +3,16 @@
  * `{kind, signer, hlc, payload}` under `swoosh/fact/v1`, on `<prefix>.facts.<kind>` (NATS only:
  * there is no HTTP route for facts). Portable: no node:* imports.
  */
-import { checkFactPayload, type FactProblem } from '../core/facts.js';
-import { parseHlc } from '../core/model/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
-import { FACT_KINDS } from '../core/model/state.js';
-import type { FactKind } from '../core/model/types.js';
+import { checkFactPayload, type FactProblem } from '../core/index.js';
+import { parseHlc } from '../core/index.js';
+import { isJsonObject, type JsonObject } from '../core/index.js';
+import { FACT_KINDS } from '../core/index.js';
+import type { FactKind } from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
 
-export type { FactKind } from '../core/model/types.js';
+export type { FactKind } from '../core/index.js';
 
 /** A fact without its signature: the object that is signed. */
 export interface UnsignedFact {

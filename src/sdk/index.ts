@@ -92,6 +92,6 @@ export {
 } from './nats.js';
 export { type SaveIdentityOptions, loadIdentity, saveIdentity } from './keyfile.js';
 export type { DecisionRecord } from '../protocol/decision-record.js';
-export type { GuardOutcome, Outcome } from '../core/model/types.js';
-export type { JsonObject } from '../core/encoding/json.js';
+export type { GuardOutcome, Outcome } from '../core/index.js';
+export type { JsonObject } from '../core/index.js';
 export type { SignatureVerifier } from '../crypto/verify-portable.js';

@@ -15,7 +15,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import type { Outcome } from '../core/model/types.js';
+import type { Outcome } from '../core/index.js';
 import { decodeDr, type DecisionRecord } from '../protocol/decision-record.js';
 import { closeConsumerMessages } from '../protocol/batch-reader.js';
 import { envelopeOfSigned } from '../protocol/publish.js';

@@ -7,18 +7,18 @@
  * and signature bytes in the msgpack envelope, so one signature serves both transports.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import type { TransitionSpec } from '../core/model/chart-spec.js';
-import { CHART } from '../core/generated/chart.js';
-import { hashJcs, isSha256 } from '../core/encoding/hash.js';
-import { parseHlc } from '../core/model/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/encoding/json.js';
+import type { TransitionSpec } from '../core/index.js';
+import { CHART } from '../core/index.js';
+import { hashJcs, isSha256 } from '../core/index.js';
+import { parseHlc } from '../core/index.js';
+import { isJsonObject, type JsonObject } from '../core/index.js';
 import {
   EVIDENCE_MAX,
   IDEM_KEY_LENGTH_MAX,
   REF_LENGTH_MAX,
   validateProposalObject,
   type ProposalProblem,
-} from '../core/decide/proposal.js';
+} from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { bytesToHex } from '../crypto/keys.js';

@@ -4,8 +4,8 @@
  * votes and proposes `Council_QuorumCert` with the member set, its hash, the term and the
  * votes. Portable: no node:* imports.
  */
-import { memberSetHash as memberSetHashWith } from '../core/guards/quorum.js';
-import { hashJcs, isSha256 } from '../core/encoding/hash.js';
+import { memberSetHash as memberSetHashWith } from '../core/index.js';
+import { hashJcs, isSha256 } from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { JSON_DEPTH_MAX, describeJsonProblem, scanJson } from '../../src/core/encoding/json-scan.js';
 import { decodeEnvelope, encodeEnvelope, ENVELOPE_BODY_MAX_BYTES } from '../../src/protocol/envelope.js';
 import { firstInvalidUtf8 } from '../../src/protocol/utf8.js';
-import { globMatch } from '../../src/core/guards/policy.js';
+import { globMatch } from '../../src/core/domain/policy.js';
 
 const seed = Number(process.env['SWOOSH_PROPERTY_SEED'] ?? Date.now() % 1_000_000);
 const params = { seed, numRuns: 2000 };

@@ -13,7 +13,7 @@ import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
-import type { WalMessage } from '../../src/server/replication/replica.js';
+import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { jcs } from '../../src/core/encoding/json.js';
 import { CAST, World, h } from './world.js';
 

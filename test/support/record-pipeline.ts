@@ -8,7 +8,8 @@ import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
 import { chainStart } from '../../src/protocol/decision-record.js';
-import { Replica, type WalMessage } from '../../src/server/replication/replica.js';
+import { Replica } from '../../src/server/replication/replica.js';
+import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { hostileCorpus } from './hostile.js';
 import { parseFixtureGenesis } from './world.js';
 

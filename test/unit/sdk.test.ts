@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memberSetHash as guardMemberSetHash } from '../../src/core/guards/quorum.js';
+import { memberSetHash as guardMemberSetHash } from '../../src/core/domain/quorum.js';
 import type { StepResult, WalEntry } from '../../src/core/index.js';
 import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
 import type { JsonObject } from '../../src/core/encoding/json.js';

@@ -5,8 +5,8 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { CHART } from '../../core/generated/chart.js';
-import { isJsonObject, type JsonObject } from '../../core/encoding/json.js';
+import { CHART } from '../../core/index.js';
+import { isJsonObject, type JsonObject } from '../../core/index.js';
 import { HttpClient, Producer, buildVote, loadIdentity, memberSetHash, quorumCertInputs, signVote, type Identity, type StateAnswer, type SubmitAnswer } from '../../sdk/index.js';
 import { httpUrlOf, readDevConnection } from '../connect.js';
 import { env, fail } from '../options.js';

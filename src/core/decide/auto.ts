@@ -7,8 +7,8 @@
  * - any fact after the grace → Control_LicenseExpired (DEGRADED.HARD_STOP)
  * - newer policy that clears the recorded breach, QUARANTINED → Policy_AutoRelease
  */
-import { evaluatePolicy } from '../guards/policy.js';
-import type { DecideDeps } from './decide.js';
+import { evaluatePolicy } from '../domain/policy.js';
+import type { DecideDeps } from './deps.js';
 import type { FactsSection, State } from '../model/state.js';
 import type { CoreEvent, FactKind, WalEntry } from '../model/types.js';
 

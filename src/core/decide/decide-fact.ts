@@ -3,7 +3,8 @@
  * not too far ahead → record it, then fire any automatic transitions it triggers.
  */
 import { baseOf, passed, rejection } from './decision.js';
-import { parseCanonical, type DecideDeps } from './decide.js';
+import { parseCanonical } from '../encoding/canonical.js';
+import type { DecideDeps } from './deps.js';
 import { checkFactPayload, factIsNewer, factValue } from '../facts.js';
 import { parseHlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';

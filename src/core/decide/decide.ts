@@ -9,29 +9,19 @@
  *
  * Facts follow the same order with their own steps (decideFact).
  */
-import type { Chart, TransitionSpec } from '../model/chart-spec.js';
+import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
 import { baseOf, passed, rejection, type DecisionBase } from './decision.js';
 import { decideFact } from './decide-fact.js';
-import type { GuardContext, GuardFn } from '../guards/contract.js';
-import { hashJcs, type Hasher } from '../encoding/hash.js';
+import type { GuardContext } from '../guards/contract.js';
+import type { DecideDeps } from './deps.js';
+import { hashJcs } from '../encoding/hash.js';
 import { compareStamp, parseHlc, type Hlc } from '../model/hlc.js';
 import { idemLookup } from './idem.js';
-import { isJsonObject, jcsOrProblem, type JsonObject } from '../encoding/json.js';
-import { describeJsonProblem, scanJson } from '../encoding/json-scan.js';
-import type { StateHasher } from '../encoding/merkle.js';
+import type { JsonObject } from '../encoding/json.js';
 import { parseProposal } from './proposal.js';
 import type { HeadSection, State } from '../model/state.js';
 import type { CoreEvent, Decision, GuardOutcome, Proposal, WalEntry } from '../model/types.js';
-
-/** What decide needs besides the state and the entry. */
-export interface DecideDeps {
-  readonly chart: Chart;
-  readonly specs: ReadonlyMap<string, TransitionSpec>;
-  readonly guards: { readonly [id: string]: GuardFn };
-  readonly hasher: Hasher;
-  readonly stateHasher: StateHasher;
-}
 
 /** Decide one WAL entry. Never throws on bad input: bad input is a rejection. */
 export function decide(deps: DecideDeps, state: State, entry: WalEntry): Decision {
@@ -185,7 +175,7 @@ function checkConcurrency(deps: DecideDeps, state: State, spec: TransitionSpec, 
 
 function runGuards(deps: DecideDeps, state: State, entry: Signed, base: DecisionBase, proposal: Proposal, spec: TransitionSpec): Decision {
   const ctx: GuardContext = {
-    state, proposal, spec, log_ms: entry.log_ms, embedded: entry.embedded,
+    state, proposal, spec, chart: deps.chart, log_ms: entry.log_ms, embedded: entry.embedded,
     hash: (v) => hashJcs(deps.hasher, v),
   };
   const outcomes: GuardOutcome[] = [...base.guard_outcomes];
@@ -246,20 +236,4 @@ function quarantine(base: DecisionBase, state: State, entry: Signed, p: Proposal
     failing_guard: 'policy', justification: `quarantined: ${rationale}`, original: null,
     applied: ['Policy_Quarantine'], events,
   };
-}
-
-/**
- * Parse a JSON body and insist it is its own JCS form (so signed bytes are unambiguous). Every
- * message is SWOOSH's own wording: the scanner (json-scan.ts) judges the grammar and the
- * nesting depth before `JSON.parse` runs, and JCS reports its own reason; no engine text.
- */
-export function parseCanonical(body: string): { ok: true; value: JsonObject } | { ok: false; message: string; canonical: boolean } {
-  const scan = scanJson(body);
-  if (!scan.ok) return { ok: false, message: `body: ${describeJsonProblem(body, scan)}`, canonical: true };
-  const value: unknown = JSON.parse(body); // cannot throw: the scanner accepted the grammar
-  if (!isJsonObject(value)) return { ok: false, message: 'body is not a JSON object', canonical: true };
-  const text = jcsOrProblem(value);
-  if (!text.ok) return { ok: false, message: `body has no canonical form: ${text.problem}`, canonical: true };
-  if (text.text !== body) return { ok: false, message: 'body is not in RFC 8785 (JCS) form', canonical: false };
-  return { ok: true, value };
 }

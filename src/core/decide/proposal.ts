@@ -5,7 +5,8 @@
  */
 import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
-import { parseCanonical, type DecideDeps } from './decide.js';
+import { parseCanonical } from '../encoding/canonical.js';
+import type { DecideDeps } from './deps.js';
 import { hashJcs, isSha256 } from '../encoding/hash.js';
 import { parseHlc, type Hlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';

@@ -8,7 +8,7 @@
  * count), then its own data effect, an exhaustive switch over the generated TransitionName
  * union with no default, so a transition added to the chart without an effect fails to compile.
  */
-import { planCouncil } from '../guards/formation.js';
+import { planCouncil } from '../domain/council.js';
 import type { Chart, TransitionSpec } from '../model/chart-spec.js';
 import type { TransitionName } from '../generated/chart.js';
 import type { Hasher } from '../encoding/hash.js';

@@ -2,7 +2,7 @@
  * The guard contract. A guard is a pure function of the state, the proposal and the entry's
  * log time; it never calls out. Facts it needs are already in `state.facts`.
  */
-import type { TransitionSpec } from '../model/chart-spec.js';
+import type { Chart, TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
 import type { Sha256 } from '../encoding/hash.js';
 import type { JsonObject } from '../encoding/json.js';
@@ -14,6 +14,8 @@ export interface GuardContext {
   readonly state: State;
   readonly proposal: Proposal;
   readonly spec: TransitionSpec;
+  /** The chart this core was built with (createCore); guards read it here, never a global. */
+  readonly chart: Chart;
   /** The entry's JetStream timestamp: the only clock inside the core. */
   readonly log_ms: number;
   /** Verdicts on signatures embedded in the inputs (council votes), in input order. */

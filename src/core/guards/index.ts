@@ -26,6 +26,3 @@ export const GUARDS: { readonly [K in GuardId]: GuardFn } = {
   window: windowGuard,
 };
 
-export { planCouncil } from './formation.js';
-export { evaluatePolicy, globMatch, policySubject } from './policy.js';
-export { memberSetHash } from './quorum.js';

@@ -4,16 +4,12 @@
  * verified each signature and passes the verdicts in input order).
  */
 import { deny, pass, type GuardFn } from './contract.js';
+import { memberSetHash } from '../domain/quorum.js';
 
 interface Vote {
   readonly voter: string;
   readonly member_set_hash: string;
   readonly term: number;
-}
-
-/** The canonical member-set hash: JCS of the sorted, distinct member ids. */
-export function memberSetHash(hash: (v: unknown) => string, members: readonly string[]): string {
-  return hash([...new Set(members)].sort());
 }
 
 /** Passes when enough eligible, distinct, validly signed votes certify the member set. */

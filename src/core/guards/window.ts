@@ -5,10 +5,9 @@
  * classes marked new_window, a window other than the one the current loop was planned in.
  */
 import { deny, pass, type GuardFn } from './contract.js';
-import { CHART } from '../generated/chart.js';
 
 /** Passes when the proposal acts inside an open window its class allows. */
-export const windowGuard: GuardFn = ({ state, proposal, spec, log_ms }) => {
+export const windowGuard: GuardFn = ({ state, proposal, spec, chart, log_ms }) => {
   const frame = state.facts.backbeat;
   const cls = spec.window_class;
   if (cls === undefined) return pass('not time-gated');
@@ -25,7 +24,7 @@ export const windowGuard: GuardFn = ({ state, proposal, spec, log_ms }) => {
   if (frame.deadline_ms !== null && log_ms >= frame.deadline_ms) {
     return deny('window_closed', `logged at ${log_ms}, window deadline ${frame.deadline_ms}`);
   }
-  if (CHART.window_classes[cls]?.new_window === true && frame.window_id === state.execution.window_id) {
+  if (chart.window_classes[cls]?.new_window === true && frame.window_id === state.execution.window_id) {
     return deny('window_not_new', `the loop was planned in ${frame.window_id}; wait for the next window`);
   }
   return pass(`window ${frame.window_id} beat ${frame.beat_index} phase ${frame.phase} allows ${cls}`);

@@ -10,7 +10,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
-import type { Genesis } from '../../core/genesis.js';
+import type { Genesis } from '../../core/index.js';
 import { audit, type AuditReport } from '../../server/replication/audit.js';
 import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
 import { Instance } from '../../server/process/instance.js';

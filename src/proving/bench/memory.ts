@@ -6,7 +6,7 @@
  */
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { GENESIS_DEFAULTS } from '../../core/genesis.js';
+import { GENESIS_DEFAULTS } from '../../core/index.js';
 import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
 import { streamDefinitions, subjectsFor } from '../../../streams/definitions.js';
 import { castGenesis } from '../sim/world.js';

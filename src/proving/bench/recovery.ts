@@ -9,7 +9,7 @@
  *   - the audit: a full replay of the WAL from genesis (verify, step, compare every record).
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
-import type { Genesis } from '../../core/genesis.js';
+import type { Genesis } from '../../core/index.js';
 import { audit } from '../../server/replication/audit.js';
 import type { Instance } from '../../server/process/instance.js';
 import { castGenesis, parseFixtureGenesis } from '../sim/world.js';

@@ -19,14 +19,14 @@
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { createCore, type WalEntry } from '../../core/index.js';
-import { compareHlc, formatHlc, parseHlc, type Hlc } from '../../core/model/hlc.js';
-import { jcs } from '../../core/encoding/json.js';
+import { compareHlc, formatHlc, parseHlc, type Hlc } from '../../core/index.js';
+import { jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { DOMAIN } from '../../crypto/domains.js';
 import { signerFromPublicKey } from '../../crypto/keys.js';
 import { createNodeSigner, type NodeSigner } from '../../crypto/node-sign.js';
 import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
-import { rfc3339Ms } from '../../server/replication/replica.js';
+import { rfc3339Ms } from '../../protocol/wal-message.js';
 import { publishEntries } from '../sim/publish.js';
 import { NO_FAULTS, streamSteps } from '../sim/stream.js';
 import { CAST, World, castGenesis } from '../sim/world.js';

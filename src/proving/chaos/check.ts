@@ -22,8 +22,8 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { createCore } from '../../core/index.js';
-import type { Genesis } from '../../core/genesis.js';
-import { compareHlc, parseHlc, type Hlc } from '../../core/model/hlc.js';
+import type { Genesis } from '../../core/index.js';
+import { compareHlc, parseHlc, type Hlc } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { audit } from '../../server/replication/audit.js';

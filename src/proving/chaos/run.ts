@@ -21,7 +21,7 @@ import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.js';
 import { startNatsServer, type EmbeddedNats } from '../harness/nats-server.js';
-import { rfc3339Ms } from '../../server/replication/replica.js';
+import { rfc3339Ms } from '../../protocol/wal-message.js';
 import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
 import type { InstanceStatus } from '../../server/process/instance.js';
 import { streamDefinitions, subjectsFor } from '../../../streams/definitions.js';

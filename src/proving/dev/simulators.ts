@@ -10,7 +10,7 @@
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { readFileSync } from 'node:fs';
-import { formatHlc, formatIsoUtcMs, hlcSend, type Hlc } from '../../core/model/hlc.js';
+import { formatHlc, formatIsoUtcMs, hlcSend, type Hlc } from '../../core/index.js';
 import { publishFact, type BytesSigner } from '../../protocol/publish.js';
 
 /** Which simulators run, and how. */

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { SwooshError } from '../../protocol/errors.js';
+import { compareVersions } from '../../server/process/apply-streams.js';
 
 /** Options of startNatsServer. */
 export interface StartNatsServerOptions {
@@ -64,17 +65,6 @@ const installHint =
   'or set NATS_URL to use an existing server instead of the embedded one.';
 
 const execFileAsync = promisify(execFile);
-
-/** Compare dotted versions numerically (`2.10.0` > `2.9.10`); missing parts count as 0. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map((p) => Number.parseInt(p, 10) || 0);
-  const pb = b.split('.').map((p) => Number.parseInt(p, 10) || 0);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 /** `sync_interval` (and its `always` value) exists in the jetstream block from 2.10.0. */
 export function supportsSyncInterval(version: string): boolean {

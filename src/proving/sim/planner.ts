@@ -4,7 +4,7 @@
  * Seeded fault injection (stream.ts) mixes junk into what it produces.
  */
 import type { WalEntry } from '../../core/index.js';
-import type { JsonObject } from '../../core/encoding/json.js';
+import type { JsonObject } from '../../core/index.js';
 import { CAST, h, type Actor, type World } from './world.js';
 import { COUNCIL_INPUTS, pinsOf } from './walk.js';
 

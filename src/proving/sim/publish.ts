@@ -6,7 +6,7 @@
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import type { WalEntry } from '../../core/index.js';
 import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
-import { rfc3339Ms } from '../../server/replication/replica.js';
+import { rfc3339Ms } from '../../protocol/wal-message.js';
 import type { World } from './world.js';
 
 /** Publish `entries` (signed ones; their signatures come from the generating world). */

@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createCore, type Core, type State, type StepResult, type WalEntry } from '../../core/index.js';
-import type { Genesis } from '../../core/genesis.js';
-import { formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, type Hlc } from '../../core/model/hlc.js';
-import { jcs, type JsonObject } from '../../core/encoding/json.js';
+import type { Genesis } from '../../core/index.js';
+import { formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, type Hlc } from '../../core/index.js';
+import { jcs, type JsonObject } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { keyPairFromSeed } from '../../crypto/keys.js';
 import { signObject } from '../../crypto/sign.js';

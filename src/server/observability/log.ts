@@ -4,7 +4,7 @@
  * error object cannot smuggle its own properties (a key, a token) into a line.
  */
 import { pino } from 'pino';
-import type { Decision, Outcome } from '../../core/model/types.js';
+import type { Decision, Outcome } from '../../core/index.js';
 
 /**
  * Paths whose values are replaced by `[redacted]`. A pino wildcard matches exactly one level,

@@ -28,7 +28,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import type { Decision } from '../../core/model/types.js';
+import type { Decision } from '../../core/index.js';
 import { SwooshError } from '../../protocol/errors.js';
 
 /** Exporters selectable by name (configuration, environment). */

@@ -24,7 +24,17 @@ import {
   type StreamDefinitions,
 } from '../../../streams/definitions.js';
 import { SwooshError } from '../../protocol/errors.js';
-import { compareVersions } from '../../proving/harness/nats-server.js';
+
+/** Compare dotted versions numerically (`2.10.0` > `2.9.10`); missing parts count as 0. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  const pb = b.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
 
 /** One field where a live config differs from its definition. */
 export interface Drift {

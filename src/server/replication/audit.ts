@@ -7,8 +7,8 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { createCore } from '../../core/index.js';
-import type { Genesis } from '../../core/genesis.js';
-import { jcs } from '../../core/encoding/json.js';
+import type { Genesis } from '../../core/index.js';
+import { jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { chainStart, contentOf, decodeDr, verifyDrSignature } from '../../protocol/decision-record.js';

@@ -16,13 +16,14 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Core, State } from '../../core/index.js';
-import type { Hasher } from '../../core/encoding/hash.js';
-import type { Genesis } from '../../core/genesis.js';
+import type { Hasher } from '../../core/index.js';
+import type { Genesis } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import { DR_FORMAT_VERSION, chainStart, contentOf, decodeDr, drHash, transitionRecords, verifyDrSignature, type TransitionRecord } from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
-import { Replica, fromStoredMsg, type WalMessage } from './replica.js';
+import { Replica } from './replica.js';
+import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import { SwooshError } from '../../protocol/errors.js';
 import type { SnapshotStore } from './snapshots.js';
 

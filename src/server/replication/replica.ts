@@ -4,43 +4,15 @@
  * (the writer publishes decision records, a follower compares them). Recovery is the same
  * for both: load the newest valid snapshot, then replay the WAL against the stored records.
  */
-import type { JsMsg, StoredMsg } from '@nats-io/jetstream';
 import type { Core, State, StepResult, WalEntry, WalSeq } from '../../core/index.js';
-import type { Hasher } from '../../core/encoding/hash.js';
-import { jcs } from '../../core/encoding/json.js';
+import type { Hasher } from '../../core/index.js';
+import { jcs } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
-import { hashText } from '../../core/encoding/hash.js';
+import { hashText } from '../../core/index.js';
 import { contentMembers, contentOf, contentTextOf, drContent, type ContentText, type DecisionRecord, type DrContent } from '../../protocol/decision-record.js';
 import { decodeEnvelope, walEntryHash, type Decoded } from '../../protocol/envelope.js';
 import { completeEntry, prepareEntry, verdictsOf, type PreparedEntry } from '../../protocol/entry.js';
-
-/** A WAL message as every reader sees it, whichever API delivered it. */
-export interface WalMessage {
-  readonly seq: number;
-  readonly subject: string;
-  readonly data: Uint8Array;
-  /** JetStream timestamp in milliseconds (floor of the stored nanoseconds). */
-  readonly logMs: number;
-}
-
-/** From a consumer message. */
-export function fromJsMsg(m: JsMsg): WalMessage {
-  return { seq: m.seq, subject: m.subject, data: m.data, logMs: Number(m.timestampNanos / 1_000_000n) };
-}
-
-/** Milliseconds of an RFC 3339 timestamp with up to nanosecond precision (floor). */
-export function rfc3339Ms(ts: string): number {
-  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(ts);
-  if (m === null) throw new Error(`unparseable JetStream timestamp ${ts}`);
-  const whole = Date.parse(`${m[1] ?? ''}${m[3] ?? 'Z'}`);
-  const frac = (m[2] ?? '').padEnd(3, '0').slice(0, 3);
-  return whole + Number(frac);
-}
-
-/** From a direct/stream get. */
-export function fromStoredMsg(m: StoredMsg): WalMessage {
-  return { seq: m.seq, subject: m.subject, data: m.data, logMs: rfc3339Ms(m.timestamp) };
-}
+import type { WalMessage } from '../../protocol/wal-message.js';
 
 /** Thrown when a recomputed record differs from the stored one: a determinism bug or a lost write. */
 export class ReplayMismatchError extends Error {

@@ -13,7 +13,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { createHash } from 'node:crypto';
-import type { State } from '../../core/model/state.js';
+import type { State } from '../../core/index.js';
 
 /** Bytes kept free under max_payload for the KV headers and framing. */
 export const SNAPSHOT_PAYLOAD_MARGIN_BYTES = 4096;

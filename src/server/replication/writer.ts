@@ -40,9 +40,10 @@ import { composeRecordText, drSigningBytes, subjectToken, transitionRecords, typ
 import type { CryptoPool } from './crypto-pool.js';
 import { verdictsOf, type SigCheck } from '../../protocol/entry.js';
 import { MessagePump, StreamReader } from '../../protocol/batch-reader.js';
-import { Replica, fromJsMsg, fromStoredMsg, type Decided, type ReplicaPosition, type WalMessage } from './replica.js';
+import { Replica, type Decided, type ReplicaPosition } from './replica.js';
+import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import type { SnapshotStore } from './snapshots.js';
-import { jcs } from '../../core/encoding/json.js';
+import { jcs } from '../../core/index.js';
 import { bytesToHex } from '../../crypto/keys.js';
 
 /** JetStream's "wrong last sequence" API error: the writer fence (STYLE: match by code). */
