@@ -9,7 +9,7 @@ import type { GuardFn } from './guards/contract.js';
 import { decide } from './decide/decide.js';
 import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
-import { genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
+import { chartHashOf, genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
 import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
 import { idemVerify } from './decide/idem.js';
 import { assertInvariants } from './invariants.js';
@@ -44,6 +44,8 @@ export interface Core {
   verifyLoaded(state: State): string | null;
   /** `sha256-<hex>` of JCS(value). */
   hash(value: unknown): Sha256;
+  /** The region a transition belongs to in this core's chart (`unknown` for no such transition). */
+  readonly regionOf: (transition: string) => string;
   /**
    * The schema stage of a proposal object (without its signature), exactly as WAL entries get
    * it: null when valid, else the stable code, the field's path and a message naming it.
@@ -65,7 +67,7 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
   const specs = new Map<string, TransitionSpec>(chart.transitions.map((t) => [t.name, t]));
   const stateHasher = createStateHasher(hasher);
   const hash = (v: unknown): Sha256 => hashJcs(hasher, v);
-  const chartHash = hash(chart);
+  const chartHash = chartHashOf(hasher, chart);
   const decideDeps = { chart, specs, guards, hasher, stateHasher };
   const evolveDeps = { chart, specs, hasher, hash };
   const regionOf = (t: string): string => specs.get(t)?.region ?? 'unknown';
@@ -91,6 +93,7 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
       return idemVerify(hasher, state.idem) ? null : 'idempotency chain does not reach its head';
     },
     hash,
+    regionOf,
     validateProposal(obj) {
       if (!isJsonObject(obj)) return { code: 'invalid_proposal', path: '', message: 'body: expected a JSON object' };
       const v = validateProposalObject({ specs, hasher, chart }, obj);
@@ -112,6 +115,8 @@ export { jcs } from './encoding/json.js';
 export type { ProposalProblem } from './decide/proposal.js';
 export * as hlc from './model/hlc.js';
 
+export { SIGNATURE_RE, SIGNER_RE } from './model/ids.js';
+export { REGION_SECTIONS, hashTargetOf, type RegionSection } from './decide/hash-target.js';
 // What the other layers use of the core, named here so src/core is reached through this file only.
 export { EVIDENCE_MAX, IDEM_KEY_LENGTH_MAX, REF_LENGTH_MAX, validateProposalObject } from './decide/proposal.js';
 export { hashJcs, hashText, isSha256 } from './encoding/hash.js';

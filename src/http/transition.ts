@@ -12,9 +12,9 @@ import type { InstanceStatus } from '../server/process/instance.js';
 import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
+import { SIGNATURE_RE } from '../core/index.js';
 
 /** `signature`: 128 lowercase hex characters (64 Ed25519 bytes). */
-export const SIGNATURE_RE = /^[0-9a-f]{128}$/;
 
 /** A body that passed validation: the signed object and its transition. */
 export interface CheckedProposal {

@@ -11,6 +11,7 @@ import type { FactKind } from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
+import { SIGNER_RE } from '../core/index.js';
 
 export type { FactKind } from '../core/index.js';
 
@@ -27,7 +28,6 @@ export interface SignedFact extends UnsignedFact {
   readonly signature: string;
 }
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const KINDS: ReadonlySet<string> = new Set(FACT_KINDS);
 
 /**

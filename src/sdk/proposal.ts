@@ -25,6 +25,8 @@ import { bytesToHex } from '../crypto/keys.js';
 import { withSignature } from '../crypto/sign.js';
 import type { StateAnswer } from './answers.js';
 import type { Identity } from './identity.js';
+import { SIGNER_RE } from '../core/index.js';
+import { hashTargetOf } from '../core/index.js';
 
 /** A proposal without its signature: exactly the object that is signed. */
 export interface UnsignedProposal {
@@ -63,7 +65,6 @@ export interface BuildProposalArgs {
   readonly currentStateHash: string;
 }
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const SPECS: ReadonlyMap<string, TransitionSpec> = new Map(
   CHART.transitions.map((t) => [t.name, t]),
 );
@@ -178,8 +179,12 @@ function specOf(transition: string): TransitionSpec {
  */
 export function proposalHashTarget(transition: string): string {
   const spec = specOf(transition);
-  if (spec.coordination === 'monotone' || spec.scope !== 'region') return 'global';
-  return spec.region;
+  // The core's rule (hashTargetOf), so the SDK names what decide checks. Until issue 10 the
+  // SDK named any region without the core's five-section filter; every region-scoped
+  // transition of this SDK's chart is in one of the five, so no answer changed.
+  if (spec.coordination === 'monotone') return 'global';
+  const target = hashTargetOf(spec);
+  return target === 'head' ? 'global' : target;
 }
 
 /**

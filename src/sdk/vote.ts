@@ -10,6 +10,7 @@ import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
+import { SIGNER_RE } from '../core/index.js';
 
 /** A vote without its signature: the object the voter signs. */
 export type UnsignedVote = {
@@ -29,7 +30,6 @@ export type QuorumCertInputs = {
   readonly votes: readonly SignedVote[];
 };
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 
 /**
  * The canonical member-set hash: `sha256-` of the JCS of the sorted, distinct member ids

@@ -2,7 +2,7 @@
  * decide for facts: schema → signature → feeder authorized → newer than the recorded fact and
  * not too far ahead → record it, then fire any automatic transitions it triggers.
  */
-import { baseOf, passed, rejection } from './decision.js';
+import { baseOf, factRecorded, passed, rejection } from './decision.js';
 import { parseCanonical } from '../encoding/canonical.js';
 import type { DecideDeps } from './deps.js';
 import { checkFactPayload, factIsNewer, factValue } from '../facts.js';
@@ -11,8 +11,8 @@ import { isJsonObject, type JsonObject } from '../encoding/json.js';
 import { automaticTransitions } from './auto.js';
 import { FACT_KINDS, type State } from '../model/state.js';
 import type { CoreEvent, Decision, FactKind, WalEntry } from '../model/types.js';
+import { SIGNER_RE } from '../model/ids.js';
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const FACT_FIELDS = ['hlc', 'kind', 'payload', 'signer'];
 
 type Signed = Extract<WalEntry, { type: 'signed' }>;
@@ -64,9 +64,6 @@ export function decideFact(deps: DecideDeps, state: State, entry: Signed): Decis
   const autos = automaticTransitions(deps, state, facts, kind, entry);
   const events: CoreEvent[] = [{ type: 'fact_recorded', kind, value: update.value }, ...autos];
   const fired = autos.map((a) => (a.type === 'auto_transition' ? a.name : ''));
-  return {
-    ...base, outcome: 'fact', code: null, message: null, failing_guard: null,
-    justification: fired.length > 0 ? `${kind} fact recorded; fired ${fired.join(', ')}` : `${kind} fact recorded`,
-    original: null, applied: fired, events,
-  };
+  const why = fired.length > 0 ? `${kind} fact recorded; fired ${fired.join(', ')}` : `${kind} fact recorded`;
+  return factRecorded(base, why, fired, events);
 }

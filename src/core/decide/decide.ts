@@ -11,16 +11,17 @@
  */
 import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
-import { baseOf, passed, rejection, type DecisionBase } from './decision.js';
+import { accepted, baseOf, duplicate, guardRejection, passed, quarantined, rejection, type DecisionBase } from './decision.js';
 import { decideFact } from './decide-fact.js';
 import type { GuardContext } from '../guards/contract.js';
 import type { DecideDeps } from './deps.js';
+import { hashTargetOf } from './hash-target.js';
 import { hashJcs } from '../encoding/hash.js';
 import { compareStamp, parseHlc, type Hlc } from '../model/hlc.js';
 import { idemLookup } from './idem.js';
 import type { JsonObject } from '../encoding/json.js';
 import { parseProposal } from './proposal.js';
-import type { HeadSection, State } from '../model/state.js';
+import type { State } from '../model/state.js';
 import type { CoreEvent, Decision, GuardOutcome, Proposal, WalEntry } from '../model/types.js';
 
 /** Decide one WAL entry. Never throws on bad input: bad input is a rejection. */
@@ -28,8 +29,8 @@ export function decide(deps: DecideDeps, state: State, entry: WalEntry): Decisio
   if (entry.type === 'malformed') {
     return rejection(baseOf(entry), 'malformed_envelope', `${entry.code}: ${entry.message}`);
   }
-  if (entry.channel === 'fact') return decideFact(deps, state, entry);
-  return decideProposal(deps, state, entry);
+  const d = entry.channel === 'fact' ? decideFact(deps, state, entry) : decideProposal(deps, state, entry);
+  return d.applied.some((t) => deps.specs.get(t)?.snapshot === true) ? { ...d, snapshot: true } : d;
 }
 
 type Signed = Extract<WalEntry, { type: 'signed' }>;
@@ -63,7 +64,7 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   }
   outcomes.push(passed('authorization'));
   const seen = idemLookup(state.idem, proposal.idem_key);
-  if (seen !== undefined) return duplicateOf({ ...base, guard_outcomes: outcomes.slice() }, seen.wal_seq, seen.outcome);
+  if (seen !== undefined) return duplicate({ ...base, guard_outcomes: outcomes.slice() }, seen.wal_seq, seen.outcome);
   outcomes.push(passed('idempotency'));
   const hlcProblem = checkHlc(state, proposal, hlc, entry.log_ms);
   if (hlcProblem !== null) return reject(hlcProblem[0], hlcProblem[1]);
@@ -78,20 +79,6 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   if (stale !== null) return reject('stale_state_hash', stale);
   outcomes.push(passed('concurrency'));
   return runGuards(deps, state, entry, base, proposal, spec);
-}
-
-function duplicateOf(base: DecisionBase, walSeq: number, outcome: 'accepted' | 'quarantined'): Decision {
-  return {
-    ...base,
-    outcome: 'duplicate',
-    code: null,
-    message: `idem_key already decided at WAL seq ${walSeq} (${outcome})`,
-    failing_guard: null,
-    justification: `duplicate of WAL seq ${walSeq}: the original decision stands`,
-    original: { wal_seq: walSeq, outcome },
-    applied: [],
-    events: [],
-  };
 }
 
 function checkHlc(state: State, p: Proposal, hlc: Hlc, logMs: number): [ 'hlc_regression' | 'hlc_too_far_ahead', string] | null {
@@ -160,16 +147,14 @@ export function regionState(state: State, region: string): string | null {
   }
 }
 
-const SCOPED_SECTIONS: ReadonlySet<string> = new Set(['boot', 'ingestion', 'council', 'environment', 'execution']);
-
 function checkConcurrency(deps: DecideDeps, state: State, spec: TransitionSpec, p: Proposal): string | null {
   if (spec.coordination === 'monotone') return null;
-  const regional = spec.scope === 'region' && SCOPED_SECTIONS.has(spec.region);
-  const expected = regional
-    ? deps.stateHasher.section(state, spec.region as HeadSection)
-    : deps.stateHasher.head(state);
+  const target = hashTargetOf(spec);
+  const expected = target === 'head'
+    ? deps.stateHasher.head(state)
+    : deps.stateHasher.section(state, target);
   if (p.current_state_hash === expected) return null;
-  const what = regional ? `${spec.region} region hash` : 'HEAD';
+  const what = target === 'head' ? 'HEAD' : `${spec.region} region hash`;
   return `current_state_hash ${p.current_state_hash} is not the ${what} ${expected}`;
 }
 
@@ -191,11 +176,7 @@ function runGuards(deps: DecideDeps, state: State, entry: Signed, base: Decision
     }
     const failedBase = { ...base, guard_outcomes: outcomes };
     if (v.breach !== undefined) return quarantine(failedBase, state, entry, proposal, v.reasons, v.breach);
-    const message = v.reasons.join('; ');
-    return {
-      ...failedBase, outcome: 'rejected', code: v.code, message, failing_guard: id,
-      justification: `rejected by ${id}: ${v.code}: ${message}`, original: null, applied: [], events: [],
-    };
+    return guardRejection(failedBase, id, v.code, v.reasons.join('; '));
   }
   const events: CoreEvent[] = [
     recorded(entry, proposal, 'accepted'),
@@ -205,10 +186,7 @@ function runGuards(deps: DecideDeps, state: State, entry: Signed, base: Decision
     },
   ];
   const why = reasons.length > 0 ? reasons.join('; ') : 'no guards';
-  return {
-    ...base, guard_outcomes: outcomes, outcome: 'accepted', code: null, message: null, failing_guard: null,
-    justification: `${spec.name} accepted: ${why}`, original: null, applied: [spec.name], events,
-  };
+  return accepted({ ...base, guard_outcomes: outcomes }, spec.name, why, events);
 }
 
 function recorded(entry: Signed, p: Proposal, outcome: 'accepted' | 'quarantined'): CoreEvent {
@@ -231,9 +209,5 @@ function quarantine(base: DecisionBase, state: State, entry: Signed, p: Proposal
       },
     },
   ];
-  return {
-    ...base, outcome: 'quarantined', code: 'policy_breach', message: reasons.join('; '),
-    failing_guard: 'policy', justification: `quarantined: ${rationale}`, original: null,
-    applied: ['Policy_Quarantine'], events,
-  };
+  return quarantined(base, reasons.join('; '), rationale, events);
 }

@@ -3,7 +3,7 @@
  * uniform so decision records (and their hashes) never depend on which path produced them.
  */
 import { REJECTION_CODES, type RejectionCode } from '../model/codes.js';
-import type { Decision, GuardOutcome, WalEntry } from '../model/types.js';
+import type { CoreEvent, Decision, GuardOutcome, WalEntry } from '../model/types.js';
 
 /** Fields common to every decision about an entry, before the verdict. */
 export type DecisionBase = Omit<
@@ -42,6 +42,25 @@ export function passed(check: string): GuardOutcome {
   return o;
 }
 
+/** The verdict half of a decision: what every builder below fills in. */
+type Verdict = Pick<Decision,
+  'outcome' | 'code' | 'message' | 'failing_guard' | 'justification' | 'original' | 'applied' | 'events'>;
+
+/** The one place a Decision object is assembled: the base, then the verdict's fields. */
+function decision(base: DecisionBase, v: Verdict): Decision {
+  return {
+    ...base,
+    outcome: v.outcome,
+    code: v.code,
+    message: v.message,
+    failing_guard: v.failing_guard,
+    justification: v.justification,
+    original: v.original,
+    applied: v.applied,
+    events: v.events,
+  };
+}
+
 /** A rejection: the failing check (or guard) is named, with its code and reasons. */
 export function rejection(
   base: DecisionBase,
@@ -51,16 +70,46 @@ export function rejection(
 ): Decision {
   const guard = REJECTION_CODES[code][0];
   const failed: GuardOutcome = { guard, ok: false, code, reasons };
-  return {
-    ...base,
-    outcome: 'rejected',
-    code,
-    message,
-    failing_guard: guard,
-    guard_outcomes: [...base.guard_outcomes, failed],
-    justification: `rejected by ${guard}: ${code}: ${message}`,
-    original: null,
-    applied: [],
-    events: [],
-  };
+  return guardRejection({ ...base, guard_outcomes: [...base.guard_outcomes, failed] }, guard, code, message);
+}
+
+/** A rejection by a chart guard whose failing outcome is already last in `base.guard_outcomes`. */
+export function guardRejection(base: DecisionBase, guard: string, code: string, message: string): Decision {
+  return decision(base, {
+    outcome: 'rejected', code, message, failing_guard: guard,
+    justification: `rejected by ${guard}: ${code}: ${message}`, original: null, applied: [], events: [],
+  });
+}
+
+/** A re-sent idem key: the original decision stands and nothing is applied. */
+export function duplicate(base: DecisionBase, walSeq: number, outcome: 'accepted' | 'quarantined'): Decision {
+  return decision(base, {
+    outcome: 'duplicate', code: null,
+    message: `idem_key already decided at WAL seq ${walSeq} (${outcome})`, failing_guard: null,
+    justification: `duplicate of WAL seq ${walSeq}: the original decision stands`,
+    original: { wal_seq: walSeq, outcome }, applied: [], events: [],
+  });
+}
+
+/** An accepted proposal for `transition`, with why its guards passed. */
+export function accepted(base: DecisionBase, transition: string, why: string, events: readonly CoreEvent[]): Decision {
+  return decision(base, {
+    outcome: 'accepted', code: null, message: null, failing_guard: null,
+    justification: `${transition} accepted: ${why}`, original: null, applied: [transition], events,
+  });
+}
+
+/** A policy breach: the proposal is recorded and the machine quarantines. */
+export function quarantined(base: DecisionBase, message: string, rationale: string, events: readonly CoreEvent[]): Decision {
+  return decision(base, {
+    outcome: 'quarantined', code: 'policy_breach', message, failing_guard: 'policy',
+    justification: `quarantined: ${rationale}`, original: null, applied: ['Policy_Quarantine'], events,
+  });
+}
+
+/** A recorded fact and the automatic transitions it fired. */
+export function factRecorded(base: DecisionBase, justification: string, applied: readonly string[], events: readonly CoreEvent[]): Decision {
+  return decision(base, {
+    outcome: 'fact', code: null, message: null, failing_guard: null, justification, original: null, applied, events,
+  });
 }

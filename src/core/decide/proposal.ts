@@ -12,6 +12,7 @@ import { parseHlc, type Hlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';
 import { validateInputs } from '../encoding/schema.js';
 import type { Proposal, WalEntry } from '../model/types.js';
+import { SIGNER_RE } from '../model/ids.js';
 
 /** Longest idem key: bounds idempotency memory per entry. */
 export const IDEM_KEY_LENGTH_MAX = 256;
@@ -20,7 +21,6 @@ export const EVIDENCE_MAX = 64;
 /** Longest evidence reference or window id. */
 export const REF_LENGTH_MAX = 1000;
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const FIELDS = new Set([
   'current_state_hash', 'transition', 'inputs', 'inputs_hash', 'signer', 'idem_key', 'hlc',
   'window_id', 'evidence',

@@ -9,6 +9,7 @@
  */
 import type { InputSchema } from '../model/chart-spec.js';
 import { jcs } from './json.js';
+import { SIGNATURE_RE, SIGNER_RE } from '../model/ids.js';
 
 /** The first place where a value does not match its schema. */
 export interface SchemaError {
@@ -28,8 +29,8 @@ type IntegerSchema = Extract<InputSchema, { type: 'integer' }>;
 
 const FORMATS: { readonly [F in NonNullable<StringSchema['format']>]: RegExp } = {
   hash: /^sha256-[0-9a-f]{64}$/,
-  signer: /^hmmm:pubkey:[0-9a-f]{64}$/,
-  signature: /^[0-9a-f]{128}$/,
+  signer: SIGNER_RE,
+  signature: SIGNATURE_RE,
 };
 
 const FORMAT_TEXT: { readonly [F in NonNullable<StringSchema['format']>]: string } = {

@@ -816,6 +816,7 @@ export const CHART: Chart = {
         properties: {},
       },
       doc: 'Approval happens only in the permitted phase; entering REVERB triggers a snapshot.',
+      snapshot: true,
     },
     {
       name: 'Execution_NextWindow',

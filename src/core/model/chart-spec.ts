@@ -76,6 +76,12 @@ export interface TransitionSpec {
   readonly coordination: 'monotone' | 'non_monotone';
   readonly automatic: boolean;
   readonly compensation: boolean;
+  /**
+   * The writer snapshots right after a decision that applies this transition (the YAML's
+   * `snapshot_after` list). An operational hint to the shell, not part of what any decision
+   * is, so it is kept out of the chart hash (chartHashOf): existing logs keep verifying.
+   */
+  readonly snapshot?: true;
   readonly inputs: InputSchema;
   readonly doc?: string;
 }

@@ -157,6 +157,11 @@ export interface Decision {
   /** Transitions this decision applied (proposed and automatic), in order. */
   readonly applied: readonly string[];
   readonly events: readonly CoreEvent[];
+  /**
+   * Present when an applied transition is marked `snapshot: true` in the chart: the writer
+   * snapshots right after this decision. Not part of the decision record.
+   */
+  readonly snapshot?: true;
 }
 
 /** Re-export for convenience. */

@@ -14,6 +14,7 @@ import { signObject } from '../../crypto/sign.js';
 import { DOMAIN } from '../../crypto/domains.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { entryFromRaw } from '../../protocol/entry.js';
+import { hashTargetOf, type RegionSection } from '../../core/index.js';
 
 /** A named test identity. */
 export interface Actor {
@@ -143,7 +144,7 @@ export class World {
   }
 
   /** Hash of one section. */
-  section(name: 'ingestion' | 'council' | 'environment' | 'execution' | 'boot'): string {
+  section(name: RegionSection): string {
     return this.core.hashes(this.state).sections[name];
   }
 
@@ -188,8 +189,8 @@ export class World {
   /** The hash a well-behaved producer names for `transition`. */
   defaultHash(transition: string): string {
     const spec = this.core.chart.transitions.find((t) => t.name === transition);
-    const regional = spec?.scope === 'region' && ['boot', 'ingestion', 'council', 'environment', 'execution'].includes(spec.region);
-    return regional ? this.section(spec.region as 'ingestion') : this.head();
+    const target = spec === undefined ? 'head' : hashTargetOf(spec);
+    return target === 'head' ? this.head() : this.section(target);
   }
 
   /** The same bytes delivered again at the next sequence (a re-send). */

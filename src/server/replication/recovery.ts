@@ -185,8 +185,7 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
           if (!verifyDrSignature(stored, deps.verifier)) {
             throw new SwooshError('dr_signature_invalid', `decision record ${r.seq} has a signature that does not verify for ${stored.writer}`, false);
           }
-          const regionOf = (t: string): string => deps.core.chart.transitions.find((x) => x.name === t)?.region ?? 'unknown';
-          for (const tr of transitionRecords(decided.content, regionOf, decided.appliedBefore + 1)) {
+          for (const tr of transitionRecords(decided.content, deps.core.regionOf, decided.appliedBefore + 1)) {
             if (tr.applied_index > trStored) pending.push(tr);
           }
         }

@@ -16,7 +16,8 @@
  *     (pipelined without that proof, a stale ex-writer's later records could land on a tail
  *     the new writer has not reached yet, each one individually passing the fence);
  *  5. only then ack the WAL messages (nothing is acked before its outputs are stored);
- *  6. snapshot every N decisions and on entering REVERB.
+ *  6. snapshot every N decisions, and right after a decision that says so (`snapshot`: it applied
+ *     a transition the chart marks `snapshot: true`, today the one entering REVERB).
  *
  * Pipelining: steps 1–3 of batch N+1 run while batch N's publishes (step 4) are in flight;
  * batch N+1 publishes nothing until every output of batch N is stored and judged. So the
@@ -147,8 +148,7 @@ export class Writer {
     }
   }
 
-  private regionOf = (t: string): string =>
-    this.deps.replica.core.chart.transitions.find((x) => x.name === t)?.region ?? 'unknown';
+  private regionOf = (t: string): string => this.deps.replica.core.regionOf(t);
 
   /** Publish TRANSITIONS records a crash kept from being stored. */
   async publishTransitions(records: readonly TransitionRecord[]): Promise<void> {
@@ -307,7 +307,7 @@ export class Writer {
     const first = batch[0]?.d.msg.seq ?? 0;
     if (!this.deps.leaseHeld()) throw new FencedError(first, 'the writer lease expired before this batch was published');
     const outputs: { s: Signed; acks: Promise<FencedAck>[] }[] = [];
-    let reverb = false;
+    let snapshotNow = false;
     try {
       for (const s of batch) {
         const { d } = s;
@@ -323,7 +323,7 @@ export class Writer {
         }
         const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) => this.publishTransition(tr));
         outputs.push({ s, acks: [dr, ...trs] });
-        if (d.step.decision.applied.includes('Execution_ApprovalsThreshold')) reverb = true;
+        if (d.step.decision.snapshot === true) snapshotNow = true;
       }
     } catch (err) {
       // Let what was already sent settle, so no rejection goes unhandled, then fail the batch.
@@ -343,7 +343,7 @@ export class Writer {
     this.crash('before_ack', last);
     for (const m of acks) m.ack();
     this.deps.log('info', 'batch stored', { first: batch[0]?.d.msg.seq, last, ms: +(performance.now() - t0).toFixed(2) });
-    if (reverb || after.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) await this.snapshot(after);
+    if (snapshotNow || after.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) await this.snapshot(after);
   }
 
   private async settle(seq: number, acks: readonly Promise<FencedAck>[]): Promise<void> {
