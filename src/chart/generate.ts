@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Chart, TransitionSpec } from '../core/index.js';
-import { schemaToTs } from '../core/index.js';
+import { type Chart, type TransitionSpec, schemaToTs } from '../core/index.js';
 import { pascalCase } from './load.js';
 
 /** The chart source, relative to the repository root. */

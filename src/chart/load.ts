@@ -9,16 +9,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type {
-  Chart,
-  InputSchema,
-  RegionSpec,
-  TopStateKind,
-  TopStateSpec,
-  TransitionSpec,
-  WindowClassSpec,
+import {
+  type Chart,
+  type InputSchema,
+  PATTERN_FLAGS,
+  type RegionSpec,
+  type TopStateKind,
+  type TopStateSpec,
+  type TransitionSpec,
+  type WindowClassSpec,
 } from '../core/index.js';
-import { PATTERN_FLAGS } from '../core/index.js';
 
 /**
  * Pattern forms whose meaning depends on the engine's Unicode tables (property escapes, the

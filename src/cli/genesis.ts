@@ -1,6 +1,5 @@
 /** The genesis a command replays from: --genesis, else what `swoosh dev` used. */
-import { createCore } from '../core/index.js';
-import type { Genesis } from '../core/index.js';
+import { type Genesis, createCore } from '../core/index.js';
 import { nodeHasher } from '../crypto/hasher.js';
 import { devGenesis } from '../proving/dev/dev.js';
 import { SwooshError } from '../protocol/errors.js';

@@ -116,6 +116,7 @@ export type { ProposalProblem } from './decide/proposal.js';
 export * as hlc from './model/hlc.js';
 
 export { SIGNATURE_RE, SIGNER_RE } from './model/ids.js';
+export { assertNever } from './model/never.js';
 export { REGION_SECTIONS, hashTargetOf, type RegionSection } from './decide/hash-target.js';
 // What the other layers use of the core, named here so src/core is reached through this file only.
 export { EVIDENCE_MAX, IDEM_KEY_LENGTH_MAX, REF_LENGTH_MAX, validateProposalObject } from './decide/proposal.js';

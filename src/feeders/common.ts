@@ -11,11 +11,18 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { checkFactPayload } from '../core/index.js';
-import { GENESIS_DEFAULTS } from '../core/index.js';
-import { formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/index.js';
-import { isJsonObject, type JsonObject } from '../core/index.js';
-import type { FactKind } from '../core/index.js';
+import {
+  type FactKind,
+  GENESIS_DEFAULTS,
+  type Hlc,
+  type JsonObject,
+  checkFactPayload,
+  formatHlc,
+  hlcReceive,
+  hlcSend,
+  isJsonObject,
+  parseHlc,
+} from '../core/index.js';
 import { createNodeSigner } from '../crypto/node-sign.js';
 import { decodeEnvelope } from '../protocol/envelope.js';
 import { SwooshError } from '../protocol/errors.js';

@@ -12,10 +12,16 @@
  *
  * and the signature is Ed25519 over `swoosh/dr/v1\n ‖ JCS(content + writer)`.
  */
-import { hashJcs, hashText, type Hasher, type Sha256 } from '../core/index.js';
-import type { StepResult } from '../core/index.js';
-import { jcs } from '../core/index.js';
-import type { Decision, GuardOutcome } from '../core/index.js';
+import {
+  type Decision,
+  type GuardOutcome,
+  type Hasher,
+  type Sha256,
+  type StepResult,
+  hashJcs,
+  hashText,
+  jcs,
+} from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import type { NodeSigner } from '../crypto/node-sign.js';
 import type { SignatureVerifier } from '../crypto/verify.js';

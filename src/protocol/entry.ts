@@ -4,10 +4,15 @@
  * certificates every embedded vote (`swoosh/vote/v1`). Verification is a pure function of the
  * bytes under the one rule of docs/signatures.md, so every replica computes the same verdicts.
  */
-import type { EntryChannel, SigVerdict, WalEntry, WalSeq } from '../core/index.js';
+import {
+  type EntryChannel,
+  type SigVerdict,
+  type WalEntry,
+  type WalSeq,
+  jcs,
+  scanJson,
+} from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
-import { jcs } from '../core/index.js';
-import { scanJson } from '../core/index.js';
 import { firstInvalidUtf8 } from './utf8.js';
 import type { SignatureVerifier } from '../crypto/verify.js';
 

@@ -2,7 +2,8 @@
  * Operating errors: failures of the imperative shell (the NATS server, streams, HTTP,
  * snapshots), as opposed to rejections (values in decision records) and programmer errors
  * (assertions). Every code is listed once in OPERATING_ERRORS; callers match on `code`,
- * never on the message text.
+ * never on the message text. The writer's own error classes (FencedError, PublishRefusedError,
+ * PublishTimeoutError) carry catalogued codes too, checked by `satisfies OperatingErrorCode`.
  */
 
 /** Operating-error code → one-line description of what went wrong. */
@@ -26,6 +27,9 @@ export const OPERATING_ERRORS = {
   invalid_genesis: 'The genesis file is unreadable or invalid; the message names the field.',
   invalid_key_file: 'The key file is unreadable, malformed, or its signer does not match.',
   invalid_config: 'A configuration value (flag or environment variable) is invalid.',
+  fenced: 'Another writer holds the log: a fenced publish was refused as wrong last sequence.',
+  publish_refused: 'JetStream refused a publish with an API error (err_code names it).',
+  publish_timeout: 'No PubAck arrived for a publish within the timeout.',
 } as const;
 
 /** A stable operating-error code. */

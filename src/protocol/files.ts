@@ -6,8 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import type { Core } from '../core/index.js';
-import type { Genesis } from '../core/index.js';
+import type { Core, Genesis } from '../core/index.js';
 import { hexToBytes, keyPairFromSeed, parseSigner } from '../crypto/keys.js';
 import { SwooshError } from './errors.js';
 

@@ -3,15 +3,19 @@
  * `{kind, signer, hlc, payload}` under `swoosh/fact/v1`, on `<prefix>.facts.<kind>` (NATS only:
  * there is no HTTP route for facts). Portable: no node:* imports.
  */
-import { checkFactPayload, type FactProblem } from '../core/index.js';
-import { parseHlc } from '../core/index.js';
-import { isJsonObject, type JsonObject } from '../core/index.js';
-import { FACT_KINDS } from '../core/index.js';
-import type { FactKind } from '../core/index.js';
+import {
+  FACT_KINDS,
+  type FactKind,
+  type FactProblem,
+  type JsonObject,
+  SIGNER_RE,
+  checkFactPayload,
+  isJsonObject,
+  parseHlc,
+} from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
-import { SIGNER_RE } from '../core/index.js';
 
 export type { FactKind } from '../core/index.js';
 

@@ -7,17 +7,21 @@
  * and signature bytes in the msgpack envelope, so one signature serves both transports.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import type { TransitionSpec } from '../core/index.js';
-import { CHART } from '../core/index.js';
-import { hashJcs, isSha256 } from '../core/index.js';
-import { parseHlc } from '../core/index.js';
-import { isJsonObject, type JsonObject } from '../core/index.js';
 import {
+  CHART,
   EVIDENCE_MAX,
   IDEM_KEY_LENGTH_MAX,
-  REF_LENGTH_MAX,
-  validateProposalObject,
+  type JsonObject,
   type ProposalProblem,
+  REF_LENGTH_MAX,
+  SIGNER_RE,
+  type TransitionSpec,
+  hashJcs,
+  hashTargetOf,
+  isJsonObject,
+  isSha256,
+  parseHlc,
+  validateProposalObject,
 } from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
@@ -25,8 +29,6 @@ import { bytesToHex } from '../crypto/keys.js';
 import { withSignature } from '../crypto/sign.js';
 import type { StateAnswer } from './answers.js';
 import type { Identity } from './identity.js';
-import { SIGNER_RE } from '../core/index.js';
-import { hashTargetOf } from '../core/index.js';
 
 /** A proposal without its signature: exactly the object that is signed. */
 export interface UnsignedProposal {

@@ -4,13 +4,11 @@
  * votes and proposes `Council_QuorumCert` with the member set, its hash, the term and the
  * votes. Portable: no node:* imports.
  */
-import { memberSetHash as memberSetHashWith } from '../core/index.js';
-import { hashJcs, isSha256 } from '../core/index.js';
+import { SIGNER_RE, hashJcs, isSha256, memberSetHash as memberSetHashWith } from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
-import { SIGNER_RE } from '../core/index.js';
 
 /** A vote without its signature: the object the voter signs. */
 export type UnsignedVote = {

@@ -32,12 +32,12 @@ import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { Rng } from '../support/planner.js';
+import { Rng } from '../../src/proving/sim/planner.js';
 import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../support/proc.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('crash integration'));
 

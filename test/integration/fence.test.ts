@@ -38,10 +38,10 @@ import { CryptoPool } from '../../src/server/replication/crypto-pool.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../support/proc.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('fence integration'));
 

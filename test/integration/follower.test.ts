@@ -17,11 +17,11 @@ import { Instance } from '../../src/server/process/instance.js';
 import { createLogger } from '../../src/server/observability/log.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { waitUntil } from '../support/proc.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('follower integration'));
 const log = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'error' });

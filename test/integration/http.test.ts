@@ -25,9 +25,9 @@ import { applyStreams } from '../../src/server/process/apply-streams.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, uniquePrefix, type NatsFixture } from '../support/nats.js';
 import { OPENAPI, expectConforms } from '../support/openapi.js';
-import { publishEntries } from '../support/publish.js';
-import { COUNCIL_INPUTS } from '../support/walk.js';
-import { CAST, World, castGenesis, h, type Actor, type ProposeOpts } from '../support/world.js';
+import { publishEntries } from '../../src/proving/sim/publish.js';
+import { COUNCIL_INPUTS } from '../../src/proving/sim/walk.js';
+import { CAST, World, castGenesis, h, type Actor, type ProposeOpts } from '../../src/proving/sim/world.js';
 
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 

@@ -21,11 +21,11 @@ import { createLogger } from '../../src/server/observability/log.js';
 import { SnapshotStore, putRevisions } from '../../src/server/replication/snapshots.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { waitUntil } from '../support/proc.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('recovery integration'));
 const log = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });

@@ -34,7 +34,7 @@ import {
   type SignedProposal,
 } from '../../src/sdk/index.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../support/world.js';
+import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../../src/proving/sim/world.js';
 
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 

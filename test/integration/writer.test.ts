@@ -20,10 +20,10 @@ import { SnapshotStore } from '../../src/server/replication/snapshots.js';
 import { createLogger } from '../../src/server/observability/log.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { publishEntries, publishLive } from '../support/publish.js';
+import { publishEntries, publishLive } from '../../src/proving/sim/publish.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { CAST, World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { CAST, World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('writer integration'));
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });

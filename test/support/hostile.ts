@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { jcs } from '../../src/core/encoding/json.js';
-import { CAST, World, h } from './world.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();

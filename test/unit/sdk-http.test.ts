@@ -15,7 +15,7 @@ import {
   type FetchFn,
   type SignedProposal,
 } from '../../src/sdk/index.js';
-import { h } from '../support/world.js';
+import { h } from '../../src/proving/sim/world.js';
 
 const T0 = Date.UTC(2025, 9, 19, 1, 0, 0);
 

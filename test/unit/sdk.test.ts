@@ -45,8 +45,8 @@ import {
   type Identity,
 } from '../../src/sdk/index.js';
 import { CHART } from '../../src/core/generated/chart.js';
-import { COUNCIL_INPUTS, boot, ok } from '../support/walk.js';
-import { CAST, World, h, type Actor } from '../support/world.js';
+import { COUNCIL_INPUTS, boot, ok } from '../../src/proving/sim/walk.js';
+import { CAST, World, h, type Actor } from '../../src/proving/sim/world.js';
 
 const nodeVerifier = createNodeVerifier();
 const HEAD = h('head');

@@ -21,8 +21,8 @@ import {
   type DecisionSpanFields,
   type TracingExporterName,
 } from '../../src/server/observability/tracing.js';
-import { ok } from '../support/walk.js';
-import { CAST, World, h } from '../support/world.js';
+import { ok } from '../../src/proving/sim/walk.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 
 const EVIDENCE = ['ucxl://chorus:spec@council/boot', 'bubble://dr/test/0'];
 const NOW_MS = 1_700_000_000_000;

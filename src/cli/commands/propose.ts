@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { CHART } from '../../core/index.js';
-import { isJsonObject, type JsonObject } from '../../core/index.js';
+import { CHART, type JsonObject, assertNever, isJsonObject } from '../../core/index.js';
 import { HttpClient, Producer, buildVote, loadIdentity, memberSetHash, quorumCertInputs, signVote, type Identity, type StateAnswer, type SubmitAnswer } from '../../sdk/index.js';
 import { httpUrlOf, readDevConnection } from '../connect.js';
 import { env, fail } from '../options.js';
@@ -119,7 +118,9 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
       return;
     case 'error':
       process.stdout.write(`error ${a.httpStatus}: ${JSON.stringify(a.body)}\n`);
+      return;
   }
+  assertNever(a, 'answer');
 }
 
 /** Register the command. */

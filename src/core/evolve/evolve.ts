@@ -17,6 +17,7 @@ import { idemAppend } from '../decide/idem.js';
 import { str, type JsonObject } from '../encoding/json.js';
 import type { ControlSection, ExecutionPins, Identities, State } from '../model/state.js';
 import type { CoreEvent, Decision, PolicyBreach } from '../model/types.js';
+import { assertNever } from '../model/never.js';
 
 /** Deepest history stack the chart allows (PAUSED in RECOVERY, DEGRADED, QUARANTINED). */
 export const HISTORY_MAX = 4;
@@ -48,6 +49,7 @@ function apply(deps: EvolveDeps, s: State, ev: CoreEvent): State {
     case 'fact_recorded':
       return { ...s, facts: { ...s.facts, [ev.kind]: ev.value } };
   }
+  return assertNever(ev, 'event');
 }
 
 function recordProposal(deps: EvolveDeps, s: State, ev: Extract<CoreEvent, { type: 'proposal_recorded' }>): State {
@@ -219,6 +221,7 @@ function effect(deps: EvolveDeps, s: State, name: TransitionName, ev: Applied, a
     case 'Identity_Revoke':
       return { ...s, identities: identityEffect(s.identities, name, inputsOf(ev)) };
   }
+  return assertNever(name, 'transition');
 }
 
 function ingestionEffect(s: State, name: TransitionName, i: JsonObject): State {

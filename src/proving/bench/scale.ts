@@ -9,8 +9,7 @@
  */
 import type { JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { createCore } from '../../core/index.js';
-import { jcs } from '../../core/index.js';
+import { createCore, jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { SnapshotStore } from '../../server/replication/snapshots.js';
 import { benchConnection, startWriter } from './e2e.js';

@@ -18,9 +18,15 @@
  */
 import type { JetStreamClient, JetStreamManager, PubAck } from '@nats-io/jetstream';
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { createCore, type WalEntry } from '../../core/index.js';
-import { compareHlc, formatHlc, parseHlc, type Hlc } from '../../core/index.js';
-import { jcs } from '../../core/index.js';
+import {
+  type Hlc,
+  type WalEntry,
+  compareHlc,
+  createCore,
+  formatHlc,
+  jcs,
+  parseHlc,
+} from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { DOMAIN } from '../../crypto/domains.js';
 import { signerFromPublicKey } from '../../crypto/keys.js';

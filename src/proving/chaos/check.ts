@@ -21,9 +21,7 @@
  *  - no record between a takeover and the stopped writer's step-down carries its signature.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { createCore } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
-import { compareHlc, parseHlc, type Hlc } from '../../core/index.js';
+import { type Genesis, type Hlc, compareHlc, createCore, parseHlc } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { audit } from '../../server/replication/audit.js';

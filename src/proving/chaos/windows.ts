@@ -14,8 +14,7 @@
  * must not have been recorded), and it counts tempo changes and skipped beat indices (missed
  * beats that reached the log).
  */
-import type { Chart } from '../../core/index.js';
-import { parseIsoUtcMs } from '../../core/index.js';
+import { type Chart, parseIsoUtcMs } from '../../core/index.js';
 import type { DecisionRecord } from '../../protocol/decision-record.js';
 import type { Violation } from './types.js';
 

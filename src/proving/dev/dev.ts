@@ -12,12 +12,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { createCore } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
+import { CHART, type Genesis, createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { generateKeyPair } from '../../crypto/keys.js';
 import { createNodeSigner } from '../../crypto/node-sign.js';
-import { CHART } from '../../core/index.js';
 import { createHttpServer } from '../../http/server.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { loadGenesisFile, loadKeyFile } from '../../protocol/files.js';

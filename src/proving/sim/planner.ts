@@ -3,8 +3,7 @@
  * transition (or publishes the fact) that moves the machine forward along the statechart.
  * Seeded fault injection (stream.ts) mixes junk into what it produces.
  */
-import type { WalEntry } from '../../core/index.js';
-import type { JsonObject } from '../../core/index.js';
+import type { JsonObject, WalEntry } from '../../core/index.js';
 import { CAST, h, type Actor, type World } from './world.js';
 import { COUNCIL_INPUTS, pinsOf } from './walk.js';
 

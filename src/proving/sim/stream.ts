@@ -6,8 +6,7 @@
  * disrupt.ts), at configurable rates. The generator applies exactly what it emits, in emitted
  * order, so its own state is what any consumer computes.
  */
-import type { WalEntry } from '../../core/index.js';
-import { formatHlc } from '../../core/index.js';
+import { type WalEntry, formatHlc } from '../../core/index.js';
 import { CAST, World, castGenesis, h } from './world.js';
 import { Rng, disruptiveStep, entryOf, nextStep } from './planner.js';
 import { DISRUPT_SHARES, DISRUPTIVE_KINDS, Disruptions, type DisruptiveKind } from './disrupt.js';

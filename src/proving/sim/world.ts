@@ -4,17 +4,30 @@
  * the same entry builder the runtime uses. The core's tests, the chaos suite and the benchmarks use it.
  */
 import { createHash } from 'node:crypto';
-import { createCore, type Core, type State, type StepResult, type WalEntry } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
-import { formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, type Hlc } from '../../core/index.js';
-import { jcs, type JsonObject } from '../../core/index.js';
+import {
+  type Core,
+  type Genesis,
+  type Hlc,
+  type JsonObject,
+  type RegionSection,
+  type State,
+  type StepResult,
+  type WalEntry,
+  createCore,
+  formatHlc,
+  formatIsoUtcMs,
+  hashTargetOf,
+  hlcReceive,
+  hlcSend,
+  jcs,
+  parseHlc,
+} from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { keyPairFromSeed } from '../../crypto/keys.js';
 import { signObject } from '../../crypto/sign.js';
 import { DOMAIN } from '../../crypto/domains.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { entryFromRaw } from '../../protocol/entry.js';
-import { hashTargetOf, type RegionSection } from '../../core/index.js';
 
 /** A named test identity. */
 export interface Actor {

@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RejectionCode } from '../../core/index.js';
-import type { Decision, Outcome } from '../../core/index.js';
+import type { Decision, Outcome, RejectionCode } from '../../core/index.js';
 
 /** Every series this module defines, by name, with its Prometheus type. */
 export const METRIC_NAMES = {

@@ -5,6 +5,7 @@
  * storage), others change the meaning of the log, so an operator or the caller decides.
  */
 import {
+  JetStreamApiCodes,
   JetStreamApiError,
   jetstreamManager,
   type ConsumerConfig,
@@ -66,10 +67,6 @@ export interface StreamReport {
 export interface ApplyStreamsOptions {
   readonly mode: 'apply' | 'check';
 }
-
-// JetStream API error codes (jserrors.ts / the server's errors.json).
-const streamNotFoundCode = 10059;
-const consumerNotFoundCode = 10014;
 
 type Since = Readonly<Partial<Record<string, string>>>;
 
@@ -143,7 +140,7 @@ async function liveStream(jsm: JetStreamManager, name: string): Promise<StreamCo
   try {
     return (await jsm.streams.info(name)).config;
   } catch (err) {
-    if (apiCode(err) === streamNotFoundCode) return null;
+    if (apiCode(err) === JetStreamApiCodes.StreamNotFound) return null;
     throw applyFailed(`stream info ${name}`, err);
   }
 }
@@ -158,7 +155,7 @@ async function liveConsumer(
   } catch (err) {
     const code = apiCode(err);
     // A missing stream means a missing consumer too (check mode on an empty server).
-    if (code === consumerNotFoundCode || code === streamNotFoundCode) return null;
+    if (code === JetStreamApiCodes.ConsumerNotFound || code === JetStreamApiCodes.StreamNotFound) return null;
     throw applyFailed(`consumer info ${stream}/${durable}`, err);
   }
 }

@@ -10,8 +10,13 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { InvariantViolation, createCore, type Core, type State } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
+import {
+  type Core,
+  type Genesis,
+  InvariantViolation,
+  type State,
+  createCore,
+} from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeSigner, type NodeSigner } from '../../crypto/node-sign.js';
 import { createNodeVerifier } from '../../crypto/verify.js';

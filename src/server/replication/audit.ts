@@ -6,9 +6,7 @@
  * verifies; then check that TRANSITIONS holds exactly one record per applied transition.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { createCore } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
-import { jcs } from '../../core/index.js';
+import { type Genesis, createCore, jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { chainStart, contentOf, decodeDr, verifyDrSignature } from '../../protocol/decision-record.js';

@@ -12,6 +12,7 @@
  * stream listening) and a timeout are errors too.
  */
 import { createInbox, headers, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+import type { OperatingErrorCode } from '../../protocol/errors.js';
 
 /** What the stream answered. */
 export interface FencedAck {
@@ -22,7 +23,7 @@ export interface FencedAck {
 
 /** The stream refused the publish (e.g. err_code 10071, wrong last sequence: the fence). */
 export class PublishRefusedError extends Error {
-  readonly code = 'publish_refused';
+  readonly code = 'publish_refused' satisfies OperatingErrorCode;
   constructor(readonly errCode: number | null, readonly status: number | null, readonly description: string) {
     super(`JetStream refused the publish: ${description}${errCode === null ? '' : ` (err_code ${errCode})`}`);
     this.name = 'PublishRefusedError';
@@ -31,7 +32,7 @@ export class PublishRefusedError extends Error {
 
 /** No answer within the timeout (the connection dropped, or the server is overloaded). */
 export class PublishTimeoutError extends Error {
-  readonly code = 'publish_timeout';
+  readonly code = 'publish_timeout' satisfies OperatingErrorCode;
   constructor(readonly subject: string, ms: number) {
     super(`no PubAck for a publish to ${subject} within ${ms} ms`);
     this.name = 'PublishTimeoutError';

@@ -15,9 +15,7 @@
  * that a crash kept from being stored (the writer publishes them before anything else).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { Core, State } from '../../core/index.js';
-import type { Hasher } from '../../core/index.js';
-import type { Genesis } from '../../core/index.js';
+import type { Core, Genesis, Hasher, State } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import { DR_FORMAT_VERSION, chainStart, contentOf, decodeDr, drHash, transitionRecords, verifyDrSignature, type TransitionRecord } from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';

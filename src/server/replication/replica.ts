@@ -4,11 +4,17 @@
  * (the writer publishes decision records, a follower compares them). Recovery is the same
  * for both: load the newest valid snapshot, then replay the WAL against the stored records.
  */
-import type { Core, State, StepResult, WalEntry, WalSeq } from '../../core/index.js';
-import type { Hasher } from '../../core/index.js';
-import { jcs } from '../../core/index.js';
+import {
+  type Core,
+  type Hasher,
+  type State,
+  type StepResult,
+  type WalEntry,
+  type WalSeq,
+  hashText,
+  jcs,
+} from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
-import { hashText } from '../../core/index.js';
 import { contentMembers, contentOf, contentTextOf, drContent, type ContentText, type DecisionRecord, type DrContent } from '../../protocol/decision-record.js';
 import { decodeEnvelope, walEntryHash, type Decoded } from '../../protocol/envelope.js';
 import { completeEntry, prepareEntry, verdictsOf, type PreparedEntry } from '../../protocol/entry.js';

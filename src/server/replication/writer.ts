@@ -33,7 +33,7 @@
  * another writer holds the log: FencedError, and the instance steps down to follower.
  */
 import { writeSync } from 'node:fs';
-import type { Consumer, JetStreamClient, JetStreamManager, JsMsg } from '@nats-io/jetstream';
+import { JetStreamApiCodes, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FencedPublisher, PublishRefusedError, type FencedAck } from './fenced-publisher.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
@@ -46,13 +46,11 @@ import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-me
 import type { SnapshotStore } from './snapshots.js';
 import { jcs } from '../../core/index.js';
 import { bytesToHex } from '../../crypto/keys.js';
-
-/** JetStream's "wrong last sequence" API error: the writer fence (STYLE: match by code). */
-export const JS_WRONG_LAST_SEQUENCE = 10071;
+import type { OperatingErrorCode } from '../../protocol/errors.js';
 
 /** Another writer holds the log. */
 export class FencedError extends Error {
-  readonly code = 'fenced';
+  readonly code = 'fenced' satisfies OperatingErrorCode;
   constructor(readonly seq: number, detail: string) {
     super(`fenced at WAL seq ${seq}: ${detail}; another writer holds the log`);
     this.name = 'FencedError';
@@ -355,7 +353,7 @@ export class Writer {
     for (const res of results) {
       if (res.status === 'rejected') {
         const err: unknown = res.reason;
-        if (err instanceof PublishRefusedError && err.errCode === JS_WRONG_LAST_SEQUENCE) throw new FencedError(seq, 'wrong last sequence');
+        if (err instanceof PublishRefusedError && err.errCode === JetStreamApiCodes.StreamWrongLastSequence) throw new FencedError(seq, 'wrong last sequence');
         throw new Error(`publishing the outputs of WAL seq ${seq} failed: ${(err as Error).message}`, { cause: err });
       }
       if (res.value.duplicate) throw new FencedError(seq, `output already stored by another writer (stream seq ${res.value.seq})`);

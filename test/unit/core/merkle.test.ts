@@ -4,8 +4,8 @@ import { createCore, jcs } from '../../../src/core/index.js';
 import { HEAD_SECTIONS } from '../../../src/core/model/state.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { nobleHasher } from '../../../src/crypto/hasher-portable.js';
-import { CAST, World, h } from '../../support/world.js';
-import { boot, ok } from '../../support/walk.js';
+import { CAST, World, h } from '../../../src/proving/sim/world.js';
+import { boot, ok } from '../../../src/proving/sim/walk.js';
 import { createHash } from 'node:crypto';
 
 const sha = (s: string): string => `sha256-${createHash('sha256').update(s, 'utf8').digest('hex')}`;

@@ -12,8 +12,7 @@
  *
  * Usage: npx tsx src/proving/bench/micro/core.ts [--entries 20000] [--json]
  */
-import { createCore, type Core, type State, type WalEntry } from '../../../core/index.js';
-import { jcs } from '../../../core/index.js';
+import { type Core, type State, type WalEntry, createCore, jcs } from '../../../core/index.js';
 import { nodeHasher } from '../../../crypto/hasher.js';
 import { createNodeVerifier } from '../../../crypto/verify.js';
 import { entryFromRaw, type RawSigned } from '../../../protocol/entry.js';
