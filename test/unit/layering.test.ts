@@ -7,7 +7,7 @@
  * fails on any import that points the wrong way.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix } from 'node:path';
+import { join, posix } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -64,10 +64,12 @@ export function layerProblems(path: string, text: string): string[] {
   const out: string[] = [];
   const check = (n: ts.Node, spec: string): void => {
     const why = wrongWay(path, spec);
-    if (why !== null) out.push(`${path}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${why}`);
+    if (why === null) return;
+    out.push(`${path}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${why}`);
   };
   const visit = (n: ts.Node): void => {
-    if ((ts.isImportDeclaration(n) || ts.isExportDeclaration(n)) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
+    const isImport = ts.isImportDeclaration(n) || ts.isExportDeclaration(n);
+    if (isImport && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) {
       check(n, n.moduleSpecifier.text);
     }
     if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
@@ -88,22 +90,28 @@ describe('layers', () => {
     expect(problems).toEqual([]);
   });
 
-  it('Given imports that point the wrong way, Then each one is reported (the check can fail)', () => {
+  it('Given imports that point the wrong way, Then each is reported (the check can fail)', () => {
     const bad: [string, string][] = [
       ['src/core/decide/decide.ts', "import { x } from '../../protocol/envelope.js';"],
       ['src/crypto/keys.ts', "import { x } from '../protocol/entry.js';"],
       ['src/protocol/entry.ts', "import { x } from '../server/replication/replica.js';"],
-      ['src/server/process/instance.ts', "import { x } from '../../proving/harness/nats-server.js';"],
+      ['src/server/process/instance.ts', "import { x } from '../../proving/harness/proc.js';"],
       ['src/server/process/instance.ts', "import { x } from '../../http/server.js';"],
       ['src/sdk/nats.ts', "import { x } from '../server/observability/log.js';"],
       ['src/http/server.ts', "import { x } from '../proving/sim/world.js';"],
       ['src/sdk/proposal.ts', "import { x } from '../core/encoding/json.js';"],
       ['src/proving/sim/world.ts', "const m = await import('../../cli/main.js');"],
     ];
-    for (const [file, line] of bad) expect(layerProblems(file, line), `${file}: ${line}`).toHaveLength(1);
-    expect(layerProblems('src/sdk/proposal.ts', "import { jcs } from '../core/index.js';")).toEqual([]);
-    expect(layerProblems('src/cli/main.ts', "import { x } from '../proving/chaos/run.js';")).toEqual([]);
-    expect(layerProblems('src/core/decide/decide.ts', "import { x } from '../encoding/json.js';")).toEqual([]);
-    expect(dirname('src/core/index.ts')).toBe('src/core');
+    for (const [file, line] of bad) {
+      expect(layerProblems(file, line), `${file}: ${line}`).toHaveLength(1);
+    }
+    const good: [string, string][] = [
+      ['src/sdk/proposal.ts', "import { jcs } from '../core/index.js';"],
+      ['src/cli/main.ts', "import { x } from '../proving/chaos/run.js';"],
+      ['src/core/decide/decide.ts', "import { x } from '../encoding/json.js';"],
+    ];
+    for (const [file, line] of good) {
+      expect(layerProblems(file, line), `${file}: ${line}`).toEqual([]);
+    }
   });
 });

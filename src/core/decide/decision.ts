@@ -43,8 +43,7 @@ export function passed(check: string): GuardOutcome {
 }
 
 /** The verdict half of a decision: what every builder below fills in. */
-type Verdict = Pick<Decision,
-  'outcome' | 'code' | 'message' | 'failing_guard' | 'justification' | 'original' | 'applied' | 'events'>;
+type Verdict = Omit<Decision, keyof DecisionBase>;
 
 /** The one place a Decision object is assembled: the base, then the verdict's fields. */
 function decision(base: DecisionBase, v: Verdict): Decision {
@@ -61,6 +60,16 @@ function decision(base: DecisionBase, v: Verdict): Decision {
   };
 }
 
+/** A verdict that applies nothing: its outcome, code, message and failing check. */
+function inert(
+  outcome: Decision['outcome'],
+  code: string | null,
+  message: string | null,
+  failing: string | null,
+): Pick<Verdict, 'outcome' | 'code' | 'message' | 'failing_guard' | 'applied' | 'events'> {
+  return { outcome, code, message, failing_guard: failing, applied: [], events: [] };
+}
+
 /** A rejection: the failing check (or guard) is named, with its code and reasons. */
 export function rejection(
   base: DecisionBase,
@@ -70,46 +79,82 @@ export function rejection(
 ): Decision {
   const guard = REJECTION_CODES[code][0];
   const failed: GuardOutcome = { guard, ok: false, code, reasons };
-  return guardRejection({ ...base, guard_outcomes: [...base.guard_outcomes, failed] }, guard, code, message);
+  const outcomes = [...base.guard_outcomes, failed];
+  return guardRejection({ ...base, guard_outcomes: outcomes }, guard, code, message);
 }
 
-/** A rejection by a chart guard whose failing outcome is already last in `base.guard_outcomes`. */
-export function guardRejection(base: DecisionBase, guard: string, code: string, message: string): Decision {
+/** A rejection by a guard whose failing outcome is already last in `base.guard_outcomes`. */
+export function guardRejection(
+  base: DecisionBase,
+  guard: string,
+  code: string,
+  message: string,
+): Decision {
   return decision(base, {
-    outcome: 'rejected', code, message, failing_guard: guard,
-    justification: `rejected by ${guard}: ${code}: ${message}`, original: null, applied: [], events: [],
+    ...inert('rejected', code, message, guard),
+    justification: `rejected by ${guard}: ${code}: ${message}`,
+    original: null,
   });
 }
 
 /** A re-sent idem key: the original decision stands and nothing is applied. */
-export function duplicate(base: DecisionBase, walSeq: number, outcome: 'accepted' | 'quarantined'): Decision {
+export function duplicate(
+  base: DecisionBase,
+  walSeq: number,
+  outcome: 'accepted' | 'quarantined',
+): Decision {
+  const message = `idem_key already decided at WAL seq ${walSeq} (${outcome})`;
   return decision(base, {
-    outcome: 'duplicate', code: null,
-    message: `idem_key already decided at WAL seq ${walSeq} (${outcome})`, failing_guard: null,
+    ...inert('duplicate', null, message, null),
     justification: `duplicate of WAL seq ${walSeq}: the original decision stands`,
-    original: { wal_seq: walSeq, outcome }, applied: [], events: [],
+    original: { wal_seq: walSeq, outcome },
   });
 }
 
 /** An accepted proposal for `transition`, with why its guards passed. */
-export function accepted(base: DecisionBase, transition: string, why: string, events: readonly CoreEvent[]): Decision {
+export function accepted(
+  base: DecisionBase,
+  transition: string,
+  why: string,
+  events: readonly CoreEvent[],
+): Decision {
   return decision(base, {
-    outcome: 'accepted', code: null, message: null, failing_guard: null,
-    justification: `${transition} accepted: ${why}`, original: null, applied: [transition], events,
+    ...inert('accepted', null, null, null),
+    justification: `${transition} accepted: ${why}`,
+    original: null,
+    applied: [transition],
+    events,
   });
 }
 
 /** A policy breach: the proposal is recorded and the machine quarantines. */
-export function quarantined(base: DecisionBase, message: string, rationale: string, events: readonly CoreEvent[]): Decision {
+export function quarantined(
+  base: DecisionBase,
+  message: string,
+  rationale: string,
+  events: readonly CoreEvent[],
+): Decision {
   return decision(base, {
-    outcome: 'quarantined', code: 'policy_breach', message, failing_guard: 'policy',
-    justification: `quarantined: ${rationale}`, original: null, applied: ['Policy_Quarantine'], events,
+    ...inert('quarantined', 'policy_breach', message, 'policy'),
+    justification: `quarantined: ${rationale}`,
+    original: null,
+    applied: ['Policy_Quarantine'],
+    events,
   });
 }
 
 /** A recorded fact and the automatic transitions it fired. */
-export function factRecorded(base: DecisionBase, justification: string, applied: readonly string[], events: readonly CoreEvent[]): Decision {
+export function factRecorded(
+  base: DecisionBase,
+  justification: string,
+  applied: readonly string[],
+  events: readonly CoreEvent[],
+): Decision {
   return decision(base, {
-    outcome: 'fact', code: null, message: null, failing_guard: null, justification, original: null, applied, events,
+    ...inert('fact', null, null, null),
+    justification,
+    original: null,
+    applied,
+    events,
   });
 }

@@ -86,7 +86,10 @@ export interface CheckResult {
   readonly counts: Record<string, number>;
   /** BACKBEAT as the log shows it: frames, tempo changes, missed beats, window rejections. */
   readonly backbeat: BackbeatSummary;
-  /** Transitions the reducer fired by itself (licence grace/expiry/restore, quarantine, release), by name. */
+  /**
+   * Transitions the reducer fired by itself (licence grace/expiry/restore, quarantine,
+   * release), by name.
+   */
   readonly automatic: Record<string, number>;
 }
 
@@ -94,21 +97,30 @@ export interface CheckResult {
 export async function runChecks(c: CheckInput): Promise<CheckResult> {
   const tally = new Tally();
   const rep = await audit({
-    js: c.js, jsm: c.jsm, genesis: c.genesis, walName: c.subjects.walName, decisionsName: c.subjects.decisionsName,
-    transitionsName: c.subjects.transitionsName, maxProblems: 50,
+    js: c.js, jsm: c.jsm, genesis: c.genesis, walName: c.subjects.walName,
+    decisionsName: c.subjects.decisionsName, transitionsName: c.subjects.transitionsName,
+    maxProblems: 50,
   });
   tally.count('audit');
-  for (const p of rep.problems) tally.fail({ kind: `audit_${p.kind}`, seq: p.seq, detail: p.detail });
+  for (const p of rep.problems) {
+    tally.fail({ kind: `audit_${p.kind}`, seq: p.seq, detail: p.detail });
+  }
   const walLast = (await c.jsm.streams.info(c.subjects.walName)).state.last_seq;
   const drLast = (await c.jsm.streams.info(c.subjects.decisionsName)).state.last_seq;
   const replay = await replayChecked(c, tally, Math.min(walLast, drLast));
   for (const seq of c.told.keys()) {
-    if (seq > drLast) tally.fail({ kind: 'told_missing', seq, detail: `acknowledged WAL entry ${seq} has no decision record (last ${drLast})` });
+    if (seq > drLast) {
+      tally.fail({
+        kind: 'told_missing', seq,
+        detail: `acknowledged WAL entry ${seq} has no decision record (last ${drLast})`,
+      });
+    }
   }
   checkSamples(c, tally, replay.headAt);
   checkEnds(c, tally, rep.final_state_hash, walLast);
   return {
-    violations: tally.close(), walEntries: walLast, applied: rep.applied_count, finalHash: rep.final_state_hash,
+    violations: tally.close(), walEntries: walLast, applied: rep.applied_count,
+    finalHash: rep.final_state_hash,
     outcomes: replay.stats.outcomes, rejections: replay.stats.rejections, facts: replay.stats.facts,
     counts: tally.counts, backbeat: replay.witness.summary, automatic: replay.stats.automatic,
   };
@@ -126,12 +138,15 @@ async function replayChecked(c: CheckInput, tally: Tally, last: number): Promise
   const core = createCore(nodeHasher);
   const state = core.genesis(c.genesis);
   const replica = new Replica(core, nodeHasher, createNodeVerifier(), state.meta.instance_id, {
-    state, lastSeq: 0, lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash), lastWalEntryHash: '',
+    state, lastSeq: 0, lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash),
+    lastWalEntryHash: '',
   });
   const headAt = new Map<number, string>([[0, core.hashes(state).head]]);
   const sampledSeqs = new Set(c.samples.map((x) => x.wal_seq));
-  const witness = new WindowWitness(core.chart, c.genesis.config.window_policy, (k) => tally.count(k));
-  const checks = new RecordChecks(c, tally, witness, new Map(core.chart.transitions.map((t) => [t.name, t])));
+  const policy = c.genesis.config.window_policy;
+  const witness = new WindowWitness(core.chart, policy, (k) => tally.count(k));
+  const specs = new Map(core.chart.transitions.map((t) => [t.name, t]));
+  const checks = new RecordChecks(c, tally, witness, specs);
   const wal = new StreamReader(c.js, c.subjects.walName, 1);
   const drs = new StreamReader(c.js, c.subjects.decisionsName, 1);
   try {
@@ -155,7 +170,12 @@ function checkSamples(c: CheckInput, tally: Tally, headAt: ReadonlyMap<number, s
     const h = headAt.get(s.wal_seq);
     if (h === undefined) continue;
     tally.count('replica_sample');
-    if (h !== s.state_hash) tally.fail({ kind: 'replica_hash_mismatch', seq: s.wal_seq, detail: `${s.name} reported ${s.state_hash}, replay ${h}` });
+    if (h !== s.state_hash) {
+      tally.fail({
+        kind: 'replica_hash_mismatch', seq: s.wal_seq,
+        detail: `${s.name} reported ${s.state_hash}, replay ${h}`,
+      });
+    }
   }
 }
 
@@ -164,9 +184,17 @@ function checkEnds(c: CheckInput, tally: Tally, finalHash: string, walLast: numb
   for (const [name, s] of c.finalStatuses) {
     tally.count('final_status');
     if (s.state_hash !== finalHash || s.wal_seq !== walLast) {
-      tally.fail({ kind: 'final_mismatch', seq: s.wal_seq, detail: `${name} ends at ${s.wal_seq} ${s.state_hash}; audit ${walLast} ${finalHash}` });
+      tally.fail({
+        kind: 'final_mismatch', seq: s.wal_seq,
+        detail: `${name} ends at ${s.wal_seq} ${s.state_hash}; audit ${walLast} ${finalHash}`,
+      });
     }
   }
   tally.count('producer_fold');
-  if (c.producerHead !== finalHash) tally.fail({ kind: 'producer_fold_mismatch', seq: walLast, detail: `producer ${c.producerHead}, audit ${finalHash}` });
+  if (c.producerHead !== finalHash) {
+    tally.fail({
+      kind: 'producer_fold_mismatch', seq: walLast,
+      detail: `producer ${c.producerHead}, audit ${finalHash}`,
+    });
+  }
 }

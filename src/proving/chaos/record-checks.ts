@@ -35,7 +35,8 @@ export class Tally {
   /** The violations, with one line per kind that went over the cap. */
   close(): Violation[] {
     for (const [k, n] of this.perKind) {
-      if (n > MAX_PER_KIND) this.violations.push({ kind: k, seq: null, detail: `${n - MAX_PER_KIND} more not listed` });
+      if (n <= MAX_PER_KIND) continue;
+      this.violations.push({ kind: k, seq: null, detail: `${n - MAX_PER_KIND} more not listed` });
     }
     return this.violations;
   }
@@ -85,7 +86,8 @@ export class RecordChecks {
     this.countOutcome(rec);
     this.checkClientViews(msg.seq, drSeq, drData, rec);
     const isBeat = rec.outcome === 'fact' && rec.transition === 'backbeat';
-    for (const v of this.witness.observe(msg.seq, rec, isBeat ? bodyOf(msg.data) : null, msg.logMs)) this.tally.fail(v);
+    const body = isBeat ? bodyOf(msg.data) : null;
+    for (const v of this.witness.observe(msg.seq, rec, body, msg.logMs)) this.tally.fail(v);
     if (rec.outcome === 'accepted') this.witness.applied(rec.applied);
     if (rec.outcome === 'fact' || rec.outcome === 'quarantined') {
       for (const a of rec.applied) inc(this.stats.automatic, a);
@@ -101,17 +103,31 @@ export class RecordChecks {
   }
 
   /** A record a client read mid-run is unchanged; the producer's fold agrees with the record. */
-  private checkClientViews(seq: number, drSeq: number, drData: Uint8Array, rec: DecisionRecord): void {
+  private checkClientViews(
+    seq: number,
+    drSeq: number,
+    drData: Uint8Array,
+    rec: DecisionRecord,
+  ): void {
     const seen = this.c.observed.get(drSeq);
     if (seen !== undefined) {
       this.tally.count('observed_record_kept');
-      if (enc(seen) !== enc(drData)) this.tally.fail({ kind: 'observed_record_changed', seq: drSeq, detail: 'a record a client read mid-run differs now' });
+      if (enc(seen) !== enc(drData)) {
+        this.tally.fail({
+          kind: 'observed_record_changed', seq: drSeq,
+          detail: 'a record a client read mid-run differs now',
+        });
+      }
     }
     const t = this.c.told.get(seq);
     if (t !== undefined) {
       this.tally.count('told_outcome');
       if (t.outcome !== rec.outcome || t.transition !== rec.transition) {
-        this.tally.fail({ kind: 'told_mismatch', seq, detail: `producer computed ${t.outcome} ${String(t.transition)}, record says ${rec.outcome} ${String(rec.transition)}` });
+        this.tally.fail({
+          kind: 'told_mismatch', seq,
+          detail: `producer computed ${t.outcome} ${String(t.transition)}, `
+            + `record says ${rec.outcome} ${String(rec.transition)}`,
+        });
       }
     }
   }
@@ -121,7 +137,12 @@ export class RecordChecks {
     for (const f of this.c.fenceWindows) {
       if (seq <= f.fromSeq || seq > f.toSeq) continue;
       this.tally.count('zombie_fence');
-      if (rec.writer === f.signer) this.tally.fail({ kind: 'zombie_record', seq, detail: `${f.name}, stopped past its lease, wrote record ${seq} after the takeover` });
+      if (rec.writer === f.signer) {
+        this.tally.fail({
+          kind: 'zombie_record', seq,
+          detail: `${f.name}, stopped past its lease, wrote record ${seq} after the takeover`,
+        });
+      }
     }
   }
 
@@ -131,12 +152,14 @@ export class RecordChecks {
     this.tally.count('accepted_record');
     if (rec.guard_outcomes.length === 0) fail('no_guard_outcomes', String(rec.transition));
     if (rec.justification === '') fail('no_justification', String(rec.transition));
-    if (!rec.ucxl.startsWith('ucxl://') || !rec.ucxl.endsWith(`@wal/${seq}`)) fail('bad_ucxl_backlink', rec.ucxl);
+    const backlinked = rec.ucxl.startsWith('ucxl://') && rec.ucxl.endsWith(`@wal/${seq}`);
+    if (!backlinked) fail('bad_ucxl_backlink', rec.ucxl);
     const p = rec.hlc === null ? null : parseHlc(rec.hlc);
     if (p === null || !p.ok) fail('bad_hlc', String(rec.hlc));
     else {
       this.tally.count('hlc_monotonic');
-      if (this.lastHlc !== null && compareHlc(this.lastHlc, p.hlc) >= 0) fail('hlc_not_increasing', String(rec.hlc));
+      const regressed = this.lastHlc !== null && compareHlc(this.lastHlc, p.hlc) >= 0;
+      if (regressed) fail('hlc_not_increasing', String(rec.hlc));
       this.lastHlc = p.hlc;
     }
     const spec = rec.transition === null ? undefined : this.specOf.get(rec.transition);
@@ -144,7 +167,8 @@ export class RecordChecks {
       if (spec?.guards.includes(guard) !== true) continue;
       this.tally.count(`${guard}_guard`);
       const g = rec.guard_outcomes.find((x) => x.guard === guard);
-      if (g?.ok !== true) fail(`${guard}_guard_not_passed`, `${String(rec.transition)} accepted without ${guard} passing`);
+      const why = `${String(rec.transition)} accepted without ${guard} passing`;
+      if (g?.ok !== true) fail(`${guard}_guard_not_passed`, why);
     }
   }
 }
