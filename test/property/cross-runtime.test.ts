@@ -88,7 +88,8 @@ describe('no record carries text from a caught exception', () => {
 
 /** Files whose code builds entries, decisions or records. */
 const RECORD_PATH = ['src/core', 'src/protocol/entry.ts', 'src/protocol/envelope.ts',
-  'src/protocol/utf8.ts', 'src/protocol/decision-record.ts', 'src/server/replication/replica.ts', 'src/crypto'];
+  'src/protocol/utf8.ts', 'src/protocol/decision-record.ts', 'src/server/replication/replica.ts',
+  'src/crypto'];
 
 function sources(p: string): string[] {
   const full = join(REPO_ROOT, p);
