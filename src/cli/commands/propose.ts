@@ -5,9 +5,7 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { CHART } from '../../core/generated/chart.js';
-import { parseHlc } from '../../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../../core/json.js';
+import { CHART, type JsonObject, assertNever, isJsonObject, parseHlc } from '../../core/index.js';
 import { HttpClient, Producer, buildVote, loadIdentity, memberSetHash, quorumCertInputs, signVote, type Identity, type StateAnswer, type SubmitAnswer } from '../../sdk/index.js';
 import { httpUrlOf, readDevConnection } from '../connect.js';
 import { env, fail } from '../options.js';
@@ -141,7 +139,9 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
       return;
     case 'error':
       process.stdout.write(`error ${a.httpStatus}: ${JSON.stringify(a.body)}\n`);
+      return;
   }
+  assertNever(a, 'answer');
 }
 
 /** Register the command. */

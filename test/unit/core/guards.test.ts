@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StepResult } from '../../../src/core/index.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
-import { boot, COUNCIL_INPUTS, formCouncil, ingest, ok, pinsOf, provision, toExecution } from '../../support/walk.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { boot, COUNCIL_INPUTS, formCouncil, ingest, ok, pinsOf, provision, toExecution } from '../../../src/proving/sim/walk.js';
 
 function rejectedBy(r: StepResult, guard: string, code: string): void {
   const d = r.decision;
