@@ -111,85 +111,39 @@ export interface BenchReport {
   readonly targets: Record<string, number>;
 }
 
+type MutableReport = { -readonly [K in keyof BenchReport]?: BenchReport[K] };
+
+/** What a section needs: the options, the server, the scratch directory, what it reports. */
+interface BenchRun {
+  readonly o: BenchOptions;
+  readonly url: string;
+  readonly dir: string;
+  readonly out: MutableReport;
+  /** Instances still running (the drain's writer, kept for the HTTP and ceiling sections). */
+  readonly live: Instance[];
+}
+
+/** The targets the report is read against. */
+const TARGETS: Record<string, number> = {
+  e2e_decisions_per_s: 3000, e2e_to_verify_ceiling: 0.7, http_p99_ms_at_300: 25,
+  recovery_ms_100k: 2000, rss_mb_max: 300,
+  scale_ratio_10MB_to_10KB_min: 0.5,
+};
+
 /** Run the selected sections against a fresh nats-server child on a free loopback port. */
 export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const dir = await mkdtemp(join(tmpdir(), 'swoosh-bench-'));
   const server = await startNatsServer({ storeDir: dir });
-  const prefix = 'bench';
-  const params: Record<string, unknown> = {
-    date: new Date().toISOString(), git: gitState(), node: process.version, openssl: process.versions.openssl,
-    cpu: cpus()[0]?.model ?? '?', cores_available: availableParallelism(), mem_total_mb: Math.round(totalmem() / 1_048_576),
-    nats_server: server.version, nats_config: renderServerConfig({ port: server.port, storeDir: dir, syncAlways: server.syncAlways }).split('\n').filter((l) => l !== '' && !l.startsWith('#')).join(' '),
-    decisions: o.decisions, snapshot_every: o.snapshotEvery, producers: o.producers, verify_seconds: o.verifySeconds,
-    http_rates: o.httpRates, http_seconds: o.httpSeconds, http_clients: o.httpClients,
-    recovery_entries: o.recoveryEntries, memory_decisions: o.memoryDecisions, memory_node_options: o.memoryNodeOptions, scale_decisions: o.scaleDecisions,
-    sections: [...o.sections],
-  };
-  const out: { -readonly [K in keyof BenchReport]?: BenchReport[K] } = {};
-  const live: Instance[] = [];
+  const params = benchParams(o, server, dir);
+  const b: BenchRun = { o, url: server.url, dir, out: {}, live: [] };
   try {
-    // HTTP proposals are generated first: generation is synchronous, and done while an instance
-    // runs in this process it would starve the instance's lease renewals.
-    // Proposals from a fresh world of the same genesis (see freshProposals): valid in form and
-    // signature, so the writer verifies, decides and stores each (the report gives the mix).
-    let bodyAt: (i: number) => string = () => '{}';
-    if (o.sections.has('http')) {
-      o.log('http: generating proposals (not timed) …');
-      const hw = makeWorkload('benchd', Math.min(20_000, Math.max(2000, Math.max(...o.httpRates) * o.httpSeconds * 1.4)), 77);
-      bodyAt = freshProposals(hw.entries.flatMap((e) => (e.json === null ? [] : [e.json])));
-    }
-    let sizes = { input: 700, out1: 2400, out2: 1600 };
-    if (o.sections.has('e2e') || o.sections.has('http')) {
-      o.log(`end to end (valid mix): pre-loading ${o.decisions} entries with a closed-loop producer …`);
-      const d = await runDrain(server.url, 'benchd', o.decisions, o.snapshotEvery, o.log);
-      live.push(d.inst);
-      out.drain = d.drain;
-      sizes = { input: d.drain.sizes.wal, out1: d.drain.sizes.dr, out2: d.drain.sizes.transition };
-      if (o.sections.has('http')) {
-        o.log('http: latency at fixed rates …');
-        out.http = await httpLatency(d.inst, bodyAt, o.httpRates, o.httpSeconds, o.httpClients, 5000);
-      }
-    }
-    if (o.sections.has('e2e')) {
-      for (const i of live.splice(0)) await i.stop();
-      o.log(`end to end (live producers): generating ${o.decisions} signed entries (not timed) …`);
-      const w = makeWorkload(prefix, o.decisions);
-      o.log(`  ${w.entries.length} entries (${w.proposals} proposals, ${w.facts} facts) in ${w.generate_seconds} s; publishing …`);
-      const r = await runE2e(server.url, prefix, w, o.producers, o.snapshotEvery);
-      await r.inst.stop();
-      out.e2e = r.e2e;
-    }
-    if (o.sections.has('ceilings')) {
-      o.log('ceilings: Ed25519 verify on all cores …');
-      out.verify = await verifyCeiling(o.verifySeconds);
-      o.log('ceilings: raw JetStream pipeline …');
-      out.jetstream = await jetstreamCeiling(server.url, Math.min(o.decisions, 20_000), sizes, 256);
-    }
-    for (const i of live.splice(0)) await i.stop();
-    if (o.sections.has('recovery')) {
-      o.log(`recovery: building a ${o.recoveryEntries}-entry WAL (snapshot every ${o.snapshotEvery}) …`);
-      out.recovery = await runRecoveryAtSize(server.url, 'benchr', o.recoveryEntries, o.snapshotEvery, dir, o.log);
-    }
-    if (o.sections.has('scale')) {
-      o.log(`scale: ${o.scaleDecisions} decisions with ~10 KB, then ~10 MB of state …`);
-      out.scale = await runScale(server.url, 'benchs', o.scaleDecisions, o.snapshotEvery, o.log);
-    }
-    if (o.sections.has('memory')) {
-      o.log(`memory: the writer alone in a child process, ${o.memoryDecisions} decisions …`);
-      out.memory = await runMemory(server.url, 'benchm', o.memoryDecisions, o.snapshotEvery, dir, o.log, { nodeOptions: o.memoryNodeOptions });
-    }
-    const r: Record<string, number> = {};
-    for (const [name, rate] of [['drain', out.drain?.decisions_per_s], ['live', out.e2e?.decisions_per_s]] as const) {
-      if (rate === undefined) continue;
-      if (out.verify !== undefined) r[`${name}_to_verify_ceiling`] = +(rate / out.verify.verifies_per_s).toFixed(3);
-      if (out.jetstream !== undefined) r[`${name}_to_jetstream_ceiling`] = +(rate / out.jetstream.messages_per_s).toFixed(3);
-      if (out.verify !== undefined && out.jetstream !== undefined) {
-        r[`${name}_to_lower_ceiling`] = +(rate / Math.min(out.verify.verifies_per_s, out.jetstream.messages_per_s)).toFixed(3);
-      }
-    }
-    out.ratios = r;
+    const sizes = await runLoadedSections(b);
+    await runCeilings(b, sizes);
+    for (const i of b.live.splice(0)) await i.stop();
+    await runStandaloneSections(b);
+    b.out.ratios = ratios(b.out);
   } finally {
-    for (const i of live) {
+    for (const i of b.live) {
       await i.stop().catch((err: unknown) => {
         // Cleanup after a failed section: report it, keep the section's own error.
         o.log(`bench: stopping an instance failed: ${(err as Error).message}`);
@@ -198,13 +152,126 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
+  return { params, ...b.out, targets: { ...TARGETS } };
+}
+
+/** The run's parameters: machine, versions, server configuration and options. */
+function benchParams(
+  o: BenchOptions, server: Awaited<ReturnType<typeof startNatsServer>>, dir: string,
+): Record<string, unknown> {
+  const config = renderServerConfig({ port: server.port, storeDir: dir, syncAlways: server.syncAlways });
   return {
-    params, ...out,
-    targets: {
-      e2e_decisions_per_s: 3000, e2e_to_verify_ceiling: 0.7, http_p99_ms_at_300: 25, recovery_ms_100k: 2000, rss_mb_max: 300,
-      scale_ratio_10MB_to_10KB_min: 0.5,
-    },
+    date: new Date().toISOString(), git: gitState(), node: process.version,
+    openssl: process.versions.openssl,
+    cpu: cpus()[0]?.model ?? '?', cores_available: availableParallelism(),
+    mem_total_mb: Math.round(totalmem() / 1_048_576),
+    nats_server: server.version,
+    nats_config: config.split('\n').filter((l) => l !== '' && !l.startsWith('#')).join(' '),
+    decisions: o.decisions, snapshot_every: o.snapshotEvery, producers: o.producers,
+    verify_seconds: o.verifySeconds,
+    http_rates: o.httpRates, http_seconds: o.httpSeconds, http_clients: o.httpClients,
+    recovery_entries: o.recoveryEntries, memory_decisions: o.memoryDecisions,
+    memory_node_options: o.memoryNodeOptions, scale_decisions: o.scaleDecisions,
+    sections: [...o.sections],
   };
+}
+
+/**
+ * The sections that need a loaded WAL: the drain (end to end, valid mix), HTTP latency against
+ * the drained writer, and end to end with live producers. Returns the message sizes the
+ * JetStream ceiling should use.
+ */
+async function runLoadedSections(b: BenchRun): Promise<{ input: number; out1: number; out2: number }> {
+  const { o, out, live } = b;
+  // HTTP proposals are generated first: generation is synchronous, and done while an instance
+  // runs in this process it would starve the instance's lease renewals.
+  // Proposals from a fresh world of the same genesis (see freshProposals): valid in form and
+  // signature, so the writer verifies, decides and stores each (the report gives the mix).
+  let bodyAt: (i: number) => string = () => '{}';
+  if (o.sections.has('http')) {
+    o.log('http: generating proposals (not timed) …');
+    const count = Math.min(20_000, Math.max(2000, Math.max(...o.httpRates) * o.httpSeconds * 1.4));
+    const hw = makeWorkload('benchd', count, 77);
+    bodyAt = freshProposals(hw.entries.flatMap((e) => (e.json === null ? [] : [e.json])));
+  }
+  let sizes = { input: 700, out1: 2400, out2: 1600 };
+  if (o.sections.has('e2e') || o.sections.has('http')) {
+    o.log(`end to end (valid mix): pre-loading ${o.decisions} entries ` +
+      'with a closed-loop producer …');
+    const d = await runDrain(b.url, 'benchd', o.decisions, o.snapshotEvery, o.log);
+    live.push(d.inst);
+    out.drain = d.drain;
+    sizes = { input: d.drain.sizes.wal, out1: d.drain.sizes.dr, out2: d.drain.sizes.transition };
+    if (o.sections.has('http')) {
+      o.log('http: latency at fixed rates …');
+      out.http = await httpLatency(d.inst, bodyAt, o.httpRates, o.httpSeconds, o.httpClients, 5000);
+    }
+  }
+  if (o.sections.has('e2e')) {
+    for (const i of live.splice(0)) await i.stop();
+    o.log(`end to end (live producers): generating ${o.decisions} signed entries (not timed) …`);
+    const w = makeWorkload('bench', o.decisions);
+    o.log(`  ${w.entries.length} entries (${w.proposals} proposals, ${w.facts} facts) ` +
+      `in ${w.generate_seconds} s; publishing …`);
+    const r = await runE2e(b.url, 'bench', w, o.producers, o.snapshotEvery);
+    await r.inst.stop();
+    out.e2e = r.e2e;
+  }
+  return sizes;
+}
+
+/** Ed25519 verify on all cores and the raw JetStream pipeline. */
+async function runCeilings(
+  b: BenchRun, sizes: { input: number; out1: number; out2: number },
+): Promise<void> {
+  const { o, out } = b;
+  if (!o.sections.has('ceilings')) return;
+  o.log('ceilings: Ed25519 verify on all cores …');
+  out.verify = await verifyCeiling(o.verifySeconds);
+  o.log('ceilings: raw JetStream pipeline …');
+  out.jetstream = await jetstreamCeiling(b.url, Math.min(o.decisions, 20_000), sizes, 256);
+}
+
+/** Recovery, scale and memory: each builds its own WAL. */
+async function runStandaloneSections(b: BenchRun): Promise<void> {
+  const { o, out, url, dir } = b;
+  if (o.sections.has('recovery')) {
+    o.log(`recovery: building a ${o.recoveryEntries}-entry WAL ` +
+      `(snapshot every ${o.snapshotEvery}) …`);
+    out.recovery = await runRecoveryAtSize(
+      url, 'benchr', o.recoveryEntries, o.snapshotEvery, dir, o.log);
+  }
+  if (o.sections.has('scale')) {
+    o.log(`scale: ${o.scaleDecisions} decisions with ~10 KB, then ~10 MB of state …`);
+    out.scale = await runScale(url, 'benchs', o.scaleDecisions, o.snapshotEvery, o.log);
+  }
+  if (o.sections.has('memory')) {
+    o.log(`memory: the writer alone in a child process, ${o.memoryDecisions} decisions …`);
+    out.memory = await runMemory(url, 'benchm', o.memoryDecisions, o.snapshotEvery, dir, o.log, {
+      nodeOptions: o.memoryNodeOptions,
+    });
+  }
+}
+
+/** Measured rates as fractions of the ceilings. */
+function ratios(out: MutableReport): Record<string, number> {
+  const r: Record<string, number> = {};
+  const rates = [['drain', out.drain?.decisions_per_s], ['live', out.e2e?.decisions_per_s]] as const;
+  for (const [name, rate] of rates) {
+    if (rate === undefined) continue;
+    const { verify, jetstream } = out;
+    if (verify !== undefined) {
+      r[`${name}_to_verify_ceiling`] = +(rate / verify.verifies_per_s).toFixed(3);
+    }
+    if (jetstream !== undefined) {
+      r[`${name}_to_jetstream_ceiling`] = +(rate / jetstream.messages_per_s).toFixed(3);
+    }
+    if (verify !== undefined && jetstream !== undefined) {
+      const lower = Math.min(verify.verifies_per_s, jetstream.messages_per_s);
+      r[`${name}_to_lower_ceiling`] = +(rate / lower).toFixed(3);
+    }
+  }
+  return r;
 }
 
 /** The report as terminal text. */

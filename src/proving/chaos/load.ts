@@ -1,0 +1,203 @@
+/**
+ * The load: a seeded closed-loop producer publishing signed proposals and facts (with stream
+ * faults at seeded rates), the process-fault injector running beside it, and after the faults
+ * stop the convergence wait and the liveness probe.
+ */
+import type { WalEntry } from '../../core/index.js';
+import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
+import { rfc3339Ms } from '../../protocol/wal-message.js';
+import { NO_FAULTS, streamSteps } from '../sim/stream.js';
+import { World } from '../sim/world.js';
+import { sleep, type ChaosRun } from './chaos-run.js';
+import { inject } from './inject.js';
+import { faultSchedule } from './schedule.js';
+
+/** Most entries the load goes on past `transitions` while process faults are still running. */
+export const OVERRUN_ENTRIES_MAX = 1_000_000;
+
+/** Publishes a walker's entries to the WAL and feeds each stored entry back to it. */
+export class Producer {
+  readonly w: World;
+  private readonly loggedIds = new Set<string>();
+
+  constructor(private readonly run: ChaosRun) {
+    this.w = new World(run.genesisRaw, undefined, { baseMs: Date.now() });
+  }
+
+  /** Publish one signed entry; the stored entry, or null when there is none to feed back. */
+  async publishOne(e: WalEntry): Promise<WalEntry | null> {
+    if (e.type !== 'signed') return null;
+    const sig = this.w.sigs.get(e.body);
+    if (sig === undefined) throw new Error(`no signature recorded for entry ${e.seq}`);
+    const body = new TextEncoder().encode(e.body);
+    const id = msgIdOf(body);
+    const knownBefore = this.loggedIds.has(id);
+    const family = e.channel === 'fact' ? 'facts' : 'proposals';
+    const subject = `${this.run.prefix}.${family}.${e.name}`;
+    const t0 = Date.now();
+    for (;;) {
+      try {
+        const ack = await this.run.js.publish(subject, encodeEnvelope(body, sig), {
+          msgID: id, timeout: 3000,
+        });
+        // A duplicate of an earlier entry is deduplicated; a duplicate of our own failed
+        // attempt is ours.
+        if (ack.duplicate && knownBefore) return null;
+        return await this.stored(e, id, ack.seq);
+      } catch (err) {
+        if (Date.now() - t0 > 120_000) {
+          const msg = `publish failed for 120 s: ${(err as Error).message}`;
+          throw new Error(msg, { cause: err });
+        }
+        this.run.publishRetries += 1;
+        await sleep(250);
+      }
+    }
+  }
+
+  /** The entry as the WAL stored it (sequence and log time), the walker moved on to it. */
+  private async stored(e: WalEntry, id: string, seq: number): Promise<WalEntry> {
+    const stored = await this.run.jsm.streams.getMessage(this.run.subjects.walName, { seq });
+    if (stored === null) throw new Error(`WAL entry ${seq} vanished`);
+    this.loggedIds.add(id);
+    const got = { ...e, seq: seq as WalEntry['seq'], log_ms: rfc3339Ms(stored.timestamp) };
+    this.w.seq = seq;
+    this.w.logMs = got.log_ms;
+    return got;
+  }
+
+  /** Publish `steps` (paced at `ratePerSec` or as fast as acked) until done or `stop()`. */
+  async produce(
+    steps: Generator<WalEntry, void, WalEntry | null>,
+    paced: boolean,
+    count: (n: number) => void,
+    stop: () => boolean = () => false,
+  ): Promise<void> {
+    const t0 = Date.now();
+    let i = 0;
+    let next = steps.next(null);
+    while (next.done !== true && !stop()) {
+      if (paced) {
+        const due = t0 + (i * 1000) / this.run.o.ratePerSec;
+        if (Date.now() < due) await sleep(due - Date.now());
+      }
+      i += 1;
+      const got = await this.publishOne(next.value);
+      next = steps.next(got);
+      if (got !== null) {
+        const d = this.w.results[this.w.results.length - 1]?.decision;
+        if (d !== undefined) {
+          const told = { outcome: d.outcome, transition: d.transition, code: d.code };
+          this.run.told.set(got.seq, told);
+        }
+        count(1);
+      }
+    }
+  }
+}
+
+/**
+ * Producer and fault injector together. The load is `transitions` entries, and goes on (the
+ * overrun, reported) until the last process fault has been injected and recovered: every fault
+ * happens under load. Returns the producer and the overrun.
+ */
+export async function runLoad(run: ChaosRun): Promise<{ producer: Producer; overrun: number }> {
+  const o = run.o;
+  const schedule = faultSchedule(o);
+  const producer = new Producer(run);
+  let loadDone = false;
+  let faultsDone = schedule.length === 0;
+  const length = schedule.length === 0 ? o.transitions : o.transitions + OVERRUN_ENTRIES_MAX;
+  const steps = streamSteps(producer.w, o.seed, length, o.rates, { counts: run.streamFaults });
+  const loading = producer.produce(steps, true, (n) => {
+    run.published += n;
+  }, () => run.published >= o.transitions && faultsDone).finally(() => {
+    loadDone = true;
+  });
+  const injector = (async () => {
+    for (const f of schedule) {
+      while (run.published < f.at && !loadDone) await sleep(50);
+      await inject(run, f.kind);
+      run.progress('load');
+    }
+  })().finally(() => {
+    faultsDone = true;
+  });
+  await Promise.all([loading, injector]);
+  return { producer, overrun: Math.max(0, run.published - o.transitions) };
+}
+
+/** How the run settled after the faults stopped. */
+export interface Settled {
+  convergeMs: number | null;
+  probeMs: number | null;
+  probePublishMs: number | null;
+  timeToConverge: number | null;
+}
+
+/** Every replica agrees: one writer, every record decided, the same hash at the WAL's head. */
+async function converged(run: ChaosRun): Promise<boolean> {
+  const wl = await run.streamLast(run.subjects.walName);
+  const dl = await run.streamLast(run.subjects.decisionsName);
+  const st = await run.statuses();
+  const hs = new Set([...st.values()].map((s) => s.state_hash));
+  const writers = [...st.values()].filter((s) => s.role === 'writer').length;
+  return dl === wl && st.size === run.o.replicas && hs.size === 1 && writers === 1 &&
+    [...st.values()].every((s) => s.wal_seq === wl);
+}
+
+/** Faults stop: everything running and resumed, then wait for convergence and probe liveness. */
+export async function settle(run: ChaosRun, producer: Producer): Promise<Settled> {
+  const o = run.o;
+  run.progress('converge');
+  for (const p of run.procs.values()) {
+    if (p.stopped) {
+      p.child.kill('SIGCONT');
+      p.stopped = false;
+    }
+  }
+  // Measured from the last fault's injection (or from now when there were none).
+  const lastFault = run.faults.filter((f) => !f.skipped).at(-1);
+  const c0 = lastFault === undefined ? Date.now() : run.started + lastFault.t_ms;
+  const convergeMs = await run.waitFor(() => converged(run), o.convergeTimeoutMs);
+  let probe: { probeMs: number | null; probePublishMs: number | null } = {
+    probeMs: null, probePublishMs: null,
+  };
+  if (convergeMs === null) {
+    run.violations.push({
+      kind: 'not_converged', seq: null,
+      detail: `replicas did not agree within ${o.convergeTimeoutMs} ms after faults stopped`,
+    });
+  } else {
+    probe = await probeLiveness(run, producer);
+  }
+  const timeToConverge = convergeMs === null ? null : Date.now() - c0 - (probe.probeMs ?? 0);
+  return { convergeMs, ...probe, timeToConverge };
+}
+
+/** Liveness: new proposals are accepted and every replica applies them. */
+async function probeLiveness(
+  run: ChaosRun, producer: Producer,
+): Promise<{ probeMs: number | null; probePublishMs: number }> {
+  const o = run.o;
+  const p0 = Date.now();
+  const before = run.told.size;
+  const steps = streamSteps(producer.w, (o.seed ^ 0x1f0be) >>> 0, o.probeEntries, NO_FAULTS);
+  await producer.produce(steps, false, (n) => {
+    run.published += n;
+  });
+  const probePublishMs = Date.now() - p0;
+  const waited = await run.waitFor(() => converged(run), o.convergeTimeoutMs);
+  const probeMs = waited === null ? null : Date.now() - p0;
+  const accepted = [...run.told.entries()]
+    .filter(([seq, x]) => seq > 0 && x.outcome === 'accepted').length;
+  if (probeMs === null) {
+    run.violations.push({
+      kind: 'not_live', seq: null,
+      detail: `probe entries not decided by every replica within ${o.convergeTimeoutMs} ms`,
+    });
+  } else if (run.told.size > before && accepted === 0) {
+    run.violations.push({ kind: 'not_live', seq: null, detail: 'no proposal accepted' });
+  }
+  return { probeMs, probePublishMs };
+}
