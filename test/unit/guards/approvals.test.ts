@@ -14,7 +14,7 @@ describe('approvals guard', () => {
   it.each([
     ['the work under review', h('w'), null],
     ['other work', h('other'), 'work_hash_mismatch'],
-  ] as const)('Given an approval of %s, When Execution_SubmitApproval is checked, Then %s', (_what, work_hash, code) => {
+  ] as const)('Given an approval of %s, When Execution_SubmitApproval is checked, Then verdict %s (null: pass)', (_what, work_hash, code) => {
     expectVerdict(approvalsGuard(ctx('Execution_SubmitApproval', review([]), { inputs: { work_hash } })), code);
   });
   it.each([
@@ -22,7 +22,7 @@ describe('approvals guard', () => {
     [1, 'approvals_insufficient'],
     [2, null],
     [3, null],
-  ] as const)('Given %i approvals of 2 needed, When Execution_ApprovalsThreshold is checked, Then %s', (n, code) => {
+  ] as const)('Given %i approvals of 2 needed, When Execution_ApprovalsThreshold is checked, Then verdict %s (null: pass)', (n, code) => {
     const who = [CAST.c1.signer, CAST.c2.signer, CAST.c3.signer].slice(0, n);
     expectVerdict(approvalsGuard(ctx('Execution_ApprovalsThreshold', review(who))), code);
   });

@@ -17,7 +17,7 @@ describe('capacity guard', () => {
     ['1 cpu milli over', req(1001, 512, 2), 'capacity_insufficient'],
     ['1 MB over', req(1000, 513, 2), 'capacity_insufficient'],
     ['1 slot over', req(1000, 512, 3), 'capacity_insufficient'],
-  ] as const)('Given a request of %s, Then %s', (_what, inputs, code) => {
+  ] as const)('Given a request of %s, Then verdict %s (null: pass)', (_what, inputs, code) => {
     expectVerdict(capacityGuard(ctx('Environment_CapacityOk', known, { inputs })), code);
   });
   it('Given every resource short, Then each shortfall is a reason', () => {

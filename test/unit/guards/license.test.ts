@@ -14,7 +14,7 @@ describe('license guard', () => {
     ['unknown', 'license_inactive'],
     ['revoked', 'license_inactive'],
     ['active', null],
-  ] as const)('Given licence status %s, When Boot_Licensed is checked, Then %s', (status, code) => {
+  ] as const)('Given licence status %s, When Boot_Licensed is checked, Then verdict %s (null: pass)', (status, code) => {
     expectVerdict(licenseGuard(ctx('Boot_Licensed', withLicence(status))), code);
   });
 });

@@ -9,10 +9,10 @@ const state = { ...s0, council: { ...s0.council, members: [CAST.c1.signer, CAST.
 
 describe('membership guard', () => {
   it.each([
-    ['an elected member', CAST.c1.signer, null],
-    ['another elected member', CAST.c2.signer, null],
-    ['a council agent not elected', CAST.c3.signer, 'not_council_member'],
-  ] as const)('Given %s as signer, When Execution_PlanLocked is checked, Then %s', (_who, signer, code) => {
+    ['an elected member', null, CAST.c1.signer],
+    ['another elected member', null, CAST.c2.signer],
+    ['a council agent not elected', 'not_council_member', CAST.c3.signer],
+  ] as const)('Given %s as signer, When Execution_PlanLocked is checked, Then verdict %s (null: pass)', (_who, code, signer) => {
     expectVerdict(membershipGuard(ctx('Execution_PlanLocked', state, { signer })), code);
   });
 });

@@ -33,20 +33,20 @@ const cert = (o: { m?: string[]; msh?: string; term?: number; votes?: JsonObject
 
 describe('quorum guard', () => {
   it.each([
-    ['two valid votes for this term and member set', cert(), [true, true], null],
-    ['three valid votes', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer), vote(CAST.v3.signer)] }), [true, true, true], null],
-    ['a member_set_hash that is not the members', cert({ msh: h('forged') }), [true, true], 'member_set_hash_mismatch'],
-    ['members the plan did not assign', cert({ m: [CAST.c1.signer, CAST.c3.signer].sort(), msh: memberSetHash(hash, [CAST.c1.signer, CAST.c3.signer]) }), [true, true], 'members_not_planned'],
-    ['a certificate for another term', cert({ term: TERM + 1 }), [true, true], 'wrong_term'],
-    ['a vote signed for the previous term', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer, TERM - 1)] }), [true, true], 'vote_mismatch'],
-    ['a vote signed for a later term', cert({ votes: [vote(CAST.v1.signer, TERM + 1), vote(CAST.v2.signer)] }), [true, true], 'vote_mismatch'],
-    ['a vote for another member set', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer, TERM, h('x'))] }), [true, true], 'vote_mismatch'],
-    ['a vote whose signature does not verify', cert(), [true, false], 'bad_vote_signature'],
-    ['a vote without a verdict', cert(), [true], 'bad_vote_signature'],
-    ['a voter without the voter role', cert({ votes: [vote(CAST.v1.signer), vote(CAST.c3.signer)] }), [true, true], 'ineligible_voter'],
-    ['the same voter twice', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v1.signer)] }), [true, true], 'duplicate_voter'],
-    ['one vote of two needed', cert({ votes: [vote(CAST.v1.signer)] }), [true], 'quorum_not_met'],
-  ] as const)('Given %s, When Council_QuorumCert is checked, Then %s', (_what, inputs, embedded, code) => {
+    ['two valid votes for this term and member set', null, cert(), [true, true]],
+    ['three valid votes', null, cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer), vote(CAST.v3.signer)] }), [true, true, true]],
+    ['a member_set_hash that is not the members', 'member_set_hash_mismatch', cert({ msh: h('forged') }), [true, true]],
+    ['members the plan did not assign', 'members_not_planned', cert({ m: [CAST.c1.signer, CAST.c3.signer].sort(), msh: memberSetHash(hash, [CAST.c1.signer, CAST.c3.signer]) }), [true, true]],
+    ['a certificate for another term', 'wrong_term', cert({ term: TERM + 1 }), [true, true]],
+    ['a vote signed for the previous term', 'vote_mismatch', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer, TERM - 1)] }), [true, true]],
+    ['a vote signed for a later term', 'vote_mismatch', cert({ votes: [vote(CAST.v1.signer, TERM + 1), vote(CAST.v2.signer)] }), [true, true]],
+    ['a vote for another member set', 'vote_mismatch', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v2.signer, TERM, h('x'))] }), [true, true]],
+    ['a vote whose signature does not verify', 'bad_vote_signature', cert(), [true, false]],
+    ['a vote without a verdict', 'bad_vote_signature', cert(), [true]],
+    ['a voter without the voter role', 'ineligible_voter', cert({ votes: [vote(CAST.v1.signer), vote(CAST.c3.signer)] }), [true, true]],
+    ['the same voter twice', 'duplicate_voter', cert({ votes: [vote(CAST.v1.signer), vote(CAST.v1.signer)] }), [true, true]],
+    ['one vote of two needed', 'quorum_not_met', cert({ votes: [vote(CAST.v1.signer)] }), [true]],
+  ] as const)('Given %s, When Council_QuorumCert is checked, Then verdict %s (null: pass)', (_what, code, inputs, embedded) => {
     expectVerdict(quorumGuard(ctx('Council_QuorumCert', state, { inputs, embedded })), code);
   });
 

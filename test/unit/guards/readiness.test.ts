@@ -16,16 +16,16 @@ const PINS = { content_hash: h('c'), ingestion_version: 'v1', member_set_hash: h
 
 describe('readiness guard', () => {
   it.each([
-    ['all READY and every pin equal', ready, { pins: PINS }, null],
-    ['ingestion not READY', { ...ready, ingestion: { ...ready.ingestion, state: 'INDEX' } }, { pins: PINS }, 'region_not_ready'],
-    ['council not READY', { ...ready, council: { ...ready.council, state: 'TOOLING_SYNC' } }, { pins: PINS }, 'region_not_ready'],
-    ['environment not READY', { ...ready, environment: { ...ready.environment, state: 'DEGRADED' } }, { pins: PINS }, 'region_not_ready'],
-    ['no pins', ready, {}, 'pin_mismatch'],
-    ['another content hash', ready, { pins: { ...PINS, content_hash: h('x') } }, 'pin_mismatch'],
-    ['another ingestion version', ready, { pins: { ...PINS, ingestion_version: 'v2' } }, 'pin_mismatch'],
-    ['another member set', ready, { pins: { ...PINS, member_set_hash: h('x') } }, 'pin_mismatch'],
-    ['another env version', ready, { pins: { ...PINS, env_version: 'e2' } }, 'pin_mismatch'],
-  ] as const)('Given %s, When Lifecycle_AllReady is checked, Then %s', (_what, state, inputs, code) => {
+    ['all READY and every pin equal', null, ready, { pins: PINS }],
+    ['ingestion not READY', 'region_not_ready', { ...ready, ingestion: { ...ready.ingestion, state: 'INDEX' } }, { pins: PINS }],
+    ['council not READY', 'region_not_ready', { ...ready, council: { ...ready.council, state: 'TOOLING_SYNC' } }, { pins: PINS }],
+    ['environment not READY', 'region_not_ready', { ...ready, environment: { ...ready.environment, state: 'DEGRADED' } }, { pins: PINS }],
+    ['no pins', 'pin_mismatch', ready, {}],
+    ['another content hash', 'pin_mismatch', ready, { pins: { ...PINS, content_hash: h('x') } }],
+    ['another ingestion version', 'pin_mismatch', ready, { pins: { ...PINS, ingestion_version: 'v2' } }],
+    ['another member set', 'pin_mismatch', ready, { pins: { ...PINS, member_set_hash: h('x') } }],
+    ['another env version', 'pin_mismatch', ready, { pins: { ...PINS, env_version: 'e2' } }],
+  ] as const)('Given %s, When Lifecycle_AllReady is checked, Then verdict %s (null: pass)', (_what, code, state, inputs) => {
     expectVerdict(readinessGuard(ctx('Lifecycle_AllReady', state, { inputs: inputs })), code);
   });
 });

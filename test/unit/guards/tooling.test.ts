@@ -10,14 +10,14 @@ const withTools = (tools: Tools): State => ({ ...s0, facts: { ...s0.facts, mcp: 
 
 describe('tooling guard', () => {
   it.each([
-    ['no tool reported', {}, 'tool_unreachable'],
-    ['the pinned tool unreachable', { 'repo-tools': { reachable: false, version: '1.2.0' } }, 'tool_unreachable'],
-    ['the pinned tool at another version', { 'repo-tools': { reachable: true, version: '1.2.1' } }, 'tool_version_mismatch'],
-    ['the pinned tool reachable at its version', { 'repo-tools': { reachable: true, version: '1.2.0' } }, null],
-    ['an extra unpinned tool down besides', {
+    ['no tool reported', 'tool_unreachable', {}],
+    ['the pinned tool unreachable', 'tool_unreachable', { 'repo-tools': { reachable: false, version: '1.2.0' } }],
+    ['the pinned tool at another version', 'tool_version_mismatch', { 'repo-tools': { reachable: true, version: '1.2.1' } }],
+    ['the pinned tool reachable at its version', null, { 'repo-tools': { reachable: true, version: '1.2.0' } }],
+    ['an extra unpinned tool down besides', null, {
       'repo-tools': { reachable: true, version: '1.2.0' }, other: { reachable: false, version: '0' },
-    }, null],
-  ] as const)('Given %s, When Council_McpGreen is checked, Then %s', (_what, tools, code) => {
+    }],
+  ] as const)('Given %s, When Council_McpGreen is checked, Then verdict %s (null: pass)', (_what, code, tools) => {
     expectVerdict(toolingGuard(ctx('Council_McpGreen', withTools(tools))), code);
   });
 });

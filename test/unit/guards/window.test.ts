@@ -20,18 +20,18 @@ describe('window guard', () => {
     expectVerdict(windowGuard(ctx('Boot_ConfigOk', s0)), null);
   });
   it.each([
-    ['no beat frame', s0, 'W1', 1_000, 'no_window'],
-    ['another open window', frame('W1', 'plan'), 'W0', 1_000, 'window_mismatch'],
-    ['a phase the plan class may not act in', frame('W1', 'review'), 'W1', 1_000, 'phase_not_allowed'],
-    ['the open window, 1 ms before the deadline', frame('W1', 'plan'), 'W1', DEADLINE - 1, null],
-    ['the open window, at the deadline', frame('W1', 'plan'), 'W1', DEADLINE, 'window_closed'],
-  ] as const)('Given %s, When Execution_PlanLocked is checked, Then %s', (_what, state, window_id, log_ms, code) => {
+    ['no beat frame', 'no_window', s0, 'W1', 1_000],
+    ['another open window', 'window_mismatch', frame('W1', 'plan'), 'W0', 1_000],
+    ['a phase the plan class may not act in', 'phase_not_allowed', frame('W1', 'review'), 'W1', 1_000],
+    ['the open window, 1 ms before the deadline', null, frame('W1', 'plan'), 'W1', DEADLINE - 1],
+    ['the open window, at the deadline', 'window_closed', frame('W1', 'plan'), 'W1', DEADLINE],
+  ] as const)('Given %s, When Execution_PlanLocked is checked, Then verdict %s (null: pass)', (_what, code, state, window_id, log_ms) => {
     expectVerdict(windowGuard(ctx('Execution_PlanLocked', state, { window_id, log_ms })), code);
   });
   it.each([
     ['the window the loop was planned in', 'W1', 'window_not_new'],
     ['a newer window', 'W0', null],
-  ] as const)('Given NextWindow in %s, Then %s', (_what, plannedIn, code) => {
+  ] as const)('Given NextWindow in %s, Then verdict %s (null: pass)', (_what, plannedIn, code) => {
     const state = planned(frame('W1', 'plan'), plannedIn);
     expectVerdict(windowGuard(ctx('Execution_NextWindow', state, { window_id: 'W1' })), code);
   });
