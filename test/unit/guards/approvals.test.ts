@@ -12,9 +12,9 @@ const review = (approvals: string[]): State => ({
 
 describe('approvals guard', () => {
   it.each([
-    ['the work under review', h('w'), null],
-    ['other work', h('other'), 'work_hash_mismatch'],
-  ] as const)('Given an approval of %s, When Execution_SubmitApproval is checked, Then verdict %s (null: pass)', (_what, work_hash, code) => {
+    ['the work under review', null, h('w')],
+    ['other work', 'work_hash_mismatch', h('other')],
+  ] as const)('Given an approval of %s, When Execution_SubmitApproval is checked, Then verdict %s (null: pass)', (_what, code, work_hash) => {
     expectVerdict(approvalsGuard(ctx('Execution_SubmitApproval', review([]), { inputs: { work_hash } })), code);
   });
   it.each([

@@ -13,11 +13,11 @@ describe('capacity guard', () => {
     expectVerdict(capacityGuard(ctx('Environment_CapacityOk', s0, { inputs: req(1, 1, 1) })), 'no_capacity_fact');
   });
   it.each([
-    ['exactly the capacity', req(1000, 512, 2), null],
-    ['1 cpu milli over', req(1001, 512, 2), 'capacity_insufficient'],
-    ['1 MB over', req(1000, 513, 2), 'capacity_insufficient'],
-    ['1 slot over', req(1000, 512, 3), 'capacity_insufficient'],
-  ] as const)('Given a request of %s, Then verdict %s (null: pass)', (_what, inputs, code) => {
+    ['exactly the capacity', null, req(1000, 512, 2)],
+    ['1 cpu milli over', 'capacity_insufficient', req(1001, 512, 2)],
+    ['1 MB over', 'capacity_insufficient', req(1000, 513, 2)],
+    ['1 slot over', 'capacity_insufficient', req(1000, 512, 3)],
+  ] as const)('Given a request of %s, Then verdict %s (null: pass)', (_what, code, inputs) => {
     expectVerdict(capacityGuard(ctx('Environment_CapacityOk', known, { inputs })), code);
   });
   it('Given every resource short, Then each shortfall is a reason', () => {

@@ -17,7 +17,7 @@ describe('globMatch', () => {
     ['*', '', true], ['*', 'anything', true], ['a*c', 'abc', true], ['a*c', 'ac', true], ['a*c', 'ab', false],
     ['abc', 'abc', true], ['abc', 'abcd', false], ['abc', 'ab', false], ['*b*', 'aaabaaa', true],
     ['a*b*c', 'axxbyyc', true], ['a*b*c', 'axxcyyb', false], ['**', 'x', true], ['a.c', 'abc', false],
-  ] as const)('Given pattern %j and text %j, Then verdict %s (null: pass)', (p, t, want) => {
+  ] as const)('Given pattern %j and text %j, Then match is %s', (p, t, want) => {
     expect(globMatch(p, t)).toBe(want);
   });
 });
