@@ -59,4 +59,7 @@ export function expectVerdict(v: GuardVerdict, code: string | null): void {
   if (code === null) expect(v, JSON.stringify(v)).toMatchObject({ ok: true });
   else expect(v).toMatchObject({ ok: false, code });
   expect(v.reasons.length).toBeGreaterThan(0);
+  // Reasons are written into the decision record, whose hash every replica must reproduce:
+  // their exact wording is behaviour, pinned per row (review a snapshot change like a code change).
+  expect(v.reasons).toMatchSnapshot();
 }
