@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compareStamp, formatHlc, parseHlc } from '../../../src/core/hlc.js';
-import { emptyIdem, idemAppend, idemLookup } from '../../../src/core/idem.js';
+import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup } from '../../../src/core/idem.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { CAST, World, castGenesis, h } from '../../support/world.js';
 import { boot, ok, toExecution } from '../../support/walk.js';
@@ -165,3 +165,14 @@ describe('HLC tie-break on (signer, idem_key)', () => {
     expect(compareStamp(a, { ...a })).toBe(0);
   });
 });
+
+describe('idempotency memory chunks', () => {
+  it('Given IDEM_CHUNK_MAX + 1 appends, Then the first chunk holds exactly IDEM_CHUNK_MAX entries', () => {
+    let s = emptyIdem(nodeHasher, 'g');
+    for (let i = 1; i <= IDEM_CHUNK_MAX + 1; i++) {
+      s = idemAppend(nodeHasher, s, { idem_key: `k${i}`, wal_seq: i, outcome: 'accepted', hlc_ms: i }, { retentionMs: 1e12, max: 1e9 });
+    }
+    expect(s.chunks.map((c) => c.length)).toEqual([IDEM_CHUNK_MAX, 1]);
+  });
+});
+

@@ -187,4 +187,32 @@ describe('assertInvariants: each invariant is reported by name', () => {
     const post = { ...t.post, facts: { ...t.post.facts, tick: { ...t.post.facts.tick, last_ms: 0.5 } } };
     expectViolation(w, { ...t, post }, 'json_integers_only');
   });
+
+  it.each(['ingestion', 'council', 'environment'] as const)('Given EXECUTION with %s alone not READY, Then execution_requires_ready', (region) => {
+    const { w, t } = executionTick();
+    expectViolation(w, { ...t, post: { ...t.post, [region]: { ...t.post[region], state: 'X' } } }, 'execution_requires_ready');
+  });
+
+  it.each(['content_hash', 'ingestion_version', 'member_set_hash', 'env_version'] as const)('Given EXECUTION whose %s pin alone differs, Then execution_pins_match', (pin) => {
+    const { w, t } = executionTick();
+    const post = { ...t.post, execution: { ...t.post.execution, pins: { ...t.post.execution.pins!, [pin]: h('other') } } };
+    expectViolation(w, { ...t, post }, 'execution_pins_match');
+  });
+
+  it('Given a council whose member_set_hash alone differs from its certificate, Then quorum_cert_matches', () => {
+    const { w, t } = executionTick();
+    // The execution pin follows it, so only the certificate check can see the difference.
+    const post = {
+      ...t.post, council: { ...t.post.council, member_set_hash: h('other') },
+      execution: { ...t.post.execution, pins: { ...t.post.execution.pins!, member_set_hash: h('other') } },
+    };
+    expectViolation(w, { ...t, post }, 'quorum_cert_matches');
+  });
+
+  it('Given a history exactly HISTORY_MAX deep and exactly idem_max keys, Then no violation (the bounds are inclusive)', () => {
+    const { w, t } = executionTick();
+    const history = Array.from({ length: HISTORY_MAX }, () => 'PAUSED');
+    check(w, { ...t, post: { ...t.post, control: { ...t.post.control, history } } });
+    check(w, { ...t, post: { ...t.post, idem: { ...t.post.idem, count: t.post.meta.config.idem_max } } });
+  });
 });
