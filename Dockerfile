@@ -17,7 +17,6 @@ COPY src/stubs/msgpackr-extract ./src/stubs/msgpackr-extract
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY guards ./guards
 COPY streams ./streams
 RUN npm run build
 

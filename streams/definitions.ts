@@ -1,6 +1,6 @@
 /**
  * The JetStream layout of ARCHITECTURE §5 as data: every stream, KV bucket and consumer with
- * every option written out in the server's snake_case wire shape. src/runtime/streams.ts
+ * every option written out in the server's snake_case wire shape. src/server/process/apply-streams.ts
  * creates what is missing and reports drift; it never edits a live stream. Why each option
  * has its value is in streams/README.md.
  */

@@ -5,8 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Chart, TransitionSpec } from '../core/chart.js';
-import { schemaToTs } from '../core/schema.js';
+import { type Chart, type TransitionSpec, schemaToTs } from '../core/index.js';
 import { pascalCase } from './load.js';
 
 /** The chart source, relative to the repository root. */
@@ -154,7 +153,7 @@ export function renderChartTs(chart: Chart): string {
   return [
     `// ${BANNER}`,
     '',
-    "import type { Chart } from '../chart.js';",
+    "import type { Chart } from '../model/chart-spec.js';",
     '',
     `/** The statechart as data, validated by src/chart/load.ts. */`,
     `export const CHART: Chart = ${tsLiteral(chart, '', 'export const CHART: Chart = '.length)};`,

@@ -9,16 +9,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { isMap, isNode, isScalar, isSeq, LineCounter, parseDocument } from 'yaml';
-import type {
-  Chart,
-  InputSchema,
-  RegionSpec,
-  TopStateKind,
-  TopStateSpec,
-  TransitionSpec,
-  WindowClassSpec,
-} from '../core/chart.js';
-import { PATTERN_FLAGS } from '../core/schema.js';
+import {
+  type Chart,
+  type InputSchema,
+  PATTERN_FLAGS,
+  type RegionSpec,
+  type TopStateKind,
+  type TopStateSpec,
+  type TransitionSpec,
+  type WindowClassSpec,
+} from '../core/index.js';
 
 /**
  * Pattern forms whose meaning depends on the engine's Unicode tables (property escapes, the
@@ -286,7 +286,7 @@ function readList(ctx: Ctx, v: unknown, path: string, opts: ListOptions): string
 // ---- the chart ----------------------------------------------------------------------------
 
 const ROOT_REQUIRED = ['version', 'machine', 'machine_version', 'top', 'regions', 'roles'];
-const ROOT_OPTIONAL = ['guards', 'window_classes', 'defs', 'transitions'];
+const ROOT_OPTIONAL = ['guards', 'window_classes', 'defs', 'transitions', 'snapshot_after'];
 
 function readChart(ctx: Ctx, raw: unknown): Chart | null {
   const o = readObject(ctx, raw, '', ROOT_REQUIRED, ROOT_OPTIONAL);
@@ -308,7 +308,7 @@ function readChart(ctx: Ctx, raw: unknown): Chart | null {
     windows: readWindowClasses(ctx, o['window_classes'] ?? {}),
     defs: readDefs(ctx, o['defs'] ?? {}),
   };
-  const transitions = readTransitions(ctx, env, o['transitions'] ?? []);
+  const transitions = markSnapshots(ctx, readTransitions(ctx, env, o['transitions'] ?? []), o['snapshot_after']);
   checkLocalReachability(ctx, regions, transitions);
   checkTopReachability(ctx, top.initial, top.states, transitions);
   return {
@@ -322,6 +322,23 @@ function readChart(ctx: Ctx, raw: unknown): Chart | null {
     guards: Object.fromEntries(env.guards),
     transitions,
   };
+}
+
+/**
+ * `snapshot_after`: transitions after which the writer snapshots. Kept as one list at the root
+ * (the writer's concern, not a transition's rule); each named transition's spec gets
+ * `snapshot: true`, which decide turns into the decision's `snapshot` flag.
+ */
+function markSnapshots(ctx: Ctx, transitions: TransitionSpec[], v: unknown): TransitionSpec[] {
+  if (v === undefined) return transitions;
+  const names = new Set(transitions.map((t) => t.name));
+  const marked = new Set(readList(ctx, v, 'snapshot_after', {
+    what: 'transition',
+    check: (s, p) => {
+      if (!names.has(s)) report(ctx, p, `unknown transition "${s}"`);
+    },
+  }));
+  return transitions.map((t) => (marked.has(t.name) ? { ...t, snapshot: true } : t));
 }
 
 function readDescriptions(ctx: Ctx, v: unknown, path: string, what: string): Map<string, string> {

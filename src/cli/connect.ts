@@ -8,8 +8,8 @@ import { connect } from '@nats-io/transport-node';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
-import { SwooshError } from '../runtime/errors.js';
-import { parseNatsUrls } from '../runtime/nats-urls.js';
+import { SwooshError } from '../protocol/errors.js';
+import { parseNatsUrls } from '../server/process/nats-urls.js';
 import { env } from './options.js';
 
 /** What `swoosh dev` records for other commands. */

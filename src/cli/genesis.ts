@@ -1,10 +1,9 @@
 /** The genesis a command replays from: --genesis, else what `swoosh dev` used. */
-import { createCore } from '../core/index.js';
-import type { Genesis } from '../core/genesis.js';
+import { type Genesis, createCore } from '../core/index.js';
 import { nodeHasher } from '../crypto/hasher.js';
-import { devGenesis } from '../dev/dev.js';
-import { SwooshError } from '../runtime/errors.js';
-import { loadGenesisFile, loadKeyFile, parseGenesisText } from '../runtime/genesis-file.js';
+import { devGenesis } from '../proving/dev/dev.js';
+import { SwooshError } from '../protocol/errors.js';
+import { loadGenesisFile, loadKeyFile, parseGenesisText } from '../protocol/files.js';
 import { readDevConnection } from './connect.js';
 import { env } from './options.js';
 

@@ -2,14 +2,14 @@
  * Facts (ARCHITECTURE §6): how the outside world enters without breaking replay. Each kind
  * has a payload schema and a rule that turns the payload into the stored fact value.
  */
-import type { InputSchema } from './chart.js';
-import type { RejectionCode } from './codes.js';
+import type { InputSchema } from './model/chart-spec.js';
+import type { RejectionCode } from './model/codes.js';
 import { policyRulesFrom } from './genesis.js';
-import { compareHlc, parseHlc, parseIsoUtcMs } from './hlc.js';
-import { str, type JsonObject } from './json.js';
-import { validateInputs } from './schema.js';
-import type { FactsSection } from './state.js';
-import type { FactKind } from './types.js';
+import { compareHlc, parseHlc, parseIsoUtcMs } from './model/hlc.js';
+import { str, type JsonObject } from './encoding/json.js';
+import { validateInputs } from './encoding/schema.js';
+import type { FactsSection } from './model/state.js';
+import type { FactKind } from './model/types.js';
 
 const strSchema = (maxLength = 200): InputSchema => ({ type: 'string', minLength: 1, maxLength });
 const intSchema = (maximum = Number.MAX_SAFE_INTEGER): InputSchema => ({ type: 'integer', minimum: 0, maximum });

@@ -2,11 +2,12 @@
  * Genesis: the configuration an instance starts from, validated, and the initial state it
  * produces. The shell reads the file (JSON or YAML); this module only sees parsed values.
  */
-import type { Chart } from './chart.js';
-import { hashJcs, type Hasher } from './hash.js';
-import { emptyIdem } from './idem.js';
-import { isJsonObject, type JsonObject } from './json.js';
-import type { CoreConfig, FactsSection, Identities, PolicyRules, State } from './state.js';
+import type { Chart } from './model/chart-spec.js';
+import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
+import { emptyIdem } from './decide/idem.js';
+import { isJsonObject, type JsonObject } from './encoding/json.js';
+import type { CoreConfig, FactsSection, Identities, PolicyRules, State } from './model/state.js';
+import { SIGNER_RE } from './model/ids.js';
 
 /** Defaults, each with the reason it is what it is. */
 export const GENESIS_DEFAULTS = {
@@ -27,7 +28,6 @@ export const GENESIS_IDENTITIES_MAX = 100_000;
 /** BACKBEAT phases (INT-A). */
 export const BEAT_PHASES = ['plan', 'execute', 'review'] as const;
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const NAME_RE = /^[A-Za-z0-9_.:@/-]{1,200}$/;
 
 /** A genesis problem: stable code, the field's path, and what was expected. */
@@ -233,6 +233,16 @@ function initialOf(chart: Chart, region: string): string {
   return initial;
 }
 
+/**
+ * `chart_hash`: the JCS hash of the chart without its `snapshot` hints. The hint tells the
+ * writer when to snapshot and changes no decision, so adding or moving it keeps every existing
+ * log, snapshot and record verifying.
+ */
+export function chartHashOf(hasher: Hasher, chart: Chart): Sha256 {
+  const transitions = chart.transitions.map(({ snapshot: _hint, ...t }) => t);
+  return hashJcs(hasher, { ...chart, transitions });
+}
+
 /** The state before the first WAL entry. */
 export function genesisState(hasher: Hasher, chart: Chart, genesis: Genesis): State {
   const genesisHash = hashJcs(hasher, genesis);
@@ -242,7 +252,7 @@ export function genesisState(hasher: Hasher, chart: Chart, genesis: Genesis): St
     meta: {
       machine: chart.machine,
       machine_version: chart.machine_version,
-      chart_hash: hashJcs(hasher, chart),
+      chart_hash: chartHashOf(hasher, chart),
       genesis_hash: genesisHash,
       instance_id: genesis.instance_id,
       config: genesis.config,

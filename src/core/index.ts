@@ -3,20 +3,21 @@
  * reducer instance over an injected SHA-256 (node:crypto in the server, @noble/hashes in the
  * portable SDK); everything it does is a pure function of the state and the WAL entry.
  */
-import { GUARDS } from '../../guards/index.js';
-import type { Chart, TransitionSpec } from './chart.js';
-import { decide } from './decide.js';
-import { evolve } from './evolve.js';
+import { GUARDS } from './guards/index.js';
+import type { Chart, TransitionSpec } from './model/chart-spec.js';
+import type { GuardFn } from './guards/contract.js';
+import { decide } from './decide/decide.js';
+import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
-import { genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
-import { hashJcs, type Hasher, type Sha256 } from './hash.js';
-import { idemVerify } from './idem.js';
+import { chartHashOf, genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
+import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
+import { idemVerify } from './decide/idem.js';
 import { assertInvariants } from './invariants.js';
-import { createStateHasher, type StateHashes } from './merkle.js';
-import { isJsonObject } from './json.js';
-import { validateProposalObject, type ProposalProblem } from './proposal.js';
-import type { State } from './state.js';
-import type { Decision, WalEntry } from './types.js';
+import { createStateHasher, type StateHashes } from './encoding/merkle.js';
+import { isJsonObject } from './encoding/json.js';
+import { validateProposalObject, type ProposalProblem } from './decide/proposal.js';
+import type { State } from './model/state.js';
+import type { Decision, WalEntry } from './model/types.js';
 
 /** The result of one step: the decision, the next state and both states' hashes. */
 export interface StepResult {
@@ -43,6 +44,8 @@ export interface Core {
   verifyLoaded(state: State): string | null;
   /** `sha256-<hex>` of JCS(value). */
   hash(value: unknown): Sha256;
+  /** The region a transition belongs to in this core's chart (`unknown` for no such transition). */
+  readonly regionOf: (transition: string) => string;
   /**
    * The schema stage of a proposal object (without its signature), exactly as WAL entries get
    * it: null when valid, else the stable code, the field's path and a message naming it.
@@ -50,13 +53,22 @@ export interface Core {
   validateProposal(obj: unknown): ProposalProblem | null;
 }
 
+/** What a reducer instance is built from besides the hasher; both default to this build's. */
+export interface CoreOptions {
+  readonly chart?: Chart;
+  /** Guard id → provider; a guard reads the chart from its context, never a global. */
+  readonly guards?: { readonly [id: string]: GuardFn };
+}
+
 /** Build a reducer instance. */
-export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
+export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
+  const chart = options.chart ?? CHART;
+  const guards = options.guards ?? GUARDS;
   const specs = new Map<string, TransitionSpec>(chart.transitions.map((t) => [t.name, t]));
   const stateHasher = createStateHasher(hasher);
   const hash = (v: unknown): Sha256 => hashJcs(hasher, v);
-  const chartHash = hash(chart);
-  const decideDeps = { chart, specs, guards: GUARDS, hasher, stateHasher };
+  const chartHash = chartHashOf(hasher, chart);
+  const decideDeps = { chart, specs, guards, hasher, stateHasher };
   const evolveDeps = { chart, specs, hasher, hash };
   const regionOf = (t: string): string => specs.get(t)?.region ?? 'unknown';
   const core: Core = {
@@ -81,6 +93,7 @@ export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
       return idemVerify(hasher, state.idem) ? null : 'idempotency chain does not reach its head';
     },
     hash,
+    regionOf,
     validateProposal(obj) {
       if (!isJsonObject(obj)) return { code: 'invalid_proposal', path: '', message: 'body: expected a JSON object' };
       const v = validateProposalObject({ specs, hasher, chart }, obj);
@@ -90,14 +103,34 @@ export function createCore(hasher: Hasher, chart: Chart = CHART): Core {
   return core;
 }
 
-export type { Chart, TransitionSpec } from './chart.js';
+export type { Chart, TransitionSpec } from './model/chart-spec.js';
 export type { Genesis, GenesisError } from './genesis.js';
-export type { Hasher, Sha256 } from './hash.js';
-export type { StateHashes } from './merkle.js';
-export type { State } from './state.js';
-export * from './types.js';
-export { REJECTION_CODES, type RejectionCode } from './codes.js';
+export type { Hasher, Sha256 } from './encoding/hash.js';
+export type { StateHashes } from './encoding/merkle.js';
+export type { State } from './model/state.js';
+export * from './model/types.js';
+export { REJECTION_CODES, type RejectionCode } from './model/codes.js';
 export { InvariantViolation } from './invariants.js';
-export { jcs } from './json.js';
-export type { ProposalProblem } from './proposal.js';
-export * as hlc from './hlc.js';
+export { jcs } from './encoding/json.js';
+export type { ProposalProblem } from './decide/proposal.js';
+export * as hlc from './model/hlc.js';
+
+export { SIGNATURE_RE, SIGNER_RE } from './model/ids.js';
+export { assertNever } from './model/never.js';
+export { REGION_SECTIONS, hashTargetOf, type RegionSection } from './decide/hash-target.js';
+// What the other layers use of the core, named here so src/core is reached through this file only.
+export { EVIDENCE_MAX, IDEM_KEY_LENGTH_MAX, REF_LENGTH_MAX, validateProposalObject } from './decide/proposal.js';
+export { hashJcs, hashText, isSha256 } from './encoding/hash.js';
+export { describeJsonProblem, scanJson } from './encoding/json-scan.js';
+export { isJsonObject, jcsOrProblem } from './encoding/json.js';
+export { PATTERN_FLAGS, schemaToTs, validateInputs } from './encoding/schema.js';
+export { FACT_PAYLOAD_SCHEMAS, checkFactPayload } from './facts.js';
+export type { FactProblem } from './facts.js';
+export { CHART } from './generated/chart.js';
+export { GENESIS_DEFAULTS, policyRulesFrom } from './genesis.js';
+export { memberSetHash } from './domain/quorum.js';
+export type { InputSchema, RegionSpec, TopStateKind, TopStateSpec, WindowClassSpec } from './model/chart-spec.js';
+export { HLC_MS_MAX, compareHlc, formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, parseIsoUtcMs } from './model/hlc.js';
+export type { Hlc } from './model/hlc.js';
+export { FACT_KINDS } from './model/state.js';
+export type { PolicyRules } from './model/state.js';

@@ -2,12 +2,12 @@
  * Invariants (ARCHITECTURE §7), asserted after every decision. A violation is a programmer
  * error: it throws InvariantViolation and the writer stops; recovery replays from the log.
  */
-import { memberSetHash } from '../../guards/quorum/index.js';
-import { HISTORY_MAX } from './evolve.js';
-import { compareStamp, parseHlc } from './hlc.js';
-import { findNonHashSafe } from './json.js';
-import { HEAD_SECTIONS, type State } from './state.js';
-import type { Decision } from './types.js';
+import { memberSetHash } from './domain/quorum.js';
+import { HISTORY_MAX } from './evolve/evolve.js';
+import { compareStamp, parseHlc } from './model/hlc.js';
+import { findNonHashSafe } from './encoding/json.js';
+import { HEAD_SECTIONS, type State } from './model/state.js';
+import type { Decision } from './model/types.js';
 
 /** Thrown when an invariant fails: a bug in the core, never a bad input. */
 export class InvariantViolation extends Error {

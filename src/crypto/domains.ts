@@ -6,7 +6,7 @@
  * replayed as another kind (say a proposal) whose JCS text happens to coincide. Portable: no
  * node:* imports.
  */
-import { jcs } from '../core/json.js';
+import { jcs } from '../core/index.js';
 
 /** The four signature domains. Each signed object kind has exactly one. */
 export const DOMAIN = {

@@ -4,7 +4,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
-import type { Hasher } from '../core/hash.js';
+import type { Hasher } from '../core/index.js';
 
 const utf8 = new TextEncoder();
 

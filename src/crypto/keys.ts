@@ -11,6 +11,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { isCanonicalPointEncoding, isSmallOrderEncoding } from './rule.js';
+import { SIGNER_RE } from '../core/index.js';
 
 /** Prefix of every signer id. */
 export const SIGNER_PREFIX = 'hmmm:pubkey:';
@@ -25,7 +26,6 @@ export interface KeyPair {
   readonly publicKey: Uint8Array;
 }
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 const HEX_DIGITS = '0123456789abcdef';
 

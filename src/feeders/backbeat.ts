@@ -13,10 +13,15 @@
  *   as stale (the core would refuse it as `stale_fact`), e.g. a redelivered frame.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import { checkFactPayload, FACT_PAYLOAD_SCHEMAS } from '../core/facts.js';
-import { parseHlc, parseIsoUtcMs } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
-import { validateInputs } from '../core/schema.js';
+import {
+  FACT_PAYLOAD_SCHEMAS,
+  type JsonObject,
+  checkFactPayload,
+  isJsonObject,
+  parseHlc,
+  parseIsoUtcMs,
+  validateInputs,
+} from '../core/index.js';
 import { resumeFrom, type Feeder, type FeederContext } from './common.js';
 
 /** The INT-A beat-frame fields the core records. */

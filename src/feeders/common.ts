@@ -11,17 +11,24 @@
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { checkFactPayload } from '../core/facts.js';
-import { GENESIS_DEFAULTS } from '../core/genesis.js';
-import { formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
-import type { FactKind } from '../core/types.js';
+import {
+  type FactKind,
+  GENESIS_DEFAULTS,
+  type Hlc,
+  type JsonObject,
+  checkFactPayload,
+  formatHlc,
+  hlcReceive,
+  hlcSend,
+  isJsonObject,
+  parseHlc,
+} from '../core/index.js';
 import { createNodeSigner } from '../crypto/node-sign.js';
-import { decodeEnvelope } from '../runtime/envelope.js';
-import { SwooshError } from '../runtime/errors.js';
-import { loadKeyFile } from '../runtime/genesis-file.js';
-import { createLogger, type Logger } from '../runtime/log.js';
-import { publishFact, type BytesSigner } from '../shell/publish.js';
+import { decodeEnvelope } from '../protocol/envelope.js';
+import { SwooshError } from '../protocol/errors.js';
+import { loadKeyFile } from '../protocol/files.js';
+import { createLogger, type Logger } from '../server/observability/log.js';
+import { publishFact, type BytesSigner } from '../protocol/publish.js';
 import { subjectsFor } from '../../streams/definitions.js';
 
 /** Publish attempts after the first. Why: rides out a leader election, not an outage. */

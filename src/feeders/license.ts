@@ -14,9 +14,8 @@
  *   `license_grace_ms` grace period, so an outage reaches HARD_STOP after roughly
  *   `maxFailures × refreshMs + license_grace_ms` (docs/feeders.md).
  */
-import type { JsonObject } from '../core/json.js';
-import { isJsonObject } from '../core/json.js';
-import { SwooshError } from '../runtime/errors.js';
+import { type JsonObject, isJsonObject } from '../core/index.js';
+import { SwooshError } from '../protocol/errors.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
 import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http.js';
 

@@ -16,8 +16,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { isJsonObject, jcs, type JsonObject } from '../core/json.js';
-import { SwooshError } from '../runtime/errors.js';
+import { isJsonObject, jcs, type JsonObject } from '../core/index.js';
+import { SwooshError } from '../protocol/errors.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
 import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http.js';
 

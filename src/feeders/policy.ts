@@ -18,9 +18,7 @@ import { Kvm, type KV, type KvWatchEntry } from '@nats-io/kv';
 import type { QueuedIterator } from '@nats-io/nats-core';
 import { stat, readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { policyRulesFrom } from '../core/genesis.js';
-import type { JsonObject } from '../core/json.js';
-import type { PolicyRules } from '../core/state.js';
+import { type JsonObject, type PolicyRules, policyRulesFrom } from '../core/index.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
 
 /** Largest policy document. Why: the WAL refuses messages over 1 MiB, envelope included. */

@@ -6,7 +6,7 @@
  */
 import { DeliverPolicy, type Consumer } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
-import { decodeDr, type DecisionRecord } from '../runtime/dr.js';
+import { decodeDr, type DecisionRecord } from '../protocol/decision-record.js';
 import { HttpError, invalidParameter } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
 

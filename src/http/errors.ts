@@ -1,7 +1,7 @@
 /**
  * The HTTP gateway's error catalogue: every error answer the gateway itself produces, with its
  * HTTP status and the `status` field its body carries. Rejections decided by the writer are not
- * here: they are decision records and carry the core's rejection codes (src/core/codes.ts).
+ * here: they are decision records and carry the core's rejection codes (src/core/model/codes.ts).
  * Clients match on `code`, never on `message`; every message starts with the field it names.
  */
 import type { FastifyReply } from 'fastify';

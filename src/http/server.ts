@@ -12,12 +12,12 @@
  *   GET  /metrics           Prometheus text
  *   GET  /openapi.json      docs/openapi.yaml as JSON
  */
-import { describeJsonProblem, scanJson } from '../core/json-scan.js';
+import { describeJsonProblem, scanJson } from '../core/index.js';
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
 } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { Instance } from '../runtime/instance.js';
+import type { Instance } from '../server/process/instance.js';
 import { decisionById, listDecisions, parseListQuery } from './decisions.js';
 import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
 import { loadOpenApi } from './openapi.js';

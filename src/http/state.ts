@@ -4,7 +4,7 @@
  * so the hashes and the projection describe the same state.
  */
 import type { State } from '../core/index.js';
-import type { InstanceStatus } from '../runtime/instance.js';
+import type { InstanceStatus } from '../server/process/instance.js';
 import { HttpError } from './errors.js';
 
 /** Section names a projection may ask for (lowercase; matched case-insensitively). */

@@ -5,16 +5,14 @@
  * one is published in its NATS form and answered from its decision record.
  */
 import type { PubAck } from '@nats-io/jetstream';
-import type { Core } from '../core/index.js';
-import { isJsonObject, jcsOrProblem } from '../core/json.js';
-import type { DecisionRecord } from '../runtime/dr.js';
-import type { InstanceStatus } from '../runtime/instance.js';
-import { envelopeOfSigned, publishProposal } from '../shell/publish.js';
+import { type Core, SIGNATURE_RE, assertNever, isJsonObject, jcsOrProblem } from '../core/index.js';
+import type { DecisionRecord } from '../protocol/decision-record.js';
+import type { InstanceStatus } from '../server/process/instance.js';
+import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
 
 /** `signature`: 128 lowercase hex characters (64 Ed25519 bytes). */
-export const SIGNATURE_RE = /^[0-9a-f]{128}$/;
 
 /** A body that passed validation: the signed object and its transition. */
 export interface CheckedProposal {
@@ -114,6 +112,7 @@ async function answerFor(
     case 'fact':
       throw new HttpError('internal_error', `wal_seq: entry ${rec.wal_seq} was decided as a fact`);
   }
+  return assertNever(rec.outcome, 'record outcome');
 }
 
 function accepted(rec: DecisionRecord, duplicate: boolean): Answer {

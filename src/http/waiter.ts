@@ -12,7 +12,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import { decodeDr, type DecisionRecord } from '../runtime/dr.js';
+import { decodeDr, type DecisionRecord } from '../protocol/decision-record.js';
 import { HttpError } from './errors.js';
 
 /** Records kept after arrival so a waiter registered a moment late still finds its record. */

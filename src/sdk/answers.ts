@@ -4,8 +4,8 @@
  * and `httpStatus` carries the HTTP status. A body that does not have the documented shape
  * becomes an {@link ErrorAnswer} naming the field, never an exception. Portable.
  */
-import type { GuardOutcome } from '../core/types.js';
-import type { DecisionRecord } from '../runtime/dr.js';
+import type { GuardOutcome } from '../core/index.js';
+import type { DecisionRecord } from '../protocol/decision-record.js';
 
 /** `202 {status:"accepted", duplicate, dr_id, wal_seq, state_hash, hlc}`. */
 export interface AcceptedAnswer {

@@ -1,5 +1,5 @@
 /**
- * The producer's hybrid logical clock (src/core/hlc.ts has the rules). Every proposal and
+ * The producer's hybrid logical clock (src/core/model/hlc.ts has the rules). Every proposal and
  * fact carries an HLC, and the writer accepts a proposal only when its stamp is strictly after
  * the last accepted one (`hlc_regression`) and not too far ahead of log time
  * (`hlc_too_far_ahead`). A producer keeps one clock for all it sends, ticks it with `next()`
@@ -7,7 +7,7 @@
  * rejection's `head`) with `observe()`, so its next stamp is after everything it has seen.
  * Portable: the wall clock is injected.
  */
-import { HLC_MS_MAX, formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/hlc.js';
+import { HLC_MS_MAX, formatHlc, hlcReceive, hlcSend, parseHlc, type Hlc } from '../core/index.js';
 
 /** Options of a {@link ProducerClock}. */
 export interface ProducerClockOptions {

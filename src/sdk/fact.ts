@@ -3,16 +3,21 @@
  * `{kind, signer, hlc, payload}` under `swoosh/fact/v1`, on `<prefix>.facts.<kind>` (NATS only:
  * there is no HTTP route for facts). Portable: no node:* imports.
  */
-import { checkFactPayload, type FactProblem } from '../core/facts.js';
-import { parseHlc } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
-import { FACT_KINDS } from '../core/state.js';
-import type { FactKind } from '../core/types.js';
+import {
+  FACT_KINDS,
+  type FactKind,
+  type FactProblem,
+  type JsonObject,
+  SIGNER_RE,
+  checkFactPayload,
+  isJsonObject,
+  parseHlc,
+} from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
 import type { Identity } from './identity.js';
 
-export type { FactKind } from '../core/types.js';
+export type { FactKind } from '../core/index.js';
 
 /** A fact without its signature: the object that is signed. */
 export interface UnsignedFact {
@@ -27,7 +32,6 @@ export interface SignedFact extends UnsignedFact {
   readonly signature: string;
 }
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const KINDS: ReadonlySet<string> = new Set(FACT_KINDS);
 
 /**

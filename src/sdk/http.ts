@@ -4,9 +4,8 @@
  * value; only a failure to get an answer at all (connection refused, DNS, reset, timeout)
  * throws, as an {@link HttpNetworkError}. Portable: no node:* imports.
  */
-import { jcs } from '../core/json.js';
-import type { DecisionRecord } from '../runtime/dr.js';
-import type { Outcome } from '../core/types.js';
+import { type Outcome, jcs } from '../core/index.js';
+import type { DecisionRecord } from '../protocol/decision-record.js';
 import {
   asDecisionRecord,
   asDecisionsPage,

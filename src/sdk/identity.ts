@@ -5,7 +5,7 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToHex, generateKeyPair, hexToBytes, keyPairFromSeed } from '../crypto/keys.js';
-import type { BytesSigner } from '../shell/publish.js';
+import type { BytesSigner } from '../protocol/publish.js';
 
 /**
  * A signing identity: the signer id, the 32-byte Ed25519 seed (secret key) and the public key.

@@ -91,7 +91,7 @@ export {
   NatsClient,
 } from './nats.js';
 export { type SaveIdentityOptions, loadIdentity, saveIdentity } from './keyfile.js';
-export type { DecisionRecord } from '../runtime/dr.js';
-export type { GuardOutcome, Outcome } from '../core/types.js';
-export type { JsonObject } from '../core/json.js';
+export type { DecisionRecord } from '../protocol/decision-record.js';
+export type { GuardOutcome, Outcome } from '../core/index.js';
+export type { JsonObject } from '../core/index.js';
 export type { SignatureVerifier } from '../crypto/verify-portable.js';

@@ -1,10 +1,10 @@
 /**
  * Key files (node only): `{ "signer": "hmmm:pubkey:<hex>", "secret_key": "<hex of the 32-byte
- * seed>" }`, the format the runtime and the CLI read (src/runtime/genesis-file.ts parses it;
+ * seed>" }`, the format the runtime and the CLI read (src/protocol/files.ts parses it;
  * this module reuses that parser so there is one definition of the format).
  */
 import { writeFileSync } from 'node:fs';
-import { loadKeyFile } from '../runtime/genesis-file.js';
+import { loadKeyFile } from '../protocol/files.js';
 import { identityFromSeed, secretHexOf, type Identity } from './identity.js';
 
 /** Options of {@link saveIdentity}. */

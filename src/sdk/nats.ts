@@ -15,10 +15,10 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import type { Outcome } from '../core/types.js';
-import { decodeDr, type DecisionRecord } from '../runtime/dr.js';
-import { closeConsumerMessages } from '../runtime/reader.js';
-import { envelopeOfSigned } from '../shell/publish.js';
+import type { Outcome } from '../core/index.js';
+import { decodeDr, type DecisionRecord } from '../protocol/decision-record.js';
+import { closeConsumerMessages } from '../protocol/batch-reader.js';
+import { envelopeOfSigned } from '../protocol/publish.js';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
 import { signFact, type SignedFact, type UnsignedFact } from './fact.js';
 import type { Identity } from './identity.js';

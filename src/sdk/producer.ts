@@ -10,7 +10,7 @@
  * `duplicate` instead of applying the intent twice. A new key per attempt would lose that
  * exactly-once guarantee. Each attempt carries a new HLC and the hash just read.
  */
-import type { JsonObject } from '../core/json.js';
+import type { JsonObject } from '../core/index.js';
 import type { ErrorAnswer, HttpResult, StateAnswer, SubmitAnswer } from './answers.js';
 import { ProducerClock } from './clock.js';
 import type { Identity } from './identity.js';

@@ -7,18 +7,22 @@
  * and signature bytes in the msgpack envelope, so one signature serves both transports.
  */
 import { randomBytes } from '@noble/hashes/utils.js';
-import type { TransitionSpec } from '../core/chart.js';
-import { CHART } from '../core/generated/chart.js';
-import { hashJcs, isSha256 } from '../core/hash.js';
-import { parseHlc } from '../core/hlc.js';
-import { isJsonObject, type JsonObject } from '../core/json.js';
 import {
+  CHART,
   EVIDENCE_MAX,
   IDEM_KEY_LENGTH_MAX,
-  REF_LENGTH_MAX,
-  validateProposalObject,
+  type JsonObject,
   type ProposalProblem,
-} from '../core/proposal.js';
+  REF_LENGTH_MAX,
+  SIGNER_RE,
+  type TransitionSpec,
+  hashJcs,
+  hashTargetOf,
+  isJsonObject,
+  isSha256,
+  parseHlc,
+  validateProposalObject,
+} from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { bytesToHex } from '../crypto/keys.js';
@@ -63,7 +67,6 @@ export interface BuildProposalArgs {
   readonly currentStateHash: string;
 }
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 const SPECS: ReadonlyMap<string, TransitionSpec> = new Map(
   CHART.transitions.map((t) => [t.name, t]),
 );
@@ -178,8 +181,12 @@ function specOf(transition: string): TransitionSpec {
  */
 export function proposalHashTarget(transition: string): string {
   const spec = specOf(transition);
-  if (spec.coordination === 'monotone' || spec.scope !== 'region') return 'global';
-  return spec.region;
+  // The core's rule (hashTargetOf), so the SDK names what decide checks. Until issue 10 the
+  // SDK named any region without the core's five-section filter; every region-scoped
+  // transition of this SDK's chart is in one of the five, so no answer changed.
+  if (spec.coordination === 'monotone') return 'global';
+  const target = hashTargetOf(spec);
+  return target === 'head' ? 'global' : target;
 }
 
 /**

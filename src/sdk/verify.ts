@@ -20,7 +20,7 @@ import {
   drHash,
   verifyDrSignature,
   type DecisionRecord,
-} from '../runtime/dr.js';
+} from '../protocol/decision-record.js';
 import type { SignedFact } from './fact.js';
 import type { SignedProposal } from './proposal.js';
 import type { SignedVote } from './vote.js';

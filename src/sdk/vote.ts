@@ -1,11 +1,10 @@
 /**
- * Council votes and quorum certificates (guards/quorum). A voter signs
+ * Council votes and quorum certificates (src/core/guards/quorum). A voter signs
  * `{voter, member_set_hash, term}` under `swoosh/vote/v1`; a council member collects enough
  * votes and proposes `Council_QuorumCert` with the member set, its hash, the term and the
  * votes. Portable: no node:* imports.
  */
-import { memberSetHash as memberSetHashWith } from '../../guards/quorum/index.js';
-import { hashJcs, isSha256 } from '../core/hash.js';
+import { SIGNER_RE, hashJcs, isSha256, memberSetHash as memberSetHashWith } from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
@@ -29,7 +28,6 @@ export type QuorumCertInputs = {
   readonly votes: readonly SignedVote[];
 };
 
-const SIGNER_RE = /^hmmm:pubkey:[0-9a-f]{64}$/;
 
 /**
  * The canonical member-set hash: `sha256-` of the JCS of the sorted, distinct member ids

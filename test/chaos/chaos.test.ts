@@ -11,14 +11,14 @@
  * in (docs/chaos.md, Findings).
  */
 import { describe, expect, it } from 'vitest';
-import { chaosOptions, CLUSTER_PROCESS_FAULTS, runChaos } from '../../src/chaos/run.js';
-import { renderSummary } from '../../src/chaos/report.js';
-import { CHAOS } from '../../src/sim/stream.js';
-import type { ChaosReport } from '../../src/chaos/types.js';
+import { chaosOptions, CLUSTER_PROCESS_FAULTS, runChaos } from '../../src/proving/chaos/run.js';
+import { renderSummary } from '../../src/proving/chaos/report.js';
+import { CHAOS } from '../../src/proving/sim/stream.js';
+import type { ChaosReport } from '../../src/proving/chaos/types.js';
 
 // Also a failing seed once: with the pipelined writer (96ceb6b) its single-server case found a
 // stopped writer storing 20+ records after the takeover (zombie_record), about 1 run in 10.
-// Fixed by 6f93d94 (the lease is trusted for ¾ of its TTL; src/runtime/lease.ts, checked per
+// Fixed by 6f93d94 (the lease is trusted for ¾ of its TTL; src/server/replication/lease.ts, checked per
 // batch by the writer; docs/chaos.md, Findings). It already runs in every case below, so it is
 // not repeated in REGRESSION_SEEDS.
 const DEFAULT_SEED = 20261122;
@@ -29,7 +29,7 @@ const REGRESSION_SEEDS: readonly { readonly seed: number; readonly cluster: bool
     seed: 101, cluster: false,
     // The faults outlasted the 400 entries: writer_stop came after the load had ended, so no
     // record fell inside the zombie window and the fence went unchecked (zombie_fence 0). Seed
-    // 202 failed the same way. Fixed in src/chaos/run.ts: the load goes on past --transitions
+    // 202 failed the same way. Fixed in src/proving/chaos/run.ts: the load goes on past --transitions
     // until the last fault is injected and recovered (overrun_entries).
     found: 'zombie fence unchecked: writer_stop after the load ended',
   },
@@ -38,7 +38,7 @@ const REGRESSION_SEEDS: readonly { readonly seed: number; readonly cluster: bool
     // First run: a process restarted ~10 s after a SIGKILLed node came back refused to start
     // (stream_apply_failed "stream info KV_CHAOS_LEASES: timeout": the leases bucket's raft
     // group was still electing). Second run: the runner itself crashed on "no responders" from
-    // the snapshot bucket right after the node restart. Fixed in src/chaos/run.ts: a
+    // the snapshot bucket right after the node restart. Fixed in src/proving/chaos/run.ts: a
     // nats_node_restart waits until every raft group is led and current again before the next
     // fault, and the runner's KV operations retry transient unavailability. The instance's own
     // startup waits out a raft election for up to 20 s; past that the runner restarts it, as a

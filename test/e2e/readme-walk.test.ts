@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
-import { jcs } from '../../src/core/json.js';
+import { jcs } from '../../src/core/encoding/json.js';
 import { createNodeSigner } from '../../src/crypto/node-sign.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
 import { randomBytes } from 'node:crypto';

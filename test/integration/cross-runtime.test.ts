@@ -16,7 +16,7 @@ import { hostileCorpus } from '../support/hostile.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../support/proc.js';
 import { REPO_ROOT, nodeMajor, secondNode } from '../support/second-node.js';
-import { castGenesis } from '../support/world.js';
+import { castGenesis } from '../../src/proving/sim/world.js';
 
 const NO_SNAPSHOTS = { SWOOSH_SNAPSHOT_EVERY: '100000000' };
 

@@ -18,10 +18,10 @@ import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { registerFeeder } from '../../src/cli/commands/feeder.js';
 import { checkFactPayload } from '../../src/core/facts.js';
-import { compareHlc, parseHlc } from '../../src/core/hlc.js';
-import type { JsonObject } from '../../src/core/json.js';
+import { compareHlc, parseHlc } from '../../src/core/model/hlc.js';
+import type { JsonObject } from '../../src/core/encoding/json.js';
 import { createCore } from '../../src/core/index.js';
-import type { FactKind, SigVerdict, WalEntry, WalSeq } from '../../src/core/types.js';
+import type { FactKind, SigVerdict, WalEntry, WalSeq } from '../../src/core/model/types.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
 import { bytesToHex } from '../../src/crypto/keys.js';
@@ -33,9 +33,9 @@ import { parseLicenseAnswer, startLicenseFeeder } from '../../src/feeders/licens
 import { startMcpFeeder, type McpTool } from '../../src/feeders/mcp.js';
 import { startPolicyFeeder } from '../../src/feeders/policy.js';
 import { startTickFeeder } from '../../src/feeders/tick.js';
-import { decodeEnvelope } from '../../src/runtime/envelope.js';
-import { createLogger } from '../../src/runtime/log.js';
-import { applyStreams } from '../../src/runtime/streams.js';
+import { decodeEnvelope } from '../../src/protocol/envelope.js';
+import { createLogger } from '../../src/server/observability/log.js';
+import { applyStreams } from '../../src/server/process/apply-streams.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, uniquePrefix, type NatsFixture } from '../support/nats.js';
 

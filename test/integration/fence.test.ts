@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { headers, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -27,21 +27,21 @@ import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeSigner } from '../../src/crypto/node-sign.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
-import { audit } from '../../src/runtime/audit.js';
-import { decodeDr } from '../../src/runtime/dr.js';
-import { StreamReader } from '../../src/runtime/reader.js';
-import { recover } from '../../src/runtime/recovery.js';
-import { SnapshotStore } from '../../src/runtime/snapshots.js';
-import { applyStreams, assertNoDrift } from '../../src/runtime/streams.js';
-import { FencedError, JS_WRONG_LAST_SEQUENCE, Writer } from '../../src/runtime/writer.js';
-import { CryptoPool } from '../../src/runtime/crypto-pool.js';
+import { audit } from '../../src/server/replication/audit.js';
+import { decodeDr } from '../../src/protocol/decision-record.js';
+import { StreamReader } from '../../src/protocol/batch-reader.js';
+import { recover } from '../../src/server/replication/recovery.js';
+import { SnapshotStore } from '../../src/server/replication/snapshots.js';
+import { applyStreams, assertNoDrift } from '../../src/server/process/apply-streams.js';
+import { FencedError, Writer } from '../../src/server/replication/writer.js';
+import { CryptoPool } from '../../src/server/replication/crypto-pool.js';
 import { streamDefinitions, subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../support/proc.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 const seed = Math.abs(announceSeed('fence integration'));
 
@@ -231,8 +231,8 @@ describe('a paused writer that wakes up after a takeover', () => {
         // Positive signal first: a probe sent on the writer's connection after it closed is
         // refused by each stream's fence (10071), so each stream has judged everything the
         // stale writer sent before it. Only then look for what must not be there.
-        expect(await fenceProbe(n.decisionsName)).toBe(JS_WRONG_LAST_SEQUENCE);
-        expect(await fenceProbe(n.transitionsName)).toBe(JS_WRONG_LAST_SEQUENCE);
+        expect(await fenceProbe(n.decisionsName)).toBe(JetStreamApiCodes.StreamWrongLastSequence);
+        expect(await fenceProbe(n.transitionsName)).toBe(JetStreamApiCodes.StreamWrongLastSequence);
         expect(await lastSeq(n.decisionsName), 'a record of the stale writer got in').toBe(30);
         expect(await lastSeq(n.transitionsName), 'a TRANSITIONS record of the stale writer got in').toBe(trBefore);
       }

@@ -1,5 +1,5 @@
 /**
- * The local 3-node JetStream cluster (src/runtime/nats-cluster.ts), the server side of
+ * The local 3-node JetStream cluster (src/proving/harness/nats-cluster.ts), the server side of
  * `swoosh chaos --cluster`: three real nats-server children on free loopback ports, an R3
  * stream that takes writes, one node (the stream's leader) killed and started again on the
  * same ports and store while writes go on, and not one acknowledged message lost.
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { startNatsCluster, type NatsCluster } from '../../src/runtime/nats-cluster.js';
+import { startNatsCluster, type NatsCluster } from '../../src/proving/harness/nats-cluster.js';
 import { uniquePrefix } from '../support/nats.js';
 
 const prefix = uniquePrefix();

@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { SwooshError } from '../../src/runtime/errors.js';
+import { SwooshError } from '../../src/protocol/errors.js';
 import {
   renderServerConfig,
   startNatsServer,
   supportsSyncInterval,
   type EmbeddedNats,
-} from '../../src/runtime/nats-server.js';
+} from '../../src/proving/harness/nats-server.js';
 import { uniquePrefix } from '../support/nats.js';
 
 const prefix = uniquePrefix();
@@ -152,7 +152,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs: number): Pro
 }
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const serverModule = new URL('../../src/runtime/nats-server.ts', import.meta.url).href;
+const serverModule = new URL('../../src/proving/harness/nats-server.ts', import.meta.url).href;
 
 describe('no orphaned nats-server', () => {
   it.each(['SIGTERM', 'exit'] as const)(

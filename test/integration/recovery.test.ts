@@ -13,19 +13,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
 import type { Genesis } from '../../src/core/genesis.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
-import { audit, type AuditReport } from '../../src/runtime/audit.js';
-import { Instance } from '../../src/runtime/instance.js';
-import { recover } from '../../src/runtime/recovery.js';
+import { audit, type AuditReport } from '../../src/server/replication/audit.js';
+import { Instance } from '../../src/server/process/instance.js';
+import { recover } from '../../src/server/replication/recovery.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
-import { createLogger } from '../../src/runtime/log.js';
-import { SnapshotStore, putRevisions } from '../../src/runtime/snapshots.js';
+import { createLogger } from '../../src/server/observability/log.js';
+import { SnapshotStore, putRevisions } from '../../src/server/replication/snapshots.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { publishLive } from '../support/publish.js';
+import { publishLive } from '../../src/proving/sim/publish.js';
 import { waitUntil } from '../support/proc.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, streamSteps } from '../support/stream.js';
-import { World, castGenesis, parseFixtureGenesis } from '../support/world.js';
+import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 /** The fixture's server is not ours to restart (natsFixture: NATS_URL or a container). */
 const SHARED_SERVER = (process.env['NATS_URL'] ?? '') !== '' || process.env['SWOOSH_TEST_CONTAINERS'] === '1';

@@ -13,8 +13,8 @@ import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { bytesToHex, keyPairFromSeed } from '../../src/crypto/keys.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { Instance } from '../../src/runtime/instance.js';
-import { createLogger } from '../../src/runtime/log.js';
+import { Instance } from '../../src/server/process/instance.js';
+import { createLogger } from '../../src/server/observability/log.js';
 import {
   HttpClient,
   NatsClient,
@@ -34,7 +34,7 @@ import {
   type SignedProposal,
 } from '../../src/sdk/index.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
-import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../support/world.js';
+import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../../src/proving/sim/world.js';
 
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 

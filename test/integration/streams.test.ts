@@ -19,13 +19,13 @@ import {
   subjectsFor,
   type StreamDefinitions,
 } from '../../streams/definitions.js';
-import { SwooshError } from '../../src/runtime/errors.js';
+import { SwooshError } from '../../src/protocol/errors.js';
 import {
   applyStreams,
   assertNoDrift,
   configForServer,
   type StreamReport,
-} from '../../src/runtime/streams.js';
+} from '../../src/server/process/apply-streams.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 
 let fx: NatsFixture;

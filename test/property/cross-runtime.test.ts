@@ -87,8 +87,9 @@ describe('no record carries text from a caught exception', () => {
 });
 
 /** Files whose code builds entries, decisions or records. */
-const RECORD_PATH = ['src/core', 'guards', 'src/shell/entry.ts', 'src/runtime/envelope.ts',
-  'src/runtime/utf8.ts', 'src/runtime/dr.ts', 'src/runtime/replica.ts', 'src/crypto'];
+const RECORD_PATH = ['src/core', 'src/protocol/entry.ts', 'src/protocol/envelope.ts',
+  'src/protocol/utf8.ts', 'src/protocol/decision-record.ts', 'src/server/replication/replica.ts',
+  'src/crypto'];
 
 function sources(p: string): string[] {
   const full = join(REPO_ROOT, p);

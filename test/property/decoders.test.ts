@@ -8,10 +8,10 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { JSON_DEPTH_MAX, describeJsonProblem, scanJson } from '../../src/core/json-scan.js';
-import { decodeEnvelope, encodeEnvelope, ENVELOPE_BODY_MAX_BYTES } from '../../src/runtime/envelope.js';
-import { firstInvalidUtf8 } from '../../src/runtime/utf8.js';
-import { globMatch } from '../../guards/policy/index.js';
+import { JSON_DEPTH_MAX, describeJsonProblem, scanJson } from '../../src/core/encoding/json-scan.js';
+import { decodeEnvelope, encodeEnvelope, ENVELOPE_BODY_MAX_BYTES } from '../../src/protocol/envelope.js';
+import { firstInvalidUtf8 } from '../../src/protocol/utf8.js';
+import { globMatch } from '../../src/core/domain/policy.js';
 
 const seed = Number(process.env['SWOOSH_PROPERTY_SEED'] ?? Date.now() % 1_000_000);
 const params = { seed, numRuns: 2000 };

@@ -17,7 +17,7 @@ import {
   parseIsoUtcMs,
   type Hlc,
   type HlcStamp,
-} from '../../src/core/hlc.js';
+} from '../../src/core/model/hlc.js';
 
 const SEED = announceSeed('hlc properties');
 fc.configureGlobal({ seed: SEED });

@@ -6,7 +6,7 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jcs } from '../../src/core/json.js';
+import { jcs } from '../../src/core/encoding/json.js';
 import { announceSeed } from '../support/seed.js';
 
 const seed = announceSeed('jcs properties');

@@ -10,8 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { createCore, type Decision, type State, type WalEntry } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, generateStream, type FaultRates } from '../support/stream.js';
-import { CAST, World, h } from '../support/world.js';
+import { CHAOS, generateStream, type FaultRates } from '../../src/proving/sim/stream.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 import { Oracle, type Expected } from './oracle.js';
 
 const seed = Math.abs(announceSeed('oracle properties'));

@@ -19,7 +19,7 @@ import { createCore, jcs, type Core, type State, type WalEntry } from '../../src
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { nobleHasher } from '../../src/crypto/hasher-portable.js';
 import { announceSeed } from '../support/seed.js';
-import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, generateStream, type FaultRates } from '../support/stream.js';
+import { CHAOS, DISRUPTIVE_KINDS, NO_FAULTS, generateStream, type FaultRates } from '../../src/proving/sim/stream.js';
 
 const seed = Math.abs(announceSeed('replay properties'));
 fc.configureGlobal({ seed });

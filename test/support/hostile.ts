@@ -12,10 +12,10 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesToNumberLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
-import { encodeEnvelope } from '../../src/runtime/envelope.js';
-import type { WalMessage } from '../../src/runtime/replica.js';
-import { jcs } from '../../src/core/json.js';
-import { CAST, World, h } from './world.js';
+import { encodeEnvelope } from '../../src/protocol/envelope.js';
+import type { WalMessage } from '../../src/protocol/wal-message.js';
+import { jcs } from '../../src/core/encoding/json.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 
 const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();

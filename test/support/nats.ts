@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startNatsServer, type EmbeddedNats } from '../../src/runtime/nats-server.js';
+import { startNatsServer, type EmbeddedNats } from '../../src/proving/harness/nats-server.js';
 
 /** A NATS server for one suite. */
 export interface NatsFixture {

@@ -1,6 +1,6 @@
 /**
  * SWOOSH instances as child processes (for SIGKILL, SIGSTOP and restarts), spawned through
- * src/sim/proc.ts, with the handle the integration tests use.
+ * src/proving/harness/proc.ts, with the handle the integration tests use.
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { connect } from '@nats-io/transport-node';
-import type { InstanceStatus } from '../../src/runtime/instance.js';
+import type { InstanceStatus } from '../../src/server/process/instance.js';
 import { keyPairFromSeed } from '../../src/crypto/keys.js';
-import { spawnReadyInstance } from '../../src/sim/proc.js';
+import { spawnReadyInstance } from '../../src/proving/harness/proc.js';
 
 /** Files an instance needs: a genesis and a writer key. */
 export function writeInstanceFiles(genesis: unknown): { dir: string; genesisFile: string; keyFile: (name: string) => string } {

@@ -7,10 +7,11 @@
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
-import { chainStart } from '../../src/runtime/dr.js';
-import { Replica, type WalMessage } from '../../src/runtime/replica.js';
+import { chainStart } from '../../src/protocol/decision-record.js';
+import { Replica } from '../../src/server/replication/replica.js';
+import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { hostileCorpus } from './hostile.js';
-import { parseFixtureGenesis } from './world.js';
+import { parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
 /** Content texts of the records of `messages`, decided in order from the cast's genesis. */
 export function recordTexts(messages: readonly WalMessage[]): string[] {

@@ -7,17 +7,17 @@
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { createCore, type WalEntry } from '../../src/core/index.js';
-import { jcs } from '../../src/core/json.js';
+import { jcs } from '../../src/core/encoding/json.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
 import { registerBench, type BenchFlags } from '../../src/cli/commands/bench.js';
-import { FULL, QUICK, formatReport, type BenchOptions, type BenchReport } from '../../src/bench/run.js';
-import { secondHalfSlope } from '../../src/bench/memory.js';
-import { approvalStream, bulkSigners, genesisOfSize, type Walked } from '../../src/bench/workload.js';
-import { decodeEnvelope } from '../../src/runtime/envelope.js';
-import { entryFromRaw } from '../../src/shell/entry.js';
-import { NO_FAULTS, streamSteps } from '../../src/sim/stream.js';
-import { World, castGenesis } from '../../src/sim/world.js';
+import { FULL, QUICK, formatReport, type BenchOptions, type BenchReport } from '../../src/proving/bench/run.js';
+import { secondHalfSlope } from '../../src/proving/bench/memory.js';
+import { approvalStream, bulkSigners, genesisOfSize, type Walked } from '../../src/proving/bench/workload.js';
+import { decodeEnvelope } from '../../src/protocol/envelope.js';
+import { entryFromRaw } from '../../src/protocol/entry.js';
+import { NO_FAULTS, streamSteps } from '../../src/proving/sim/stream.js';
+import { World, castGenesis } from '../../src/proving/sim/world.js';
 
 /** Parse `argv` after `swoosh bench`; returns the options the command would run with, or the error text. */
 async function parse(argv: string[]): Promise<{ options?: BenchOptions; flags?: BenchFlags; error?: string }> {

@@ -2,21 +2,21 @@
  * The chaos suite's own pieces that need no processes: the BACKBEAT window witness (it must
  * pass a real log and catch an acceptance outside a window, an unjustified window rejection
  * and a stale beat frame), option validation with the field named, the reproduce line, and
- * the NATS_URL list handling of src/runtime/nats-urls.ts.
+ * the NATS_URL list handling of src/server/process/nats-urls.ts.
  */
 import { createServer, type Server } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
-import { reproduceLine } from '../../src/chaos/report.js';
-import { chaosOptions, effectiveRates, validateChaosOptions } from '../../src/chaos/run.js';
-import { CLUSTER_PROCESS_FAULTS, PROCESS_FAULTS, type Violation } from '../../src/chaos/types.js';
-import { WindowWitness } from '../../src/chaos/windows.js';
-import { drContent, type DecisionRecord } from '../../src/runtime/dr.js';
-import { SwooshError } from '../../src/runtime/errors.js';
-import { firstReachable, parseNatsUrls } from '../../src/runtime/nats-urls.js';
-import { pickFreePort } from '../../src/runtime/nats-server.js';
-import { CHAOS, NO_FAULTS, generateStream } from '../../src/sim/stream.js';
+import { reproduceLine } from '../../src/proving/chaos/report.js';
+import { chaosOptions, effectiveRates, validateChaosOptions } from '../../src/proving/chaos/run.js';
+import { CLUSTER_PROCESS_FAULTS, PROCESS_FAULTS, type Violation } from '../../src/proving/chaos/types.js';
+import { WindowWitness } from '../../src/proving/chaos/windows.js';
+import { drContent, type DecisionRecord } from '../../src/protocol/decision-record.js';
+import { SwooshError } from '../../src/protocol/errors.js';
+import { firstReachable, parseNatsUrls } from '../../src/server/process/nats-urls.js';
+import { pickFreePort } from '../../src/proving/harness/nats-server.js';
+import { CHAOS, NO_FAULTS, generateStream } from '../../src/proving/sim/stream.js';
 
 const core = createCore(nodeHasher);
 const stream = generateStream(20261122, 1500, { ...NO_FAULTS, tempo: 0.05, missed_beat: 0.05, control: 0.01, advance: 0.005 });

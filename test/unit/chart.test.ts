@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Chart } from '../../src/core/chart.js';
+import type { Chart } from '../../src/core/model/chart-spec.js';
 import { CHART } from '../../src/core/generated/chart.js';
 import { CHART_SOURCE, generate, staleFiles } from '../../src/chart/generate.js';
 import { ChartError, loadChartFile, parseChart, type ChartProblem } from '../../src/chart/load.js';

@@ -12,8 +12,8 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
-import { loadGenesisFile } from '../../src/runtime/genesis-file.js';
-import { METRIC_NAMES, type MetricName } from '../../src/runtime/metrics.js';
+import { loadGenesisFile } from '../../src/protocol/files.js';
+import { METRIC_NAMES, type MetricName } from '../../src/server/observability/metrics.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SERVICES = ['nats', 'swoosh', 'prometheus', 'grafana'] as const;

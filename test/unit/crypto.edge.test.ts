@@ -29,8 +29,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes, keyPairFromSeed, parseSigner } from '../../src/crypto/keys.js';
 import { acceptableSignature } from '../../src/crypto/rule.js';
-import { CryptoPool } from '../../src/runtime/crypto-pool.js';
-import type { SigCheck } from '../../src/shell/entry.js';
+import { CryptoPool } from '../../src/server/replication/crypto-pool.js';
+import type { SigCheck } from '../../src/protocol/entry.js';
 import {
   createNobleVerifier,
   createNodeVerifier,

@@ -1,7 +1,7 @@
 /** Every rejection code is documented in docs/errors.md, and every documented code exists. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { REJECTION_CODES } from '../../src/core/codes.js';
+import { REJECTION_CODES } from '../../src/core/model/codes.js';
 
 describe('error catalogue', () => {
   it('Given the catalogue and docs/errors.md, Then both list exactly the same rejection codes with the same check', () => {
@@ -19,7 +19,7 @@ describe('error catalogue', () => {
 describe('gateway and operating error catalogues', () => {
   it('Given docs/errors.md, Then every HTTP and operating code is documented and every documented one exists', async () => {
     const { HTTP_ERRORS } = await import('../../src/http/errors.js');
-    const { OPERATING_ERRORS } = await import('../../src/runtime/errors.js');
+    const { OPERATING_ERRORS } = await import('../../src/protocol/errors.js');
     const doc = readFileSync('docs/errors.md', 'utf8');
     const section = (title: string): string[] =>
       [...(doc.split(`## ${title}`)[1]?.split('\n## ')[0] ?? '').matchAll(/^\| `([a-z_]+)` \|/gm)].map((m) => m[1] ?? '');

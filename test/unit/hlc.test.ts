@@ -12,7 +12,7 @@ import {
   parseIsoUtcMs,
   type Hlc,
   type HlcStamp,
-} from '../../src/core/hlc.js';
+} from '../../src/core/model/hlc.js';
 
 const EXAMPLE = '2025-10-19T01:23:45.678+00:00#1234';
 const EXAMPLE_MS = Date.UTC(2025, 9, 19, 1, 23, 45, 678);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
-const ROOTS = ['src/core', 'guards'];
+const ROOTS = ['src/core'];
 const FORBIDDEN_MODULES = [/^node:/, /^(fs|path|os|crypto|child_process|net|http|https|worker_threads)$/,
   /^nats/, /^@nats-io\//, /^pino/, /^prom-client/, /^msgpackr/, /^fastify/, /^@noble\//, /^yaml$/,
   /^\.\.\/(\.\.\/)?(src\/)?(shell|crypto|sdk|chart|runtime|cli)\//];

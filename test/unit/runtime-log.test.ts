@@ -3,7 +3,7 @@
  * fixed fields and cause chain, and decision lines have exactly the agreed keys.
  */
 import { describe, expect, it } from 'vitest';
-import type { Decision, WalSeq } from '../../src/core/types.js';
+import type { Decision, WalSeq } from '../../src/core/model/types.js';
 import {
   DECISION_LOG_KEYS,
   REDACTED,
@@ -11,7 +11,7 @@ import {
   createLogger,
   decisionLogFields,
   serializeError,
-} from '../../src/runtime/log.js';
+} from '../../src/server/observability/log.js';
 
 /** An in-memory destination: pino writes each line synchronously. */
 function memory(): { write(msg: string): void; text(): string; lines(): unknown[] } {

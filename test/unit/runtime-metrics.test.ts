@@ -3,14 +3,14 @@
  * outcome does to the series, read back from the Prometheus text a scrape would see.
  */
 import { describe, expect, it } from 'vitest';
-import type { Decision, WalSeq } from '../../src/core/types.js';
+import type { Decision, WalSeq } from '../../src/core/model/types.js';
 import {
   METRIC_NAMES,
   RETRYABLE_CODES,
   createMetrics,
   type Metrics,
-} from '../../src/runtime/metrics.js';
-import { isRejectionCode } from '../../src/core/codes.js';
+} from '../../src/server/observability/metrics.js';
+import { isRejectionCode } from '../../src/core/model/codes.js';
 
 /** A decision with every field null or empty, then the given fields. */
 function decision(fields: Partial<Decision>): Decision {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { InputSchema } from '../../src/core/chart.js';
+import type { InputSchema } from '../../src/core/model/chart-spec.js';
 import { CHART } from '../../src/core/generated/chart.js';
-import { describeSchema, schemaToTs, validateInputs } from '../../src/core/schema.js';
+import { describeSchema, schemaToTs, validateInputs } from '../../src/core/encoding/schema.js';
 
 const HASH = `sha256-${'ab'.repeat(32)}`;
 const SIGNER = `hmmm:pubkey:${'0f'.repeat(32)}`;

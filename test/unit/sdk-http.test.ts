@@ -4,7 +4,7 @@
  * a closed port, and the Producer's read–build–sign–submit loop with its stale-state retries.
  */
 import { describe, expect, it } from 'vitest';
-import { compareHlc, parseHlc, type Hlc } from '../../src/core/hlc.js';
+import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
 import {
   HttpClient,
   HttpNetworkError,
@@ -15,7 +15,7 @@ import {
   type FetchFn,
   type SignedProposal,
 } from '../../src/sdk/index.js';
-import { h } from '../support/world.js';
+import { h } from '../../src/proving/sim/world.js';
 
 const T0 = Date.UTC(2025, 9, 19, 1, 0, 0);
 

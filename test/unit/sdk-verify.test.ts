@@ -16,9 +16,9 @@ import {
   encodeDr,
   signDr,
   type DecisionRecord,
-} from '../../src/runtime/dr.js';
+} from '../../src/protocol/decision-record.js';
 import { verifyChain, verifyRecord } from '../../src/sdk/index.js';
-import { CAST, World, h } from '../support/world.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 
 const writer = createNodeSigner(new Uint8Array(32).fill(7));
 const intruder = createNodeSigner(new Uint8Array(32).fill(9));

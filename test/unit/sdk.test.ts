@@ -9,17 +9,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
-import { memberSetHash as guardMemberSetHash } from '../../guards/quorum/index.js';
+import { memberSetHash as guardMemberSetHash } from '../../src/core/domain/quorum.js';
 import type { StepResult, WalEntry } from '../../src/core/index.js';
-import { compareHlc, parseHlc, type Hlc } from '../../src/core/hlc.js';
-import type { JsonObject } from '../../src/core/json.js';
+import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
+import type { JsonObject } from '../../src/core/encoding/json.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
 import { bytesToHex } from '../../src/crypto/keys.js';
 import { createNodeVerifier, verifyObject } from '../../src/crypto/verify.js';
-import { isSwooshError } from '../../src/runtime/errors.js';
-import { decodeEnvelope } from '../../src/runtime/envelope.js';
-import { entryFromRaw } from '../../src/shell/entry.js';
-import { envelopeOfSigned } from '../../src/shell/publish.js';
+import { isSwooshError } from '../../src/protocol/errors.js';
+import { decodeEnvelope } from '../../src/protocol/envelope.js';
+import { entryFromRaw } from '../../src/protocol/entry.js';
+import { envelopeOfSigned } from '../../src/protocol/publish.js';
 import {
   ProducerClock,
   buildFact,
@@ -45,8 +45,8 @@ import {
   type Identity,
 } from '../../src/sdk/index.js';
 import { CHART } from '../../src/core/generated/chart.js';
-import { COUNCIL_INPUTS, boot, ok } from '../support/walk.js';
-import { CAST, World, h, type Actor } from '../support/world.js';
+import { COUNCIL_INPUTS, boot, ok } from '../../src/proving/sim/walk.js';
+import { CAST, World, h, type Actor } from '../../src/proving/sim/world.js';
 
 const nodeVerifier = createNodeVerifier();
 const HEAD = h('head');

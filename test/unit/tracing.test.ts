@@ -12,7 +12,7 @@ import {
 } from '@opentelemetry/sdk-trace-node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { StepResult } from '../../src/core/index.js';
-import { SwooshError } from '../../src/runtime/errors.js';
+import { SwooshError } from '../../src/protocol/errors.js';
 import {
   REASONS_SEPARATOR,
   SPAN_ATTRIBUTES_MAX,
@@ -20,9 +20,9 @@ import {
   parseTracingExporter,
   type DecisionSpanFields,
   type TracingExporterName,
-} from '../../src/runtime/tracing.js';
-import { ok } from '../support/walk.js';
-import { CAST, World, h } from '../support/world.js';
+} from '../../src/server/observability/tracing.js';
+import { ok } from '../../src/proving/sim/walk.js';
+import { CAST, World, h } from '../../src/proving/sim/world.js';
 
 const EVIDENCE = ['ucxl://chorus:spec@council/boot', 'bubble://dr/test/0'];
 const NOW_MS = 1_700_000_000_000;

@@ -1,7 +1,7 @@
 /** `swoosh audit verify`: walk the whole log and check every record against a replay. */
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { audit } from '../../runtime/audit.js';
+import { audit } from '../../server/replication/audit.js';
 import { connectFor } from '../connect.js';
 import { genesisFor } from '../genesis.js';
 import { fail } from '../options.js';

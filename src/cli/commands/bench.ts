@@ -1,6 +1,6 @@
-/** `swoosh bench`: ceilings and the system side by side in one run (src/bench/run.ts). */
+/** `swoosh bench`: ceilings and the system side by side in one run (src/proving/bench/run.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { FULL, MIN_ENTRIES, QUICK, SECTIONS, formatReport, runBench, type BenchOptions, type BenchReport, type Section } from '../../bench/run.js';
+import { FULL, MIN_ENTRIES, QUICK, SECTIONS, formatReport, runBench, type BenchOptions, type BenchReport, type Section } from '../../proving/bench/run.js';
 import { fail, parsePositive } from '../options.js';
 
 /** Parse `--only`: a comma-separated, non-empty subset of the sections. */

@@ -3,11 +3,11 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import {
   chaosOptions, CLUSTER_PROCESS_FAULTS, defaultFaultCount, effectiveRates, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, processFaultsFor, runChaos,
-} from '../../chaos/run.js';
-import { RATE_KEYS, renderSummary, type RateKey } from '../../chaos/report.js';
-import type { ProcessFaultKind } from '../../chaos/types.js';
-import { CHAOS, DISRUPT_SHARES, DISRUPTIVE_KINDS, NO_FAULTS } from '../../sim/stream.js';
-import { SwooshError } from '../../runtime/errors.js';
+} from '../../proving/chaos/run.js';
+import { RATE_KEYS, renderSummary, type RateKey } from '../../proving/chaos/report.js';
+import type { ProcessFaultKind } from '../../proving/chaos/types.js';
+import { CHAOS, DISRUPT_SHARES, DISRUPTIVE_KINDS, NO_FAULTS } from '../../proving/sim/stream.js';
+import { SwooshError } from '../../protocol/errors.js';
 import { fail, parsePositive } from '../options.js';
 
 const ALL_PROCESS_FAULTS = [...new Set([...PROCESS_FAULTS, ...CLUSTER_PROCESS_FAULTS])];

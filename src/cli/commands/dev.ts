@@ -1,7 +1,7 @@
 /** `swoosh dev`: the embedded default (what `npm start` runs). */
 import type { Command } from 'commander';
-import { runDev } from '../../dev/dev.js';
-import { createLogger } from '../../runtime/log.js';
+import { runDev } from '../../proving/dev/dev.js';
+import { createLogger } from '../../server/observability/log.js';
 import { writeDevConnection } from '../connect.js';
 import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
 

@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { CHART } from '../../core/generated/chart.js';
-import { isJsonObject, type JsonObject } from '../../core/json.js';
+import { CHART, type JsonObject, assertNever, isJsonObject, parseHlc } from '../../core/index.js';
 import { HttpClient, Producer, buildVote, loadIdentity, memberSetHash, quorumCertInputs, signVote, type Identity, type StateAnswer, type SubmitAnswer } from '../../sdk/index.js';
 import { httpUrlOf, readDevConnection } from '../connect.js';
 import { env, fail } from '../options.js';
@@ -80,6 +79,26 @@ async function fill(http: HttpClient, transition: string, id: Identity, given: J
   }
 }
 
+/**
+ * Part of a beat that must still be ahead when a time-gated proposal is sent. The phase the
+ * window guard sees is the latest beat frame's at the entry's log time, so a proposal sent in
+ * the last moments of a beat lands in the next phase; waiting for a fresh beat leaves it half a
+ * beat (500 ms at 60 bpm) to be published and logged.
+ */
+const BEAT_MARGIN_FRACTION = 0.5;
+
+/** One beat's length in ms at the frame's tempo (60 bpm when unknown). */
+function beatMs(beat: { tempo_bpm?: number }): number {
+  const bpm = typeof beat.tempo_bpm === 'number' && beat.tempo_bpm > 0 ? beat.tempo_bpm : 60;
+  return 60_000 / bpm;
+}
+
+/** Time left in the beat the frame opened, by its producer's HLC (0 when unknown). */
+function beatTimeLeftMs(beat: { hlc?: string; tempo_bpm?: number }): number {
+  const h = typeof beat.hlc === 'string' ? parseHlc(beat.hlc) : null;
+  return h === null || !h.ok ? 0 : h.hlc.ms + beatMs(beat) - Date.now();
+}
+
 /** Wait until the latest beat frame opens a window this transition's class may act in. */
 async function waitForWindow(http: HttpClient, transition: string): Promise<string> {
   const spec = CHART.transitions.find((t) => t.name === transition);
@@ -90,9 +109,10 @@ async function waitForWindow(http: HttpClient, transition: string): Promise<stri
   const until = Date.now() + WAIT_WINDOW_MS_MAX;
   while (Date.now() < until) {
     const p = (await stateOf(http, 'Facts,Execution')).projection as Record<string, Record<string, unknown>>;
-    const beat = (p['facts']?.['backbeat'] ?? {}) as { phase?: string; window_id?: string; deadline_ms?: number };
+    const beat = (p['facts']?.['backbeat'] ?? {}) as { phase?: string; window_id?: string; deadline_ms?: number; hlc?: string; tempo_bpm?: number };
     const planned = p['execution']?.['window_id'];
-    const open = beat.phase !== undefined && phases.includes(beat.phase) && (beat.deadline_ms ?? 0) > Date.now() + 200;
+    const open = beat.phase !== undefined && phases.includes(beat.phase) && (beat.deadline_ms ?? 0) > Date.now() + 200
+      && beatTimeLeftMs(beat) >= BEAT_MARGIN_FRACTION * beatMs(beat);
     if (open && beat.window_id !== undefined && (!needsNew || beat.window_id !== planned)) return beat.window_id;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -119,7 +139,9 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
       return;
     case 'error':
       process.stdout.write(`error ${a.httpStatus}: ${JSON.stringify(a.body)}\n`);
+      return;
   }
+  assertNever(a, 'answer');
 }
 
 /** Register the command. */

@@ -4,11 +4,11 @@ import { hostname } from 'node:os';
 import { createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createHttpServer } from '../../http/server.js';
-import { loadGenesisFile, loadKeyFile } from '../../runtime/genesis-file.js';
-import { Instance } from '../../runtime/instance.js';
-import { createLogger } from '../../runtime/log.js';
-import { firstReachable, parseNatsUrls } from '../../runtime/nats-urls.js';
-import { createTracing, parseTracingExporter } from '../../runtime/tracing.js';
+import { loadGenesisFile, loadKeyFile } from '../../protocol/files.js';
+import { Instance } from '../../server/process/instance.js';
+import { createLogger } from '../../server/observability/log.js';
+import { firstReachable, parseNatsUrls } from '../../server/process/nats-urls.js';
+import { createTracing, parseTracingExporter } from '../../server/observability/tracing.js';
 import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
 import { natsUrlOf } from '../connect.js';
 

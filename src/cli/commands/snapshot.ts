@@ -1,7 +1,7 @@
 /** `swoosh snapshot list|restore`: the snapshots in the SNAPSHOTS bucket. */
 import type { Command } from 'commander';
 import { Kvm } from '@nats-io/kv';
-import { SnapshotStore } from '../../runtime/snapshots.js';
+import { SnapshotStore } from '../../server/replication/snapshots.js';
 import { connectFor, type Connected } from '../connect.js';
 import { fail } from '../options.js';
 import { SNAPSHOT_HISTORY_DEFAULT } from '../../../streams/definitions.js';

@@ -1,7 +1,7 @@
 /** `swoosh streams apply|status`: the stream definitions of streams/ against a live server. */
 import type { Command } from 'commander';
 import { streamDefinitions } from '../../../streams/definitions.js';
-import { applyStreams, assertNoDrift } from '../../runtime/streams.js';
+import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
 import { connectFor, prefixOf } from '../connect.js';
 import { fail } from '../options.js';
 

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { NatsClient, type DecisionRecord, type Outcome } from '../../sdk/index.js';
 import { natsUrlOf, prefixOf } from '../connect.js';
-import { parseNatsUrls } from '../../runtime/nats-urls.js';
+import { parseNatsUrls } from '../../server/process/nats-urls.js';
 import { fail } from '../options.js';
 
 const OUTCOMES: readonly Outcome[] = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'];

@@ -5,11 +5,11 @@
  * under test wrote, so a boundary moved in the code moves away from the test.
  */
 import { describe, expect, it } from 'vitest';
-import { compareStamp, formatHlc, parseHlc } from '../../../src/core/hlc.js';
-import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup } from '../../../src/core/idem.js';
+import { compareStamp, formatHlc, parseHlc } from '../../../src/core/model/hlc.js';
+import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup } from '../../../src/core/decide/idem.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
-import { boot, ok, toExecution } from '../../support/walk.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { boot, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 /** Make the next entry built by `w` carry exactly `logMs` (the builder adds 1 ms per entry). */
 function nextEntryAt(w: World, logMs: number): void {

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StepResult, WalEntry, WalSeq } from '../../../src/core/index.js';
-import { CAST, World, actor, castGenesis, h } from '../../support/world.js';
-import { boot, ingest, ok, toExecution } from '../../support/walk.js';
+import { CAST, World, actor, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { boot, ingest, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 function expectRejected(w: World, r: StepResult, code: string, guard?: string): void {
   expect(r.decision.outcome, `${r.decision.code ?? ''} ${r.decision.message ?? ''}`).toBe('rejected');

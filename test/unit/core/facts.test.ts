@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { createCore, type StepResult } from '../../../src/core/index.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
-import { boot, ingest, ok, toExecution } from '../../support/walk.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { boot, ingest, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 /** A separate reducer, so "untouched" is checked by hashing from scratch, not from a cache. */
 const fresh = createCore(nodeHasher);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createCore } from '../../../src/core/index.js';
 import { GENESIS_DEFAULTS } from '../../../src/core/genesis.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
-import { CAST, castGenesis } from '../../support/world.js';
+import { CAST, castGenesis } from '../../../src/proving/sim/world.js';
 
 const core = createCore(nodeHasher);
 

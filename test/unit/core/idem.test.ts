@@ -1,9 +1,9 @@
 /** The idempotency memory: FIFO with HLC-time retention, a count bound and a checkable chain. */
 import { describe, expect, it } from 'vitest';
-import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup, idemVerify, type IdemSection } from '../../../src/core/idem.js';
+import { IDEM_CHUNK_MAX, emptyIdem, idemAppend, idemLookup, idemVerify, type IdemSection } from '../../../src/core/decide/idem.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
-import { ok } from '../../support/walk.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { ok } from '../../../src/proving/sim/walk.js';
 
 const H = nodeHasher;
 const entry = (i: number, ms = i) => ({ idem_key: `k${i}`, wal_seq: i, outcome: 'accepted' as const, hlc_ms: ms });

@@ -6,11 +6,11 @@
  * decision.
  */
 import { describe, expect, it } from 'vitest';
-import { HISTORY_MAX } from '../../../src/core/evolve.js';
+import { HISTORY_MAX } from '../../../src/core/evolve/evolve.js';
 import { InvariantViolation, assertInvariants } from '../../../src/core/invariants.js';
 import type { Decision, State, StepResult } from '../../../src/core/index.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
-import { boot, ok, toExecution } from '../../support/walk.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { boot, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 interface Triple {
   readonly pre: State;

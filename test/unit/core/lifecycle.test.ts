@@ -3,8 +3,8 @@
  * from BOOT through the lifecycle regions, EXECUTION and its loop, control and compensations.
  */
 import { describe, expect, it } from 'vitest';
-import { CAST, World, h } from '../../support/world.js';
-import { boot, elect, formCouncil, ingest, loop, ok, pinsOf, provision, toExecution } from '../../support/walk.js';
+import { CAST, World, h } from '../../../src/proving/sim/world.js';
+import { boot, elect, formCouncil, ingest, loop, ok, pinsOf, provision, toExecution } from '../../../src/proving/sim/walk.js';
 
 describe('boot', () => {
   it('Given a fresh instance, When config is confirmed and the licence is active, Then PROJECT_LIFECYCLE', () => {

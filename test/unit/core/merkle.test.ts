@@ -1,11 +1,11 @@
 /** The Merkle state hash: per-section hashes, HEAD over sections, facts hashed apart. */
 import { describe, expect, it } from 'vitest';
 import { createCore, jcs } from '../../../src/core/index.js';
-import { HEAD_SECTIONS } from '../../../src/core/state.js';
+import { HEAD_SECTIONS } from '../../../src/core/model/state.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { nobleHasher } from '../../../src/crypto/hasher-portable.js';
-import { CAST, World, h } from '../../support/world.js';
-import { boot, ok } from '../../support/walk.js';
+import { CAST, World, h } from '../../../src/proving/sim/world.js';
+import { boot, ok } from '../../../src/proving/sim/walk.js';
 import { createHash } from 'node:crypto';
 
 const sha = (s: string): string => `sha256-${createHash('sha256').update(s, 'utf8').digest('hex')}`;

@@ -1,8 +1,8 @@
 /** Approvals guard verdict table (guards/approvals); approvals_threshold is 2 in the cast genesis. */
 import { describe, it } from 'vitest';
-import { approvalsGuard } from '../../../guards/approvals/index.js';
+import { approvalsGuard } from '../../../src/core/guards/approvals.js';
 import type { State } from '../../../src/core/index.js';
-import { CAST, h } from '../../support/world.js';
+import { CAST, h } from '../../../src/proving/sim/world.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 
 const s0 = genesisState();

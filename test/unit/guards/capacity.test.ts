@@ -1,6 +1,6 @@
 /** Environment capacity guard verdict table (guards/capacity): at the limit passes, one over fails. */
 import { describe, expect, it } from 'vitest';
-import { capacityGuard } from '../../../guards/capacity/index.js';
+import { capacityGuard } from '../../../src/core/guards/capacity.js';
 import type { State } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

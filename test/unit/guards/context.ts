@@ -4,10 +4,10 @@
  * Guards are pure functions of this context, so a table row needs no WAL and no signatures.
  */
 import { expect } from 'vitest';
-import type { GuardContext, GuardVerdict } from '../../../src/core/guard.js';
+import type { GuardContext, GuardVerdict } from '../../../src/core/guards/contract.js';
 import { CHART } from '../../../src/core/generated/chart.js';
 import type { IdemKey, JsonObject, Sha256, SigVerdict, Signer, State } from '../../../src/core/index.js';
-import { CAST, World, castGenesis, h } from '../../support/world.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
 
 /** Genesis state of the cast (optionally with genesis overrides). */
 export function genesisState(over: Record<string, unknown> = {}): State {
@@ -37,6 +37,7 @@ export function ctx(transition: string, state: State, o: CtxOpts = {}): GuardCon
   return {
     state,
     spec,
+    chart: CHART,
     log_ms: o.log_ms ?? 1_000,
     embedded: (o.embedded ?? []) as readonly SigVerdict[],
     hash,

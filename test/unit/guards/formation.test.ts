@@ -1,6 +1,7 @@
 /** Council formation guard and planner (guards/formation): coverage, ejection, augmenting paths. */
 import { describe, expect, it } from 'vitest';
-import { formationGuard, planCouncil } from '../../../guards/formation/index.js';
+import { formationGuard } from '../../../src/core/guards/formation.js';
+import { planCouncil } from '../../../src/core/domain/council.js';
 import type { JsonObject } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

@@ -1,6 +1,6 @@
 /** Licence guard verdict table (guards/license). */
 import { describe, it } from 'vitest';
-import { licenseGuard } from '../../../guards/license/index.js';
+import { licenseGuard } from '../../../src/core/guards/license.js';
 import type { State } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

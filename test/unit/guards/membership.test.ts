@@ -1,7 +1,7 @@
 /** Council membership guard verdict table (guards/membership). */
 import { describe, it } from 'vitest';
-import { membershipGuard } from '../../../guards/membership/index.js';
-import { CAST } from '../../support/world.js';
+import { membershipGuard } from '../../../src/core/guards/membership.js';
+import { CAST } from '../../../src/proving/sim/world.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 
 const s0 = genesisState();

@@ -1,7 +1,8 @@
 /** SHHH policy guard (guards/policy): the glob matcher, each rule, and the breach it carries. */
 import { describe, expect, it } from 'vitest';
-import { evaluatePolicy, globMatch, policyGuard, policySubject } from '../../../guards/policy/index.js';
-import type { PolicyRules } from '../../../src/core/state.js';
+import { policyGuard } from '../../../src/core/guards/policy.js';
+import { evaluatePolicy, globMatch, policySubject } from '../../../src/core/domain/policy.js';
+import type { PolicyRules } from '../../../src/core/model/state.js';
 import type { State } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

@@ -4,11 +4,12 @@
  * must not be replayable into it.
  */
 import { describe, expect, it } from 'vitest';
-import { memberSetHash, quorumGuard } from '../../../guards/quorum/index.js';
+import { quorumGuard } from '../../../src/core/guards/quorum.js';
+import { memberSetHash } from '../../../src/core/domain/quorum.js';
 import type { JsonObject, State } from '../../../src/core/index.js';
-import { CAST, World, h } from '../../support/world.js';
-import { boot, ingest, ok } from '../../support/walk.js';
-import { COUNCIL_INPUTS } from '../../support/walk.js';
+import { CAST, World, h } from '../../../src/proving/sim/world.js';
+import { boot, ingest, ok } from '../../../src/proving/sim/walk.js';
+import { COUNCIL_INPUTS } from '../../../src/proving/sim/walk.js';
 import { ctx, expectVerdict, genesisState, hash } from './context.js';
 
 const TERM = 3;

@@ -1,8 +1,8 @@
 /** Readiness guard verdict table (guards/readiness): every region READY and every pin equal. */
 import { describe, it } from 'vitest';
-import { readinessGuard } from '../../../guards/readiness/index.js';
+import { readinessGuard } from '../../../src/core/guards/readiness.js';
 import type { State } from '../../../src/core/index.js';
-import { h } from '../../support/world.js';
+import { h } from '../../../src/proving/sim/world.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 
 const s0 = genesisState();

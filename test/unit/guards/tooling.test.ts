@@ -1,6 +1,6 @@
 /** MCP tooling guard verdict table (guards/tooling). */
 import { describe, it } from 'vitest';
-import { toolingGuard } from '../../../guards/tooling/index.js';
+import { toolingGuard } from '../../../src/core/guards/tooling.js';
 import type { State } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

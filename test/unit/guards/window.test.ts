@@ -3,7 +3,7 @@
  * deadline one millisecond either side, and the new-window rule.
  */
 import { describe, it } from 'vitest';
-import { windowGuard } from '../../../guards/window/index.js';
+import { windowGuard } from '../../../src/core/guards/window.js';
 import type { State } from '../../../src/core/index.js';
 import { ctx, expectVerdict, genesisState } from './context.js';
 

@@ -6,15 +6,15 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { jcs } from '../../../src/core/json.js';
+import { jcs } from '../../../src/core/encoding/json.js';
 import { DOMAIN, signingBytes } from '../../../src/crypto/domains.js';
 import { keyPairFromSeed } from '../../../src/crypto/keys.js';
 import { createNodeSigner } from '../../../src/crypto/node-sign.js';
 import { createNodeVerifier } from '../../../src/crypto/verify.js';
-import { CryptoPool } from '../../../src/runtime/crypto-pool.js';
-import { parseCryptoThreads } from '../../../src/runtime/instance.js';
-import { composeRecordText, contentMembers, contentTextOf, drSigningBytes, type DrContent } from '../../../src/runtime/dr.js';
-import type { SigCheck } from '../../../src/shell/entry.js';
+import { CryptoPool } from '../../../src/server/replication/crypto-pool.js';
+import { parseCryptoThreads } from '../../../src/server/process/instance.js';
+import { composeRecordText, contentMembers, contentTextOf, drSigningBytes, type DrContent } from '../../../src/protocol/decision-record.js';
+import type { SigCheck } from '../../../src/protocol/entry.js';
 
 describe('CryptoPool', () => {
   it('Given a signer seed, When the pool signs, Then every signature equals createNodeSigner\'s (Ed25519 is deterministic)', async () => {

@@ -4,7 +4,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { describe, expect, it } from 'vitest';
-import { WriterLease } from '../../../src/runtime/lease.js';
+import { WriterLease } from '../../../src/server/replication/lease.js';
 
 function memoryKv(): KV {
   let rev = 0;

@@ -6,7 +6,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { describe, expect, it } from 'vitest';
-import { VALID_FRACTION, WriterLease } from '../../../src/runtime/lease.js';
+import { VALID_FRACTION, WriterLease } from '../../../src/server/replication/lease.js';
 
 function memoryKv(): KV {
   let rev = 0;

@@ -1,0 +1,254 @@
+/**
+ * A test world: deterministic identities, a producer HLC, a log clock, and helpers that sign
+ * proposals, votes and facts for real (noble) and verify them for real (node:crypto) through
+ * the same entry builder the runtime uses. The core's tests, the chaos suite and the benchmarks use it.
+ */
+import { createHash } from 'node:crypto';
+import {
+  type Core,
+  type Genesis,
+  type Hlc,
+  type JsonObject,
+  type RegionSection,
+  type State,
+  type StepResult,
+  type WalEntry,
+  createCore,
+  formatHlc,
+  formatIsoUtcMs,
+  hashTargetOf,
+  hlcReceive,
+  hlcSend,
+  jcs,
+  parseHlc,
+} from '../../core/index.js';
+import { nodeHasher } from '../../crypto/hasher.js';
+import { keyPairFromSeed } from '../../crypto/keys.js';
+import { signObject } from '../../crypto/sign.js';
+import { DOMAIN } from '../../crypto/domains.js';
+import { createNodeVerifier } from '../../crypto/verify.js';
+import { entryFromRaw } from '../../protocol/entry.js';
+
+/** A named test identity. */
+export interface Actor {
+  readonly name: string;
+  readonly signer: string;
+  readonly secretKey: Uint8Array;
+}
+
+/** Deterministic key pair for a name. */
+export function actor(name: string): Actor {
+  const seed = createHash('sha256').update(`swoosh-test/${name}`).digest();
+  const kp = keyPairFromSeed(new Uint8Array(seed));
+  return { name, signer: kp.signer, secretKey: kp.secretKey };
+}
+
+/** The cast every test starts with. */
+export const CAST = {
+  admin: actor('admin'),
+  operator: actor('operator'),
+  ingest: actor('ingest'),
+  env: actor('env'),
+  feeder: actor('feeder'),
+  c1: actor('council-1'),
+  c2: actor('council-2'),
+  c3: actor('council-3'),
+  v1: actor('voter-1'),
+  v2: actor('voter-2'),
+  v3: actor('voter-3'),
+  stranger: actor('stranger'),
+} as const;
+
+/** Genesis document for the cast (override fields per test). */
+export function castGenesis(over: Record<string, unknown> = {}): Record<string, unknown> {
+  const ids: Record<string, { roles: string[] }> = {
+    [CAST.admin.signer]: { roles: ['admin'] },
+    [CAST.operator.signer]: { roles: ['operator'] },
+    [CAST.ingest.signer]: { roles: ['ingestion'] },
+    [CAST.env.signer]: { roles: ['environment'] },
+    [CAST.feeder.signer]: { roles: ['feeder'] },
+    [CAST.c1.signer]: { roles: ['council'] },
+    [CAST.c2.signer]: { roles: ['council'] },
+    [CAST.c3.signer]: { roles: ['council'] },
+    [CAST.v1.signer]: { roles: ['voter'] },
+    [CAST.v2.signer]: { roles: ['voter'] },
+    [CAST.v3.signer]: { roles: ['voter'] },
+  };
+  return {
+    instance_id: 'test',
+    identities: ids,
+    quorum_threshold: 2,
+    approvals_threshold: 2,
+    mcp_pins: { 'repo-tools': '1.2.0' },
+    license_grace_ms: 60_000,
+    ...over,
+  };
+}
+
+/**
+ * A genesis document parsed, for fixtures whose document is known good (the cast's, or one a
+ * generator built): a refusal is a bug in the fixture, so it throws with the field's path.
+ */
+export function parseFixtureGenesis(raw: Record<string, unknown> = castGenesis(), core: Core = createCore(nodeHasher)): Genesis {
+  const g = core.parseGenesis(raw);
+  if (!g.ok) throw new Error(`${g.error.path}: ${g.error.message}`);
+  return g.value;
+}
+
+const verifier = createNodeVerifier();
+const BASE_MS = Date.UTC(2025, 9, 19, 1, 0, 0);
+
+/** Options for one proposal. */
+export interface ProposeOpts {
+  readonly hash?: string;
+  readonly hlc?: string;
+  readonly idem?: string;
+  readonly window?: string;
+  readonly evidence?: readonly string[];
+  readonly name?: string;
+  readonly tamper?: (body: string) => string;
+  readonly inputsHash?: string;
+}
+
+/** A reducer, a state and clocks, stepping entries one at a time. */
+export class World {
+  readonly core: Core;
+  state: State;
+  seq = 0;
+  logMs = BASE_MS;
+  private hlc: Hlc = { ms: BASE_MS, logical: 0 };
+  private idemN = 0;
+  /** BACKBEAT windows the planner has opened (`backbeat:W-<n>`): per world, so equal seeds give equal streams. */
+  windows = 0;
+  readonly results: StepResult[] = [];
+  /** Signature bytes by body text, so benchmarks can re-verify what was generated. */
+  readonly sigs = new Map<string, Uint8Array>();
+
+  constructor(genesis: Record<string, unknown> = castGenesis(), core?: Core, opts: { baseMs?: number } = {}) {
+    this.core = core ?? createCore(nodeHasher);
+    if (opts.baseMs !== undefined) {
+      this.logMs = opts.baseMs;
+      this.hlc = { ms: opts.baseMs, logical: 0 };
+    }
+    this.state = this.core.genesis(parseFixtureGenesis(genesis, this.core));
+  }
+
+  /** Move the log clock forward. */
+  advance(ms: number): void {
+    this.logMs += ms;
+  }
+
+  /** Next producer HLC (send rule against the log clock). */
+  nextHlc(): string {
+    this.hlc = hlcSend(this.hlc, this.logMs);
+    return formatHlc(this.hlc);
+  }
+
+  /** Fold a server-reported HLC into the producer clock (the receive rule), as the SDK does. */
+  observeHlc(hlc: string | null): void {
+    if (hlc === null) return;
+    const p = parseHlc(hlc);
+    if (p.ok) this.hlc = hlcReceive(this.hlc, p.hlc, this.logMs);
+  }
+
+  /** HEAD hash of the current state. */
+  head(): string {
+    return this.core.hashes(this.state).head;
+  }
+
+  /** Hash of one section. */
+  section(name: RegionSection): string {
+    return this.core.hashes(this.state).sections[name];
+  }
+
+  /** Build a signed proposal entry (not yet applied). */
+  proposalEntry(by: Actor, transition: string, inputs: JsonObject = {}, o: ProposeOpts = {}): WalEntry {
+    const body: Record<string, unknown> = {
+      current_state_hash: o.hash ?? this.defaultHash(transition),
+      transition,
+      inputs,
+      inputs_hash: o.inputsHash ?? this.core.hash(inputs),
+      signer: by.signer,
+      idem_key: o.idem ?? `goal:${this.idemN++}:${transition}`,
+      hlc: o.hlc ?? this.nextHlc(),
+      window_id: o.window ?? (this.state.facts.backbeat.window_id ?? ''),
+      evidence: [...(o.evidence ?? [])],
+    };
+    let text = jcs(body);
+    const sig = signObject(DOMAIN.proposal, body, by.secretKey);
+    if (o.tamper) text = o.tamper(text);
+    return this.raw('proposal', o.name ?? transition, text, sig);
+  }
+
+  /** Build a signed fact entry. */
+  factEntry(kind: string, payload: JsonObject, by: Actor = CAST.feeder, o: { hlc?: string } = {}): WalEntry {
+    const body = { kind, signer: by.signer, hlc: o.hlc ?? this.nextHlc(), payload };
+    return this.raw('fact', kind, jcs(body), signObject(DOMAIN.fact, body, by.secretKey));
+  }
+
+  private raw(channel: 'proposal' | 'fact', name: string, text: string, sigHex: string): WalEntry {
+    this.seq += 1;
+    this.logMs += 1;
+    this.sigs.set(text, Buffer.from(sigHex, 'hex'));
+    return entryFromRaw(
+      {
+        seq: this.seq, logMs: this.logMs, channel, name,
+        body: new TextEncoder().encode(text), sig: Buffer.from(sigHex, 'hex'),
+      },
+      verifier,
+    );
+  }
+
+  /** The hash a well-behaved producer names for `transition`. */
+  defaultHash(transition: string): string {
+    const spec = this.core.chart.transitions.find((t) => t.name === transition);
+    const target = spec === undefined ? 'head' : hashTargetOf(spec);
+    return target === 'head' ? this.head() : this.section(target);
+  }
+
+  /** The same bytes delivered again at the next sequence (a re-send). */
+  resend(entry: WalEntry): WalEntry {
+    this.seq += 1;
+    this.logMs += 1;
+    return { ...entry, seq: this.seq as WalEntry['seq'], log_ms: this.logMs };
+  }
+
+  /** Apply an entry and keep the result. */
+  apply(entry: WalEntry): StepResult {
+    const r = this.core.step(this.state, entry);
+    this.state = r.state;
+    this.results.push(r);
+    return r;
+  }
+
+  /** Propose and apply. */
+  propose(by: Actor, transition: string, inputs: JsonObject = {}, o: ProposeOpts = {}): StepResult {
+    return this.apply(this.proposalEntry(by, transition, inputs, o));
+  }
+
+  /** Record a fact. */
+  fact(kind: string, payload: JsonObject, by: Actor = CAST.feeder): StepResult {
+    return this.apply(this.factEntry(kind, payload, by));
+  }
+
+  /** A signed council vote. */
+  vote(by: Actor, memberSetHash: string, term: number): JsonObject {
+    const v = { voter: by.signer, member_set_hash: memberSetHash, term };
+    return { ...v, signature: signObject(DOMAIN.vote, v, by.secretKey) };
+  }
+
+  /** Record a beat frame for `windowId` in `phase`, open for `openMs`. */
+  beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs = 60_000): StepResult {
+    const b = this.state.facts.backbeat;
+    return this.fact('backbeat', {
+      type: 'backbeat.beatframe.v1', cluster_id: 'c1', beat_index: b.beat_index + 1,
+      downbeat: false, phase, hlc: formatHlc({ ms: this.logMs, logical: 0 }),
+      deadline_at: formatIsoUtcMs(this.logMs + openMs), tempo_bpm: 120, window_id: windowId,
+    });
+  }
+}
+
+/** A sha256-… value derived from a label (for content hashes in tests). */
+export function h(label: string): string {
+  return `sha256-${createHash('sha256').update(label).digest('hex')}`;
+}

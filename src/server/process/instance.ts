@@ -1,0 +1,420 @@
+/**
+ * One SWOOSH process: connect, apply the stream definitions, recover, then run as the writer
+ * while it holds the lease and as a follower otherwise. Losing the lease or being fenced
+ * sends it back to follower; winning the lease makes it recover (to pick up any TRANSITIONS
+ * records a crashed writer did not store) and write. Status is served on the NATS admin
+ * subject `<prefix>.admin.<name>.status` (the HTTP API builds on the same `status()`).
+ */
+import { availableParallelism } from 'node:os';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import {
+  type Core,
+  type Genesis,
+  InvariantViolation,
+  type State,
+  createCore,
+} from '../../core/index.js';
+import { nodeHasher } from '../../crypto/hasher.js';
+import { createNodeSigner, type NodeSigner } from '../../crypto/node-sign.js';
+import { createNodeVerifier } from '../../crypto/verify.js';
+import { streamDefinitions, subjectsFor, type Subjects } from '../../../streams/definitions.js';
+import { decisionLogFields, type Logger } from '../observability/log.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { Follower } from '../replication/follower.js';
+import { WriterLease } from '../replication/lease.js';
+import { recover, type Recovered } from '../replication/recovery.js';
+import { ReplayMismatchError, type Decided, type Replica, type ReplicaPosition } from '../replication/replica.js';
+import { SwooshError } from '../../protocol/errors.js';
+import { SnapshotStore } from '../replication/snapshots.js';
+import { applyStreams, assertNoDrift } from './apply-streams.js';
+import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
+import { CryptoPool } from '../replication/crypto-pool.js';
+import type { Tracing } from '../observability/tracing.js';
+
+/** Configuration of one process. */
+export interface InstanceConfig {
+  readonly natsUrl: string;
+  readonly prefix: string;
+  /** This process's name (lease holder id, admin subject). */
+  readonly name: string;
+  readonly genesis: Genesis;
+  /** 32-byte Ed25519 seed of the key that signs decision records. */
+  readonly signerSeed: Uint8Array;
+  readonly replicas?: 1 | 3;
+  readonly snapshotEvery?: number;
+  readonly batchMax?: number;
+  /**
+   * Worker threads verifying signatures ahead of the reducer and signing decision records
+   * (0: both on the writer's thread). Default: one per core beyond the first, at least one.
+   */
+  readonly cryptoThreads?: number;
+  readonly leaseTtlMs?: number;
+  readonly leaseRenewMs?: number;
+  readonly crashAt?: ReadonlyMap<CrashPoint, number>;
+  /** One span per decision when tracing is on (off by default). */
+  readonly tracing?: Tracing;
+  readonly log: Logger;
+}
+
+/** What `status()` reports. */
+export interface InstanceStatus {
+  readonly name: string;
+  readonly role: 'starting' | 'writer' | 'follower' | 'stopped';
+  readonly wal_seq: number;
+  readonly state_hash: string;
+  readonly facts_hash: string;
+  readonly hlc_last: string | null;
+  readonly region_hashes: Readonly<Record<string, string>>;
+  readonly wal_lag: number;
+  readonly diverged: string | null;
+  readonly last_snapshot_hlc: string | null;
+  readonly last_snapshot_seq: number;
+  readonly term: number;
+}
+
+/** Defaults, each with why. */
+export const INSTANCE_DEFAULTS = {
+  /** One snapshot per thousand decisions bounds replay on restart to about a second here. */
+  snapshotEvery: 1000,
+  /** Entries decided per micro-batch at most: bounds the work lost to a crash and a batch's latency. */
+  batchMax: 256,
+  /** Crypto worker threads: every core but the one the writer's thread runs on (at least one). */
+  cryptoThreads: (): number => Math.max(1, availableParallelism() - 1),
+  /** A writer that has not renewed for this long is presumed dead. */
+  leaseTtlMs: 5000,
+  /** Renew well inside the TTL so one slow renewal does not lose the lease. */
+  leaseRenewMs: 1000,
+} as const;
+
+/** How long start() keeps retrying retryable stream-apply failures (e.g. a leader election). */
+export const STREAM_APPLY_RETRY_MS = 20_000;
+
+/** Most crypto worker threads a process may ask for. */
+export const CRYPTO_THREADS_MAX = 64;
+
+/** A crypto thread count from text (env or flag): an integer 0..64, else invalid_config naming `field`. */
+export function parseCryptoThreads(raw: string, field: string): number {
+  const n = /^[0-9]{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || n > CRYPTO_THREADS_MAX) {
+    throw new SwooshError('invalid_config', `${field}: expected an integer 0..${CRYPTO_THREADS_MAX} (0: verify and sign on the writer's thread), got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+/** How often WAL lag is measured from the stream (both roles). */
+export const LAG_POLL_MS = 1000;
+
+/** Pause after a transient writer failure before recovering and trying again. */
+export const TRANSIENT_BACKOFF_MS = 500;
+
+/**
+ * Errors that must stop the process loudly rather than be retried: a determinism bug or a
+ * lost write (replay mismatch), a broken invariant, and operating errors an operator must fix.
+ */
+export function isFatal(err: unknown): boolean {
+  return err instanceof ReplayMismatchError || err instanceof InvariantViolation ||
+    (err instanceof SwooshError && !err.retryable);
+}
+
+/** A running process. */
+export class Instance {
+  readonly metrics: Metrics;
+  private nc!: NatsConnection;
+  private js!: JetStreamClient;
+  private jsm!: JetStreamManager;
+  private core: Core;
+  private signer: NodeSigner;
+  private subjects: Subjects;
+  private replica: Replica | null = null;
+  private lease!: WriterLease;
+  private snapshots!: SnapshotStore;
+  private role: InstanceStatus['role'] = 'starting';
+  private stopping = false;
+  private loop: Promise<void> | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private lagTimer: NodeJS.Timeout | null = null;
+  private admin: Subscription | null = null;
+  private walLast = 0;
+  private diverged: string | null = null;
+  private lastSnapshot = { seq: 0, hlc: null as string | null };
+  private term = 0;
+  private pool: CryptoPool | null = null;
+
+  constructor(private readonly cfg: InstanceConfig) {
+    this.core = createCore(nodeHasher);
+    this.signer = createNodeSigner(cfg.signerSeed);
+    this.subjects = subjectsFor(cfg.prefix);
+    this.metrics = createMetrics();
+  }
+
+  private get log(): Logger {
+    return this.cfg.log;
+  }
+
+  /** Connect, apply streams, recover, and start the role loop. */
+  async start(): Promise<void> {
+    this.nc = await connect({ servers: this.cfg.natsUrl, name: `swoosh:${this.cfg.name}`, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.js = jetstream(this.nc, { timeout: 10_000 });
+    this.jsm = await jetstreamManager(this.nc);
+    const defs = streamDefinitions({ prefix: this.cfg.prefix, replicas: this.cfg.replicas ?? 1, leaseTtlMs: this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs });
+    assertNoDrift(await this.applyWithRetry(defs));
+    const kvm = new Kvm(this.js);
+    const snapKv = await kvm.open(this.subjects.snapshotsBucket);
+    this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
+    this.lease = new WriterLease(await kvm.open(this.subjects.leasesBucket), this.cfg.name, this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs);
+    this.admin = this.nc.subscribe(`${this.cfg.prefix}.admin.${this.cfg.name}.status`, {
+      callback: (err, msg) => {
+        if (err === null) msg.respond(JSON.stringify(this.status()));
+      },
+    });
+    const threads = this.cfg.cryptoThreads ?? INSTANCE_DEFAULTS.cryptoThreads();
+    parseCryptoThreads(String(threads), 'cryptoThreads');
+    if (threads > 0) this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
+    const rec = await this.recover();
+    this.replica = rec.replica;
+    this.lagTimer = setInterval(() => {
+      void this.pollLag();
+    }, LAG_POLL_MS);
+    this.loop = this.roleLoop().catch((err: unknown) => {
+      this.log.fatal({ err }, 'role loop failed; stopping');
+      this.role = 'stopped';
+    });
+  }
+
+  /**
+   * Apply the streams, retrying retryable failures (a cluster electing leaders after a node
+   * restart answers with timeouts for a few seconds) for up to STREAM_APPLY_RETRY_MS.
+   */
+  private async applyWithRetry(defs: ReturnType<typeof streamDefinitions>): Promise<Awaited<ReturnType<typeof applyStreams>>> {
+    const until = performance.now() + STREAM_APPLY_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await applyStreams(this.nc, defs, { mode: 'apply' });
+      } catch (err) {
+        if (!(err instanceof SwooshError) || !err.retryable || performance.now() > until) throw err;
+        this.log.warn({ err, attempt }, 'applying the streams failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+      }
+    }
+  }
+
+  private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
+    const rec = await recover({
+      ...(resume === undefined ? {} : { resume }),
+      js: this.js, jsm: this.jsm, core: this.core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis: this.cfg.genesis,
+      snapshots: this.snapshots, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      transitionsName: this.subjects.transitionsName,
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    });
+    this.metrics.setRecoveryTime(rec.millis / 1000);
+    this.walLast = rec.walLastSeq;
+    this.lastSnapshot = { seq: rec.snapshotSeq, hlc: rec.replica.state.clock.hlc_last };
+    return rec;
+  }
+
+  /** Writer while holding the lease, follower otherwise; transient failures back off and retry. */
+  private async roleLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        if (this.diverged === null && (await this.lease.tryAcquire())) await this.actAsWriter();
+        else await this.actAsFollower(this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        // A NATS outage or timeout: nothing unstored is kept; recover from storage and retry.
+        this.log.warn({ err, role: this.role }, 'transient failure; recovering and retrying');
+        await new Promise((r) => setTimeout(r, TRANSIENT_BACKOFF_MS));
+        await this.recover().then((rec) => {
+          this.replica = rec.replica;
+        }, (e: unknown) => {
+          if (isFatal(e)) throw e;
+          this.log.warn({ err: e }, 'recovery failed; will retry');
+        });
+      }
+    }
+  }
+
+  private async actAsWriter(): Promise<void> {
+    this.term += 1;
+    this.renewTimer = setInterval(() => {
+      void this.lease.renew();
+    }, this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
+    try {
+      // The follower's replica was checked record by record; continue from it when it still
+      // matches storage rather than loading a snapshot and replaying again.
+      const held = this.replica;
+      const rec = await this.recover(held !== null && this.diverged === null ? { replica: held, snapshotSeq: this.lastSnapshot.seq } : undefined);
+      this.replica = rec.replica;
+      this.role = 'writer';
+      this.metrics.setRole('writer');
+      this.log.info({ term: this.term, wal_seq: rec.replica.lastSeq }, 'writer: holding the lease');
+      const writer = this.newWriter(rec);
+      try {
+        await writer.publishTransitions(rec.pendingTransitions);
+        await writer.catchUp(rec.walLastSeq);
+        const consumer = await this.js.consumers.get(this.subjects.walName, this.subjects.writerDurable);
+        await writer.run(consumer, () => !this.stopping && this.lease.held);
+      } finally {
+        writer.close();
+      }
+      if (!this.lease.held) this.log.warn({ term: this.term }, 'writer: lease lost; stepping down');
+    } catch (err) {
+      if (!(err instanceof FencedError)) throw err;
+      this.metrics.recordFenceRejection();
+      this.log.warn({ err, term: this.term }, 'writer: fenced by another writer; stepping down');
+    } finally {
+      if (this.renewTimer !== null) clearInterval(this.renewTimer);
+      this.renewTimer = null;
+      await this.lease.release();
+      if (!this.stopping) {
+        // Whatever was decided in memory but not stored is discarded: follow from storage.
+        this.replica = (await this.recover()).replica;
+      }
+    }
+  }
+
+  private newWriter(rec: Recovered): Writer {
+    return new Writer({
+      nc: this.nc, js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer, pool: this.pool,
+      leaseHeld: () => this.lease.held,
+      subjects: { dr: (o, t) => this.subjects.dr(o, t), transitions: (r, t) => this.subjects.transitions(r, t) },
+      walName: this.subjects.walName, snapshots: this.snapshots,
+      snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+      crashAt: this.cfg.crashAt ?? new Map(),
+      onDecided: (d, storedMs) => this.onDecided(d, storedMs - d.msg.logMs),
+      onBatch: (size, publishSeconds) => {
+        this.metrics.observeBatch(size);
+        this.metrics.observePublishLatency(publishSeconds);
+      },
+      onSnapshot: (s) => {
+        if ('error' in s) {
+          this.metrics.recordSnapshot(s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error');
+          this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
+        } else {
+          this.metrics.recordSnapshot('ok');
+          this.metrics.setSnapshot(Date.now(), s.bytes);
+          this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
+          this.log.info(s, 'snapshot written');
+        }
+      },
+      log: (level, msg, fields) => this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
+    }, rec.snapshotRevision, rec.snapshotSeq);
+  }
+
+  private onDecided(d: Decided, latencyMs: number | null): void {
+    const drId = d.content.dr_id;
+    const dec = d.step.decision;
+    this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
+    this.cfg.tracing?.spanForDecision(dec, {
+      wal_seq: d.msg.seq, dr_id: drId, state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, latency_ms: latencyMs,
+    });
+    this.log.info(decisionLogFields(dec, {
+      state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, facts_post_hash: d.step.post.facts,
+    }, { dr_id: drId }), 'decision');
+  }
+
+  private async actAsFollower(forMs: number): Promise<void> {
+    const replica = this.replica;
+    if (replica === null) throw new Error('follower without a replica');
+    if (this.role !== 'follower') {
+      this.role = 'follower';
+      this.metrics.setRole('follower');
+      this.log.info({ wal_seq: replica.lastSeq }, 'follower: tailing the log');
+    }
+    if (this.diverged !== null) {
+      // A diverged replica stops applying and never writes; an operator triages (docs/runtime.md).
+      await new Promise((r) => setTimeout(r, forMs));
+      return;
+    }
+    const until = Date.now() + forMs;
+    const f = new Follower({
+      js: this.js, replica, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+      onChecked: (d) => this.onDecided(d, null),
+      onDivergence: (err) => {
+        this.diverged = err.message;
+        this.metrics.recordDivergence();
+        this.log.error({ err, wal_seq: err.seq }, 'DIVERGENCE: recomputed decision differs from the stored record');
+      },
+    });
+    await f.run(() => !this.stopping && Date.now() < until);
+    this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
+    this.metrics.setWalLag(this.walLast, replica.lastSeq);
+  }
+
+  /** WAL last sequence vs what this replica has decided (both roles). */
+  private async pollLag(): Promise<void> {
+    try {
+      this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
+      this.metrics.setWalLag(this.walLast, this.replica?.lastSeq ?? 0);
+    } catch (err) {
+      this.log.debug({ err }, 'lag poll failed (NATS unreachable?)');
+    }
+  }
+
+  /**
+   * Where this process stands: the replica's position. While it writes, that may be up to one
+   * batch ahead of the records stored (see writer.ts, pipelining); it is still the state of a
+   * WAL prefix, which any writer decides identically, and it is never behind a record a client
+   * was answered with (an HTTP 202 can arrive before the writer has the PubAck).
+   */
+  private served(): ReplicaPosition | null {
+    return this.replica?.position() ?? null;
+  }
+
+  /** The state this process serves (immutable; safe to read while the loop runs). */
+  currentState(): State | null {
+    return this.served()?.state ?? null;
+  }
+
+  /** Name of the process holding the writer lease now, if any. */
+  async leaseHolder(): Promise<string | null> {
+    return this.lease.holderNow();
+  }
+
+  /** The reducer this process runs. */
+  get reducer(): Core {
+    return this.core;
+  }
+
+  /** NATS handles and names, for the HTTP gateway and tooling in the same process. */
+  get nats(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; subjects: Subjects; prefix: string } {
+    return { nc: this.nc, js: this.js, jsm: this.jsm, subjects: this.subjects, prefix: this.cfg.prefix };
+  }
+
+  /** What this process knows now. */
+  status(): InstanceStatus {
+    const r = this.served();
+    const hs = r === null ? null : this.core.hashes(r.state);
+    return {
+      name: this.cfg.name,
+      role: this.role,
+      wal_seq: r?.lastSeq ?? 0,
+      state_hash: hs?.head ?? '',
+      facts_hash: hs?.facts ?? '',
+      hlc_last: r?.state.clock.hlc_last ?? null,
+      region_hashes: hs?.sections ?? {},
+      wal_lag: Math.max(0, this.walLast - (r?.lastSeq ?? 0)),
+      diverged: this.diverged,
+      last_snapshot_hlc: this.lastSnapshot.hlc,
+      last_snapshot_seq: this.lastSnapshot.seq,
+      term: this.term,
+    };
+  }
+
+  /** Stop: finish the current batch, release the lease, drain the connection. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.lagTimer !== null) clearInterval(this.lagTimer);
+    await this.loop;
+    await this.cfg.tracing?.shutdown();
+    this.role = 'stopped';
+    this.admin?.unsubscribe();
+    await this.pool?.close();
+    this.pool = null;
+    await this.nc.drain();
+  }
+}
