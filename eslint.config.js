@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.swoosh/**', 'coverage/**', 'src/stubs/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.swoosh/**', 'coverage/**', 'src/stubs/**', 'reports/**', '.stryker-tmp/**', 'stryker.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -18,9 +18,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { JetStreamApiCodes, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/nats-core';
+import { headers, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
@@ -92,6 +92,14 @@ describe('a paused writer that wakes up after a takeover', () => {
 
   const names = (c: 1 | 2 = 1): ReturnType<typeof subjectsFor> => subjectsFor(prefixOf(c));
   const lastSeq = async (stream: string): Promise<number> => (await jsm.streams.info(stream)).state.last_seq;
+  /** Publish on `nc` to `stream` expecting last sequence 0; returns the stream's err_code (never stored). */
+  const fenceProbe = async (stream: string): Promise<number | undefined> => {
+    const subject = ((await jsm.streams.info(stream)).config.subjects[0] ?? '').replace(/>$/, 'probe').replaceAll('*', 'probe');
+    const hd = headers();
+    hd.set('Nats-Expected-Last-Sequence', '0');
+    const reply = await nc.request(subject, new Uint8Array(), { headers: hd, timeout: 5000 });
+    return (JSON.parse(new TextDecoder().decode(reply.data)) as { error?: { err_code?: number } }).error?.err_code;
+  };
   const spawn = async (name: string, c: 1 | 2 = 1): Promise<{ proc: Proc; signer: string }> => {
     const keyFile = files.keyFile(name);
     const proc = await spawnInstance({ natsUrl: fx.url, prefix: prefixOf(c), name, genesisFile: files.genesisFile, keyFile, env: { ...LEASE } });
@@ -220,8 +228,11 @@ describe('a paused writer that wakes up after a takeover', () => {
         expect((err as FencedError).seq).toBe(21);
         expect(again.replica.lastSeq, 'the replica went back to before the refused batch').toBe(20);
         expect(writer.storedPosition().lastSeq).toBe(20);
-        // Give anything it might have pipelined time to land, then look.
-        await new Promise((r) => setTimeout(r, 300));
+        // Positive signal first: a probe sent on the writer's connection after it closed is
+        // refused by each stream's fence (10071), so each stream has judged everything the
+        // stale writer sent before it. Only then look for what must not be there.
+        expect(await fenceProbe(n.decisionsName)).toBe(JetStreamApiCodes.StreamWrongLastSequence);
+        expect(await fenceProbe(n.transitionsName)).toBe(JetStreamApiCodes.StreamWrongLastSequence);
         expect(await lastSeq(n.decisionsName), 'a record of the stale writer got in').toBe(30);
         expect(await lastSeq(n.transitionsName), 'a TRANSITIONS record of the stale writer got in').toBe(trBefore);
       }

@@ -230,9 +230,27 @@ class Harness {
   }
 }
 
+/*
+ * Order: one nats-server, one writer and one walk serve the whole file (a walk to EXECUTION
+ * over HTTP is ~30 signed round trips, too costly per case). The cases therefore run in file
+ * order (vitest's default within a file; nothing here is concurrent) and build on each other:
+ * 'POST /transition: decisions' walks and saves what later cases re-send. A case run alone
+ * (-t) must not pass on missing setup, so each takes what it builds on through `need`, which
+ * fails loudly, and every later describe checks the walk ran first.
+ */
 const t = new Harness();
 beforeAll(() => t.start());
 afterAll(() => t.stop());
+
+/** What a case builds on, or a failure naming the earlier case that provides it. */
+function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`this case builds on ${what}: run the whole file, in order`);
+  return v;
+}
+
+const walked = (): void => {
+  need(t.saved.first, "the walk of 'Given the cast, When a whole walk is POSTed'");
+};
 
 /** BOOT → PROJECT_LIFECYCLE → every region READY → EXECUTION, over HTTP. */
 async function toExecution(): Promise<void> {
@@ -293,6 +311,7 @@ describe('POST /transition: decisions', () => {
     });
 
   it('Given proposals the writer refuses, Then 400 with code, guard, record and HEAD', async () => {
+    walked();
     const plan = { plan_hash: h('plan-2') };
     const good = await t.build(CAST.c1, 'Execution_PlanLocked', plan);
     const sig = good['signature'] as string;
@@ -324,20 +343,20 @@ describe('POST /transition: decisions', () => {
       { idem: 'boot-config-1' });
     const r = await t.post(again);
     expect(r.status).toBe(202);
-    expect(r.body).toEqual({ ...t.saved.first?.body, duplicate: true });
+    expect(r.body).toEqual({ ...need(t.saved.first, 'the walk').body, duplicate: true });
     expect(await t.walLast()).toBe(before + 1); // a new WAL entry, decided as a duplicate
     expect((await t.decided(before + 1)).outcome).toBe('duplicate');
   });
 
   it('Given an exact re-send, Then JetStream drops it and the original answers', async () => {
     const before = await t.walLast();
-    const r = await t.post(t.saved.lastBody ?? {});
+    const r = await t.post(need(t.saved.lastBody, 'the walk'));
     expect(r.status).toBe(202);
-    expect(r.body).toEqual({ ...t.saved.last?.body, duplicate: true });
-    const again = await t.post(t.saved.staleBody ?? {});
+    expect(r.body).toEqual({ ...need(t.saved.last, 'the walk').body, duplicate: true });
+    const again = await t.post(need(t.saved.staleBody, "the stale proposal of 'Given proposals the writer refuses'"));
     expect(again.status).toBe(400);
     expect(again.body).toMatchObject({
-      code: 'stale_state_hash', dr_id: t.saved.stale?.body['dr_id'],
+      code: 'stale_state_hash', dr_id: need(t.saved.stale, 'the stale rejection').body['dr_id'],
     });
     expect(await t.walLast()).toBe(before);
   });
@@ -345,6 +364,7 @@ describe('POST /transition: decisions', () => {
 });
 
 describe('POST /transition: malformed bodies', () => {
+  beforeAll(walked);
   it('Given malformed bodies, Then 400 invalid_proposal or 413 naming the field, nothing published',
     async () => {
       const before = await t.walLast();
@@ -378,6 +398,7 @@ describe('POST /transition: malformed bodies', () => {
 });
 
 describe('GET /state, /health, /metrics, /openapi.json', () => {
+  beforeAll(walked);
   it('Given GET /state, Then hashes, HLC, seq, projections; unknown sections 400', async () => {
     const all = await t.get<StateBody>('/state', '/state');
     expect(Object.keys(all.body.projection).sort()).toEqual([
@@ -419,6 +440,7 @@ describe('GET /state, /health, /metrics, /openapi.json', () => {
 });
 
 describe('GET /decisions', () => {
+  beforeAll(walked);
   it('Given GET /decisions/:id, Then by seq or dr_id; unknown is 404, malformed 400', async () => {
     const one = await t.get<Rec>('/decisions/{id}', '/decisions/1');
     expect(one.status).toBe(200);
@@ -475,6 +497,7 @@ describe('GET /decisions', () => {
 });
 
 describe('other instances', () => {
+  beforeAll(walked);
   it('Given a follower, Then it serves every route and relays proposals', async () => {
     const f = t.instance('f1');
     await f.start();

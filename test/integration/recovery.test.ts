@@ -27,6 +27,9 @@ import { announceSeed } from '../support/seed.js';
 import { CHAOS, streamSteps } from '../../src/proving/sim/stream.js';
 import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
 
+/** The fixture's server is not ours to restart (natsFixture: NATS_URL or a container). */
+const SHARED_SERVER = (process.env['NATS_URL'] ?? '') !== '' || process.env['SWOOSH_TEST_CONTAINERS'] === '1';
+
 const seed = Math.abs(announceSeed('recovery integration'));
 const log = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 const core = createCore(nodeHasher);
@@ -174,9 +177,10 @@ describe('recovery', () => {
     expect(await putRevisions(kv, 'absent-key')).toEqual([]);
   });
 
-  it('Given a nats-server restart with its store kept, Then the writer reconnects and carries on; the log audits clean', async () => {
+  // Restarting needs a server this suite owns: with NATS_URL (or a container) it is skipped, visibly.
+  it.skipIf(SHARED_SERVER)('Given a nats-server restart with its store kept, Then the writer reconnects and carries on; the log audits clean', async () => {
     const server = e.fx.server;
-    if (server === null) return; // NATS_URL points at a server this suite does not own
+    if (server === null) throw new Error('no server of our own although NATS_URL and SWOOSH_TEST_CONTAINERS are unset');
     const w = instance(e, 'n1', genesis);
     await w.start();
     await waitUntil('n1 writer', async () => Promise.resolve(w.status().role === 'writer'));
