@@ -16,29 +16,9 @@ import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { jcs } from '../../src/core/encoding/json.js';
 import { CAST, World, h } from '../../src/proving/sim/world.js';
+import { L, concat, le32 } from './bytes.js';
 
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();
-
-function le32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let x = n;
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A signature by `secretKey`'s scalar with a chosen R: S = r + k·a (r = 0 for the identity). */
 function forgeWithR(secretKey: Uint8Array, message: Uint8Array, rBytes: Uint8Array, r: bigint, plusL = false): Uint8Array {

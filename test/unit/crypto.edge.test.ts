@@ -36,37 +36,16 @@ import {
   createNodeVerifier,
   spkiFromPublicKey,
 } from '../../src/crypto/verify.js';
+import { L, concat, le32 } from '../support/bytes.js';
 
 const Point = ed25519.Point;
 const B = Point.BASE;
 const ZERO = Point.ZERO;
-/** L = 2^252 + 27742317777372353535851937790883648493, the prime subgroup order. */
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const enc = new TextEncoder();
 const nodeVerifier = createNodeVerifier();
 const nobleVerifier = createNobleVerifier();
 /** Every check the SWOOSH verifiers judged in this file, for the crypto pool's test at the end. */
 const SEEN: { check: SigCheck; verdict: boolean }[] = [];
-
-function le32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let x = n;
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function scalarOf(label: string): bigint {
   return bytesToNumberLE(sha512(enc.encode(`swoosh-edge/${label}`))) % L;

@@ -16,21 +16,11 @@ import {
   isCanonicalScalar,
   isSmallOrderEncoding,
 } from '../../src/crypto/rule.js';
+import { L, le32 } from '../support/bytes.js';
 
 const Point = ed25519.Point;
-const L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const P = 2n ** 255n - 19n;
 const T8 = Point.fromHex('c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a');
-
-function le32(n: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  let x = n;
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(x & 0xffn);
-    x >>= 8n;
-  }
-  return out;
-}
 
 /** The 8 canonical small-order encodings ([i]T8), computed here with noble. */
 const SMALL_CANONICAL = Array.from({ length: 8 }, (_, i) => T8.multiplyUnsafe(BigInt(i)).toBytes());
