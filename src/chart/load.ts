@@ -308,7 +308,11 @@ function readChart(ctx: Ctx, raw: unknown): Chart | null {
     windows: readWindowClasses(ctx, o['window_classes'] ?? {}),
     defs: readDefs(ctx, o['defs'] ?? {}),
   };
-  const transitions = markSnapshots(ctx, readTransitions(ctx, env, o['transitions'] ?? []), o['snapshot_after']);
+  const transitions = markSnapshots(
+    ctx,
+    readTransitions(ctx, env, o['transitions'] ?? []),
+    o['snapshot_after'],
+  );
   checkLocalReachability(ctx, regions, transitions);
   checkTopReachability(ctx, top.initial, top.states, transitions);
   return {

@@ -2,7 +2,12 @@
  * Where commands connect: a flag, else the environment, else the `dev.json` that `swoosh dev`
  * writes into its data directory, so commands work against `npm start` with no flags at all.
  */
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,7 +32,9 @@ export function writeDevConnection(dataDir: string, c: DevConnection): void {
 }
 
 /** Read `<dataDir>/dev.json` if `swoosh dev` wrote one. */
-export function readDevConnection(dataDir = env('SWOOSH_DATA_DIR') ?? '.swoosh'): DevConnection | null {
+export function readDevConnection(
+  dataDir = env('SWOOSH_DATA_DIR') ?? '.swoosh',
+): DevConnection | null {
   const p = join(dataDir, 'dev.json');
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as DevConnection) : null;
 }
@@ -36,7 +43,10 @@ export function readDevConnection(dataDir = env('SWOOSH_DATA_DIR') ?? '.swoosh')
 export function natsUrlOf(flag: string | undefined): string {
   const url = flag ?? env('NATS_URL') ?? readDevConnection()?.nats;
   if (url === undefined) {
-    throw new SwooshError('invalid_config', 'no NATS server: pass --nats-url, set NATS_URL, or run `npm start` (swoosh dev) first');
+    throw new SwooshError(
+      'invalid_config',
+      'no NATS server: pass --nats-url, set NATS_URL, or run `npm start` (swoosh dev) first',
+    );
   }
   return url;
 }
@@ -45,7 +55,10 @@ export function natsUrlOf(flag: string | undefined): string {
 export function httpUrlOf(flag: string | undefined): string {
   const url = flag ?? env('SWOOSH_URL') ?? readDevConnection()?.http;
   if (url === undefined) {
-    throw new SwooshError('invalid_config', 'no SWOOSH HTTP API: pass --url, set SWOOSH_URL, or run `npm start` (swoosh dev) first');
+    throw new SwooshError(
+      'invalid_config',
+      'no SWOOSH HTTP API: pass --url, set SWOOSH_URL, or run `npm start` (swoosh dev) first',
+    );
   }
   return url;
 }
@@ -65,14 +78,27 @@ export interface Connected {
 }
 
 /** Connect for a command. */
-export async function connectFor(natsUrl: string | undefined, prefix: string | undefined): Promise<Connected> {
+export async function connectFor(
+  natsUrl: string | undefined,
+  prefix: string | undefined,
+): Promise<Connected> {
   const url = natsUrlOf(natsUrl);
   let nc: NatsConnection;
   try {
     nc = await connect({ servers: parseNatsUrls(url), noAsyncTraces: true, timeout: 5000 });
   } catch (err) {
-    throw new SwooshError('invalid_config', `cannot connect to NATS at ${url}: ${(err as Error).message}`, { cause: err });
+    throw new SwooshError(
+      'invalid_config',
+      `cannot connect to NATS at ${url}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const p = prefixOf(prefix);
-  return { nc, js: jetstream(nc), jsm: await jetstreamManager(nc), subjects: subjectsFor(p), prefix: p };
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    subjects: subjectsFor(p),
+    prefix: p,
+  };
 }

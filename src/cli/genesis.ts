@@ -13,9 +13,18 @@ export function genesisFor(flag: string | undefined): Genesis {
   const file = flag ?? env('SWOOSH_GENESIS');
   if (file !== undefined) return loadGenesisFile(core, file);
   const dev = readDevConnection();
-  if (dev?.genesis !== null && dev?.genesis !== undefined) return loadGenesisFile(core, dev.genesis);
-  if (dev?.dev_keys !== null && dev?.dev_keys !== undefined) {
-    return parseGenesisText(core, JSON.stringify(devGenesis(loadKeyFile(dev.dev_keys).signer)), 'dev-genesis.json');
+  if (dev?.genesis !== null && dev?.genesis !== undefined) {
+    return loadGenesisFile(core, dev.genesis);
   }
-  throw new SwooshError('invalid_config', 'no genesis: pass --genesis FILE, set SWOOSH_GENESIS, or run `npm start` (swoosh dev) first');
+  if (dev?.dev_keys !== null && dev?.dev_keys !== undefined) {
+    return parseGenesisText(
+      core,
+      JSON.stringify(devGenesis(loadKeyFile(dev.dev_keys).signer)),
+      'dev-genesis.json',
+    );
+  }
+  throw new SwooshError(
+    'invalid_config',
+    'no genesis: pass --genesis FILE, set SWOOSH_GENESIS, or run `npm start` (swoosh dev) first',
+  );
 }

@@ -7,14 +7,18 @@ import { InvalidArgumentError } from 'commander';
 /** Parse a port: 0 (pick a free one) to 65535. */
 export function parsePort(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0..65535');
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new InvalidArgumentError('expected a port number 0..65535');
+  }
   return n;
 }
 
 /** Parse a positive integer. */
 export function parsePositive(v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new InvalidArgumentError('expected a positive integer');
+  }
   return n;
 }
 

@@ -12,18 +12,35 @@ import type { FactsSection } from './model/state.js';
 import type { FactKind } from './model/types.js';
 
 const strSchema = (maxLength = 200): InputSchema => ({ type: 'string', minLength: 1, maxLength });
-const intSchema = (maximum = Number.MAX_SAFE_INTEGER): InputSchema => ({ type: 'integer', minimum: 0, maximum });
+const intSchema = (maximum = Number.MAX_SAFE_INTEGER): InputSchema => ({
+  type: 'integer',
+  minimum: 0,
+  maximum,
+});
 
 /** Payload schemas by kind. Policy payloads are checked by policyRulesFrom. */
 export const FACT_PAYLOAD_SCHEMAS: { readonly [K in Exclude<FactKind, 'policy'>]: InputSchema } = {
   license: {
     type: 'object',
     required: ['status'],
-    properties: { status: { type: 'string', enum: ['active', 'revoked'] }, license_id: strSchema() },
+    properties: {
+      status: { type: 'string', enum: ['active', 'revoked'] },
+      license_id: strSchema(),
+    },
   },
   backbeat: {
     type: 'object',
-    required: ['type', 'cluster_id', 'beat_index', 'downbeat', 'phase', 'hlc', 'deadline_at', 'tempo_bpm', 'window_id'],
+    required: [
+      'type',
+      'cluster_id',
+      'beat_index',
+      'downbeat',
+      'phase',
+      'hlc',
+      'deadline_at',
+      'tempo_bpm',
+      'window_id',
+    ],
     properties: {
       type: strSchema(),
       cluster_id: strSchema(),
@@ -67,9 +84,14 @@ export interface FactProblem {
 }
 
 /** A validated fact ready to be stored as `facts[kind]`. */
-export type FactUpdate = { readonly ok: true; readonly value: JsonObject } | { readonly ok: false; readonly problem: FactProblem };
+export type FactUpdate =
+  | { readonly ok: true; readonly value: JsonObject }
+  | { readonly ok: false; readonly problem: FactProblem };
 
-const bad = (code: RejectionCode, message: string): FactUpdate => ({ ok: false, problem: { code, message } });
+const bad = (code: RejectionCode, message: string): FactUpdate => ({
+  ok: false,
+  problem: { code, message },
+});
 
 /** Schema check of a payload (before the signature check, as ARCHITECTURE §3 orders). */
 export function checkFactPayload(kind: FactKind, payload: JsonObject): FactProblem | null {
@@ -80,9 +102,14 @@ export function checkFactPayload(kind: FactKind, payload: JsonObject): FactProbl
   const err = validateInputs(FACT_PAYLOAD_SCHEMAS[kind], payload, 'payload');
   if (err !== null) return { code: 'invalid_fact', message: `${err.path}: ${err.message}` };
   if (kind === 'backbeat') {
-    if (!parseHlc(str(payload, 'hlc')).ok) return { code: 'invalid_fact', message: 'payload.hlc: expected an HLC' };
+    if (!parseHlc(str(payload, 'hlc')).ok) {
+      return { code: 'invalid_fact', message: 'payload.hlc: expected an HLC' };
+    }
     if (parseIsoUtcMs(str(payload, 'deadline_at')) === null) {
-      return { code: 'invalid_fact', message: 'payload.deadline_at: expected an ISO-8601 UTC time' };
+      return {
+        code: 'invalid_fact',
+        message: 'payload.deadline_at: expected an ISO-8601 UTC time',
+      };
     }
   }
   return null;
@@ -93,7 +120,10 @@ function backbeatValue(facts: FactsSection, hlc: string, p: JsonObject): FactUpd
   const cluster = str(p, 'cluster_id');
   const beat = p['beat_index'] as number;
   if (prev.cluster_id === cluster && beat <= prev.beat_index) {
-    return bad('stale_fact', `beat ${beat} is not after beat ${prev.beat_index} of cluster ${prev.cluster_id}`);
+    return bad(
+      'stale_fact',
+      `beat ${beat} is not after beat ${prev.beat_index} of cluster ${prev.cluster_id}`,
+    );
   }
   return {
     ok: true,
@@ -130,14 +160,19 @@ export function factValue(
       const tools: Record<string, JsonObject> = {};
       const list = payload['tools'] as readonly JsonObject[];
       const sorted = [...list].sort((a, b) => (str(a, 'name') < str(b, 'name') ? -1 : 1));
-      for (const t of sorted) tools[str(t, 'name')] = { reachable: t['reachable'] === true, version: str(t, 'version') };
+      for (const t of sorted) {
+        tools[str(t, 'name')] = { reachable: t['reachable'] === true, version: str(t, 'version') };
+      }
       return { ok: true, value: { hlc, tools } };
     }
     case 'policy': {
       const r = policyRulesFrom(payload, 'payload');
       if (!r.ok) return bad('invalid_fact', `${r.error.path}: ${r.error.message}`);
       if (r.value.version <= facts.policy.rules.version) {
-        return bad('stale_fact', `policy version ${r.value.version} is not after ${facts.policy.rules.version}`);
+        return bad(
+          'stale_fact',
+          `policy version ${r.value.version} is not after ${facts.policy.rules.version}`,
+        );
       }
       return { ok: true, value: { hlc, rules: r.value as unknown as JsonObject } };
     }
@@ -145,8 +180,11 @@ export function factValue(
       return {
         ok: true,
         value: {
-          hlc, cpu_millis: payload['cpu_millis'] as number, memory_mb: payload['memory_mb'] as number,
-          slots: payload['slots'] as number, known: true,
+          hlc,
+          cpu_millis: payload['cpu_millis'] as number,
+          memory_mb: payload['memory_mb'] as number,
+          slots: payload['slots'] as number,
+          known: true,
         },
       };
     case 'tick':

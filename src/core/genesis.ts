@@ -45,14 +45,21 @@ export interface Genesis {
   readonly policy: PolicyRules;
 }
 
-type Result<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: GenesisError };
+type Result<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: GenesisError };
 
 const fail = (path: string, message: string): { ok: false; error: GenesisError } => ({
   ok: false,
   error: { code: 'invalid_genesis', path, message },
 });
 
-function intField(o: JsonObject, key: string, dflt: number, min: number, max: number): number | string {
+function intField(
+  o: JsonObject,
+  key: string,
+  dflt: number,
+  min: number,
+  max: number,
+): number | string {
   const v = o[key];
   if (v === undefined) return dflt;
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -62,7 +69,9 @@ function intField(o: JsonObject, key: string, dflt: number, min: number, max: nu
 }
 
 function stringList(v: unknown, path: string, maxItems: number): readonly string[] | string {
-  if (!Array.isArray(v) || v.length > maxItems) return `${path}: expected an array of at most ${maxItems} strings`;
+  if (!Array.isArray(v) || v.length > maxItems) {
+    return `${path}: expected an array of at most ${maxItems} strings`;
+  }
   for (let i = 0; i < v.length; i++) {
     const s: unknown = v[i];
     if (typeof s !== 'string' || s.length === 0 || s.length > 2000) {
@@ -73,7 +82,9 @@ function stringList(v: unknown, path: string, maxItems: number): readonly string
 }
 
 function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
-  if (!isJsonObject(v)) return fail('genesis.identities', 'expected an object of signer → { roles }');
+  if (!isJsonObject(v)) {
+    return fail('genesis.identities', 'expected an object of signer → { roles }');
+  }
   const keys = Object.keys(v).sort();
   if (keys.length === 0) return fail('genesis.identities', 'expected at least one identity');
   if (keys.length > GENESIS_IDENTITIES_MAX) {
@@ -82,7 +93,9 @@ function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
   const out: Record<string, { roles: readonly string[] }> = {};
   for (const signer of keys) {
     const path = `genesis.identities["${signer}"]`;
-    if (!SIGNER_RE.test(signer)) return fail(path, 'expected a key of the form hmmm:pubkey:<64 hex>');
+    if (!SIGNER_RE.test(signer)) {
+      return fail(path, 'expected a key of the form hmmm:pubkey:<64 hex>');
+    }
     const entry = v[signer];
     if (!isJsonObject(entry) || Object.keys(entry).some((k) => k !== 'roles')) {
       return fail(path, 'expected { roles: [...] }');
@@ -98,7 +111,10 @@ function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
 
 function parsePolicy(v: unknown): Result<PolicyRules> {
   if (v === undefined) {
-    return { ok: true, value: { version: 0, denied_source_patterns: [], max_council_size: 0, required_evidence: {} } };
+    return {
+      ok: true,
+      value: { version: 0, denied_source_patterns: [], max_council_size: 0, required_evidence: {} },
+    };
   }
   return policyRulesFrom(v, 'genesis.policy');
 }
@@ -110,13 +126,23 @@ export function policyRulesFrom(v: unknown, path: string): Result<PolicyRules> {
   const extra = Object.keys(v).sort().find((k) => !allowed.includes(k));
   if (extra !== undefined) return fail(`${path}.${extra}`, 'unknown field');
   const version = intField(v, 'version', 0, 0, Number.MAX_SAFE_INTEGER);
-  if (typeof version === 'string') return fail(`${path}.version`, 'expected a non-negative integer');
+  if (typeof version === 'string') {
+    return fail(`${path}.version`, 'expected a non-negative integer');
+  }
   const size = intField(v, 'max_council_size', 0, 0, 10_000);
-  if (typeof size === 'string') return fail(`${path}.max_council_size`, 'expected an integer in 0..10000');
-  const denied = stringList(v['denied_source_patterns'] ?? [], `${path}.denied_source_patterns`, 1000);
+  if (typeof size === 'string') {
+    return fail(`${path}.max_council_size`, 'expected an integer in 0..10000');
+  }
+  const denied = stringList(
+    v['denied_source_patterns'] ?? [],
+    `${path}.denied_source_patterns`,
+    1000,
+  );
   if (typeof denied === 'string') return fail(`${path}.denied_source_patterns`, denied);
   const reqRaw = v['required_evidence'] ?? {};
-  if (!isJsonObject(reqRaw)) return fail(`${path}.required_evidence`, 'expected transition → [prefix]');
+  if (!isJsonObject(reqRaw)) {
+    return fail(`${path}.required_evidence`, 'expected transition → [prefix]');
+  }
   const required: Record<string, readonly string[]> = {};
   for (const t of Object.keys(reqRaw).sort()) {
     const list = stringList(reqRaw[t], `${path}.required_evidence.${t}`, 64);
@@ -125,7 +151,12 @@ export function policyRulesFrom(v: unknown, path: string): Result<PolicyRules> {
   }
   return {
     ok: true,
-    value: { version, denied_source_patterns: denied, max_council_size: size, required_evidence: required },
+    value: {
+      version,
+      denied_source_patterns: denied,
+      max_council_size: size,
+      required_evidence: required,
+    },
   };
 }
 
@@ -142,7 +173,9 @@ function parseWindowPolicy(v: unknown, chart: Chart): Result<CoreConfig['window_
     const phases = stringList(v[cls], path, 3);
     if (typeof phases === 'string') return fail(path, phases);
     const bad = phases.find((p) => !(BEAT_PHASES as readonly string[]).includes(p));
-    if (bad !== undefined) return fail(path, `unknown phase "${bad}" (expected plan|execute|review)`);
+    if (bad !== undefined) {
+      return fail(path, `unknown phase "${bad}" (expected plan|execute|review)`);
+    }
     out[cls] = phases;
   }
   return { ok: true, value: out };
@@ -210,7 +243,10 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
     license_grace_ms: ints['license_grace_ms'] ?? d.license_grace_ms,
     mcp_pins: pins.value,
   };
-  return { ok: true, value: { instance_id: id, identities: identities.value, config, policy: policy.value } };
+  return {
+    ok: true,
+    value: { instance_id: id, identities: identities.value, config, policy: policy.value },
+  };
 }
 
 function initialFacts(policy: PolicyRules): FactsSection {
@@ -259,22 +295,50 @@ export function genesisState(hasher: Hasher, chart: Chart, genesis: Genesis): St
     },
     boot: { state: initialOf(chart, 'boot'), config_hash: null, licensed_at_ms: null },
     ingestion: {
-      state: initialOf(chart, 'ingestion'), sources: [], manifest_hash: null, bytes_total: null,
-      schema_version: null, validation: null, content_hash: null, version: null, rollbacks: 0,
+      state: initialOf(chart, 'ingestion'),
+      sources: [],
+      manifest_hash: null,
+      bytes_total: null,
+      schema_version: null,
+      validation: null,
+      content_hash: null,
+      version: null,
+      rollbacks: 0,
     },
     council: {
-      state: initialOf(chart, 'council'), term: 0, plan: null, ejected: [], members: [],
-      member_set_hash: null, quorum_cert: null, tooling_green_at_ms: null,
+      state: initialOf(chart, 'council'),
+      term: 0,
+      plan: null,
+      ejected: [],
+      members: [],
+      member_set_hash: null,
+      quorum_cert: null,
+      tooling_green_at_ms: null,
     },
     environment: {
-      state: initialOf(chart, 'environment'), allocation: null, assets: [], env_version: null,
-      health: null, amber_reasons: [],
+      state: initialOf(chart, 'environment'),
+      allocation: null,
+      assets: [],
+      env_version: null,
+      health: null,
+      amber_reasons: [],
     },
     execution: {
-      state: initialOf(chart, 'execution'), pins: null, loop: 0, window_id: null,
-      plan_hash: null, work_hash: null, approvals: [],
+      state: initialOf(chart, 'execution'),
+      pins: null,
+      loop: 0,
+      window_id: null,
+      plan_hash: null,
+      work_hash: null,
+      approvals: [],
     },
-    control: { top: chart.top.initial, degraded: null, grace_until_ms: null, history: [], reason: null },
+    control: {
+      top: chart.top.initial,
+      degraded: null,
+      grace_until_ms: null,
+      history: [],
+      reason: null,
+    },
     policy: { quarantine: null, quarantines: 0, releases: 0 },
     epochs: epochs,
     clock: { hlc_last: null, hlc_last_signer: null, hlc_last_idem_key: null, applied_count: 0 },

@@ -9,7 +9,13 @@ import type { GuardFn } from './guards/contract.js';
 import { decide } from './decide/decide.js';
 import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
-import { chartHashOf, genesisState, parseGenesis, type Genesis, type GenesisError } from './genesis.js';
+import {
+  chartHashOf,
+  genesisState,
+  parseGenesis,
+  type Genesis,
+  type GenesisError,
+} from './genesis.js';
 import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
 import { idemVerify } from './decide/idem.js';
 import { assertInvariants } from './invariants.js';
@@ -95,7 +101,9 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
     hash,
     regionOf,
     validateProposal(obj) {
-      if (!isJsonObject(obj)) return { code: 'invalid_proposal', path: '', message: 'body: expected a JSON object' };
+      if (!isJsonObject(obj)) {
+        return { code: 'invalid_proposal', path: '', message: 'body: expected a JSON object' };
+      }
       const v = validateProposalObject({ specs, hasher, chart }, obj);
       return v.ok ? null : v.problem;
     },
@@ -119,7 +127,12 @@ export { SIGNATURE_RE, SIGNER_RE } from './model/ids.js';
 export { assertNever } from './model/never.js';
 export { REGION_SECTIONS, hashTargetOf, type RegionSection } from './decide/hash-target.js';
 // What the other layers use of the core, named here so src/core is reached through this file only.
-export { EVIDENCE_MAX, IDEM_KEY_LENGTH_MAX, REF_LENGTH_MAX, validateProposalObject } from './decide/proposal.js';
+export {
+  EVIDENCE_MAX,
+  IDEM_KEY_LENGTH_MAX,
+  REF_LENGTH_MAX,
+  validateProposalObject,
+} from './decide/proposal.js';
 export { hashJcs, hashText, isSha256 } from './encoding/hash.js';
 export { describeJsonProblem, scanJson } from './encoding/json-scan.js';
 export { isJsonObject, jcsOrProblem } from './encoding/json.js';
@@ -129,8 +142,23 @@ export type { FactProblem } from './facts.js';
 export { CHART } from './generated/chart.js';
 export { GENESIS_DEFAULTS, policyRulesFrom } from './genesis.js';
 export { memberSetHash } from './domain/quorum.js';
-export type { InputSchema, RegionSpec, TopStateKind, TopStateSpec, WindowClassSpec } from './model/chart-spec.js';
-export { HLC_MS_MAX, compareHlc, formatHlc, formatIsoUtcMs, hlcReceive, hlcSend, parseHlc, parseIsoUtcMs } from './model/hlc.js';
+export type {
+  InputSchema,
+  RegionSpec,
+  TopStateKind,
+  TopStateSpec,
+  WindowClassSpec,
+} from './model/chart-spec.js';
+export {
+  HLC_MS_MAX,
+  compareHlc,
+  formatHlc,
+  formatIsoUtcMs,
+  hlcReceive,
+  hlcSend,
+  parseHlc,
+  parseIsoUtcMs,
+} from './model/hlc.js';
 export type { Hlc } from './model/hlc.js';
 export { FACT_KINDS } from './model/state.js';
 export type { PolicyRules } from './model/state.js';

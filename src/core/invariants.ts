@@ -38,19 +38,31 @@ export function assertInvariants(
   checkHlc(pre, d, post, fail);
   checkEpochs(pre, d, post, regionOf, fail);
   if (post.clock.applied_count !== pre.clock.applied_count + d.applied.length) {
-    fail('applied_count', `${pre.clock.applied_count} + ${d.applied.length} != ${post.clock.applied_count}`);
+    fail(
+      'applied_count',
+      `${pre.clock.applied_count} + ${d.applied.length} != ${post.clock.applied_count}`,
+    );
   }
   if (post.control.top === 'EXECUTION') checkExecutionEntry(post, fail);
   if (post.council !== pre.council) checkQuorumCert(post, hash, fail);
   if (pre.control.top === 'QUARANTINED' && post.control.top !== 'QUARANTINED') {
-    if (!d.applied.some((t) => RELEASES.includes(t))) fail('quarantine_sticky', `left QUARANTINED by ${d.applied.join(', ')}`);
+    if (!d.applied.some((t) => RELEASES.includes(t))) {
+      fail('quarantine_sticky', `left QUARANTINED by ${d.applied.join(', ')}`);
+    }
   }
-  if (post.control.history.length > HISTORY_MAX) fail('history_bounded', `${post.control.history.length} saved configurations`);
-  if (post.idem.count > post.meta.config.idem_max) fail('idem_bounded', `${post.idem.count} idem keys`);
+  if (post.control.history.length > HISTORY_MAX) {
+    fail('history_bounded', `${post.control.history.length} saved configurations`);
+  }
+  if (post.idem.count > post.meta.config.idem_max) {
+    fail('idem_bounded', `${post.idem.count} idem keys`);
+  }
   for (const name of HEAD_SECTIONS) {
     if (post[name] === pre[name]) continue;
     // The idem memory only ever gains its newest entry: sweep that, not the whole memory.
-    const value = name === 'idem' ? post.idem.chunks[post.idem.chunks.length - 1]?.at(-1) ?? null : post[name];
+    const value =
+      name === 'idem'
+        ? (post.idem.chunks[post.idem.chunks.length - 1]?.at(-1) ?? null)
+        : post[name];
     const where = findNonHashSafe(value, name);
     if (where !== null) fail('json_integers_only', `non hash-safe value at ${where}`);
   }
@@ -64,7 +76,9 @@ type Fail = (name: string, detail: string) => never;
 
 function checkHlc(pre: State, d: Decision, post: State, fail: Fail): void {
   if (!d.events.some((e) => e.type === 'proposal_recorded')) {
-    if (post.clock.hlc_last !== pre.clock.hlc_last) fail('hlc_monotone', 'clock moved without a proposal');
+    if (post.clock.hlc_last !== pre.clock.hlc_last) {
+      fail('hlc_monotone', 'clock moved without a proposal');
+    }
     return;
   }
   const a = pre.clock;
@@ -81,7 +95,13 @@ function checkHlc(pre: State, d: Decision, post: State, fail: Fail): void {
   if (cmp <= 0) fail('hlc_monotone', `${b.hlc_last} is not after ${a.hlc_last}`);
 }
 
-function checkEpochs(pre: State, d: Decision, post: State, regionOf: (t: string) => string, fail: Fail): void {
+function checkEpochs(
+  pre: State,
+  d: Decision,
+  post: State,
+  regionOf: (t: string) => string,
+  fail: Fail,
+): void {
   const expected: Record<string, number> = {};
   for (const t of d.applied) {
     const r = regionOf(t);
@@ -89,18 +109,28 @@ function checkEpochs(pre: State, d: Decision, post: State, regionOf: (t: string)
   }
   for (const r of Object.keys(post.epochs)) {
     const delta = (post.epochs[r] ?? 0) - (pre.epochs[r] ?? 0);
-    if (delta !== (expected[r] ?? 0)) fail('epoch_exactly_once', `region ${r} advanced by ${delta}, expected ${expected[r] ?? 0}`);
+    if (delta !== (expected[r] ?? 0)) {
+      fail('epoch_exactly_once', `region ${r} advanced by ${delta}, expected ${expected[r] ?? 0}`);
+    }
   }
 }
 
 function checkExecutionEntry(s: State, fail: Fail): void {
   const p = s.execution.pins;
-  if (s.ingestion.state !== 'READY' || s.council.state !== 'READY' || s.environment.state !== 'READY') {
+  if (
+    s.ingestion.state !== 'READY' ||
+    s.council.state !== 'READY' ||
+    s.environment.state !== 'READY'
+  ) {
     fail('execution_requires_ready', 'EXECUTION with a lifecycle region not READY');
   }
   if (p === null) return fail('execution_requires_ready', 'EXECUTION without pins');
-  if (p.content_hash !== s.ingestion.content_hash || p.ingestion_version !== s.ingestion.version ||
-    p.member_set_hash !== s.council.member_set_hash || p.env_version !== s.environment.env_version) {
+  if (
+    p.content_hash !== s.ingestion.content_hash ||
+    p.ingestion_version !== s.ingestion.version ||
+    p.member_set_hash !== s.council.member_set_hash ||
+    p.env_version !== s.environment.env_version
+  ) {
     fail('execution_pins_match', 'EXECUTION pins differ from the lifecycle regions');
   }
 }
@@ -113,6 +143,9 @@ function checkQuorumCert(s: State, hash: (v: unknown) => string, fail: Fail): vo
   }
   const h = memberSetHash(hash, c.members);
   if (c.quorum_cert.member_set_hash !== h || c.member_set_hash !== h) {
-    fail('quorum_cert_matches', `certificate ${c.quorum_cert.member_set_hash} does not hash the member set ${h}`);
+    fail(
+      'quorum_cert_matches',
+      `certificate ${c.quorum_cert.member_set_hash} does not hash the member set ${h}`,
+    );
   }
 }

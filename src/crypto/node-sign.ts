@@ -22,7 +22,11 @@ export interface NodeSigner {
 /** Build a signer from a 32-byte Ed25519 seed. */
 export function createNodeSigner(seed: Uint8Array): NodeSigner {
   if (seed.length !== 32) throw new RangeError('createNodeSigner: seed must be 32 bytes');
-  const key: KeyObject = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const key: KeyObject = createPrivateKey({
+    key: Buffer.concat([PKCS8_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const { signer } = keyPairFromSeed(seed);
   const signBytes = (message: Uint8Array): Uint8Array => new Uint8Array(sign(null, message, key));
   return {

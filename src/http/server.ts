@@ -100,7 +100,13 @@ function installParser(app: FastifyInstance): void {
     // the same on every runtime and nothing deeper than the WAL accepts is ever published.
     const scan = scanJson(text as string);
     if (!scan.ok) {
-      done(invalidProposal('invalid_proposal', '', `body: ${describeJsonProblem(text as string, scan)}`));
+      done(
+        invalidProposal(
+          'invalid_proposal',
+          '',
+          `body: ${describeJsonProblem(text as string, scan)}`,
+        ),
+      );
       return;
     }
     done(null, JSON.parse(text as string) as unknown);

@@ -35,7 +35,11 @@ export function checkProposal(core: Core, body: unknown): CheckedProposal {
   }
   const canonical = jcsOrProblem(unsigned);
   if (!canonical.ok) {
-    throw invalidProposal('invalid_proposal', '', `body: has no canonical JSON form: ${canonical.problem}`);
+    throw invalidProposal(
+      'invalid_proposal',
+      '',
+      `body: has no canonical JSON form: ${canonical.problem}`,
+    );
   }
   const problem = core.validateProposal(unsigned);
   if (problem !== null) throw invalidProposal(problem.code, problem.path, problem.message);

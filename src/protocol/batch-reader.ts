@@ -4,7 +4,13 @@
  * batches grow by themselves under load. Used by the writer (durable pull consumer, so it can
  * ack), and, through StreamReader, by recovery, catch-up and followers (ordered consumers).
  */
-import { DeliverPolicy, type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg } from '@nats-io/jetstream';
+import {
+  DeliverPolicy,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import { fromJsMsg, type WalMessage } from './wal-message.js';
 
 /** How long close() waits for the client to confirm (see close()). */
@@ -47,7 +53,8 @@ export class MessagePump {
     this.pending ??= iter.next();
     let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
     const none = new Promise<null>((resolve) => {
-      timer = waitMs === 0 ? setImmediate(() => resolve(null)) : setTimeout(() => resolve(null), waitMs);
+      timer =
+        waitMs === 0 ? setImmediate(() => resolve(null)) : setTimeout(() => resolve(null), waitMs);
     });
     const r = await Promise.race([this.pending, none]);
     if (waitMs === 0) clearImmediate(timer as NodeJS.Immediate);
@@ -110,7 +117,9 @@ export class StreamReader {
       });
       this.pump = new MessagePump(consumer);
     }
-    const out = (await this.pump.take(max, waitMs)).map(fromJsMsg).filter((m) => m.seq >= this.nextSeq);
+    const out = (await this.pump.take(max, waitMs))
+      .map(fromJsMsg)
+      .filter((m) => m.seq >= this.nextSeq);
     const last = out.at(-1);
     if (last !== undefined) this.nextSeq = last.seq + 1;
     return out;
@@ -119,7 +128,9 @@ export class StreamReader {
   /** The next message; throws if none arrives within `waitMs` (used where it must exist). */
   async next(waitMs = 10_000): Promise<WalMessage> {
     const [m] = await this.read(1, waitMs);
-    if (m === undefined) throw new Error(`${this.stream}: message ${this.nextSeq} did not arrive within ${waitMs} ms`);
+    if (m === undefined) {
+      throw new Error(`${this.stream}: message ${this.nextSeq} did not arrive within ${waitMs} ms`);
+    }
     return m;
   }
 

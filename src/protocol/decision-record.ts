@@ -79,7 +79,12 @@ export function drIdOf(instance: string, seq: number): string {
 }
 
 /** Build the content of the record for one step. */
-export function drContent(instance: string, meta: EntryMeta, r: StepResult, prevDrHash: string): DrContent {
+export function drContent(
+  instance: string,
+  meta: EntryMeta,
+  r: StepResult,
+  prevDrHash: string,
+): DrContent {
   const d = r.decision;
   return {
     v: DR_FORMAT_VERSION,
@@ -153,7 +158,11 @@ export function contentTextOf(members: readonly JcsMember[]): ContentText {
     starts.push(at);
     at += m.text.length + 1;
   }
-  return { text: `{${members.map((m) => m.text).join(',')}}`, keys: members.map((m) => m.key), starts };
+  return {
+    text: `{${members.map((m) => m.text).join(',')}}`,
+    keys: members.map((m) => m.key),
+    starts,
+  };
 }
 
 /**
@@ -161,7 +170,10 @@ export function contentTextOf(members: readonly JcsMember[]): ContentText {
  * the content's text at their key order: equal to `jcs({...content, ...extra})` (a test pins
  * it), without serializing the content three times per record (hash, signing bytes, wire).
  */
-export function composeRecordText(c: ContentText, extra: Readonly<Record<string, string>> = {}): string {
+export function composeRecordText(
+  c: ContentText,
+  extra: Readonly<Record<string, string>> = {},
+): string {
   const body = c.text.slice(1, -1);
   let out = '';
   let from = 0;

@@ -75,7 +75,11 @@ function voteChecks(parsed: unknown): (SigCheck | null)[] {
       void err; // an unencodable vote simply does not verify
       return null;
     }
-    return { signer: voter, message: enc.encode(`${DOMAIN.vote}\n${text}`), signatureHex: signature };
+    return {
+      signer: voter,
+      message: enc.encode(`${DOMAIN.vote}\n${text}`),
+      signatureHex: signature,
+    };
   });
 }
 
@@ -115,7 +119,10 @@ export function prepareEntry(raw: RawSigned): PreparedEntry {
   const envelope: SigCheck | null = signer !== null && raw.sig.length === 64
     ? { signer, message: concat(enc.encode(`${domain}\n`), raw.body), signatureHex: toHex(raw.sig) }
     : null;
-  const embedded = raw.channel === 'proposal' && raw.name === 'Council_QuorumCert' && parsed !== null ? voteChecks(parsed) : [];
+  const embedded =
+    raw.channel === 'proposal' && raw.name === 'Council_QuorumCert' && parsed !== null
+      ? voteChecks(parsed)
+      : [];
   return {
     kind: 'checks',
     base: { type: 'signed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name, body },
@@ -127,18 +134,27 @@ export function prepareEntry(raw: RawSigned): PreparedEntry {
 export function completeEntry(p: PreparedEntry, verdicts: readonly boolean[]): WalEntry {
   if (p.kind === 'final') return p.entry;
   if (verdicts.length !== p.checks.length) {
-    throw new Error(`completeEntry: ${verdicts.length} verdicts for ${p.checks.length} checks at WAL seq ${p.base.seq}`);
+    throw new Error(
+      `completeEntry: ${verdicts.length} verdicts for ${p.checks.length} checks at WAL seq ` +
+      `${p.base.seq}`,
+    );
   }
   const [sig = false, ...embedded] = verdicts;
   return { ...p.base, sig: sig as SigVerdict, embedded: embedded as SigVerdict[] };
 }
 
 /** Verdicts of the checks with `verifier`, in this thread. */
-export function verdictsOf(checks: readonly (SigCheck | null)[], verifier: SignatureVerifier): boolean[] {
+export function verdictsOf(
+  checks: readonly (SigCheck | null)[],
+  verifier: SignatureVerifier,
+): boolean[] {
   return checks.map((c) => c !== null && verifier.verify(c.signer, c.message, c.signatureHex));
 }
 
-/** Build the core's entry for a decoded message, verifying in this thread. Never throws on bad bytes. */
+/**
+ * Build the core's entry for a decoded message, verifying in this thread. Never throws on bad
+ * bytes.
+ */
 export function entryFromRaw(raw: RawSigned, verifier: SignatureVerifier): WalEntry {
   const p = prepareEntry(raw);
   return completeEntry(p, p.kind === 'final' ? [] : verdictsOf(p.checks, verifier));

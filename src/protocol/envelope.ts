@@ -45,8 +45,14 @@ export function decodeEnvelope(data: Uint8Array): Decoded {
   for (let i = 0; i < count; i++) {
     const key = r.str();
     if (key === null) return bad(r.problem ?? 'envelope: expected a string key');
-    if (key !== 'v' && key !== 'body' && key !== 'sig') return bad(`envelope.${printable(key)}: unknown field`);
-    if ((key === 'v' && v !== null) || (key === 'body' && body !== null) || (key === 'sig' && sig !== null)) {
+    if (key !== 'v' && key !== 'body' && key !== 'sig') {
+      return bad(`envelope.${printable(key)}: unknown field`);
+    }
+    if (
+      (key === 'v' && v !== null) ||
+      (key === 'body' && body !== null) ||
+      (key === 'sig' && sig !== null)
+    ) {
       return bad(`envelope.${key}: field repeated`);
     }
     if (key === 'v') {
@@ -59,7 +65,9 @@ export function decodeEnvelope(data: Uint8Array): Decoded {
       else sig = bytes;
     }
   }
-  if (r.at !== data.length) return bad(`envelope: ${data.length - r.at} bytes after the map at byte ${r.at}`);
+  if (r.at !== data.length) {
+    return bad(`envelope: ${data.length - r.at} bytes after the map at byte ${r.at}`);
+  }
   if (v !== 1) return bad('envelope.v: expected 1');
   if (body === null) return bad('envelope.body: expected bytes');
   if (sig === null || sig.length !== 64) return bad('envelope.sig: expected 64 bytes');
@@ -158,7 +166,16 @@ class EnvelopeReader {
       this.at += 1;
       return b - 0x100;
     }
-    const width: Readonly<Record<number, number>> = { 0xcc: 1, 0xcd: 2, 0xce: 4, 0xcf: 8, 0xd0: 1, 0xd1: 2, 0xd2: 4, 0xd3: 8 };
+    const width: Readonly<Record<number, number>> = {
+      0xcc: 1,
+      0xcd: 2,
+      0xce: 4,
+      0xcf: 8,
+      0xd0: 1,
+      0xd1: 2,
+      0xd2: 4,
+      0xd3: 8,
+    };
     const n = width[b];
     if (n === undefined) return this.fail('an integer');
     const start = this.at;
@@ -207,9 +224,17 @@ export function msgIdOf(body: Uint8Array): string {
  * whose encoding may vary between producers); only an undecodable entry hashes its raw bytes.
  * Pass `decoded` when the envelope was already decoded (the writer's hot path decodes once).
  */
-export function walEntryHash(subject: string, data: Uint8Array, decoded: Decoded = decodeEnvelope(data)): string {
+export function walEntryHash(
+  subject: string,
+  data: Uint8Array,
+  decoded: Decoded = decodeEnvelope(data),
+): string {
   const h = createHash('sha256').update(`swoosh/wal/v1\n${subject}\n`);
-  if (decoded.ok) h.update('sig:').update(Buffer.from(decoded.sig).toString('hex')).update('\n').update(decoded.body);
-  else h.update('raw:').update(data);
+  if (decoded.ok) {
+    h.update('sig:')
+      .update(Buffer.from(decoded.sig).toString('hex'))
+      .update('\n')
+      .update(decoded.body);
+  } else h.update('raw:').update(data);
   return `sha256-${h.digest('hex')}`;
 }

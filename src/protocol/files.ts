@@ -16,13 +16,24 @@ export function parseGenesisText(core: Core, text: string, source: string): Gene
   try {
     raw = source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new SwooshError('invalid_genesis', `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, { cause: err });
+    throw new SwooshError(
+      'invalid_genesis',
+      `${source}: not valid ${source.endsWith('.json') ? 'JSON' : 'YAML'}: ` +
+      `${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const g = core.parseGenesis(raw);
-  if (!g.ok) throw new SwooshError('invalid_genesis', `${source}: ${g.error.path}: ${g.error.message}`);
+  if (!g.ok) {
+    throw new SwooshError('invalid_genesis', `${source}: ${g.error.path}: ${g.error.message}`);
+  }
   for (const signer of Object.keys(g.value.identities)) {
     if (parseSigner(signer) === null) {
-      throw new SwooshError('invalid_genesis', `${source}: genesis.identities["${signer}"]: not a usable Ed25519 public key (small-order or non-canonical)`);
+      throw new SwooshError(
+        'invalid_genesis',
+        `${source}: genesis.identities["${signer}"]: not a usable Ed25519 public key ` +
+        `(small-order or non-canonical)`,
+      );
     }
   }
   return g.value;
@@ -34,7 +45,9 @@ export function loadGenesisFile(core: Core, path: string): Genesis {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new SwooshError('invalid_genesis', `${path}: cannot read: ${(err as Error).message}`, { cause: err });
+    throw new SwooshError('invalid_genesis', `${path}: cannot read: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return parseGenesisText(core, text, path);
 }
@@ -51,15 +64,25 @@ export function loadKeyFile(path: string): KeyFile {
   try {
     o = JSON.parse(readFileSync(path, 'utf8')) as typeof o;
   } catch (err) {
-    throw new SwooshError('invalid_key_file', `${path}: cannot read a JSON key file: ${(err as Error).message}`, { cause: err });
+    throw new SwooshError(
+      'invalid_key_file',
+      `${path}: cannot read a JSON key file: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (typeof o.secret_key !== 'string' || !/^[0-9a-f]{64}$/.test(o.secret_key)) {
-    throw new SwooshError('invalid_key_file', `${path}: secret_key: expected 64 lowercase hex characters (a 32-byte Ed25519 seed)`);
+    throw new SwooshError(
+      'invalid_key_file',
+      `${path}: secret_key: expected 64 lowercase hex characters (a 32-byte Ed25519 seed)`,
+    );
   }
   const seed = hexToBytes(o.secret_key);
   const { signer } = keyPairFromSeed(seed);
   if (o.signer !== undefined && o.signer !== signer) {
-    throw new SwooshError('invalid_key_file', `${path}: signer does not match secret_key (the key derives ${signer})`);
+    throw new SwooshError(
+      'invalid_key_file',
+      `${path}: signer does not match secret_key (the key derives ${signer})`,
+    );
   }
   return { signer, seed };
 }

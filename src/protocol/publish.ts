@@ -39,11 +39,20 @@ export function envelopeOfSigned(obj: { readonly signature: string }): Envelope 
   const { signature, ...unsigned } = obj as Record<string, unknown> & { signature: string };
   const body = jcs(unsigned);
   const bodyBytes = enc.encode(body);
-  return { data: encodeEnvelope(bodyBytes, hexToBytes(signature)), msgId: msgIdOf(bodyBytes), body };
+  return {
+    data: encodeEnvelope(bodyBytes, hexToBytes(signature)),
+    msgId: msgIdOf(bodyBytes),
+    body,
+  };
 }
 
 /** Publish a proposal envelope to `<prefix>.proposals.<transition>`. */
-export function publishProposal(js: JetStreamClient, prefix: string, transition: string, env: Envelope): Promise<PubAck> {
+export function publishProposal(
+  js: JetStreamClient,
+  prefix: string,
+  transition: string,
+  env: Envelope,
+): Promise<PubAck> {
   return js.publish(`${prefix}.proposals.${transition}`, env.data, { msgID: env.msgId });
 }
 
@@ -54,6 +63,10 @@ export function publishFact(
   fact: { readonly kind: string; readonly hlc: string; readonly payload: object },
   signer: BytesSigner,
 ): Promise<PubAck> {
-  const env = envelopeFor(DOMAIN.fact, { kind: fact.kind, signer: signer.signer, hlc: fact.hlc, payload: fact.payload }, signer);
+  const env = envelopeFor(
+    DOMAIN.fact,
+    { kind: fact.kind, signer: signer.signer, hlc: fact.hlc, payload: fact.payload },
+    signer,
+  );
   return js.publish(`${prefix}.facts.${fact.kind}`, env.data, { msgID: env.msgId });
 }

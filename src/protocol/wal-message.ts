@@ -16,7 +16,12 @@ export interface WalMessage {
 
 /** From a consumer message. */
 export function fromJsMsg(m: JsMsg): WalMessage {
-  return { seq: m.seq, subject: m.subject, data: m.data, logMs: Number(m.timestampNanos / 1_000_000n) };
+  return {
+    seq: m.seq,
+    subject: m.subject,
+    data: m.data,
+    logMs: Number(m.timestampNanos / 1_000_000n),
+  };
 }
 
 /** Milliseconds of an RFC 3339 timestamp with up to nanosecond precision (floor). */

@@ -13,7 +13,11 @@
  */
 import { DOMAIN } from '../crypto/domains.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
-import { createNobleVerifier, verifyObject, type SignatureVerifier } from '../crypto/verify-portable.js';
+import {
+  createNobleVerifier,
+  verifyObject,
+  type SignatureVerifier,
+} from '../crypto/verify-portable.js';
 import {
   chainStart,
   contentOf,

@@ -10,48 +10,81 @@ import { fail } from '../options.js';
 export function registerAudit(program: Command): void {
   const a = program.command('audit').description('Check the decision log.');
   a.command('verify')
-    .description('Replay the WAL from genesis; check every record exists at its sequence, matches its recomputation byte for byte, links to the previous one and carries a valid signature; check TRANSITIONS. Exit 1 on any problem.')
+    .description(
+      'Replay the WAL from genesis; check every record exists at its sequence, matches its ' +
+      'recomputation byte for byte, links to the previous one and carries a valid signature; ' +
+      'check TRANSITIONS. Exit 1 on any problem.',
+    )
     .option('--nats-url <url>', 'NATS server [env NATS_URL, or .swoosh/dev.json]')
     .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]')
     .option('--genesis <file>', 'the genesis the deployment started from [env SWOOSH_GENESIS]')
     .option('--json', 'print the report as JSON')
     .option('--max-problems <n>', 'stop after this many problems', '20')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   $ swoosh audit verify --genesis genesis.yaml
-  ok: 12840 entries, 12840 records, 3121 transitions, final state sha256-9c0e…`)
-    .action(async (o: { natsUrl?: string; prefix?: string; genesis?: string; json?: boolean; maxProblems: string }) => {
-      try {
-        const genesis = genesisFor(o.genesis);
-        const c = await connectFor(o.natsUrl, o.prefix);
-        const tty = process.stderr.isTTY && o.json !== true;
-        const bar = tty ? new SingleBar({ format: 'audit {bar} {value}/{total} entries', stream: process.stderr }, Presets.shades_classic) : null;
-        let started = false;
+  ok: 12840 entries, 12840 records, 3121 transitions, final state sha256-9c0e…`,
+    )
+    .action(
+      async (o: {
+        natsUrl?: string;
+        prefix?: string;
+        genesis?: string;
+        json?: boolean;
+        maxProblems: string;
+      }) => {
         try {
-          const report = await audit({
-            js: c.js, jsm: c.jsm, genesis, walName: c.subjects.walName, decisionsName: c.subjects.decisionsName,
-            transitionsName: c.subjects.transitionsName, maxProblems: Number(o.maxProblems),
-            onProgress: (done, total) => {
-              if (bar !== null) {
-                if (!started) bar.start(total, 0);
-                started = true;
-                bar.update(done);
-              } else if (o.json !== true) process.stderr.write(`audit: ${done}/${total} entries\n`);
-            },
-          });
-          bar?.stop();
-          if (o.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-          else {
-            for (const p of report.problems) process.stdout.write(`PROBLEM seq ${p.seq} ${p.kind}: ${p.detail}\n`);
-            process.stdout.write(`${report.ok ? 'ok' : 'FAILED'}: ${report.wal_entries} entries, ${report.decision_records} records, ` +
-              `${report.transition_records} transitions, final state ${report.final_state_hash} (${report.millis} ms)\n`);
+          const genesis = genesisFor(o.genesis);
+          const c = await connectFor(o.natsUrl, o.prefix);
+          const tty = process.stderr.isTTY && o.json !== true;
+          const bar = tty
+            ? new SingleBar(
+                { format: 'audit {bar} {value}/{total} entries', stream: process.stderr },
+                Presets.shades_classic,
+              )
+            : null;
+          let started = false;
+          try {
+            const report = await audit({
+              js: c.js,
+              jsm: c.jsm,
+              genesis,
+              walName: c.subjects.walName,
+              decisionsName: c.subjects.decisionsName,
+              transitionsName: c.subjects.transitionsName,
+              maxProblems: Number(o.maxProblems),
+              onProgress: (done, total) => {
+                if (bar !== null) {
+                  if (!started) bar.start(total, 0);
+                  started = true;
+                  bar.update(done);
+                } else if (o.json !== true) {
+                  process.stderr.write(`audit: ${done}/${total} entries\n`);
+                }
+              },
+            });
+            bar?.stop();
+            if (o.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+            else {
+              for (const p of report.problems) {
+                process.stdout.write(`PROBLEM seq ${p.seq} ${p.kind}: ${p.detail}\n`);
+              }
+              process.stdout.write(
+                `${report.ok ? 'ok' : 'FAILED'}: ${report.wal_entries} entries, ` +
+                `${report.decision_records} records, ` +
+                  `${report.transition_records} transitions, final state ` +
+                  `${report.final_state_hash} (${report.millis} ms)\n`,
+              );
+            }
+            if (!report.ok) process.exitCode = 1;
+          } finally {
+            await c.nc.close();
           }
-          if (!report.ok) process.exitCode = 1;
-        } finally {
-          await c.nc.close();
+        } catch (err) {
+          fail(err);
         }
-      } catch (err) {
-        fail(err);
-      }
-    });
+      },
+    );
 }

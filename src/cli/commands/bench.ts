@@ -1,6 +1,16 @@
 /** `swoosh bench`: ceilings and the system side by side in one run (src/proving/bench/run.ts). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { FULL, MIN_ENTRIES, QUICK, SECTIONS, formatReport, runBench, type BenchOptions, type BenchReport, type Section } from '../../proving/bench/run.js';
+import {
+  FULL,
+  MIN_ENTRIES,
+  QUICK,
+  SECTIONS,
+  formatReport,
+  runBench,
+  type BenchOptions,
+  type BenchReport,
+  type Section,
+} from '../../proving/bench/run.js';
 import { fail, parsePositive } from '../options.js';
 
 /** Parse `--only`: a comma-separated, non-empty subset of the sections. */
@@ -8,7 +18,11 @@ export function parseSections(v: string): Section[] {
   const out = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (out.length === 0) throw new InvalidArgumentError(`expected some of ${SECTIONS.join(',')}`);
   for (const s of out) {
-    if (!(SECTIONS as readonly string[]).includes(s)) throw new InvalidArgumentError(`unknown section "${s}"; expected some of ${SECTIONS.join(',')}`);
+    if (!(SECTIONS as readonly string[]).includes(s)) {
+      throw new InvalidArgumentError(
+        `unknown section "${s}"; expected some of ${SECTIONS.join(',')}`,
+      );
+    }
   }
   return out as Section[];
 }
@@ -31,7 +45,12 @@ export function parseAtLeast(min: number): (v: string) => number {
 export function parseNodeOptions(v: string): string {
   const flags = v.split(/\s+/).filter((f) => f !== '');
   const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9-]*(=[^\s]+)?$/i.test(f));
-  if (flags.length === 0 || bad !== undefined) throw new InvalidArgumentError(`expected node flags such as --max-old-space-size=160${bad !== undefined ? `; "${bad}" is not one` : ''}`);
+  if (flags.length === 0 || bad !== undefined) {
+    throw new InvalidArgumentError(
+      `expected node flags such as ` +
+      `--max-old-space-size=160${bad !== undefined ? `; "${bad}" is not one` : ''}`,
+    );
+  }
   return flags.join(' ');
 }
 
@@ -50,7 +69,9 @@ export interface BenchFlags {
   scaleDecisions?: number;
 }
 
-/** The run's options from the flags: `--quick` picks the quick defaults, each flag overrides one. */
+/**
+ * The run's options from the flags: `--quick` picks the quick defaults, each flag overrides one.
+ */
 export function benchOptionsFrom(o: BenchFlags, log: (m: string) => void): BenchOptions {
   const base = o.quick === true ? QUICK : FULL;
   return {
@@ -73,34 +94,79 @@ export type BenchRunner = (o: BenchOptions, flags: BenchFlags) => Promise<void>;
 
 async function runAndPrint(options: BenchOptions, flags: BenchFlags): Promise<void> {
   const report: BenchReport = await runBench(options);
-  process.stdout.write(flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+  process.stdout.write(
+    flags.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report),
+  );
 }
 
 /** Register the command. */
 export function registerBench(program: Command, run: BenchRunner = runAndPrint): void {
   const q = QUICK;
   const f = FULL;
-  program.command('bench')
-    .description('Benchmark: raw JetStream and Ed25519 ceilings, end-to-end decisions/s (with ratios to the ceilings), recovery at size and audit replay, POST /transition latency at fixed rates, the writer\'s RSS over a long run in a process of its own, decisions/s with 10 KB and 10 MB of state. Starts its own nats-server on a free loopback port. Progress goes to stderr.')
-    .option('--quick', `a short run (${q.decisions} decisions, rates ${q.httpRates.join(' and ')}/s for ${q.httpSeconds} s, recovery WAL ${q.recoveryEntries}, memory ${q.memoryDecisions}, scale ${q.scaleDecisions})`)
+  program
+    .command('bench')
+    .description(
+      "Benchmark: raw JetStream and Ed25519 ceilings, end-to-end decisions/s (with ratios to " +
+      "the ceilings), recovery at size and audit replay, POST /transition latency at fixed " +
+      "rates, the writer's RSS over a long run in a process of its own, decisions/s with 10 KB " +
+      "and 10 MB of state. Starts its own nats-server on a free loopback port. Progress goes to " +
+      "stderr.",
+    )
+    .option(
+      '--quick',
+      `a short run (${q.decisions} decisions, rates ${q.httpRates.join(' and ')}/s for ` +
+      `${q.httpSeconds} s, recovery WAL ${q.recoveryEntries}, memory ${q.memoryDecisions}, scale ` +
+      `${q.scaleDecisions})`,
+    )
     .option('--json', 'print the report as JSON on stdout')
     .option('--only <sections>', `comma-separated sections: ${SECTIONS.join(',')}`, parseSections)
-    .option('--decisions <n>', `decisions in the end-to-end runs (full ${f.decisions}, quick ${q.decisions})`, parseAtLeast(MIN_ENTRIES.decisions))
+    .option(
+      '--decisions <n>',
+      `decisions in the end-to-end runs (full ${f.decisions}, quick ${q.decisions})`,
+      parseAtLeast(MIN_ENTRIES.decisions),
+    )
     .option('--rates <list>', 'HTTP request rates per second, comma-separated', parseRates)
     .option('--http-seconds <n>', 'seconds per HTTP rate', parsePositive)
-    .option('--snapshot-every <n>', `snapshot every n decisions (default ${f.snapshotEvery})`, parsePositive)
-    .option('--recovery-entries <n>', `entries in the recovery WAL (full ${f.recoveryEntries}, quick ${q.recoveryEntries})`, parseAtLeast(MIN_ENTRIES.recoveryEntries))
-    .option('--memory-decisions <n>', `decisions in the memory run (full ${f.memoryDecisions}, quick ${q.memoryDecisions})`, parseAtLeast(MIN_ENTRIES.memoryDecisions))
-    .option('--memory-node-options <flags>', 'NODE_OPTIONS for the memory run\'s writer child, e.g. "--max-old-space-size=160"', parseNodeOptions)
-    .option('--scale-decisions <n>', `decisions per state size in the scale run (full ${f.scaleDecisions}, quick ${q.scaleDecisions})`, parseAtLeast(MIN_ENTRIES.scaleDecisions))
-    .addHelpText('after', `
+    .option(
+      '--snapshot-every <n>',
+      `snapshot every n decisions (default ${f.snapshotEvery})`,
+      parsePositive,
+    )
+    .option(
+      '--recovery-entries <n>',
+      `entries in the recovery WAL (full ${f.recoveryEntries}, quick ${q.recoveryEntries})`,
+      parseAtLeast(MIN_ENTRIES.recoveryEntries),
+    )
+    .option(
+      '--memory-decisions <n>',
+      `decisions in the memory run (full ${f.memoryDecisions}, quick ${q.memoryDecisions})`,
+      parseAtLeast(MIN_ENTRIES.memoryDecisions),
+    )
+    .option(
+      '--memory-node-options <flags>',
+      'NODE_OPTIONS for the memory run\'s writer child, e.g. "--max-old-space-size=160"',
+      parseNodeOptions,
+    )
+    .option(
+      '--scale-decisions <n>',
+      `decisions per state size in the scale run (full ${f.scaleDecisions}, quick ` +
+      `${q.scaleDecisions})`,
+      parseAtLeast(MIN_ENTRIES.scaleDecisions),
+    )
+    .addHelpText(
+      'after',
+      `
 Example:
   $ swoosh bench --quick
   $ swoosh bench --only ceilings,e2e --decisions 50000 --json
-  $ swoosh bench --only recovery,memory --recovery-entries 100000 --memory-decisions 500000`)
+  $ swoosh bench --only recovery,memory --recovery-entries 100000 --memory-decisions 500000`,
+    )
     .action(async (o: BenchFlags) => {
       try {
-        await run(benchOptionsFrom(o, (m) => process.stderr.write(`${m}\n`)), o);
+        await run(
+          benchOptionsFrom(o, (m) => process.stderr.write(`${m}\n`)),
+          o,
+        );
       } catch (err) {
         fail(err);
       }

@@ -9,46 +9,103 @@ import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
 export function registerDev(program: Command): void {
   program
     .command('dev')
-    .description('Run SWOOSH on one machine: a local nats-server child, the writer, the HTTP API and simulated feeders.')
-    .option('--genesis <file>', 'genesis file (JSON or YAML); default: a dev identity holding every role [env SWOOSH_GENESIS]', env('SWOOSH_GENESIS'))
-    .option('--data-dir <dir>', 'where state, keys and the NATS store live [env SWOOSH_DATA_DIR]', env('SWOOSH_DATA_DIR') ?? '.swoosh')
-    .option('--http-port <n>', 'HTTP port, 0 picks a free one [env SWOOSH_HTTP_PORT]', parsePort, Number(env('SWOOSH_HTTP_PORT') ?? 8080))
-    .option('--nats-url <url>', 'use this NATS server instead of starting one [env NATS_URL]', env('NATS_URL'))
-    .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]', env('SWOOSH_PREFIX') ?? 'swoosh')
-    .option('--tempo <bpm>', 'tempo of the simulated BACKBEAT source [env SWOOSH_TEMPO_BPM]', parsePositive, Number(env('SWOOSH_TEMPO_BPM') ?? 60))
+    .description(
+      'Run SWOOSH on one machine: a local nats-server child, the writer, the HTTP API and ' +
+      'simulated feeders.',
+    )
+    .option(
+      '--genesis <file>',
+      'genesis file (JSON or YAML); default: a dev identity holding every role [env ' +
+      'SWOOSH_GENESIS]',
+      env('SWOOSH_GENESIS'),
+    )
+    .option(
+      '--data-dir <dir>',
+      'where state, keys and the NATS store live [env SWOOSH_DATA_DIR]',
+      env('SWOOSH_DATA_DIR') ?? '.swoosh',
+    )
+    .option(
+      '--http-port <n>',
+      'HTTP port, 0 picks a free one [env SWOOSH_HTTP_PORT]',
+      parsePort,
+      Number(env('SWOOSH_HTTP_PORT') ?? 8080),
+    )
+    .option(
+      '--nats-url <url>',
+      'use this NATS server instead of starting one [env NATS_URL]',
+      env('NATS_URL'),
+    )
+    .option(
+      '--prefix <prefix>',
+      'subject prefix [env SWOOSH_PREFIX]',
+      env('SWOOSH_PREFIX') ?? 'swoosh',
+    )
+    .option(
+      '--tempo <bpm>',
+      'tempo of the simulated BACKBEAT source [env SWOOSH_TEMPO_BPM]',
+      parsePositive,
+      Number(env('SWOOSH_TEMPO_BPM') ?? 60),
+    )
     .option('--no-sim-license', 'do not simulate a valid licence')
     .option('--no-sim-backbeat', 'do not simulate beat frames')
     .option('--no-sim-mcp', 'do not simulate healthy MCP tools')
     .option('--no-sim-capacity', 'do not simulate capacity')
     .option('--no-sim-policy', 'do not simulate a permissive policy')
     .option('--no-sim-tick', 'do not simulate the tick clock')
-    .option('--sim-script <file>', 'JSON array of {at_ms, kind, payload} facts to publish at those times')
-    .option('--log-level <level>', 'log level [env SWOOSH_LOG_LEVEL]', env('SWOOSH_LOG_LEVEL') ?? 'warn')
-    .addHelpText('after', `
+    .option(
+      '--sim-script <file>',
+      'JSON array of {at_ms, kind, payload} facts to publish at those times',
+    )
+    .option(
+      '--log-level <level>',
+      'log level [env SWOOSH_LOG_LEVEL]',
+      env('SWOOSH_LOG_LEVEL') ?? 'warn',
+    )
+    .addHelpText(
+      'after',
+      `
 Example:
   $ swoosh dev --http-port 8080 --tempo 30
   {"event":"ready","http":"http://127.0.0.1:8080","nats":"nats://127.0.0.1:40123",...}
-Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH").`)
+Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH").`,
+    )
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger({ name: 'swoosh-dev', level: String(o['logLevel']) });
       try {
         const h = await runDev({
-          dataDir: String(o['dataDir']), httpPort: o['httpPort'] as number, httpHost: '127.0.0.1',
+          dataDir: String(o['dataDir']),
+          httpPort: o['httpPort'] as number,
+          httpHost: '127.0.0.1',
           ...(typeof o['natsUrl'] === 'string' ? { natsUrl: o['natsUrl'] } : {}),
           ...(typeof o['genesis'] === 'string' ? { genesisFile: o['genesis'] } : {}),
-          prefix: String(o['prefix']), log,
+          prefix: String(o['prefix']),
+          log,
           simulate: {
-            license: o['simLicense'] !== false, backbeat: o['simBackbeat'] !== false, mcp: o['simMcp'] !== false,
-            capacity: o['simCapacity'] !== false, policy: o['simPolicy'] !== false, tick: o['simTick'] !== false,
+            license: o['simLicense'] !== false,
+            backbeat: o['simBackbeat'] !== false,
+            mcp: o['simMcp'] !== false,
+            capacity: o['simCapacity'] !== false,
+            policy: o['simPolicy'] !== false,
+            tick: o['simTick'] !== false,
             tempoBpm: o['tempo'] as number,
             ...(typeof o['simScript'] === 'string' ? { scriptFile: o['simScript'] } : {}),
           },
         });
         writeDevConnection(String(o['dataDir']), {
-          http: h.httpUrl, nats: h.natsUrl, prefix: String(o['prefix']), dev_keys: h.devKeysFile,
+          http: h.httpUrl,
+          nats: h.natsUrl,
+          prefix: String(o['prefix']),
+          dev_keys: h.devKeysFile,
           genesis: typeof o['genesis'] === 'string' ? o['genesis'] : null,
         });
-        jsonLine({ event: 'ready', http: h.httpUrl, nats: h.natsUrl, data_dir: String(o['dataDir']), dev_keys: h.devKeysFile, prefix: o['prefix'] });
+        jsonLine({
+          event: 'ready',
+          http: h.httpUrl,
+          nats: h.natsUrl,
+          data_dir: String(o['dataDir']),
+          dev_keys: h.devKeysFile,
+          prefix: o['prefix'],
+        });
         let stopping = false;
         const stop = (): void => {
           if (stopping) return;

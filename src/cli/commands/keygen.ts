@@ -8,14 +8,19 @@ import { fail, jsonLine } from '../options.js';
 export function registerKeygen(program: Command): void {
   program
     .command('keygen')
-    .description('Generate an Ed25519 identity: {"signer":"hmmm:pubkey:<hex>","secret_key":"<hex seed>"}.')
+    .description(
+      'Generate an Ed25519 identity: {"signer":"hmmm:pubkey:<hex>","secret_key":"<hex seed>"}.',
+    )
     .option('-o, --out <file>', 'write the key file here (mode 0600) instead of printing it')
     .option('--force', 'overwrite an existing file')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Example:
   $ swoosh keygen --out council-1.key.json
   {"signer":"hmmm:pubkey:3b6a27bc…","file":"council-1.key.json"}
-Add the signer to the genesis identities with the roles it needs.`)
+Add the signer to the genesis identities with the roles it needs.`,
+    )
     .action((o: { out?: string; force?: boolean }) => {
       try {
         const kp = generateKeyPair();
@@ -24,7 +29,9 @@ Add the signer to the genesis identities with the roles it needs.`)
           jsonLine(file);
           return;
         }
-        if (existsSync(o.out) && o.force !== true) throw new Error(`${o.out} exists; pass --force to overwrite it`);
+        if (existsSync(o.out) && o.force !== true) {
+          throw new Error(`${o.out} exists; pass --force to overwrite it`);
+        }
         writeFileSync(o.out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
         jsonLine({ signer: kp.signer, file: o.out });
       } catch (err) {

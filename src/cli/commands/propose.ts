@@ -6,7 +6,18 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CHART, type JsonObject, assertNever, isJsonObject, parseHlc } from '../../core/index.js';
-import { HttpClient, Producer, buildVote, loadIdentity, memberSetHash, quorumCertInputs, signVote, type Identity, type StateAnswer, type SubmitAnswer } from '../../sdk/index.js';
+import {
+  HttpClient,
+  Producer,
+  buildVote,
+  loadIdentity,
+  memberSetHash,
+  quorumCertInputs,
+  signVote,
+  type Identity,
+  type StateAnswer,
+  type SubmitAnswer,
+} from '../../sdk/index.js';
 import { httpUrlOf, readDevConnection } from '../connect.js';
 import { env, fail } from '../options.js';
 
@@ -42,7 +53,11 @@ function inputsOf(o: ProposeFlags): JsonObject {
 
 function identityOf(flag: string | undefined): Identity {
   const path = flag ?? env('SWOOSH_KEY_FILE') ?? readDevConnection()?.dev_keys ?? undefined;
-  if (path === undefined || path === null) throw new Error('no key: pass --key FILE, set SWOOSH_KEY_FILE, or run `npm start` (swoosh dev) first');
+  if (path === undefined || path === null) {
+    throw new Error(
+      'no key: pass --key FILE, set SWOOSH_KEY_FILE, or run `npm start` (swoosh dev) first',
+    );
+  }
   return loadIdentity(path);
 }
 
@@ -53,29 +68,45 @@ async function stateOf(http: HttpClient, projection: string): Promise<StateAnswe
 }
 
 /** Inputs derived from the state for transitions whose inputs are all known to the server. */
-async function fill(http: HttpClient, transition: string, id: Identity, given: JsonObject): Promise<JsonObject> {
-  const p = (await stateOf(http, 'Council,Ingestion,Environment,Execution')).projection as Record<string, Record<string, unknown>>;
+async function fill(
+  http: HttpClient,
+  transition: string,
+  id: Identity,
+  given: JsonObject,
+): Promise<JsonObject> {
+  const p = (await stateOf(http, 'Council,Ingestion,Environment,Execution')).projection as Record<
+    string,
+    Record<string, unknown>
+  >;
   const council = p['council'] ?? {};
   switch (transition) {
     case 'Council_QuorumCert': {
       const plan = council['plan'] as { assignments: { agent: string }[] } | null;
       const members = [...new Set((plan?.assignments ?? []).map((a) => a.agent))].sort();
       const term = council['term'] as number;
-      const vote = signVote(buildVote({ voter: id.signer, memberSetHash: memberSetHash(members), term }), id);
+      const vote = signVote(
+        buildVote({ voter: id.signer, memberSetHash: memberSetHash(members), term }),
+        id,
+      );
       return { ...quorumCertInputs({ members, term, votes: [vote] }), ...given };
     }
     case 'Lifecycle_AllReady':
       return {
         pins: {
-          content_hash: p['ingestion']?.['content_hash'] ?? null, ingestion_version: p['ingestion']?.['version'] ?? null,
-          member_set_hash: council['member_set_hash'] ?? null, env_version: p['environment']?.['env_version'] ?? null,
+          content_hash: p['ingestion']?.['content_hash'] ?? null,
+          ingestion_version: p['ingestion']?.['version'] ?? null,
+          member_set_hash: council['member_set_hash'] ?? null,
+          env_version: p['environment']?.['env_version'] ?? null,
         },
         ...given,
       } as JsonObject;
     case 'Execution_SubmitApproval':
       return { work_hash: p['execution']?.['work_hash'] ?? null, ...given } as JsonObject;
     default:
-      throw new Error(`--fill knows Council_QuorumCert, Lifecycle_AllReady and Execution_SubmitApproval, not ${transition}`);
+      throw new Error(
+        `--fill knows Council_QuorumCert, Lifecycle_AllReady and Execution_SubmitApproval, not ` +
+        `${transition}`,
+      );
   }
 }
 
@@ -108,15 +139,32 @@ async function waitForWindow(http: HttpClient, transition: string): Promise<stri
   const needsNew = CHART.window_classes[cls]?.new_window === true;
   const until = Date.now() + WAIT_WINDOW_MS_MAX;
   while (Date.now() < until) {
-    const p = (await stateOf(http, 'Facts,Execution')).projection as Record<string, Record<string, unknown>>;
-    const beat = (p['facts']?.['backbeat'] ?? {}) as { phase?: string; window_id?: string; deadline_ms?: number; hlc?: string; tempo_bpm?: number };
+    const p = (await stateOf(http, 'Facts,Execution')).projection as Record<
+      string,
+      Record<string, unknown>
+    >;
+    const beat = (p['facts']?.['backbeat'] ?? {}) as {
+      phase?: string;
+      window_id?: string;
+      deadline_ms?: number;
+      hlc?: string;
+      tempo_bpm?: number;
+    };
     const planned = p['execution']?.['window_id'];
-    const open = beat.phase !== undefined && phases.includes(beat.phase) && (beat.deadline_ms ?? 0) > Date.now() + 200
-      && beatTimeLeftMs(beat) >= BEAT_MARGIN_FRACTION * beatMs(beat);
-    if (open && beat.window_id !== undefined && (!needsNew || beat.window_id !== planned)) return beat.window_id;
+    const open =
+      beat.phase !== undefined &&
+      phases.includes(beat.phase) &&
+      (beat.deadline_ms ?? 0) > Date.now() + 200 &&
+      beatTimeLeftMs(beat) >= BEAT_MARGIN_FRACTION * beatMs(beat);
+    if (open && beat.window_id !== undefined && (!needsNew || beat.window_id !== planned)) {
+      return beat.window_id;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`no window allowing ${transition} (phases ${phases.join('|')}) opened within ${WAIT_WINDOW_MS_MAX / 1000} s; is the BACKBEAT feeder running?`);
+  throw new Error(
+    `no window allowing ${transition} (phases ${phases.join('|')}) opened within ` +
+    `${WAIT_WINDOW_MS_MAX / 1000} s; is the BACKBEAT feeder running?`,
+  );
 }
 
 function print(a: SubmitAnswer, json: boolean, transition: string): void {
@@ -126,16 +174,26 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
   }
   switch (a.kind) {
     case 'accepted':
-      process.stdout.write(`accepted${a.duplicate ? ' (duplicate of an earlier proposal)' : ''} ${transition} wal_seq=${a.wal_seq} dr=${a.dr_id} state=${a.state_hash}\n`);
+      process.stdout.write(
+        `accepted${a.duplicate ? ' (duplicate of an earlier proposal)' : ''} ${transition} ` +
+        `wal_seq=${a.wal_seq} dr=${a.dr_id} state=${a.state_hash}\n`,
+      );
       return;
     case 'rejected':
-      process.stdout.write(`rejected ${transition}: ${a.code} (${a.failing_guard ?? '-'}): ${a.message} dr=${a.dr_id}\n`);
+      process.stdout.write(
+        `rejected ${transition}: ${a.code} (${a.failing_guard ?? '-'}): ${a.message} ` +
+        `dr=${a.dr_id}\n`,
+      );
       return;
     case 'invalid':
-      process.stdout.write(`invalid proposal (${a.code}) at ${a.path === '' ? '(body)' : a.path}: ${a.message}\n`);
+      process.stdout.write(
+        `invalid proposal (${a.code}) at ${a.path === '' ? '(body)' : a.path}: ${a.message}\n`,
+      );
       return;
     case 'timeout':
-      process.stdout.write(`timeout: in the WAL at seq ${a.wal_seq}, no decision yet: ${a.message}\n`);
+      process.stdout.write(
+        `timeout: in the WAL at seq ${a.wal_seq}, no decision yet: ${a.message}\n`,
+      );
       return;
     case 'error':
       process.stdout.write(`error ${a.httpStatus}: ${JSON.stringify(a.body)}\n`);
@@ -148,26 +206,46 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
 export function registerPropose(program: Command): void {
   program
     .command('propose <transition>')
-    .description('Build, sign and submit a proposal over HTTP, then print the decision. Exit 0 when accepted, 1 when refused, 2 on timeout or error.')
+    .description(
+      'Build, sign and submit a proposal over HTTP, then print the decision. Exit 0 when ' +
+      'accepted, 1 when refused, 2 on timeout or error.',
+    )
     .option('--inputs <json>', 'inputs as a JSON object')
     .option('--inputs-file <file>', 'inputs from a JSON file')
-    .option('--fill', 'derive inputs the server knows (Council_QuorumCert: planned members + this key\'s vote; Lifecycle_AllReady: pins; Execution_SubmitApproval: work hash)')
+    .option(
+      '--fill',
+      "derive inputs the server knows (Council_QuorumCert: planned members + this key's vote; " +
+      "Lifecycle_AllReady: pins; Execution_SubmitApproval: work hash)",
+    )
     .option('--key <file>', 'key file of the proposer [env SWOOSH_KEY_FILE; default: the dev key]')
     .option('--url <url>', 'SWOOSH HTTP API [env SWOOSH_URL; default: .swoosh/dev.json]')
     .option('--window <id>', 'window_id (default: the open window, for time-gated transitions)')
     .option('--no-wait', 'do not wait for a permitted beat phase')
-    .option('--evidence <ref>', 'evidence reference (repeatable)', (v: string, acc: string[]) => [...acc, v], [])
-    .option('--idem-key <key>', 'idempotency key (default <transition>:<uuid>); reuse one to retry safely')
+    .option(
+      '--evidence <ref>',
+      'evidence reference (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [],
+    )
+    .option(
+      '--idem-key <key>',
+      'idempotency key (default <transition>:<uuid>); reuse one to retry safely',
+    )
     .option('--retries <n>', 'resubmissions after stale_state_hash / hlc_regression', '3')
     .option('--json', 'print the answer as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ swoosh propose Boot_ConfigOk --inputs '{"config_hash":"sha256-${'0'.repeat(64)}"}'
   $ swoosh propose Council_QuorumCert --fill
-  $ swoosh propose Execution_PlanLocked --inputs '{"plan_hash":"sha256-${'1'.repeat(64)}"}'`)
+  $ swoosh propose Execution_PlanLocked --inputs '{"plan_hash":"sha256-${'1'.repeat(64)}"}'`,
+    )
     .action(async (transition: string, o: ProposeFlags) => {
       try {
-        if (!CHART.transitions.some((t) => t.name === transition)) throw new Error(`unknown transition ${transition} (see docs/statechart.md)`);
+        if (!CHART.transitions.some((t) => t.name === transition)) {
+          throw new Error(`unknown transition ${transition} (see docs/statechart.md)`);
+        }
         const http = new HttpClient(httpUrlOf(o.url));
         const id = identityOf(o.key);
         let inputs = inputsOf(o);
@@ -175,10 +253,13 @@ Examples:
         const windowId = o.window ?? (o.wait ? await waitForWindow(http, transition) : '');
         const producer = new Producer({ identity: id, http, retries: Number(o.retries) });
         const a = await producer.propose(transition, inputs, {
-          ...(windowId !== '' ? { windowId } : {}), evidence: o.evidence, ...(o.idemKey !== undefined ? { idemKey: o.idemKey } : {}),
+          ...(windowId !== '' ? { windowId } : {}),
+          evidence: o.evidence,
+          ...(o.idemKey !== undefined ? { idemKey: o.idemKey } : {}),
         });
         print(a, o.json === true, transition);
-        process.exitCode = a.kind === 'accepted' ? 0 : a.kind === 'rejected' || a.kind === 'invalid' ? 1 : 2;
+        process.exitCode =
+          a.kind === 'accepted' ? 0 : a.kind === 'rejected' || a.kind === 'invalid' ? 1 : 2;
       } catch (err) {
         fail(err);
       }

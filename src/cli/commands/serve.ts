@@ -16,42 +16,110 @@ import { natsUrlOf } from '../connect.js';
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('Run one SWOOSH instance against an existing NATS cluster: writer while it holds the lease, follower otherwise, HTTP API on every instance.')
+    .description(
+      'Run one SWOOSH instance against an existing NATS cluster: writer while it holds the ' +
+      'lease, follower otherwise, HTTP API on every instance.',
+    )
     .option('--nats-url <url>', 'NATS server or cluster [env NATS_URL]', env('NATS_URL'))
-    .option('--genesis <file>', 'genesis file (JSON or YAML) [env SWOOSH_GENESIS]', env('SWOOSH_GENESIS'))
-    .option('--key-file <file>', 'key file that signs decision records [env SWOOSH_KEY_FILE]', env('SWOOSH_KEY_FILE'))
-    .option('--name <name>', 'this instance\'s name [env SWOOSH_NAME]', env('SWOOSH_NAME') ?? `${hostname()}-${process.pid}`)
-    .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]', env('SWOOSH_PREFIX') ?? 'swoosh')
-    .option('--http-port <n>', 'HTTP port [env SWOOSH_HTTP_PORT]', parsePort, Number(env('SWOOSH_HTTP_PORT') ?? 8080))
-    .option('--http-host <host>', 'HTTP bind address [env SWOOSH_HTTP_HOST]', env('SWOOSH_HTTP_HOST') ?? '127.0.0.1')
-    .option('--replicas <n>', 'stream replicas, 1 or 3 [env SWOOSH_REPLICAS]', env('SWOOSH_REPLICAS') ?? '1')
-    .option('--snapshot-every <n>', 'decisions between snapshots [env SWOOSH_SNAPSHOT_EVERY]', parsePositive, Number(env('SWOOSH_SNAPSHOT_EVERY') ?? 1000))
-    .option('--log-level <level>', 'log level [env SWOOSH_LOG_LEVEL]', env('SWOOSH_LOG_LEVEL') ?? 'info')
-    .option('--trace-exporter <name>', 'OpenTelemetry spans: none | console [env SWOOSH_TRACE_EXPORTER]', env('SWOOSH_TRACE_EXPORTER') ?? 'none')
-    .addHelpText('after', `
+    .option(
+      '--genesis <file>',
+      'genesis file (JSON or YAML) [env SWOOSH_GENESIS]',
+      env('SWOOSH_GENESIS'),
+    )
+    .option(
+      '--key-file <file>',
+      'key file that signs decision records [env SWOOSH_KEY_FILE]',
+      env('SWOOSH_KEY_FILE'),
+    )
+    .option(
+      '--name <name>',
+      "this instance's name [env SWOOSH_NAME]",
+      env('SWOOSH_NAME') ?? `${hostname()}-${process.pid}`,
+    )
+    .option(
+      '--prefix <prefix>',
+      'subject prefix [env SWOOSH_PREFIX]',
+      env('SWOOSH_PREFIX') ?? 'swoosh',
+    )
+    .option(
+      '--http-port <n>',
+      'HTTP port [env SWOOSH_HTTP_PORT]',
+      parsePort,
+      Number(env('SWOOSH_HTTP_PORT') ?? 8080),
+    )
+    .option(
+      '--http-host <host>',
+      'HTTP bind address [env SWOOSH_HTTP_HOST]',
+      env('SWOOSH_HTTP_HOST') ?? '127.0.0.1',
+    )
+    .option(
+      '--replicas <n>',
+      'stream replicas, 1 or 3 [env SWOOSH_REPLICAS]',
+      env('SWOOSH_REPLICAS') ?? '1',
+    )
+    .option(
+      '--snapshot-every <n>',
+      'decisions between snapshots [env SWOOSH_SNAPSHOT_EVERY]',
+      parsePositive,
+      Number(env('SWOOSH_SNAPSHOT_EVERY') ?? 1000),
+    )
+    .option(
+      '--log-level <level>',
+      'log level [env SWOOSH_LOG_LEVEL]',
+      env('SWOOSH_LOG_LEVEL') ?? 'info',
+    )
+    .option(
+      '--trace-exporter <name>',
+      'OpenTelemetry spans: none | console [env SWOOSH_TRACE_EXPORTER]',
+      env('SWOOSH_TRACE_EXPORTER') ?? 'none',
+    )
+    .addHelpText(
+      'after',
+      `
 Example:
   $ NATS_URL=nats://nats-1:4222,nats://nats-2:4222 swoosh serve --genesis genesis.yaml \\
-      --key-file writer.key.json --replicas 3 --http-host 0.0.0.0`)
+      --key-file writer.key.json --replicas 3 --http-host 0.0.0.0`,
+    )
     .action(async (o: Record<string, string | number | undefined>) => {
       const log = createLogger({ name: String(o['name']), level: String(o['logLevel']) });
       try {
-        if (o['genesis'] === undefined) throw new Error('--genesis (or SWOOSH_GENESIS) is required');
-        if (o['keyFile'] === undefined) throw new Error('--key-file (or SWOOSH_KEY_FILE) is required');
-        if (o['replicas'] !== '1' && o['replicas'] !== '3') throw new Error('--replicas: expected 1 or 3');
+        if (o['genesis'] === undefined) {
+          throw new Error('--genesis (or SWOOSH_GENESIS) is required');
+        }
+        if (o['keyFile'] === undefined) {
+          throw new Error('--key-file (or SWOOSH_KEY_FILE) is required');
+        }
+        if (o['replicas'] !== '1' && o['replicas'] !== '3') {
+          throw new Error('--replicas: expected 1 or 3');
+        }
         const core = createCore(nodeHasher);
         const instance = new Instance({
-          // A cluster's comma-separated URLs: the first reachable node; the client learns the rest from it.
-          natsUrl: await firstReachable(parseNatsUrls(natsUrlOf(o['natsUrl'] as string | undefined))), prefix: String(o['prefix']), name: String(o['name']),
-          genesis: loadGenesisFile(core, String(o['genesis'])), signerSeed: loadKeyFile(String(o['keyFile'])).seed,
-          replicas: o['replicas'] === '3' ? 3 : 1, snapshotEvery: o['snapshotEvery'] as number, log,
+          // A cluster's comma-separated URLs: the first reachable node; the client learns the rest
+          // from it.
+          natsUrl: await firstReachable(
+            parseNatsUrls(natsUrlOf(o['natsUrl'] as string | undefined)),
+          ),
+          prefix: String(o['prefix']),
+          name: String(o['name']),
+          genesis: loadGenesisFile(core, String(o['genesis'])),
+          signerSeed: loadKeyFile(String(o['keyFile'])).seed,
+          replicas: o['replicas'] === '3' ? 3 : 1,
+          snapshotEvery: o['snapshotEvery'] as number,
+          log,
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),
         });
         await instance.start();
         const http = await createHttpServer({ instance, log });
-        const url = await http.listen({ port: o['httpPort'] as number, host: String(o['httpHost']) });
+        const url = await http.listen({
+          port: o['httpPort'] as number,
+          host: String(o['httpHost']),
+        });
         jsonLine({ event: 'ready', http: url, name: o['name'], prefix: o['prefix'] });
         const stop = (): void => {
-          http.close().then(() => instance.stop()).then(() => process.exit(0), fail);
+          http
+            .close()
+            .then(() => instance.stop())
+            .then(() => process.exit(0), fail);
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);

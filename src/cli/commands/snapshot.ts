@@ -6,9 +6,14 @@ import { connectFor, type Connected } from '../connect.js';
 import { fail } from '../options.js';
 import { SNAPSHOT_HISTORY_DEFAULT } from '../../../streams/definitions.js';
 
-async function storeOf(c: Connected): Promise<{ store: SnapshotStore; kv: Awaited<ReturnType<Kvm['open']>> }> {
+async function storeOf(
+  c: Connected,
+): Promise<{ store: SnapshotStore; kv: Awaited<ReturnType<Kvm['open']>> }> {
   const kv = await new Kvm(c.js).open(c.subjects.snapshotsBucket);
-  return { store: new SnapshotStore(kv, c.nc.info?.max_payload ?? 1_048_576, SNAPSHOT_HISTORY_DEFAULT), kv };
+  return {
+    store: new SnapshotStore(kv, c.nc.info?.max_payload ?? 1_048_576, SNAPSHOT_HISTORY_DEFAULT),
+    kv,
+  };
 }
 
 const common = (cmd: Command): Command => cmd
@@ -29,11 +34,21 @@ export function registerSnapshot(program: Command): void {
           const { store } = await storeOf(c);
           const rows = [];
           for (const rev of await store.revisions()) {
-            const snap = await store.load(rev).catch((err: unknown) => ({ revision: rev, error: (err as Error).message }));
-            rows.push('error' in snap ? snap : {
-              revision: rev, wal_seq: snap.wal_seq, state_hash: snap.state_hash, hlc_last: snap.hlc_last,
-              bytes: snap.bytes, taken_at: new Date(snap.taken_at_ms).toISOString(),
-            });
+            const snap = await store
+              .load(rev)
+              .catch((err: unknown) => ({ revision: rev, error: (err as Error).message }));
+            rows.push(
+              'error' in snap
+                ? snap
+                : {
+                    revision: rev,
+                    wal_seq: snap.wal_seq,
+                    state_hash: snap.state_hash,
+                    hlc_last: snap.hlc_last,
+                    bytes: snap.bytes,
+                    taken_at: new Date(snap.taken_at_ms).toISOString(),
+                  },
+            );
           }
           if (o.json === true) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
           else for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
@@ -45,13 +60,18 @@ export function registerSnapshot(program: Command): void {
       }
     });
   common(s.command('restore'))
-    .description('Make an older revision the head again. The next recovery verifies it against the log and replays from it; an unverifiable one is skipped. Use it after a bad snapshot was written.')
+    .description(
+      'Make an older revision the head again. The next recovery verifies it against the log and ' +
+      'replays from it; an unverifiable one is skipped. Use it after a bad snapshot was written.',
+    )
     .requiredOption('--revision <n>', 'the revision to restore (see `snapshot list`)')
     .addHelpText('after', '\nExample:\n  $ swoosh snapshot restore --revision 41')
     .action(async (o: { natsUrl?: string; prefix?: string; revision: string }) => {
       try {
         const rev = Number(o.revision);
-        if (!Number.isSafeInteger(rev) || rev <= 0) throw new Error('--revision: expected a positive integer');
+        if (!Number.isSafeInteger(rev) || rev <= 0) {
+          throw new Error('--revision: expected a positive integer');
+        }
         const c = await connectFor(o.natsUrl, o.prefix);
         try {
           const { store, kv } = await storeOf(c);
@@ -60,7 +80,10 @@ export function registerSnapshot(program: Command): void {
           if (e === null) throw new Error(`revision ${rev} is gone`);
           const head = await store.headRevision();
           const newRev = await kv.update('head', e.value, head);
-          process.stdout.write(`${JSON.stringify({ restored: rev, as_revision: newRev, wal_seq: snap.wal_seq, state_hash: snap.state_hash })}\n`);
+          const restored = {
+            restored: rev, as_revision: newRev, wal_seq: snap.wal_seq, state_hash: snap.state_hash,
+          };
+          process.stdout.write(`${JSON.stringify(restored)}\n`);
         } finally {
           await c.nc.close();
         }

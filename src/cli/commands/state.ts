@@ -8,14 +8,23 @@ import { fail } from '../options.js';
 export function registerState(program: Command): void {
   program
     .command('state')
-    .description('Print the state hash, facts hash, last HLC, WAL position, region hashes and the requested sections.')
-    .option('--projection <sections>', 'comma-separated sections, e.g. Council,Ingestion (default: all)')
+    .description(
+      'Print the state hash, facts hash, last HLC, WAL position, region hashes and the ' +
+      'requested sections.',
+    )
+    .option(
+      '--projection <sections>',
+      'comma-separated sections, e.g. Council,Ingestion (default: all)',
+    )
     .option('--url <url>', 'SWOOSH HTTP API [env SWOOSH_URL; default: .swoosh/dev.json]')
     .option('--hash', 'print only the HEAD hash')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ swoosh state --projection Control,Execution
-  $ swoosh state --hash`)
+  $ swoosh state --hash`,
+    )
     .action(async (o: { projection?: string; url?: string; hash?: boolean }) => {
       try {
         const s = await new HttpClient(httpUrlOf(o.url)).state(o.projection);
@@ -24,7 +33,9 @@ Examples:
           process.exitCode = 1;
           return;
         }
-        process.stdout.write(o.hash === true ? `${s.body.hash}\n` : `${JSON.stringify(s.body, null, 2)}\n`);
+        process.stdout.write(
+          o.hash === true ? `${s.body.hash}\n` : `${JSON.stringify(s.body, null, 2)}\n`,
+        );
       } catch (err) {
         fail(err);
       }

@@ -18,17 +18,27 @@ Example:
   $ swoosh streams ${name} --nats-url nats://127.0.0.1:4222 --replicas 3`)
     .action(async (o: { natsUrl?: string; prefix?: string; replicas: string; json?: boolean }) => {
       try {
-        if (o.replicas !== '1' && o.replicas !== '3') throw new Error('--replicas: expected 1 or 3');
+        if (o.replicas !== '1' && o.replicas !== '3') {
+          throw new Error('--replicas: expected 1 or 3');
+        }
         const c = await connectFor(o.natsUrl, o.prefix);
         try {
-          const defs = streamDefinitions({ prefix: prefixOf(o.prefix), replicas: o.replicas === '3' ? 3 : 1 });
+          const defs = streamDefinitions({
+            prefix: prefixOf(o.prefix),
+            replicas: o.replicas === '3' ? 3 : 1,
+          });
           const report = await applyStreams(c.nc, defs, { mode });
           if (o.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
           else {
             process.stdout.write(`server ${report.server_version}\n`);
             for (const i of report.items) {
               process.stdout.write(`${i.action.padEnd(9)} ${i.kind.padEnd(8)} ${i.name}\n`);
-              for (const d of i.drift) process.stdout.write(`          drift ${d.field}: want ${JSON.stringify(d.want)}, have ${JSON.stringify(d.have)}\n`);
+              for (const d of i.drift) {
+                process.stdout.write(
+                  `          drift ${d.field}: want ${JSON.stringify(d.want)}, have ` +
+                  `${JSON.stringify(d.have)}\n`,
+                );
+              }
             }
           }
           assertNoDrift(report);
@@ -43,7 +53,19 @@ Example:
 
 /** Register `streams apply` and `streams status`. */
 export function registerStreams(program: Command): void {
-  const streams = program.command('streams').description('Create or inspect the WAL, DECISIONS, TRANSITIONS streams and KV buckets.');
-  register(streams, 'apply', 'apply', 'Create what is missing; report (never overwrite) drift; exit 1 on drift.');
-  register(streams, 'check', 'status', 'Report what exists, what is missing and what drifted; create nothing.');
+  const streams = program
+    .command('streams')
+    .description('Create or inspect the WAL, DECISIONS, TRANSITIONS streams and KV buckets.');
+  register(
+    streams,
+    'apply',
+    'apply',
+    'Create what is missing; report (never overwrite) drift; exit 1 on drift.',
+  );
+  register(
+    streams,
+    'check',
+    'status',
+    'Report what exists, what is missing and what drifted; create nothing.',
+  );
 }

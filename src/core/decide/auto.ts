@@ -15,7 +15,14 @@ import type { CoreEvent, FactKind, WalEntry } from '../model/types.js';
 type Auto = Extract<CoreEvent, { type: 'auto_transition' }>;
 
 function auto(name: string, entry: WalEntry, reason: string): Auto {
-  return { type: 'auto_transition', name, seq: entry.seq, log_ms: entry.log_ms, reason, breach: null };
+  return {
+    type: 'auto_transition',
+    name,
+    seq: entry.seq,
+    log_ms: entry.log_ms,
+    reason,
+    breach: null,
+  };
 }
 
 function activeIn(deps: DecideDeps, name: string, top: string): boolean {
@@ -45,7 +52,12 @@ export function automaticTransitions(
     }
   }
   const c = state.control;
-  if (top === 'DEGRADED' && c.degraded === 'GRACE' && c.grace_until_ms !== null && entry.log_ms >= c.grace_until_ms) {
+  if (
+    top === 'DEGRADED' &&
+    c.degraded === 'GRACE' &&
+    c.grace_until_ms !== null &&
+    entry.log_ms >= c.grace_until_ms
+  ) {
     out.push(auto('Control_LicenseExpired', entry, `grace ended at ${c.grace_until_ms}`));
   }
   const q = state.policy.quarantine;
@@ -58,7 +70,13 @@ export function automaticTransitions(
     };
     const still = evaluatePolicy(facts.policy.rules, b.transition, subject, b.evidence);
     if (still.length === 0) {
-      out.push(auto('Policy_AutoRelease', entry, `policy v${facts.policy.rules.version} clears: ${b.reasons.join('; ')}`));
+      out.push(
+        auto(
+          'Policy_AutoRelease',
+          entry,
+          `policy v${facts.policy.rules.version} clears: ${b.reasons.join('; ')}`,
+        ),
+      );
     }
   }
   return out;

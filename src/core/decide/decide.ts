@@ -11,7 +11,16 @@
  */
 import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
-import { accepted, baseOf, duplicate, guardRejection, passed, quarantined, rejection, type DecisionBase } from './decision.js';
+import {
+  accepted,
+  baseOf,
+  duplicate,
+  guardRejection,
+  passed,
+  quarantined,
+  rejection,
+  type DecisionBase,
+} from './decision.js';
 import { decideFact } from './decide-fact.js';
 import type { GuardContext } from '../guards/contract.js';
 import type { DecideDeps } from './deps.js';
@@ -29,7 +38,8 @@ export function decide(deps: DecideDeps, state: State, entry: WalEntry): Decisio
   if (entry.type === 'malformed') {
     return rejection(baseOf(entry), 'malformed_envelope', `${entry.code}: ${entry.message}`);
   }
-  const d = entry.channel === 'fact' ? decideFact(deps, state, entry) : decideProposal(deps, state, entry);
+  const d =
+    entry.channel === 'fact' ? decideFact(deps, state, entry) : decideProposal(deps, state, entry);
   return d.applied.some((t) => deps.specs.get(t)?.snapshot === true) ? { ...d, snapshot: true } : d;
 }
 
@@ -54,17 +64,26 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   });
   const reject = (code: RejectionCode, message: string): Decision =>
     rejection({ ...base, guard_outcomes: outcomes.slice() }, code, message);
-  if (!entry.sig) return reject('bad_signature', `signature does not verify for ${proposal.signer}`);
+  if (!entry.sig) {
+    return reject('bad_signature', `signature does not verify for ${proposal.signer}`);
+  }
   outcomes.push(passed('signature'));
   const identity = state.identities[proposal.signer];
-  if (identity === undefined) return reject('unknown_signer', `${proposal.signer} is not registered`);
+  if (identity === undefined) {
+    return reject('unknown_signer', `${proposal.signer} is not registered`);
+  }
   if (!spec.roles.some((r) => identity.roles.includes(r))) {
-    return reject('unauthorized_role',
-      `${spec.name} needs one of [${spec.roles.join(', ')}]; signer has [${identity.roles.join(', ')}]`);
+    return reject(
+      'unauthorized_role',
+      `${spec.name} needs one of [${spec.roles.join(', ')}]; signer has ` +
+      `[${identity.roles.join(', ')}]`,
+    );
   }
   outcomes.push(passed('authorization'));
   const seen = idemLookup(state.idem, proposal.idem_key);
-  if (seen !== undefined) return duplicate({ ...base, guard_outcomes: outcomes.slice() }, seen.wal_seq, seen.outcome);
+  if (seen !== undefined) {
+    return duplicate({ ...base, guard_outcomes: outcomes.slice() }, seen.wal_seq, seen.outcome);
+  }
   outcomes.push(passed('idempotency'));
   const hlcProblem = checkHlc(state, proposal, hlc, entry.log_ms);
   if (hlcProblem !== null) return reject(hlcProblem[0], hlcProblem[1]);
@@ -81,25 +100,46 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   return runGuards(deps, state, entry, base, proposal, spec);
 }
 
-function checkHlc(state: State, p: Proposal, hlc: Hlc, logMs: number): [ 'hlc_regression' | 'hlc_too_far_ahead', string] | null {
+function checkHlc(
+  state: State,
+  p: Proposal,
+  hlc: Hlc,
+  logMs: number,
+): ['hlc_regression' | 'hlc_too_far_ahead', string] | null {
   const c = state.clock;
   if (c.hlc_last !== null) {
     const last = parseHlc(c.hlc_last);
     if (!last.ok) throw new Error(`state corrupt: clock.hlc_last ${c.hlc_last}`);
-    const prev = { hlc: last.hlc, signer: c.hlc_last_signer ?? '', idem_key: c.hlc_last_idem_key ?? '' };
+    const prev = {
+      hlc: last.hlc,
+      signer: c.hlc_last_signer ?? '',
+      idem_key: c.hlc_last_idem_key ?? '',
+    };
     if (compareStamp({ hlc, signer: p.signer, idem_key: p.idem_key }, prev) <= 0) {
       return ['hlc_regression', `hlc ${p.hlc} is not after the last accepted ${c.hlc_last}`];
     }
   }
   const skew = state.meta.config.max_clock_skew_ms;
   if (hlc.ms > logMs + skew) {
-    return ['hlc_too_far_ahead', `hlc ${p.hlc} is ${hlc.ms - logMs} ms ahead of log time (max ${skew})`];
+    return [
+      'hlc_too_far_ahead',
+      `hlc ${p.hlc} is ${hlc.ms - logMs} ms ahead of log time (max ${skew})`,
+    ];
   }
   return null;
 }
 
 /** Quarantine, termination and licence gates. */
-function checkGates(state: State, spec: TransitionSpec, logMs: number): ['in_quarantine' | 'terminated' | 'not_licensed' | 'license_degraded' | 'license_expired', string] | null {
+function checkGates(
+  state: State,
+  spec: TransitionSpec,
+  logMs: number,
+):
+  | [
+      'in_quarantine' | 'terminated' | 'not_licensed' | 'license_degraded' | 'license_expired',
+      string,
+    ]
+  | null {
   const top = state.control.top;
   if (top === 'TERMINATED') return ['terminated', 'the machine is TERMINATED'];
   if (top === 'QUARANTINED' && !spec.active_in.includes('QUARANTINED')) {
@@ -110,7 +150,8 @@ function checkGates(state: State, spec: TransitionSpec, logMs: number): ['in_qua
     return ['not_licensed', `${spec.name} cannot run before the licence check passed`];
   }
   if (top === 'DEGRADED') {
-    const expired = state.control.degraded === 'HARD_STOP' ||
+    const expired =
+      state.control.degraded === 'HARD_STOP' ||
       (state.control.grace_until_ms !== null && logMs >= state.control.grace_until_ms);
     if (expired && spec.name !== 'Control_Terminate') {
       return ['license_expired', 'licence grace period is over; only Control_Terminate applies'];
@@ -130,7 +171,8 @@ function checkPhase(state: State, spec: TransitionSpec): string | null {
   if (spec.from.length === 0) return null;
   const local = regionState(state, spec.region);
   if (local === null || !spec.from.includes(local)) {
-    return `${spec.name} fires from ${spec.region} [${spec.from.join(', ')}], region is in ${local ?? '-'}`;
+    return `${spec.name} fires from ${spec.region} [${spec.from.join(', ')}], region is in ` +
+      `${local ?? '-'}`;
   }
   return null;
 }
@@ -147,20 +189,36 @@ export function regionState(state: State, region: string): string | null {
   }
 }
 
-function checkConcurrency(deps: DecideDeps, state: State, spec: TransitionSpec, p: Proposal): string | null {
+function checkConcurrency(
+  deps: DecideDeps,
+  state: State,
+  spec: TransitionSpec,
+  p: Proposal,
+): string | null {
   if (spec.coordination === 'monotone') return null;
   const target = hashTargetOf(spec);
-  const expected = target === 'head'
-    ? deps.stateHasher.head(state)
-    : deps.stateHasher.section(state, target);
+  const expected =
+    target === 'head' ? deps.stateHasher.head(state) : deps.stateHasher.section(state, target);
   if (p.current_state_hash === expected) return null;
   const what = target === 'head' ? 'HEAD' : `${spec.region} region hash`;
   return `current_state_hash ${p.current_state_hash} is not the ${what} ${expected}`;
 }
 
-function runGuards(deps: DecideDeps, state: State, entry: Signed, base: DecisionBase, proposal: Proposal, spec: TransitionSpec): Decision {
+function runGuards(
+  deps: DecideDeps,
+  state: State,
+  entry: Signed,
+  base: DecisionBase,
+  proposal: Proposal,
+  spec: TransitionSpec,
+): Decision {
   const ctx: GuardContext = {
-    state, proposal, spec, chart: deps.chart, log_ms: entry.log_ms, embedded: entry.embedded,
+    state,
+    proposal,
+    spec,
+    chart: deps.chart,
+    log_ms: entry.log_ms,
+    embedded: entry.embedded,
     hash: (v) => hashJcs(deps.hasher, v),
   };
   const outcomes: GuardOutcome[] = [...base.guard_outcomes];
@@ -175,14 +233,21 @@ function runGuards(deps: DecideDeps, state: State, entry: Signed, base: Decision
       continue;
     }
     const failedBase = { ...base, guard_outcomes: outcomes };
-    if (v.breach !== undefined) return quarantine(failedBase, state, entry, proposal, v.reasons, v.breach);
+    if (v.breach !== undefined) {
+      return quarantine(failedBase, state, entry, proposal, v.reasons, v.breach);
+    }
     return guardRejection(failedBase, id, v.code, v.reasons.join('; '));
   }
   const events: CoreEvent[] = [
     recorded(entry, proposal, 'accepted'),
     {
-      type: 'transition_applied', name: spec.name, inputs: proposal.inputs, signer: proposal.signer,
-      seq: entry.seq, log_ms: entry.log_ms, window_id: proposal.window_id,
+      type: 'transition_applied',
+      name: spec.name,
+      inputs: proposal.inputs,
+      signer: proposal.signer,
+      seq: entry.seq,
+      log_ms: entry.log_ms,
+      window_id: proposal.window_id,
     },
   ];
   const why = reasons.length > 0 ? reasons.join('; ') : 'no guards';
@@ -196,16 +261,32 @@ function recorded(entry: Signed, p: Proposal, outcome: 'accepted' | 'quarantined
   };
 }
 
-function quarantine(base: DecisionBase, state: State, entry: Signed, p: Proposal, reasons: readonly string[], breach: { rule: string; subject: JsonObject }): Decision {
-  const rationale = `${p.transition} breached policy v${state.facts.policy.rules.version}: ${reasons.join('; ')}`;
+function quarantine(
+  base: DecisionBase,
+  state: State,
+  entry: Signed,
+  p: Proposal,
+  reasons: readonly string[],
+  breach: { rule: string; subject: JsonObject },
+): Decision {
+  const rationale = `${p.transition} breached policy v${state.facts.policy.rules.version}: ` +
+    `${reasons.join('; ')}`;
   const events: CoreEvent[] = [
     recorded(entry, p, 'quarantined'),
     {
-      type: 'auto_transition', name: 'Policy_Quarantine', seq: entry.seq, log_ms: entry.log_ms,
+      type: 'auto_transition',
+      name: 'Policy_Quarantine',
+      seq: entry.seq,
+      log_ms: entry.log_ms,
       reason: rationale,
       breach: {
-        transition: p.transition, signer: p.signer, inputs: breach.subject, evidence: p.evidence,
-        rule: breach.rule, reasons, policy_version: state.facts.policy.rules.version,
+        transition: p.transition,
+        signer: p.signer,
+        inputs: breach.subject,
+        evidence: p.evidence,
+        rule: breach.rule,
+        reasons,
+        policy_version: state.facts.policy.rules.version,
       },
     },
   ];

@@ -8,7 +8,14 @@ import type { CoreEvent, Decision, GuardOutcome, WalEntry } from '../model/types
 /** Fields common to every decision about an entry, before the verdict. */
 export type DecisionBase = Omit<
   Decision,
-  'outcome' | 'code' | 'message' | 'failing_guard' | 'justification' | 'original' | 'applied' | 'events'
+  | 'outcome'
+  | 'code'
+  | 'message'
+  | 'failing_guard'
+  | 'justification'
+  | 'original'
+  | 'applied'
+  | 'events'
 >;
 
 /** The base of a decision about `entry`, with what is known of it so far. */

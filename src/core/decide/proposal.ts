@@ -56,14 +56,20 @@ function shapeProblem(o: JsonObject): string | null {
   }
   const ev = o['evidence'];
   if (ev !== undefined) {
-    if (!Array.isArray(ev) || ev.length > EVIDENCE_MAX) return `evidence: expected at most ${EVIDENCE_MAX} strings`;
-    const i = ev.findIndex((e) => typeof e !== 'string' || e.length === 0 || e.length > REF_LENGTH_MAX);
+    if (!Array.isArray(ev) || ev.length > EVIDENCE_MAX) {
+      return `evidence: expected at most ${EVIDENCE_MAX} strings`;
+    }
+    const i = ev.findIndex(
+      (e) => typeof e !== 'string' || e.length === 0 || e.length > REF_LENGTH_MAX,
+    );
     if (i >= 0) return `evidence[${i}]: expected a string of 1..${REF_LENGTH_MAX} characters`;
   }
   return null;
 }
 
-/** Why a proposal object failed the schema stage: a stable code, the field, and what was expected. */
+/**
+ * Why a proposal object failed the schema stage: a stable code, the field, and what was expected.
+ */
 export interface ProposalProblem {
   readonly code: RejectionCode;
   readonly path: string;
@@ -78,7 +84,9 @@ export interface ProposalProblem {
 export function validateProposalObject(
   deps: Pick<DecideDeps, 'specs' | 'hasher' | 'chart'>,
   o: JsonObject,
-): { ok: true; proposal: Proposal; spec: TransitionSpec; hlc: Hlc } | { ok: false; problem: ProposalProblem } {
+):
+  | { ok: true; proposal: Proposal; spec: TransitionSpec; hlc: Hlc }
+  | { ok: false; problem: ProposalProblem } {
   const no = (code: RejectionCode, message: string): { ok: false; problem: ProposalProblem } => {
     const path = /^[\w.[\]]+(?=:)/.exec(message)?.[0] ?? '';
     return { ok: false, problem: { code, path, message } };
@@ -87,10 +95,19 @@ export function validateProposalObject(
   if (shape !== null) return no('invalid_proposal', shape);
   const name = o['transition'] as string;
   const spec = deps.specs.get(name);
-  if (spec === undefined) return no('unknown_transition', `transition: ${name} is not in the statechart`);
-  if (spec.automatic) return no('not_proposable', `transition: ${name} is automatic; only the reducer fires it`);
+  if (spec === undefined) {
+    return no('unknown_transition', `transition: ${name} is not in the statechart`);
+  }
+  if (spec.automatic) {
+    return no('not_proposable', `transition: ${name} is automatic; only the reducer fires it`);
+  }
   const hlc = parseHlc(o['hlc'] as string);
-  if (!hlc.ok) return no('invalid_proposal', hlc.message.startsWith('hlc') ? hlc.message : `hlc: ${hlc.message}`);
+  if (!hlc.ok) {
+    return no(
+      'invalid_proposal',
+      hlc.message.startsWith('hlc') ? hlc.message : `hlc: ${hlc.message}`,
+    );
+  }
   const inputs = (o['inputs'] ?? {}) as JsonObject;
   const bad = validateInputs(spec.inputs, inputs, 'inputs');
   if (bad !== null) return no('invalid_inputs', `${bad.path}: ${bad.message}`);
@@ -98,7 +115,10 @@ export function validateProposalObject(
   if (roleProblem !== null) return no('invalid_inputs', roleProblem);
   const expected = hashJcs(deps.hasher, inputs);
   if (o['inputs_hash'] !== expected) {
-    return no('inputs_hash_mismatch', `inputs_hash: ${jcsText(o['inputs_hash'])} is not the hash of the JCS inputs, ${expected}`);
+    return no(
+      'inputs_hash_mismatch',
+      `inputs_hash: ${jcsText(o['inputs_hash'])} is not the hash of the JCS inputs, ${expected}`,
+    );
   }
   const proposal = {
     current_state_hash: o['current_state_hash'],
@@ -119,19 +139,29 @@ function jcsText(v: unknown): string {
 }
 
 /** Schema stage for a signed proposal entry. */
-export function parseProposal(deps: DecideDeps, entry: Extract<WalEntry, { type: 'signed' }>): Parsed {
+export function parseProposal(
+  deps: DecideDeps,
+  entry: Extract<WalEntry, { type: 'signed' }>,
+): Parsed {
   const body = parseCanonical(entry.body);
   if (!body.ok) return no(body.canonical ? 'invalid_proposal' : 'non_canonical_body', body.message);
   const v = validateProposalObject(deps, body.value);
   if (!v.ok) return no(v.problem.code, v.problem.message);
   if (entry.name !== v.proposal.transition) {
-    return no('subject_mismatch', `subject names ${entry.name}, body names ${v.proposal.transition}`);
+    return no(
+      'subject_mismatch',
+      `subject names ${entry.name}, body names ${v.proposal.transition}`,
+    );
   }
   return v;
 }
 
 /** Identity transitions may only name roles the chart defines. */
-function unknownRole(deps: Pick<DecideDeps, 'chart'>, spec: TransitionSpec, inputs: JsonObject): string | null {
+function unknownRole(
+  deps: Pick<DecideDeps, 'chart'>,
+  spec: TransitionSpec,
+  inputs: JsonObject,
+): string | null {
   if (spec.region !== 'identity') return null;
   const roles = inputs['roles'] as readonly string[];
   const i = roles.findIndex((r) => !Object.hasOwn(deps.chart.roles, r));

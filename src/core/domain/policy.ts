@@ -49,7 +49,9 @@ export function evaluatePolicy(
   const out: [string, string][] = [];
   for (const uri of subject.uris) {
     const hit = rules.denied_source_patterns.find((p) => globMatch(p, uri));
-    if (hit !== undefined) out.push(['denied_source', `source ${uri} matches denied pattern ${hit}`]);
+    if (hit !== undefined) {
+      out.push(['denied_source', `source ${uri} matches denied pattern ${hit}`]);
+    }
   }
   const size = subject.council_size;
   if (size !== null && rules.max_council_size > 0 && size > rules.max_council_size) {
@@ -81,7 +83,10 @@ export function policySubject(
     case 'Council_ProfilesLoaded':
       return { uris: [], council_size: listOf(inputs['candidates']).length };
     case 'Council_QuorumCert':
-      return { uris: [], council_size: Array.isArray(inputs['members']) ? inputs['members'].length : 0 };
+      return {
+        uris: [],
+        council_size: Array.isArray(inputs['members']) ? inputs['members'].length : 0,
+      };
     default:
       return { uris: [], council_size: null };
   }

@@ -71,7 +71,14 @@ function utf8Length(s: string, end: number): number {
 }
 
 /** What the scanner expects next inside the innermost container. */
-const Expect = { Value: 0, ValueOrClose: 1, Key: 2, KeyOrClose: 3, Colon: 4, CommaOrClose: 5 } as const;
+const Expect = {
+  Value: 0,
+  ValueOrClose: 1,
+  Key: 2,
+  KeyOrClose: 3,
+  Colon: 4,
+  CommaOrClose: 5,
+} as const;
 type Expect = (typeof Expect)[keyof typeof Expect];
 
 class Scanner {
@@ -202,7 +209,9 @@ class Scanner {
         const e = s.charCodeAt(i + 1);
         if (!ESCAPES.has(e)) return this.stop(i, 'invalid escape');
         if (e === 117) {
-          for (let k = 2; k < 6; k++) if (!isHex(s.charCodeAt(i + k))) return this.stop(i, 'invalid \\u escape');
+          for (let k = 2; k < 6; k++) {
+            if (!isHex(s.charCodeAt(i + k))) return this.stop(i, 'invalid \\u escape');
+          }
           i += 6;
         } else i += 2;
         continue;

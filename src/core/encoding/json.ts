@@ -10,7 +10,8 @@
  */
 
 /** A JSON value. Anything hashed in the state uses integers only (no fractions, no -0). */
-export type Json = null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
+export type Json =
+  null | boolean | number | string | readonly Json[] | { readonly [k: string]: Json };
 /** A JSON object. */
 export type JsonObject = { readonly [k: string]: Json };
 
@@ -34,7 +35,9 @@ function hasLoneSurrogate(s: string): boolean {
 function jcsString(s: string): string {
   // Most strings here are hashes and ids: nothing to escape, so quote them directly.
   if (!NEEDS_CARE.test(s)) return `"${s}"`;
-  if (SURROGATE.test(s) && hasLoneSurrogate(s)) throw new TypeError('jcs: lone surrogate in a string');
+  if (SURROGATE.test(s) && hasLoneSurrogate(s)) {
+    throw new TypeError('jcs: lone surrogate in a string');
+  }
   return JSON.stringify(s);
 }
 
@@ -54,7 +57,8 @@ export function jcs(value: unknown): string {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
           const v: unknown = value[i];
-          out += (i === 0 ? '' : ',') + (v === undefined || typeof v === 'function' ? 'null' : jcs(v));
+          out +=
+            (i === 0 ? '' : ',') + (v === undefined || typeof v === 'function' ? 'null' : jcs(v));
         }
         return `${out}]`;
       }
@@ -84,7 +88,9 @@ export function jcs(value: unknown): string {
  * (e.g. 1e400). The caller bounds nesting first (json-scan.ts), so `jcs` cannot meet a stack
  * limit here, and the caught error's text is never used: it differs between runtimes.
  */
-export function jcsOrProblem(value: unknown): { ok: true; text: string } | { ok: false; problem: string } {
+export function jcsOrProblem(
+  value: unknown,
+): { ok: true; text: string } | { ok: false; problem: string } {
   try {
     return { ok: true, text: jcs(value) };
   } catch (err) {

@@ -43,22 +43,43 @@ function apply(deps: EvolveDeps, s: State, ev: CoreEvent): State {
     case 'proposal_recorded':
       return recordProposal(deps, s, ev);
     case 'transition_applied':
-      return effect(deps, generic(deps, s, ev.name, ev.log_ms), ev.name as TransitionName, ev, null);
+      return effect(
+        deps,
+        generic(deps, s, ev.name, ev.log_ms),
+        ev.name as TransitionName,
+        ev,
+        null,
+      );
     case 'auto_transition':
-      return effect(deps, generic(deps, s, ev.name, ev.log_ms), ev.name as TransitionName, null, ev);
+      return effect(
+        deps,
+        generic(deps, s, ev.name, ev.log_ms),
+        ev.name as TransitionName,
+        null,
+        ev,
+      );
     case 'fact_recorded':
       return { ...s, facts: { ...s.facts, [ev.kind]: ev.value } };
   }
   return assertNever(ev, 'event');
 }
 
-function recordProposal(deps: EvolveDeps, s: State, ev: Extract<CoreEvent, { type: 'proposal_recorded' }>): State {
+function recordProposal(
+  deps: EvolveDeps,
+  s: State,
+  ev: Extract<CoreEvent, { type: 'proposal_recorded' }>,
+): State {
   const hlc = parseHlc(ev.hlc);
   if (!hlc.ok) throw new Error(`evolve: decided proposal carries a bad hlc ${ev.hlc}`);
   const cfg = s.meta.config;
   return {
     ...s,
-    clock: { ...s.clock, hlc_last: ev.hlc, hlc_last_signer: ev.signer, hlc_last_idem_key: ev.idem_key },
+    clock: {
+      ...s.clock,
+      hlc_last: ev.hlc,
+      hlc_last_signer: ev.signer,
+      hlc_last_idem_key: ev.idem_key,
+    },
     idem: idemAppend(
       deps.hasher,
       s.idem,
@@ -104,10 +125,16 @@ function hasHistoryExit(deps: EvolveDeps, top: string): boolean {
  */
 export function executionHolds(s: State): boolean {
   const p = s.execution.pins;
-  return p !== null && s.ingestion.state === 'READY' && s.council.state === 'READY' &&
-    s.environment.state === 'READY' && p.content_hash === s.ingestion.content_hash &&
-    p.ingestion_version === s.ingestion.version && p.member_set_hash === s.council.member_set_hash &&
-    p.env_version === s.environment.env_version;
+  return (
+    p !== null &&
+    s.ingestion.state === 'READY' &&
+    s.council.state === 'READY' &&
+    s.environment.state === 'READY' &&
+    p.content_hash === s.ingestion.content_hash &&
+    p.ingestion_version === s.ingestion.version &&
+    p.member_set_hash === s.council.member_set_hash &&
+    p.env_version === s.environment.env_version
+  );
 }
 
 /** Why a return to EXECUTION was redirected to RECOVERY. */
@@ -236,7 +263,11 @@ function ingestionEffect(s: State, name: TransitionName, i: JsonObject): State {
     case 'Ingestion_BytesOk':
       return {
         ...s,
-        ingestion: { ...g, manifest_hash: str(i, 'manifest_hash'), bytes_total: i['bytes_total'] as number },
+        ingestion: {
+          ...g,
+          manifest_hash: str(i, 'manifest_hash'),
+          bytes_total: i['bytes_total'] as number,
+        },
       };
     case 'Ingestion_SchemaOk':
       return {
@@ -247,15 +278,32 @@ function ingestionEffect(s: State, name: TransitionName, i: JsonObject): State {
         },
       };
     case 'Ingestion_CorpusBuilt':
-      return { ...s, ingestion: { ...g, content_hash: str(i, 'content_hash'), version: str(i, 'version') } };
+      return {
+        ...s,
+        ingestion: { ...g, content_hash: str(i, 'content_hash'), version: str(i, 'version') },
+      };
     default: // Ingestion_RollbackIndex
-      return { ...s, ingestion: { ...g, content_hash: null, version: null, rollbacks: g.rollbacks + 1 } };
+      return {
+        ...s,
+        ingestion: { ...g, content_hash: null, version: null, rollbacks: g.rollbacks + 1 },
+      };
   }
 }
 
-function councilEffect(deps: EvolveDeps, s: State, name: TransitionName, i: JsonObject, logMs: number): State {
+function councilEffect(
+  deps: EvolveDeps,
+  s: State,
+  name: TransitionName,
+  i: JsonObject,
+  logMs: number,
+): State {
   const c = s.council;
-  const cleared = { members: [], member_set_hash: null, quorum_cert: null, tooling_green_at_ms: null };
+  const cleared = {
+    members: [],
+    member_set_hash: null,
+    quorum_cert: null,
+    tooling_green_at_ms: null,
+  };
   switch (name) {
     case 'Council_ProfilesLoaded': {
       const plan = planCouncil(
@@ -267,12 +315,16 @@ function councilEffect(deps: EvolveDeps, s: State, name: TransitionName, i: Json
     }
     case 'Council_QuorumCert': {
       const members = sortedUnique(i['members'] as readonly string[]);
-      const voters = sortedUnique((i['votes'] as readonly JsonObject[]).map((v) => str(v, 'voter')));
+      const voters = sortedUnique(
+        (i['votes'] as readonly JsonObject[]).map((v) => str(v, 'voter')),
+      );
       const msh = deps.hash(members);
       return {
         ...s,
         council: {
-          ...c, members, member_set_hash: msh,
+          ...c,
+          members,
+          member_set_hash: msh,
           quorum_cert: { term: i['term'] as number, member_set_hash: msh, voters },
         },
       };
@@ -281,7 +333,8 @@ function councilEffect(deps: EvolveDeps, s: State, name: TransitionName, i: Json
       return { ...s, council: { ...c, tooling_green_at_ms: logMs } };
     case 'Council_Eject': {
       const ejected = sortedUnique([...c.ejected, str(i, 'agent')]);
-      const plan = c.plan === null ? null : planCouncil(c.plan.required_roles, c.plan.candidates, ejected);
+      const plan =
+        c.plan === null ? null : planCouncil(c.plan.required_roles, c.plan.candidates, ejected);
       const state = plan !== null && plan.unmatched_roles.length === 0 ? 'ELECT' : 'PLAN_ROLES';
       return { ...s, council: { ...c, ...cleared, state, ejected, plan, term: c.term + 1 } };
     }
@@ -299,25 +352,48 @@ function environmentEffect(s: State, name: TransitionName, i: JsonObject): State
         environment: {
           ...e,
           allocation: {
-            cpu_millis: i['cpu_millis'] as number, memory_mb: i['memory_mb'] as number, slots: i['slots'] as number,
+            cpu_millis: i['cpu_millis'] as number,
+            memory_mb: i['memory_mb'] as number,
+            slots: i['slots'] as number,
           },
         },
       };
     case 'Environment_Installed':
       return {
         ...s,
-        environment: { ...e, assets: sortedUnique(i['assets'] as readonly string[]), env_version: str(i, 'env_version') },
+        environment: {
+          ...e,
+          assets: sortedUnique(i['assets'] as readonly string[]),
+          env_version: str(i, 'env_version'),
+        },
       };
     case 'Environment_Green':
-      return { ...s, environment: { ...e, health: { checks_passed: i['checks_passed'] as number }, amber_reasons: [] } };
+      return {
+        ...s,
+        environment: {
+          ...e,
+          health: { checks_passed: i['checks_passed'] as number },
+          amber_reasons: [],
+        },
+      };
     case 'Environment_Amber':
-      return { ...s, environment: { ...e, amber_reasons: [...(i['reasons'] as readonly string[])] } };
+      return {
+        ...s,
+        environment: { ...e, amber_reasons: [...(i['reasons'] as readonly string[])] },
+      };
     case 'Environment_Recheck':
       return s;
     default: // Environment_Deprovision
       return {
         ...s,
-        environment: { ...e, allocation: null, assets: [], env_version: null, health: null, amber_reasons: [] },
+        environment: {
+          ...e,
+          allocation: null,
+          assets: [],
+          env_version: null,
+          health: null,
+          amber_reasons: [],
+        },
       };
   }
 }
@@ -330,17 +406,27 @@ function executionEffect(s: State, name: TransitionName, ev: Applied): State {
       return {
         ...s,
         execution: {
-          ...x, plan_hash: str(i, 'plan_hash'), window_id: ev?.window_id ?? null, work_hash: null, approvals: [],
+          ...x,
+          plan_hash: str(i, 'plan_hash'),
+          window_id: ev?.window_id ?? null,
+          work_hash: null,
+          approvals: [],
         },
       };
     case 'Execution_BeatReviewGate':
       return { ...s, execution: { ...x, work_hash: str(i, 'work_hash'), approvals: [] } };
     case 'Execution_SubmitApproval':
-      return { ...s, execution: { ...x, approvals: sortedUnique([...x.approvals, ev?.signer ?? '']) } };
+      return {
+        ...s,
+        execution: { ...x, approvals: sortedUnique([...x.approvals, ev?.signer ?? '']) },
+      };
     case 'Execution_ApprovalsThreshold':
       return s;
     case 'Execution_NextWindow':
-      return { ...s, execution: { ...x, loop: x.loop + 1, plan_hash: null, work_hash: null, approvals: [] } };
+      return {
+        ...s,
+        execution: { ...x, loop: x.loop + 1, plan_hash: null, work_hash: null, approvals: [] },
+      };
     default: {
       // Execution_QuorumLost: the council must be re-elected before execution resumes.
       const c = s.council;
@@ -357,7 +443,9 @@ function executionEffect(s: State, name: TransitionName, ev: Applied): State {
 }
 
 function quarantineEffect(s: State, au: Auto): State {
-  if (au === null || au.breach === null) throw new Error('evolve: Policy_Quarantine without its breach');
+  if (au === null || au.breach === null) {
+    throw new Error('evolve: Policy_Quarantine without its breach');
+  }
   const breach: PolicyBreach = au.breach;
   return {
     ...s,
@@ -377,9 +465,13 @@ function identityEffect(ids: Identities, name: TransitionName, i: JsonObject): I
     ? sortedUnique([...have, ...roles])
     : have.filter((r) => !roles.includes(r));
   const out: Record<string, { readonly roles: readonly string[] }> = {};
-  for (const k of Object.keys(ids)) if (k !== who) out[k] = ids[k] as { readonly roles: readonly string[] };
+  for (const k of Object.keys(ids)) {
+    if (k !== who) out[k] = ids[k] as { readonly roles: readonly string[] };
+  }
   if (next.length > 0) out[who] = { roles: next };
   const sorted: Record<string, { readonly roles: readonly string[] }> = {};
-  for (const k of Object.keys(out).sort()) sorted[k] = out[k] as { readonly roles: readonly string[] };
+  for (const k of Object.keys(out).sort()) {
+    sorted[k] = out[k] as { readonly roles: readonly string[] };
+  }
   return sorted;
 }

@@ -10,7 +10,11 @@ export const approvalsGuard: GuardFn = ({ state, proposal, spec }) => {
   const ex = state.execution;
   if (spec.name === 'Execution_SubmitApproval') {
     if (proposal.inputs['work_hash'] !== ex.work_hash) {
-      return deny('work_hash_mismatch', `approval for ${jcs(proposal.inputs['work_hash'] ?? null)}, under review ${ex.work_hash ?? 'nothing'}`);
+      return deny(
+        'work_hash_mismatch',
+        `approval for ${jcs(proposal.inputs['work_hash'] ?? null)}, under review ` +
+        `${ex.work_hash ?? 'nothing'}`,
+      );
     }
     return pass(`approval of ${ex.work_hash ?? ''}`);
   }

@@ -10,7 +10,9 @@ export const capacityGuard: GuardFn = ({ state, proposal }) => {
   const short: string[] = [];
   for (const r of RESOURCES) {
     const want = proposal.inputs[r];
-    if (typeof want === 'number' && want > cap[r]) short.push(`${r}: requested ${want}, available ${cap[r]}`);
+    if (typeof want === 'number' && want > cap[r]) {
+      short.push(`${r}: requested ${want}, available ${cap[r]}`);
+    }
   }
   if (short.length > 0) return deny('capacity_insufficient', ...short);
   return pass(`fits capacity ${cap.cpu_millis}m cpu, ${cap.memory_mb} MB, ${cap.slots} slots`);

@@ -10,7 +10,10 @@ import { planCouncil } from '../domain/council.js';
 
 /** Passes when the plan covers every required role (ELECT needs full coverage). */
 export const formationGuard: GuardFn = ({ state, proposal }) => {
-  const inputs = proposal.inputs as unknown as { required_roles: string[]; candidates: Candidate[] };
+  const inputs = proposal.inputs as unknown as {
+    required_roles: string[];
+    candidates: Candidate[];
+  };
   const plan = planCouncil(inputs.required_roles, inputs.candidates, state.council.ejected);
   if (plan.unmatched_roles.length > 0) {
     return deny(

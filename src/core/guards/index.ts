@@ -12,7 +12,10 @@ import { readinessGuard } from './readiness.js';
 import { toolingGuard } from './tooling.js';
 import { windowGuard } from './window.js';
 
-/** Guard id → provider. Typed by the generated union, so a chart guard without a provider fails to compile. */
+/**
+ * Guard id → provider. Typed by the generated union, so a chart guard without a provider fails to
+ * compile.
+ */
 export const GUARDS: { readonly [K in GuardId]: GuardFn } = {
   approvals: approvalsGuard,
   capacity: capacityGuard,

@@ -19,20 +19,31 @@ export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash }) => {
   };
   const expected = memberSetHash(hash, inputs.members);
   if (inputs.member_set_hash !== expected) {
-    return deny('member_set_hash_mismatch', `member_set_hash ${inputs.member_set_hash}, members hash to ${expected}`);
+    return deny(
+      'member_set_hash_mismatch',
+      `member_set_hash ${inputs.member_set_hash}, members hash to ${expected}`,
+    );
   }
   const planned = [...new Set((state.council.plan?.assignments ?? []).map((a) => a.agent))].sort();
   const members = [...new Set(inputs.members)].sort();
   if (planned.join('\n') !== members.join('\n')) {
-    return deny('members_not_planned', `members [${members.join(', ')}], plan assigned [${planned.join(', ')}]`);
+    return deny(
+      'members_not_planned',
+      `members [${members.join(', ')}], plan assigned [${planned.join(', ')}]`,
+    );
   }
   if (inputs.term !== state.council.term) {
-    return deny('wrong_term', `certificate for term ${inputs.term}, council is in term ${state.council.term}`);
+    return deny(
+      'wrong_term',
+      `certificate for term ${inputs.term}, council is in term ${state.council.term}`,
+    );
   }
   const seen = new Set<string>();
   for (let i = 0; i < inputs.votes.length; i++) {
     const v = inputs.votes[i] as Vote;
-    if (embedded[i] !== true) return deny('bad_vote_signature', `votes[${i}] from ${v.voter} does not verify`);
+    if (embedded[i] !== true) {
+      return deny('bad_vote_signature', `votes[${i}] from ${v.voter} does not verify`);
+    }
     if (!(state.identities[v.voter]?.roles.includes('voter') ?? false)) {
       return deny('ineligible_voter', `votes[${i}]: ${v.voter} does not hold the voter role`);
     }

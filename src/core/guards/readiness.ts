@@ -10,7 +10,9 @@ export const readinessGuard: GuardFn = ({ state, proposal }) => {
   const notReady: string[] = [];
   if (state.ingestion.state !== 'READY') notReady.push(`ingestion is ${state.ingestion.state}`);
   if (state.council.state !== 'READY') notReady.push(`council is ${state.council.state}`);
-  if (state.environment.state !== 'READY') notReady.push(`environment is ${state.environment.state}`);
+  if (state.environment.state !== 'READY') {
+    notReady.push(`environment is ${state.environment.state}`);
+  }
   if (notReady.length > 0) return deny('region_not_ready', ...notReady);
   const pins = proposal.inputs['pins'];
   if (!isJsonObject(pins)) return deny('pin_mismatch', 'pins missing');
@@ -22,7 +24,9 @@ export const readinessGuard: GuardFn = ({ state, proposal }) => {
   ];
   const bad = expected
     .filter(([k, v]) => pins[k] !== v)
-    .map(([k, v]) => `pins.${k}: proposal has ${jcs(pins[k] ?? null)}, state has ${v ?? 'nothing'}`);
+    .map(
+      ([k, v]) => `pins.${k}: proposal has ${jcs(pins[k] ?? null)}, state has ${v ?? 'nothing'}`,
+    );
   if (bad.length > 0) return deny('pin_mismatch', ...bad);
   return pass('ingestion, council and environment READY with matching pins');
 };

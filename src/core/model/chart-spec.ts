@@ -97,7 +97,10 @@ export interface Chart {
   readonly version: number;
   readonly machine: string;
   readonly machine_version: string;
-  readonly top: { readonly initial: string; readonly states: { readonly [k: string]: TopStateSpec } };
+  readonly top: {
+    readonly initial: string;
+    readonly states: { readonly [k: string]: TopStateSpec };
+  };
   readonly regions: { readonly [k: string]: RegionSpec };
   readonly roles: { readonly [k: string]: string };
   readonly window_classes: { readonly [k: string]: WindowClassSpec };

@@ -196,7 +196,9 @@ export interface FactsSection {
   };
   readonly mcp: {
     readonly hlc: string | null;
-    readonly tools: { readonly [tool: string]: { readonly reachable: boolean; readonly version: string } };
+    readonly tools: {
+      readonly [tool: string]: { readonly reachable: boolean; readonly version: string };
+    };
   };
   readonly policy: { readonly hlc: string | null; readonly rules: PolicyRules };
   readonly capacity: {

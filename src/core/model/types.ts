@@ -153,7 +153,10 @@ export interface Decision {
   readonly guard_outcomes: readonly GuardOutcome[];
   readonly justification: string;
   /** For a duplicate: the entry that was decided first. */
-  readonly original: { readonly wal_seq: number; readonly outcome: 'accepted' | 'quarantined' } | null;
+  readonly original: {
+    readonly wal_seq: number;
+    readonly outcome: 'accepted' | 'quarantined';
+  } | null;
   /** Transitions this decision applied (proposed and automatic), in order. */
   readonly applied: readonly string[];
   readonly events: readonly CoreEvent[];

@@ -8,7 +8,14 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg, type PubAck } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+  type PubAck,
+} from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { keyPairFromSeed } from '../../crypto/keys.js';
 import { DOMAIN, signingBytes } from '../../crypto/domains.js';
@@ -26,10 +33,16 @@ const VERIFY_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const prefix = Buffer.from('302a300506032b6570032100', 'hex');
-const keys = workerData.samples.map((s) => crypto.createPublicKey({ key: Buffer.concat([prefix, Buffer.from(s.publicKey)]), format: 'der', type: 'spki' }));
+const keys = workerData.samples.map((s) => crypto.createPublicKey({
+  key: Buffer.concat([prefix, Buffer.from(s.publicKey)]), format: 'der', type: 'spki',
+}));
 const msgs = workerData.samples.map((s) => Buffer.from(s.message));
 const sigs = workerData.samples.map((s) => Buffer.from(s.signature));
-for (let i = 0; i < keys.length; i++) if (!crypto.verify(null, msgs[i], keys[i], sigs[i])) throw new Error('bench: a valid signature did not verify');
+for (let i = 0; i < keys.length; i++) {
+  if (!crypto.verify(null, msgs[i], keys[i], sigs[i])) {
+    throw new Error('bench: a valid signature did not verify');
+  }
+}
 parentPort.once('message', () => {
   let n = 0;
   const t0 = process.hrtime.bigint();
@@ -57,29 +70,58 @@ function verifySamples(count: number): VerifySample[] {
   return Array.from({ length: count }, (_, i) => {
     const kp = keyPairFromSeed(new Uint8Array(32).fill(i + 1));
     const body = {
-      current_state_hash: `sha256-${'ab'.repeat(32)}`, transition: 'Council_QuorumCert', inputs: {},
-      inputs_hash: `sha256-${'cd'.repeat(32)}`, signer: kp.signer, idem_key: `goal:${i}:Council_QuorumCert`,
-      hlc: '2025-10-19T01:23:45.678+00:00#1234', window_id: 'backbeat:W-2025-10-19-02', evidence: [],
+      current_state_hash: `sha256-${'ab'.repeat(32)}`,
+      transition: 'Council_QuorumCert',
+      inputs: {},
+      inputs_hash: `sha256-${'cd'.repeat(32)}`,
+      signer: kp.signer,
+      idem_key: `goal:${i}:Council_QuorumCert`,
+      hlc: '2025-10-19T01:23:45.678+00:00#1234',
+      window_id: 'backbeat:W-2025-10-19-02',
+      evidence: [],
     };
     const sigHex = signObject(DOMAIN.proposal, body, kp.secretKey);
-    return { publicKey: kp.publicKey, message: signingBytes(DOMAIN.proposal, body), signature: Buffer.from(sigHex, 'hex') };
+    return {
+      publicKey: kp.publicKey,
+      message: signingBytes(DOMAIN.proposal, body),
+      signature: Buffer.from(sigHex, 'hex'),
+    };
   });
 }
 
-/** Verifies per second over `threads` worker threads (default: every core available), all started together. */
-export async function verifyCeiling(seconds: number, threads = availableParallelism()): Promise<VerifyCeiling> {
+/**
+ * Verifies per second over `threads` worker threads (default: every core available), all started
+ * together.
+ */
+export async function verifyCeiling(
+  seconds: number,
+  threads = availableParallelism(),
+): Promise<VerifyCeiling> {
   const samples = verifySamples(64);
-  const workers = Array.from({ length: threads }, () => new Worker(VERIFY_WORKER, { eval: true, workerData: { samples, seconds } }));
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(VERIFY_WORKER, { eval: true, workerData: { samples, seconds } }),
+  );
   try {
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.once('error', reject);
-      w.once('message', () => resolve());
-    })));
-    const results = await Promise.all(workers.map((w) => new Promise<{ n: number; seconds: number }>((resolve, reject) => {
-      w.once('error', reject);
-      w.once('message', (m: { n: number; seconds: number }) => resolve(m));
-      w.postMessage('go');
-    })));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('error', reject);
+            w.once('message', () => resolve());
+          }),
+      ),
+    );
+    const results = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<{ n: number; seconds: number }>((resolve, reject) => {
+            w.once('error', reject);
+            w.once('message', (m: { n: number; seconds: number }) => resolve(m));
+            w.postMessage('go');
+          }),
+      ),
+    );
     const per = results.map((r) => Math.round(r.n / r.seconds));
     return { threads, seconds, verifies_per_s: per.reduce((a, b) => a + b, 0), per_thread: per };
   } finally {
@@ -107,17 +149,31 @@ export interface PipelineCeiling {
  * Pre-load `messages` inputs (excluded from timing), then time consume → two fenced publishes
  * → ack over them, in batches of `batch` as the writer does.
  */
-export async function jetstreamCeiling(url: string, messages: number, sizes: PipelineSizes, batch: number): Promise<PipelineCeiling> {
+export async function jetstreamCeiling(
+  url: string,
+  messages: number,
+  sizes: PipelineSizes,
+  batch: number,
+): Promise<PipelineCeiling> {
   const nc = await connect({ servers: url, noAsyncTraces: true });
   try {
     const js = jetstream(nc, { timeout: 10_000 });
     const jsm = await jetstreamManager(nc);
     const names = { in: 'RAWBENCH_IN', o1: 'RAWBENCH_O1', o2: 'RAWBENCH_O2' };
-    for (const [name, subj] of [[names.in, 'rawbench.in.>'], [names.o1, 'rawbench.o1.>'], [names.o2, 'rawbench.o2.>']] as const) {
+    for (const [name, subj] of [
+      [names.in, 'rawbench.in.>'],
+      [names.o1, 'rawbench.o1.>'],
+      [names.o2, 'rawbench.o2.>'],
+    ] as const) {
       await jsm.streams.delete(name).catch(() => false);
       await jsm.streams.add({ name, subjects: [subj] });
     }
-    await jsm.consumers.add(names.in, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: 10_000 });
+    await jsm.consumers.add(names.in, {
+      durable_name: 'raw',
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: 10_000,
+    });
     const payload = (n: number): Uint8Array => new Uint8Array(n).fill(0x61);
     const inBody = payload(sizes.input);
     let inflight: Promise<PubAck>[] = [];
@@ -157,7 +213,13 @@ export async function jetstreamCeiling(url: string, messages: number, sizes: Pip
     }
     const seconds = (performance.now() - t0) / 1000;
     for (const name of Object.values(names)) await jsm.streams.delete(name).catch(() => false);
-    return { messages, batch, sizes, seconds: +seconds.toFixed(3), messages_per_s: Math.round(messages / seconds) };
+    return {
+      messages,
+      batch,
+      sizes,
+      seconds: +seconds.toFixed(3),
+      messages_per_s: Math.round(messages / seconds),
+    };
   } finally {
     await nc.close();
   }

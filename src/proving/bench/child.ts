@@ -1,6 +1,7 @@
 /**
  * A SWOOSH instance in a child process of its own (src/server/process/main.ts, configured by
- * environment like `swoosh serve`; spawned through src/proving/harness/proc.ts), so what is measured of it
+ * environment like `swoosh serve`; spawned through src/proving/harness/proc.ts), so what is
+ * measured of it
  * (its RSS, its start-up) is the instance's alone, not the bench's generators'.
  */
 import { randomBytes } from 'node:crypto';
@@ -18,12 +19,20 @@ export interface ChildFiles {
 }
 
 /** Write the genesis (JSON) and a fresh writer key file into `dir`. */
-export async function writeChildFiles(dir: string, name: string, genesis: Record<string, unknown>): Promise<ChildFiles> {
+export async function writeChildFiles(
+  dir: string,
+  name: string,
+  genesis: Record<string, unknown>,
+): Promise<ChildFiles> {
   const seed = randomBytes(32);
   const genesisFile = join(dir, `${name}.genesis.json`);
   const keyFile = join(dir, `${name}.key.json`);
   await writeFile(genesisFile, JSON.stringify(genesis));
-  await writeFile(keyFile, JSON.stringify({ signer: keyPairFromSeed(seed).signer, secret_key: bytesToHex(seed) }), { mode: 0o600 });
+  await writeFile(
+    keyFile,
+    JSON.stringify({ signer: keyPairFromSeed(seed).signer, secret_key: bytesToHex(seed) }),
+    { mode: 0o600 },
+  );
   return { genesisFile, keyFile };
 }
 
@@ -38,15 +47,35 @@ export interface StartedChild {
 }
 
 /** Ask the child for its status over its NATS admin subject. */
-export async function childStatus(nc: NatsConnection, prefix: string, name: string): Promise<InstanceStatus> {
+export async function childStatus(
+  nc: NatsConnection,
+  prefix: string,
+  name: string,
+): Promise<InstanceStatus> {
   const m = await nc.request(`${prefix}.admin.${name}.status`, '', { timeout: 2000 });
   return JSON.parse(m.string()) as InstanceStatus;
 }
 
 /** Spawn an instance child and wait until it serves as the writer. */
-export async function startChildWriter(nc: NatsConnection, o: { natsUrl: string; prefix: string; name: string; files: ChildFiles; env?: Record<string, string> }): Promise<StartedChild> {
+export async function startChildWriter(
+  nc: NatsConnection,
+  o: {
+    natsUrl: string;
+    prefix: string;
+    name: string;
+    files: ChildFiles;
+    env?: Record<string, string>;
+  },
+): Promise<StartedChild> {
   const t0 = performance.now();
-  const proc = await spawnReadyInstance({ natsUrl: o.natsUrl, prefix: o.prefix, name: o.name, ...o.files, ...(o.env !== undefined ? { env: o.env } : {}), readyTimeoutMs: 60_000 });
+  const proc = await spawnReadyInstance({
+    natsUrl: o.natsUrl,
+    prefix: o.prefix,
+    name: o.name,
+    ...o.files,
+    ...(o.env !== undefined ? { env: o.env } : {}),
+    readyTimeoutMs: 60_000,
+  });
   const readyMs = performance.now() - t0;
   const pid = proc.child.pid;
   if (pid === undefined) throw new Error(`bench: ${o.name} has no pid`);
@@ -61,8 +90,14 @@ export async function startChildWriter(nc: NatsConnection, o: { natsUrl: string;
         void err;
       }
       if (role === 'writer') break;
-      if (proc.child.exitCode !== null) throw new Error(`bench: ${o.name} exited (${proc.child.exitCode}):\n${proc.output.slice(-20).join('\n')}`);
-      if (Date.now() > until) throw new Error(`bench: ${o.name} did not become the writer (role ${role})`);
+      if (proc.child.exitCode !== null) {
+        throw new Error(
+          `bench: ${o.name} exited (${proc.child.exitCode}):\n${proc.output.slice(-20).join('\n')}`,
+        );
+      }
+      if (Date.now() > until) {
+        throw new Error(`bench: ${o.name} did not become the writer (role ${role})`);
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
   } catch (err) {

@@ -6,7 +6,13 @@
  * pre-loaded closed loop, then decided). Recovery at size is src/proving/bench/recovery.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+} from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
@@ -61,21 +67,46 @@ export function makeWorkload(prefix: string, count: number, seed = 20251019): Wo
     const json = e.channel === 'proposal'
       ? `${e.body.slice(0, -1)},"signature":"${Buffer.from(sig).toString('hex')}"}`
       : null;
-    entries.push({ subject: `${prefix}.${family}.${e.name}`, data: encodeEnvelope(body, sig), msgId: msgIdOf(body), channel: e.channel, json });
+    entries.push({
+      subject: `${prefix}.${family}.${e.name}`,
+      data: encodeEnvelope(body, sig),
+      msgId: msgIdOf(body),
+      channel: e.channel,
+      json,
+    });
   }
   const genesis = parseFixtureGenesis(raw);
   const proposals = entries.filter((e) => e.channel === 'proposal').length;
   return {
-    genesis, entries, generate_seconds: +((performance.now() - t0) / 1000).toFixed(2),
-    proposals, facts: entries.length - proposals,
-    mean_envelope_bytes: Math.round(entries.reduce((a, e) => a + e.data.length, 0) / Math.max(1, entries.length)),
+    genesis,
+    entries,
+    generate_seconds: +((performance.now() - t0) / 1000).toFixed(2),
+    proposals,
+    facts: entries.length - proposals,
+    mean_envelope_bytes: Math.round(
+      entries.reduce((a, e) => a + e.data.length, 0) / Math.max(1, entries.length),
+    ),
   };
 }
 
 /** Start an Instance and wait until it is the writer. */
-export async function startWriter(url: string, prefix: string, genesis: Genesis, name: string, snapshotEvery: number): Promise<{ inst: Instance; startMs: number; writerMs: number }> {
+export async function startWriter(
+  url: string,
+  prefix: string,
+  genesis: Genesis,
+  name: string,
+  snapshotEvery: number,
+): Promise<{ inst: Instance; startMs: number; writerMs: number }> {
   const t0 = performance.now();
-  const inst = new Instance({ natsUrl: url, prefix, name, genesis, signerSeed: randomBytes(32), snapshotEvery, log: quiet });
+  const inst = new Instance({
+    natsUrl: url,
+    prefix,
+    name,
+    genesis,
+    signerSeed: randomBytes(32),
+    snapshotEvery,
+    log: quiet,
+  });
   await inst.start();
   const startMs = performance.now() - t0;
   const until = Date.now() + 30_000;
@@ -108,17 +139,32 @@ export function rssSampler(everyMs: number): { stop(): { samples_mb: number[]; p
 }
 
 /** Mean stored message size of the WAL, DECISIONS and TRANSITIONS streams. */
-async function meanSizes(jsm: JetStreamManager, s: Subjects): Promise<{ wal: number; dr: number; transition: number }> {
+async function meanSizes(
+  jsm: JetStreamManager,
+  s: Subjects,
+): Promise<{ wal: number; dr: number; transition: number }> {
   const mean = async (name: string): Promise<number> => {
     const st = (await jsm.streams.info(name)).state;
     return Math.round(st.bytes / Math.max(1, st.messages));
   };
-  return { wal: await mean(s.walName), dr: await mean(s.decisionsName), transition: await mean(s.transitionsName) };
+  return {
+    wal: await mean(s.walName),
+    dr: await mean(s.decisionsName),
+    transition: await mean(s.transitionsName),
+  };
 }
 
 /** RSS figures of a run: before, peak, last sample, all samples. */
-function rssFigures(beforeMb: number, mem: { samples_mb: number[]; peak_mb: number }): { before_mb: number; peak_mb: number; after_mb: number; samples_mb: number[] } {
-  return { before_mb: +beforeMb.toFixed(1), peak_mb: mem.peak_mb, after_mb: mem.samples_mb[mem.samples_mb.length - 1] ?? 0, samples_mb: mem.samples_mb };
+function rssFigures(
+  beforeMb: number,
+  mem: { samples_mb: number[]; peak_mb: number },
+): { before_mb: number; peak_mb: number; after_mb: number; samples_mb: number[] } {
+  return {
+    before_mb: +beforeMb.toFixed(1),
+    peak_mb: mem.peak_mb,
+    after_mb: mem.samples_mb[mem.samples_mb.length - 1] ?? 0,
+    samples_mb: mem.samples_mb,
+  };
 }
 
 async function lastSeq(jsm: JetStreamManager, stream: string): Promise<number> {
@@ -145,7 +191,18 @@ export interface E2eResult {
  * Publish the workload from `producers` concurrent NATS producers (each pipelining 64
  * publishes) to a fresh writer; time from the first publish to the last decision record stored.
  */
-export async function runE2e(url: string, prefix: string, w: Workload, producers: number, snapshotEvery: number): Promise<{ e2e: E2eResult; inst: Instance; report: AuditReport; recoveryInput: { wal: number } }> {
+export async function runE2e(
+  url: string,
+  prefix: string,
+  w: Workload,
+  producers: number,
+  snapshotEvery: number,
+): Promise<{
+  e2e: E2eResult;
+  inst: Instance;
+  report: AuditReport;
+  recoveryInput: { wal: number };
+}> {
   const { inst } = await startWriter(url, prefix, w.genesis, 'bench-1', snapshotEvery);
   const nc = await connect({ servers: url, noAsyncTraces: true });
   try {
@@ -173,17 +230,34 @@ export async function runE2e(url: string, prefix: string, w: Workload, producers
     await Promise.all(pubs);
     const publishSeconds = (performance.now() - t0) / 1000;
     const walLast = await lastSeq(jsm, s.walName);
-    while ((await lastSeq(jsm, s.decisionsName)) < walLast) await new Promise((r) => setTimeout(r, 5));
+    while ((await lastSeq(jsm, s.decisionsName)) < walLast) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const seconds = (performance.now() - t0) / 1000;
     const mem = rss.stop();
     const sizes = await meanSizes(jsm, s);
-    const report = await audit({ js, jsm, genesis: w.genesis, walName: s.walName, decisionsName: s.decisionsName, transitionsName: s.transitionsName });
+    const report = await audit({
+      js,
+      jsm,
+      genesis: w.genesis,
+      walName: s.walName,
+      decisionsName: s.decisionsName,
+      transitionsName: s.transitionsName,
+    });
     return {
-      inst, report, recoveryInput: { wal: walLast },
+      inst,
+      report,
+      recoveryInput: { wal: walLast },
       e2e: {
-        decisions: walLast, proposals: w.proposals, facts: w.facts, producers,
-        publish_seconds: +publishSeconds.toFixed(3), seconds: +seconds.toFixed(3),
-        decisions_per_s: Math.round(walLast / seconds), generate_seconds: w.generate_seconds, sizes,
+        decisions: walLast,
+        proposals: w.proposals,
+        facts: w.facts,
+        producers,
+        publish_seconds: +publishSeconds.toFixed(3),
+        seconds: +seconds.toFixed(3),
+        decisions_per_s: Math.round(walLast / seconds),
+        generate_seconds: w.generate_seconds,
+        sizes,
         outcomes: report.outcomes,
         rss: rssFigures(before, mem),
         heap_after_mb: +(process.memoryUsage().heapUsed / 1_048_576).toFixed(1),
@@ -195,12 +269,19 @@ export async function runE2e(url: string, prefix: string, w: Workload, producers
 }
 
 /** A connection to the bench server with the streams of `prefix` applied (callers close `nc`). */
-export async function benchConnection(url: string, prefix: string): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; s: Subjects }> {
+export async function benchConnection(
+  url: string,
+  prefix: string,
+): Promise<{ nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; s: Subjects }> {
   const nc = await connect({ servers: url, noAsyncTraces: true });
   try {
     const js = jetstream(nc, { timeout: 30_000 });
     const jsm = await jetstreamManager(nc);
-    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), { mode: 'apply' }));
+    assertNoDrift(
+      await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), {
+        mode: 'apply',
+      }),
+    );
     return { nc, js, jsm, s: subjectsFor(prefix) };
   } catch (err) {
     await nc.close();
@@ -223,10 +304,21 @@ export interface DrainResult {
   readonly heap_after_mb: number;
 }
 
-/** The closed-loop producer in its own frame, so its world (every state it saw) is garbage after. */
-async function preloadLive(js: JetStreamClient, jsm: JetStreamManager, prefix: string, walName: string, raw: Record<string, unknown>, count: number): Promise<number> {
+/**
+ * The closed-loop producer in its own frame, so its world (every state it saw) is garbage after.
+ */
+async function preloadLive(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  prefix: string,
+  walName: string,
+  raw: Record<string, unknown>,
+  count: number,
+): Promise<number> {
   const w = new World(raw, undefined, { baseMs: Date.now() });
-  return (await publishLive(js, jsm, prefix, walName, w, streamSteps(w, 20251019, count, NO_FAULTS))).length;
+  return (
+    await publishLive(js, jsm, prefix, walName, w, streamSteps(w, 20251019, count, NO_FAULTS))
+  ).length;
 }
 
 /**
@@ -236,7 +328,13 @@ async function preloadLive(js: JetStreamClient, jsm: JetStreamManager, prefix: s
  * no writer running (not timed). Then a writer starts and decides the whole WAL: timed from
  * taking the lease to the last decision record stored.
  */
-export async function runDrain(url: string, prefix: string, count: number, snapshotEvery: number, log: (m: string) => void): Promise<{ drain: DrainResult; inst: Instance; report: AuditReport; genesis: Genesis }> {
+export async function runDrain(
+  url: string,
+  prefix: string,
+  count: number,
+  snapshotEvery: number,
+  log: (m: string) => void,
+): Promise<{ drain: DrainResult; inst: Instance; report: AuditReport; genesis: Genesis }> {
   const raw = castGenesis();
   const genesis = parseFixtureGenesis(raw);
   const { nc, js, jsm, s } = await benchConnection(url, prefix);
@@ -244,24 +342,43 @@ export async function runDrain(url: string, prefix: string, count: number, snaps
     const tp = performance.now();
     const loaded = await preloadLive(js, jsm, prefix, s.walName, raw, count);
     const preload = (performance.now() - tp) / 1000;
-    log(`  pre-loaded ${loaded} entries in ${preload.toFixed(1)} s (closed loop, not timed); draining …`);
+    log(
+      `  pre-loaded ${loaded} entries in ${preload.toFixed(1)} s (closed loop, not timed); ` +
+      `draining …`,
+    );
     const walLast = await lastSeq(jsm, s.walName);
     const rss = rssSampler(250);
     const before = process.memoryUsage.rss() / 1_048_576;
     const t0 = performance.now();
     const { inst, writerMs } = await startWriter(url, prefix, genesis, 'drain-1', snapshotEvery);
     const tw = t0 + writerMs;
-    while ((await lastSeq(jsm, s.decisionsName)) < walLast) await new Promise((r) => setTimeout(r, 5));
+    while ((await lastSeq(jsm, s.decisionsName)) < walLast) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const tEnd = performance.now();
     const mem = rss.stop();
     const sizes = await meanSizes(jsm, s);
-    const report = await audit({ js, jsm, genesis, walName: s.walName, decisionsName: s.decisionsName, transitionsName: s.transitionsName });
+    const report = await audit({
+      js,
+      jsm,
+      genesis,
+      walName: s.walName,
+      decisionsName: s.decisionsName,
+      transitionsName: s.transitionsName,
+    });
     const seconds = (tEnd - tw) / 1000;
     return {
-      inst, report, genesis,
+      inst,
+      report,
+      genesis,
       drain: {
-        decisions: walLast, preload_seconds: +preload.toFixed(2), seconds: +seconds.toFixed(3), decisions_per_s: Math.round(walLast / seconds),
-        with_start_seconds: +((tEnd - t0) / 1000).toFixed(3), sizes, outcomes: report.outcomes,
+        decisions: walLast,
+        preload_seconds: +preload.toFixed(2),
+        seconds: +seconds.toFixed(3),
+        decisions_per_s: Math.round(walLast / seconds),
+        with_start_seconds: +((tEnd - t0) / 1000).toFixed(3),
+        sizes,
+        outcomes: report.outcomes,
         rss: rssFigures(before, mem),
         heap_after_mb: +(process.memoryUsage().heapUsed / 1_048_576).toFixed(1),
       },

@@ -27,7 +27,8 @@ function classify(text: string): string {
   try {
     const b = JSON.parse(text) as { status?: unknown; duplicate?: unknown; code?: unknown };
     if (b.status === 'accepted') return b.duplicate === true ? 'duplicate' : 'accepted';
-    return `${typeof b.status === 'string' ? b.status : 'error'}:${typeof b.code === 'string' ? b.code : '?'}`;
+    const status = typeof b.status === 'string' ? b.status : 'error';
+    return `${status}:${typeof b.code === 'string' ? b.code : '?'}`;
   } catch {
     return 'unparsable';
   }
@@ -39,8 +40,18 @@ function pct(sorted: readonly number[], p: number): number {
   return +(sorted[Math.max(0, i)] ?? 0).toFixed(2);
 }
 
-/** Serve the gateway for `inst` on loopback, run each rate for `seconds` (request i's body is `bodyAt(i)`, built at send time), close. */
-export async function httpLatency(inst: Instance, bodyAt: (i: number) => string, rates: readonly number[], seconds: number, clients: number, timeoutMs: number): Promise<HttpRate[]> {
+/**
+ * Serve the gateway for `inst` on loopback, run each rate for `seconds` (request i's body is
+ * `bodyAt(i)`, built at send time), close.
+ */
+export async function httpLatency(
+  inst: Instance,
+  bodyAt: (i: number) => string,
+  rates: readonly number[],
+  seconds: number,
+  clients: number,
+  timeoutMs: number,
+): Promise<HttpRate[]> {
   const app = await createHttpServer({ instance: inst });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
@@ -58,28 +69,43 @@ export async function httpLatency(inst: Instance, bodyAt: (i: number) => string,
       const statuses: Record<string, number> = {};
       let errors = 0;
       let timeouts = 0;
-      const one = (body: string, scheduled: number): Promise<void> => new Promise((resolve) => {
-        const req = request({ host: '127.0.0.1', port, path: '/transition', method: 'POST', agent, timeout: timeoutMs,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            lat.push(performance.now() - scheduled);
-            const k = `${res.statusCode ?? 0} ${classify(Buffer.concat(chunks).toString('utf8'))}`;
-            statuses[k] = (statuses[k] ?? 0) + 1;
+      const one = (body: string, scheduled: number): Promise<void> =>
+        new Promise((resolve) => {
+          const req = request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/transition',
+              method: 'POST',
+              agent,
+              timeout: timeoutMs,
+              headers: {
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(body),
+              },
+            },
+            (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                lat.push(performance.now() - scheduled);
+                const k = `${res.statusCode ?? 0} ` +
+                  `${classify(Buffer.concat(chunks).toString('utf8'))}`;
+                statuses[k] = (statuses[k] ?? 0) + 1;
+                resolve();
+              });
+            },
+          );
+          req.on('timeout', () => {
+            timeouts += 1;
+            req.destroy();
+          });
+          req.on('error', () => {
+            errors += 1;
             resolve();
           });
+          req.end(body);
         });
-        req.on('timeout', () => {
-          timeouts += 1;
-          req.destroy();
-        });
-        req.on('error', () => {
-          errors += 1;
-          resolve();
-        });
-        req.end(body);
-      });
       const t0 = performance.now();
       const pending: Promise<void>[] = [];
       for (let i = 0; i < total; i++) {
@@ -94,8 +120,16 @@ export async function httpLatency(inst: Instance, bodyAt: (i: number) => string,
       lat.sort((a, b) => a - b);
       if (warmup) continue;
       out.push({
-        rate, seconds, sent: total, p50_ms: pct(lat, 50), p95_ms: pct(lat, 95), p99_ms: pct(lat, 99), max_ms: pct(lat, 100),
-        statuses, errors: errors - timeouts, timeouts,
+        rate,
+        seconds,
+        sent: total,
+        p50_ms: pct(lat, 50),
+        p95_ms: pct(lat, 95),
+        p99_ms: pct(lat, 99),
+        max_ms: pct(lat, 100),
+        statuses,
+        errors: errors - timeouts,
+        timeouts,
       });
     }
     return out;

@@ -10,7 +10,13 @@ import { GENESIS_DEFAULTS } from '../../core/index.js';
 import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
 import { streamDefinitions, subjectsFor } from '../../../streams/definitions.js';
 import { castGenesis } from '../sim/world.js';
-import { procMemory, startChildWriter, stopChild, writeChildFiles, type StartedChild } from './child.js';
+import {
+  procMemory,
+  startChildWriter,
+  stopChild,
+  writeChildFiles,
+  type StartedChild,
+} from './child.js';
 import { approvalStream, publishStream, waitDecided, walkToReview } from './workload.js';
 
 /** One sample: seconds since the writer started serving, decisions stored, RSS. */
@@ -61,7 +67,9 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 
 /** Slope in MB per 100,000 decisions over the samples taken once half the decisions were stored. */
 export function secondHalfSlope(samples: readonly MemorySample[], total: number): number {
-  const pts = samples.filter((s) => s.decided >= total / 2).map((s) => ({ x: s.decided, y: s.rss_mb }));
+  const pts = samples
+    .filter((s) => s.decided >= total / 2)
+    .map((s) => ({ x: s.decided, y: s.rss_mb }));
   return +(slope(pts) * 100_000).toFixed(2);
 }
 
@@ -70,7 +78,15 @@ async function lastSeq(jsm: JetStreamManager, stream: string): Promise<number> {
 }
 
 /** Run the memory section on a fresh prefix of the server at `url`. */
-export async function runMemory(url: string, prefix: string, decisions: number, snapshotEvery: number, tmp: string, log: (m: string) => void, o: { nodeOptions?: string; sampleEveryMs?: number } = {}): Promise<MemoryResult> {
+export async function runMemory(
+  url: string,
+  prefix: string,
+  decisions: number,
+  snapshotEvery: number,
+  tmp: string,
+  log: (m: string) => void,
+  o: { nodeOptions?: string; sampleEveryMs?: number } = {},
+): Promise<MemoryResult> {
   const sampleEveryMs = o.sampleEveryMs ?? 1000;
   const nodeOptions = o.nodeOptions ?? '';
   const raw = castGenesis();
@@ -81,13 +97,22 @@ export async function runMemory(url: string, prefix: string, decisions: number, 
     const js = jetstream(nc, { timeout: 30_000 });
     const jsm = await jetstreamManager(nc);
     const s = subjectsFor(prefix);
-    assertNoDrift(await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), { mode: 'apply' }));
+    assertNoDrift(
+      await applyStreams(nc, streamDefinitions({ prefix, replicas: 1, leaseTtlMs: 5000 }), {
+        mode: 'apply',
+      }),
+    );
     const files = await writeChildFiles(tmp, `${prefix}-mem`, raw);
     const env: Record<string, string> = { SWOOSH_SNAPSHOT_EVERY: String(snapshotEvery) };
-    if (nodeOptions !== '') env['NODE_OPTIONS'] = [process.env['NODE_OPTIONS'] ?? '', nodeOptions].join(' ').trim();
+    if (nodeOptions !== '') {
+      env['NODE_OPTIONS'] = [process.env['NODE_OPTIONS'] ?? '', nodeOptions].join(' ').trim();
+    }
     child = await startChildWriter(nc, { natsUrl: url, prefix, name: 'mem-writer', files, env });
     const pid = child.pid;
-    log(`  writer child pid ${pid} serving after ${Math.round(child.writerMs)} ms; feeding ${decisions} entries …`);
+    log(
+      `  writer child pid ${pid} serving after ${Math.round(child.writerMs)} ms; feeding ` +
+      `${decisions} entries …`,
+    );
 
     const samples: MemorySample[] = [];
     let hwm = 0;
@@ -96,7 +121,11 @@ export async function runMemory(url: string, prefix: string, decisions: number, 
     const take = async (): Promise<void> => {
       const [m, decided] = await Promise.all([procMemory(pid), lastSeq(jsm, s.decisionsName)]);
       hwm = Math.max(hwm, m.hwm_mb);
-      samples.push({ t_s: +((performance.now() - t0) / 1000).toFixed(1), decided, rss_mb: m.rss_mb });
+      samples.push({
+        t_s: +((performance.now() - t0) / 1000).toFixed(1),
+        decided,
+        rss_mb: m.rss_mb,
+      });
     };
     await take();
     timer = setInterval(() => {
@@ -116,19 +145,30 @@ export async function runMemory(url: string, prefix: string, decisions: number, 
     const started = child;
     const alive = (): void => {
       const code = started.proc.child.exitCode ?? started.proc.child.signalCode;
-      if (code !== null) throw new Error(`bench: the writer child exited (${code}):\n${started.proc.output.slice(-20).join('\n')}`);
+      if (code !== null) {
+        throw new Error(
+          `bench: the writer child exited (${code}):\n${started.proc.output.slice(-20).join('\n')}`,
+        );
+      }
     };
     await publishStream(js, approvalStream(walked, rest, { prefix, counts }), {
-      maxAhead: 20_000, progressEvery: 25_000,
+      maxAhead: 20_000,
+      progressEvery: 25_000,
       decided: async () => {
         alive();
         return lastSeq(jsm, s.decisionsName);
       },
-      onProgress: (n) => log(`  memory: published ${walked.entries + n} / ${decisions}, ${status()} (${((performance.now() - t0) / 1000).toFixed(0)} s)`),
+      onProgress: (n) =>
+        log(
+          `  memory: published ${walked.entries + n} / ${decisions}, ${status()} ` +
+          `(${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        ),
     });
     const walLast = await lastSeq(jsm, s.walName);
     await waitDecided(walLast, {
-      decided: () => lastSeq(jsm, s.decisionsName), alive, pollMs: 50,
+      decided: () => lastSeq(jsm, s.decisionsName),
+      alive,
+      pollMs: 50,
       log: (d) => log(`  memory: decided ${d} / ${walLast}, ${status()}`),
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -138,11 +178,22 @@ export async function runMemory(url: string, prefix: string, decisions: number, 
     await take();
     const rss = samples.map((x) => x.rss_mb);
     return {
-      decisions: walLast, approvals: counts.proposals, beat_facts: counts.facts, idem_max: GENESIS_DEFAULTS.idem_max,
-      snapshot_every: snapshotEvery, node_options: nodeOptions, seconds: +seconds.toFixed(1), decisions_per_s: Math.round(walLast / seconds),
-      sample_every_ms: sampleEveryMs, samples: samples.length,
-      rss_mb_first: rss[0] ?? 0, rss_mb_peak: Math.max(...rss), rss_mb_hwm: hwm, rss_mb_last: rss[rss.length - 1] ?? 0,
-      slope_mb_per_100k_second_half: secondHalfSlope(samples, walLast), series: samples,
+      decisions: walLast,
+      approvals: counts.proposals,
+      beat_facts: counts.facts,
+      idem_max: GENESIS_DEFAULTS.idem_max,
+      snapshot_every: snapshotEvery,
+      node_options: nodeOptions,
+      seconds: +seconds.toFixed(1),
+      decisions_per_s: Math.round(walLast / seconds),
+      sample_every_ms: sampleEveryMs,
+      samples: samples.length,
+      rss_mb_first: rss[0] ?? 0,
+      rss_mb_peak: Math.max(...rss),
+      rss_mb_hwm: hwm,
+      rss_mb_last: rss[rss.length - 1] ?? 0,
+      slope_mb_per_100k_second_half: secondHalfSlope(samples, walLast),
+      series: samples,
     };
   } finally {
     if (timer !== null) clearInterval(timer);

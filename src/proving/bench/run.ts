@@ -17,7 +17,12 @@ import { createNodeSigner } from '../../crypto/node-sign.js';
 import { CAST } from '../sim/world.js';
 import { renderServerConfig, startNatsServer } from '../harness/nats-server.js';
 import type { Instance } from '../../server/process/instance.js';
-import { jetstreamCeiling, verifyCeiling, type PipelineCeiling, type VerifyCeiling } from './ceilings.js';
+import {
+  jetstreamCeiling,
+  verifyCeiling,
+  type PipelineCeiling,
+  type VerifyCeiling,
+} from './ceilings.js';
 import { makeWorkload, runDrain, runE2e, type DrainResult, type E2eResult } from './e2e.js';
 import { httpLatency, type HttpRate } from './http.js';
 import { runMemory, type MemoryResult } from './memory.js';
@@ -52,16 +57,39 @@ export interface BenchOptions {
 
 /** Quick (`npm run bench`) and full defaults. */
 export const QUICK: Omit<BenchOptions, 'sections' | 'log'> = {
-  decisions: 5_000, snapshotEvery: 1000, verifySeconds: 1, producers: 1, httpRates: [100, 300], httpSeconds: 3, httpClients: 32,
-  recoveryEntries: 5_000, memoryDecisions: 10_000, memoryNodeOptions: '', scaleDecisions: 2_000,
+  decisions: 5_000,
+  snapshotEvery: 1000,
+  verifySeconds: 1,
+  producers: 1,
+  httpRates: [100, 300],
+  httpSeconds: 3,
+  httpClients: 32,
+  recoveryEntries: 5_000,
+  memoryDecisions: 10_000,
+  memoryNodeOptions: '',
+  scaleDecisions: 2_000,
 };
 export const FULL: Omit<BenchOptions, 'sections' | 'log'> = {
-  decisions: 20_000, snapshotEvery: 1000, verifySeconds: 3, producers: 1, httpRates: [100, 300, 1000], httpSeconds: 10, httpClients: 64,
-  recoveryEntries: 100_000, memoryDecisions: 500_000, memoryNodeOptions: '', scaleDecisions: 10_000,
+  decisions: 20_000,
+  snapshotEvery: 1000,
+  verifySeconds: 3,
+  producers: 1,
+  httpRates: [100, 300, 1000],
+  httpSeconds: 10,
+  httpClients: 64,
+  recoveryEntries: 100_000,
+  memoryDecisions: 500_000,
+  memoryNodeOptions: '',
+  scaleDecisions: 10_000,
 };
 
 /** Smallest sizes accepted: the walk to EXECUTION.REVIEW alone takes a few dozen entries. */
-export const MIN_ENTRIES = { decisions: 100, recoveryEntries: 200, memoryDecisions: 200, scaleDecisions: 200 } as const;
+export const MIN_ENTRIES = {
+  decisions: 100,
+  recoveryEntries: 200,
+  memoryDecisions: 200,
+  scaleDecisions: 200,
+} as const;
 
 /**
  * Proposal bodies for POST /transition, re-stamped and re-signed (node:crypto, ~50 µs) at send
@@ -69,7 +97,9 @@ export const MIN_ENTRIES = { decisions: 100, recoveryEntries: 200, memoryDecisio
  * name hashes of the generating world, which the log has moved past (stale or wrong phase).
  */
 function freshProposals(bodies: readonly string[]): (i: number) => string {
-  const signers = new Map(Object.values(CAST).map((a) => [a.signer, createNodeSigner(a.secretKey)]));
+  const signers = new Map(
+    Object.values(CAST).map((a) => [a.signer, createNodeSigner(a.secretKey)]),
+  );
   const parsed = bodies.map((text) => {
     const { signature: _old, ...body } = JSON.parse(text) as Record<string, unknown>;
     return body;
@@ -78,16 +108,29 @@ function freshProposals(bodies: readonly string[]): (i: number) => string {
   return (i) => {
     const body = parsed[i % parsed.length] ?? {};
     const signer = signers.get(String(body['signer']));
-    const fresh = { ...body, idem_key: `bench:${run}:${i}`, hlc: formatHlc({ ms: Date.now(), logical: i % 60_000 }) };
+    const fresh = {
+      ...body,
+      idem_key: `bench:${run}:${i}`,
+      hlc: formatHlc({ ms: Date.now(), logical: i % 60_000 }),
+    };
     return jcs({ ...fresh, signature: signer?.signObject(DOMAIN.proposal, fresh) ?? '' });
   };
 }
 
-/** The commit the tree is at and whether it has uncommitted changes; null outside a git checkout. */
+/**
+ * The commit the tree is at and whether it has uncommitted changes; null outside a git checkout.
+ */
 function gitState(): { head: string; dirty: boolean } | null {
   try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() !== '';
     return { head, dirty };
   } catch (err) {
     // Not a checkout (an installed package) or no git: the report says null.
@@ -159,7 +202,11 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
 function benchParams(
   o: BenchOptions, server: Awaited<ReturnType<typeof startNatsServer>>, dir: string,
 ): Record<string, unknown> {
-  const config = renderServerConfig({ port: server.port, storeDir: dir, syncAlways: server.syncAlways });
+  const config = renderServerConfig({
+    port: server.port,
+    storeDir: dir,
+    syncAlways: server.syncAlways,
+  });
   return {
     date: new Date().toISOString(), git: gitState(), node: process.version,
     openssl: process.versions.openssl,
@@ -181,7 +228,9 @@ function benchParams(
  * the drained writer, and end to end with live producers. Returns the message sizes the
  * JetStream ceiling should use.
  */
-async function runLoadedSections(b: BenchRun): Promise<{ input: number; out1: number; out2: number }> {
+async function runLoadedSections(
+  b: BenchRun,
+): Promise<{ input: number; out1: number; out2: number }> {
   const { o, out, live } = b;
   // HTTP proposals are generated first: generation is synchronous, and done while an instance
   // runs in this process it would starve the instance's lease renewals.
@@ -196,8 +245,10 @@ async function runLoadedSections(b: BenchRun): Promise<{ input: number; out1: nu
   }
   let sizes = { input: 700, out1: 2400, out2: 1600 };
   if (o.sections.has('e2e') || o.sections.has('http')) {
-    o.log(`end to end (valid mix): pre-loading ${o.decisions} entries ` +
-      'with a closed-loop producer …');
+    o.log(
+      `end to end (valid mix): pre-loading ${o.decisions} entries ` +
+        'with a closed-loop producer …',
+    );
     const d = await runDrain(b.url, 'benchd', o.decisions, o.snapshotEvery, o.log);
     live.push(d.inst);
     out.drain = d.drain;
@@ -211,8 +262,10 @@ async function runLoadedSections(b: BenchRun): Promise<{ input: number; out1: nu
     for (const i of live.splice(0)) await i.stop();
     o.log(`end to end (live producers): generating ${o.decisions} signed entries (not timed) …`);
     const w = makeWorkload('bench', o.decisions);
-    o.log(`  ${w.entries.length} entries (${w.proposals} proposals, ${w.facts} facts) ` +
-      `in ${w.generate_seconds} s; publishing …`);
+    o.log(
+      `  ${w.entries.length} entries (${w.proposals} proposals, ${w.facts} facts) ` +
+        `in ${w.generate_seconds} s; publishing …`,
+    );
     const r = await runE2e(b.url, 'bench', w, o.producers, o.snapshotEvery);
     await r.inst.stop();
     out.e2e = r.e2e;
@@ -256,7 +309,10 @@ async function runStandaloneSections(b: BenchRun): Promise<void> {
 /** Measured rates as fractions of the ceilings. */
 function ratios(out: MutableReport): Record<string, number> {
   const r: Record<string, number> = {};
-  const rates = [['drain', out.drain?.decisions_per_s], ['live', out.e2e?.decisions_per_s]] as const;
+  const rates = [
+    ['drain', out.drain?.decisions_per_s],
+    ['live', out.e2e?.decisions_per_s],
+  ] as const;
   for (const [name, rate] of rates) {
     if (rate === undefined) continue;
     const { verify, jetstream } = out;
@@ -278,29 +334,83 @@ function ratios(out: MutableReport): Record<string, number> {
 export function formatReport(r: BenchReport): string {
   const L: string[] = [];
   const p = r.params;
-  L.push(`swoosh bench — node ${String(p['node'])}, ${String(p['cores_available'])} cores (${String(p['cpu'])}), nats-server ${String(p['nats_server'])} [${String(p['nats_config'])}]`);
+  L.push(
+    `swoosh bench — node ${String(p['node'])}, ${String(p['cores_available'])} cores ` +
+    `(${String(p['cpu'])}), nats-server ${String(p['nats_server'])} [${String(p['nats_config'])}]`,
+  );
   const row = (a: string, b: string, c = ''): void => {
     L.push(`  ${a.padEnd(44)} ${b.padStart(14)}  ${c}`);
   };
-  if (r.verify !== undefined || r.jetstream !== undefined || r.e2e !== undefined || r.drain !== undefined) {
+  if (
+    r.verify !== undefined ||
+    r.jetstream !== undefined ||
+    r.e2e !== undefined ||
+    r.drain !== undefined
+  ) {
     L.push('', 'throughput (same run)');
-    if (r.verify !== undefined) row(`ceiling: Ed25519 verify, ${r.verify.threads} worker threads`, `${r.verify.verifies_per_s}/s`, `per thread ${r.verify.per_thread.join(', ')}`);
-    if (r.jetstream !== undefined) row('ceiling: raw JetStream consume→2 fenced pub→ack', `${r.jetstream.messages_per_s}/s`, `${r.jetstream.messages} msgs, ${r.jetstream.sizes.input}/${r.jetstream.sizes.out1}/${r.jetstream.sizes.out2} B, batch ${r.jetstream.batch}`);
+    if (r.verify !== undefined) {
+      row(
+        `ceiling: Ed25519 verify, ${r.verify.threads} worker threads`,
+        `${r.verify.verifies_per_s}/s`,
+        `per thread ${r.verify.per_thread.join(', ')}`,
+      );
+    }
+    if (r.jetstream !== undefined) {
+      row(
+        'ceiling: raw JetStream consume→2 fenced pub→ack',
+        `${r.jetstream.messages_per_s}/s`,
+        `${r.jetstream.messages} msgs, ` +
+        `${r.jetstream.sizes.input}/${r.jetstream.sizes.out1}/${r.jetstream.sizes.out2} B, batch ` +
+        `${r.jetstream.batch}`,
+      );
+    }
     if (r.drain !== undefined) {
-      row('end to end, valid mix: WAL → writer → records', `${r.drain.decisions_per_s}/s`, `${r.drain.decisions} decisions in ${r.drain.seconds} s from the lease (${r.drain.with_start_seconds} s from start)`);
-      row('  outcomes', '', Object.entries(r.drain.outcomes).map(([k, v]) => `${k} ${v}`).join(', '));
+      row(
+        'end to end, valid mix: WAL → writer → records',
+        `${r.drain.decisions_per_s}/s`,
+        `${r.drain.decisions} decisions in ${r.drain.seconds} s from the lease ` +
+        `(${r.drain.with_start_seconds} s from start)`,
+      );
+      row(
+        '  outcomes',
+        '',
+        Object.entries(r.drain.outcomes)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      );
     }
     if (r.e2e !== undefined) {
-      row('end to end, live producers (mostly stale)', `${r.e2e.decisions_per_s}/s`, `${r.e2e.decisions} decisions in ${r.e2e.seconds} s (publishing took ${r.e2e.publish_seconds} s, ${r.e2e.producers} producer)`);
-      row('  outcomes', '', Object.entries(r.e2e.outcomes).map(([k, v]) => `${k} ${v}`).join(', '));
+      row(
+        'end to end, live producers (mostly stale)',
+        `${r.e2e.decisions_per_s}/s`,
+        `${r.e2e.decisions} decisions in ${r.e2e.seconds} s (publishing took ` +
+        `${r.e2e.publish_seconds} s, ${r.e2e.producers} producer)`,
+      );
+      row(
+        '  outcomes',
+        '',
+        Object.entries(r.e2e.outcomes)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', '),
+      );
     }
     for (const [k, v] of Object.entries(r.ratios ?? {})) row(`  ratio ${k}`, v.toFixed(3));
   }
   if (r.http !== undefined) {
-    L.push('', `POST /transition latency, open loop (${String(p['http_clients'])} keep-alive clients, ${String(p['http_seconds'])} s per rate)`);
+    L.push(
+      '',
+      `POST /transition latency, open loop (${String(p['http_clients'])} keep-alive clients, ` +
+      `${String(p['http_seconds'])} s per rate)`,
+    );
     row('rate', 'p50/p95/p99 ms', 'max, statuses, errors, timeouts');
     for (const h of r.http) {
-      row(`${h.rate}/s (${h.sent} sent)`, `${h.p50_ms}/${h.p95_ms}/${h.p99_ms}`, `max ${h.max_ms}; ${Object.entries(h.statuses).map(([k, v]) => `${k}×${v}`).join(' ')}; errors ${h.errors}; timeouts ${h.timeouts}`);
+      row(
+        `${h.rate}/s (${h.sent} sent)`,
+        `${h.p50_ms}/${h.p95_ms}/${h.p99_ms}`,
+        `max ${h.max_ms}; ${Object.entries(h.statuses)
+          .map(([k, v]) => `${k}×${v}`)
+          .join(' ')}; errors ${h.errors}; timeouts ${h.timeouts}`,
+      );
     }
   }
   if (r.recovery !== undefined) formatRecovery(L, r.recovery, row);
@@ -315,34 +425,101 @@ const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e6 ? 3 :
 
 /** "met" / "missed by …" against an upper-bound target. */
 export function verdictMax(value: number, target: number, unit: string): string {
-  return value <= target ? 'met' : `missed by ${n(Math.round(value - target))} ${unit} (${(value / target).toFixed(2)}×)`;
+  return value <= target
+    ? 'met'
+    : `missed by ${n(Math.round(value - target))} ${unit} (${(value / target).toFixed(2)}×)`;
 }
 
 function formatRecovery(L: string[], x: RecoveryResult, row: Row): void {
   const at100k = x.wal_entries >= 100_000;
-  L.push('', `recovery (WAL ${n(x.wal_entries)} entries: walk ${x.build.walk_entries}, ${n(x.build.approvals)} approvals, ${x.build.beat_facts} beat facts; snapshot every ${n(x.snapshot_every)})`);
-  row('built: decided while published', `${n(x.build.decisions_per_s)}/s`, `${x.build.seconds} s, ${x.build.snapshots} snapshots; state at the end ${mb(x.build.state_bytes)} (${n(x.build.idem_entries)} idem entries)`);
-  const target = at100k ? `target ≤ 2,000 ms: ${verdictMax(x.in_process.to_writer_ms, 2000, 'ms')}` : 'target ≤ 2,000 ms is at 100,000 entries';
+  L.push(
+    '',
+    `recovery (WAL ${n(x.wal_entries)} entries: walk ${x.build.walk_entries}, ` +
+    `${n(x.build.approvals)} approvals, ${x.build.beat_facts} beat facts; snapshot every ` +
+    `${n(x.snapshot_every)})`,
+  );
+  row(
+    'built: decided while published',
+    `${n(x.build.decisions_per_s)}/s`,
+    `${x.build.seconds} s, ${x.build.snapshots} snapshots; state at the end ` +
+    `${mb(x.build.state_bytes)} (${n(x.build.idem_entries)} idem entries)`,
+  );
+  const target = at100k
+    ? `target ≤ 2,000 ms: ${verdictMax(x.in_process.to_writer_ms, 2000, 'ms')}`
+    : 'target ≤ 2,000 ms is at 100,000 entries';
   row('in process: new Instance → serving as writer', `${n(x.in_process.to_writer_ms)} ms`, target);
-  row('  of which Instance.start() (connect, recover)', `${n(x.in_process.start_ms)} ms`, `snapshot at seq ${n(x.in_process.snapshot_seq)}, ${n(x.in_process.replayed)} entries replayed; recovery on taking the lease ${x.in_process.last_recovery_ms} ms`);
-  if (x.child !== null) row('child process: spawn → ready → writer', `${n(x.child.to_ready_ms)}/${n(x.child.to_writer_ms)} ms`, 'node start-up and TypeScript loading (tsx) included');
-  row(`audit: ${x.audit.scope} replay from genesis`, `${n(x.audit.entries_per_s)}/s`, `${n(x.audit.entries)} entries in ${(x.audit.ms / 1000).toFixed(1)} s, ${x.audit.ok ? 'ok' : 'PROBLEMS'}`);
+  row(
+    '  of which Instance.start() (connect, recover)',
+    `${n(x.in_process.start_ms)} ms`,
+    `snapshot at seq ${n(x.in_process.snapshot_seq)}, ${n(x.in_process.replayed)} entries ` +
+    `replayed; recovery on taking the lease ${x.in_process.last_recovery_ms} ms`,
+  );
+  if (x.child !== null) {
+    row(
+      'child process: spawn → ready → writer',
+      `${n(x.child.to_ready_ms)}/${n(x.child.to_writer_ms)} ms`,
+      'node start-up and TypeScript loading (tsx) included',
+    );
+  }
+  row(
+    `audit: ${x.audit.scope} replay from genesis`,
+    `${n(x.audit.entries_per_s)}/s`,
+    `${n(x.audit.entries)} entries in ${(x.audit.ms / 1000).toFixed(1)} s, ` +
+    `${x.audit.ok ? 'ok' : 'PROBLEMS'}`,
+  );
 }
 
 function formatScale(L: string[], x: ScaleResult, row: Row): void {
-  L.push('', `state size (same workload each: walk, then approvals pre-loaded, drained by a writer; snapshot every ${n(x.snapshot_every)})`);
+  L.push(
+    '',
+    `state size (same workload each: walk, then approvals pre-loaded, drained by a writer; ` +
+    `snapshot every ${n(x.snapshot_every)})`,
+  );
   for (const r of x.rows) {
-    row(`${r.label}: ${mb(r.genesis_state_bytes)} at genesis → ${mb(r.end_state_bytes)}`, `${n(r.decisions_per_s)}/s`,
-      `${n(r.decisions)} decisions in ${r.seconds} s; ${r.snapshots} snapshot${r.snapshots === 1 ? '' : 's'} of ${mb(r.snapshot_bytes)} (${r.snapshot_encoding}; one write ${r.snapshot_write_ms} ms, load ${r.snapshot_load_ms} ms; ~${Math.round(r.snapshot_share * 100)} % of the drain)`);
+    row(
+      `${r.label}: ${mb(r.genesis_state_bytes)} at genesis → ${mb(r.end_state_bytes)}`,
+      `${n(r.decisions_per_s)}/s`,
+      `${n(r.decisions)} decisions in ${r.seconds} s; ${r.snapshots} ` +
+      `snapshot${r.snapshots === 1 ? '' : 's'} of ${mb(r.snapshot_bytes)} ` +
+      `(${r.snapshot_encoding}; one write ${r.snapshot_write_ms} ms, load ${r.snapshot_load_ms} ` +
+      `ms; ~${Math.round(r.snapshot_share * 100)} % of the drain)`,
+    );
   }
-  row('ratio 10MB / 10KB', x.ratio.toFixed(3), `target ≥ 0.5: ${x.ratio >= 0.5 ? 'met' : 'missed'}`);
+  row(
+    'ratio 10MB / 10KB',
+    x.ratio.toFixed(3),
+    `target ≥ 0.5: ${x.ratio >= 0.5 ? 'met' : 'missed'}`,
+  );
 }
 
 function formatMemory(L: string[], m: MemoryResult, row: Row): void {
   const flags = m.node_options === '' ? '' : `, NODE_OPTIONS ${m.node_options}`;
-  L.push('', `memory: the writer alone in a child process (${n(m.decisions)} decisions: ${n(m.approvals)} approvals with distinct idem keys, idem_max ${n(m.idem_max)}; snapshot every ${n(m.snapshot_every)}${flags})`);
-  row('RSS first / peak / last', `${m.rss_mb_first}/${m.rss_mb_peak}/${m.rss_mb_last} MB`, `VmHWM ${m.rss_mb_hwm} MB; target ≤ 300 MB: ${verdictMax(Math.max(m.rss_mb_peak, m.rss_mb_hwm), 300, 'MB')}`);
-  row('RSS slope over the second half', `${m.slope_mb_per_100k_second_half} MB`, 'per 100,000 decisions (about 0: flat)');
-  row('rate while fed', `${n(m.decisions_per_s)}/s`, `${m.seconds} s, ${m.samples} samples every ${m.sample_every_ms} ms`);
-  if (m.approvals < m.idem_max) L.push(`  (the idempotency memory fills at ${n(m.idem_max)} accepted proposals: at this size it is still growing, so the slope includes its growth)`);
+  L.push(
+    '',
+    `memory: the writer alone in a child process (${n(m.decisions)} decisions: ` +
+    `${n(m.approvals)} approvals with distinct idem keys, idem_max ${n(m.idem_max)}; snapshot ` +
+    `every ${n(m.snapshot_every)}${flags})`,
+  );
+  row(
+    'RSS first / peak / last',
+    `${m.rss_mb_first}/${m.rss_mb_peak}/${m.rss_mb_last} MB`,
+    `VmHWM ${m.rss_mb_hwm} MB; target ≤ 300 MB: ` +
+    `${verdictMax(Math.max(m.rss_mb_peak, m.rss_mb_hwm), 300, 'MB')}`,
+  );
+  row(
+    'RSS slope over the second half',
+    `${m.slope_mb_per_100k_second_half} MB`,
+    'per 100,000 decisions (about 0: flat)',
+  );
+  row(
+    'rate while fed',
+    `${n(m.decisions_per_s)}/s`,
+    `${m.seconds} s, ${m.samples} samples every ${m.sample_every_ms} ms`,
+  );
+  if (m.approvals < m.idem_max) {
+    L.push(
+      `  (the idempotency memory fills at ${n(m.idem_max)} accepted proposals: at this size it ` +
+      `is still growing, so the slope includes its growth)`,
+    );
+  }
 }

@@ -14,7 +14,13 @@ import { nodeHasher } from '../../crypto/hasher.js';
 import { SnapshotStore } from '../../server/replication/snapshots.js';
 import { benchConnection, startWriter } from './e2e.js';
 import { metricValue, writerAlive } from './recovery.js';
-import { approvalStream, genesisOfSize, publishStream, waitDecided, walkToReview } from './workload.js';
+import {
+  approvalStream,
+  genesisOfSize,
+  publishStream,
+  waitDecided,
+  walkToReview,
+} from './workload.js';
 import { parseFixtureGenesis } from '../sim/world.js';
 
 /** One state size's figures. */
@@ -51,7 +57,15 @@ async function lastSeq(jsm: JetStreamManager, stream: string): Promise<number> {
   return (await jsm.streams.info(stream)).state.last_seq;
 }
 
-async function oneSize(url: string, prefix: string, label: string, bytes: number, decisions: number, snapshotEvery: number, log: (m: string) => void): Promise<ScaleRow> {
+async function oneSize(
+  url: string,
+  prefix: string,
+  label: string,
+  bytes: number,
+  decisions: number,
+  snapshotEvery: number,
+  log: (m: string) => void,
+): Promise<ScaleRow> {
   const tp = performance.now();
   const raw = genesisOfSize(bytes);
   const core = createCore(nodeHasher);
@@ -64,13 +78,20 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
     await publishStream(js, approvalStream(walked, rest, { prefix }), { pipeline: 256 });
     const walLast = await lastSeq(jsm, s.walName);
     const prepare = (performance.now() - tp) / 1000;
-    log(`  ${label}: state ${(genesisBytes / 1e6).toFixed(2)} MB at genesis, ${walLast} entries pre-loaded in ${prepare.toFixed(1)} s; draining …`);
+    log(
+      `  ${label}: state ${(genesisBytes / 1e6).toFixed(2)} MB at genesis, ${walLast} entries ` +
+      `pre-loaded in ${prepare.toFixed(1)} s; draining …`,
+    );
     const t0 = performance.now();
     const w = await startWriter(url, prefix, parsed, `scale-${label}`, snapshotEvery);
     let stopped = false;
     try {
       const tw = t0 + w.writerMs;
-      await waitDecided(walLast, { decided: () => lastSeq(jsm, s.decisionsName), alive: () => writerAlive(w.inst), pollMs: 5 });
+      await waitDecided(walLast, {
+        decided: () => lastSeq(jsm, s.decisionsName),
+        alive: () => writerAlive(w.inst),
+        pollMs: 5,
+      });
       const seconds = (performance.now() - tw) / 1000;
       const metrics = await w.inst.metrics.metricsText();
       const end = w.inst.currentState();
@@ -95,12 +116,21 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
       }
       const snapshots = metricValue(metrics, 'swoosh_snapshots_total{result="ok"}');
       return {
-        label, genesis_state_bytes: genesisBytes, end_state_bytes: end === null ? 0 : jcs(end).length,
-        identities: Object.keys(parsed.identities).length, decisions: walLast, seconds: +seconds.toFixed(3),
-        decisions_per_s: Math.round(walLast / seconds), outcomes_accepted: accepted, snapshots,
-        snapshot_bytes: metricValue(metrics, 'swoosh_snapshot_bytes'), snapshot_encoding: encoding,
-        snapshot_write_ms: Math.round(writeMs), snapshot_load_ms: Math.round(loadMs),
-        snapshot_share: +Math.min(1, (snapshots * writeMs) / 1000 / seconds).toFixed(3), prepare_seconds: +prepare.toFixed(1),
+        label,
+        genesis_state_bytes: genesisBytes,
+        end_state_bytes: end === null ? 0 : jcs(end).length,
+        identities: Object.keys(parsed.identities).length,
+        decisions: walLast,
+        seconds: +seconds.toFixed(3),
+        decisions_per_s: Math.round(walLast / seconds),
+        outcomes_accepted: accepted,
+        snapshots,
+        snapshot_bytes: metricValue(metrics, 'swoosh_snapshot_bytes'),
+        snapshot_encoding: encoding,
+        snapshot_write_ms: Math.round(writeMs),
+        snapshot_load_ms: Math.round(loadMs),
+        snapshot_share: +Math.min(1, (snapshots * writeMs) / 1000 / seconds).toFixed(3),
+        prepare_seconds: +prepare.toFixed(1),
       };
     } finally {
       if (!stopped) await w.inst.stop();
@@ -111,9 +141,20 @@ async function oneSize(url: string, prefix: string, label: string, bytes: number
 }
 
 /** Run the scale section: ~10 KB then ~10 MB of state, the same workload. */
-export async function runScale(url: string, prefix: string, decisions: number, snapshotEvery: number, log: (m: string) => void): Promise<ScaleResult> {
+export async function runScale(
+  url: string,
+  prefix: string,
+  decisions: number,
+  snapshotEvery: number,
+  log: (m: string) => void,
+): Promise<ScaleResult> {
   const small = await oneSize(url, `${prefix}k`, '10KB', 10_000, decisions, snapshotEvery, log);
   log('  generating the 10 MB identity registry (not timed) …');
   const large = await oneSize(url, `${prefix}m`, '10MB', 10_000_000, decisions, snapshotEvery, log);
-  return { decisions, snapshot_every: snapshotEvery, rows: [small, large], ratio: +(large.decisions_per_s / Math.max(1, small.decisions_per_s)).toFixed(3) };
+  return {
+    decisions,
+    snapshot_every: snapshotEvery,
+    rows: [small, large],
+    ratio: +(large.decisions_per_s / Math.max(1, small.decisions_per_s)).toFixed(3),
+  };
 }

@@ -78,7 +78,10 @@ export function bulkSigners(count: number): string[] {
  * (voters nobody uses: realistic, and untouched by most transitions). `bytes` ≤ ~10.5 MB
  * (the registry's limit is 100,000 identities).
  */
-export function genesisOfSize(bytes: number, over: Record<string, unknown> = {}): Record<string, unknown> {
+export function genesisOfSize(
+  bytes: number,
+  over: Record<string, unknown> = {},
+): Record<string, unknown> {
   const g = castGenesis(over);
   const ids = { ...(g['identities'] as Record<string, unknown>) };
   const extra = Math.max(0, Math.floor((bytes - CAST_STATE_BYTES) / PER_IDENTITY_BYTES));
@@ -97,13 +100,22 @@ export interface Walked {
  * review, approvals may be submitted). The world afterwards holds exactly the state every
  * replica of that log computes.
  */
-export async function walkToReview(js: JetStreamClient, jsm: JetStreamManager, prefix: string, walName: string, genesis: Record<string, unknown>, seed = 20251019): Promise<Walked> {
+export async function walkToReview(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  prefix: string,
+  walName: string,
+  genesis: Record<string, unknown>,
+  seed = 20251019,
+): Promise<Walked> {
   const w = new World(genesis, undefined, { baseMs: Date.now() });
   const steps = streamSteps(w, seed, WALK_MAX_ENTRIES, NO_FAULTS);
   let n = 0;
   let next = steps.next(null);
   while (next.done !== true) {
-    if (w.state.control.top === 'EXECUTION' && w.state.execution.state === 'REVIEW') return { world: w, entries: n };
+    if (w.state.control.top === 'EXECUTION' && w.state.execution.state === 'REVIEW') {
+      return { world: w, entries: n };
+    }
     const e: WalEntry = next.value;
     const [ack] = await publishEntries(js, prefix, w, [e]);
     if (ack === undefined || ack.duplicate) {
@@ -118,7 +130,10 @@ export async function walkToReview(js: JetStreamClient, jsm: JetStreamManager, p
     n += 1;
     next = steps.next(got);
   }
-  throw new Error(`bench: the walk did not reach EXECUTION.REVIEW in ${WALK_MAX_ENTRIES} entries (top ${w.state.control.top}, execution ${w.state.execution.state})`);
+  throw new Error(
+    `bench: the walk did not reach EXECUTION.REVIEW in ${WALK_MAX_ENTRIES} entries (top ` +
+    `${w.state.control.top}, execution ${w.state.execution.state})`,
+  );
 }
 
 /** Counts of what an approval stream produced. */
@@ -132,7 +147,11 @@ export interface StreamCounts {
  * members, in turn, each with a unique idem key and an HLC of now (strictly increasing), and a
  * review beat frame first and every `beatEvery` entries. Signed with node:crypto.
  */
-export function* approvalStream(walked: Walked, count: number, o: { prefix: string; counts?: StreamCounts; beatEvery?: number }): Generator<Outgoing, void, void> {
+export function* approvalStream(
+  walked: Walked,
+  count: number,
+  o: { prefix: string; counts?: StreamCounts; beatEvery?: number },
+): Generator<Outgoing, void, void> {
   const counts = o.counts ?? { proposals: 0, facts: 0 };
   const beatEvery = o.beatEvery ?? BEAT_EVERY;
   const prefix = o.prefix;
@@ -140,10 +159,14 @@ export function* approvalStream(walked: Walked, count: number, o: { prefix: stri
   const work = s.execution.work_hash;
   const window = s.facts.backbeat.window_id;
   const cluster = s.facts.backbeat.cluster_id ?? 'c1';
-  if (work === null || window === null) throw new Error('bench: the walk left no work under review or no open window');
+  if (work === null || window === null) {
+    throw new Error('bench: the walk left no work under review or no open window');
+  }
   const members = [CAST.c1, CAST.c2, CAST.c3].filter((a) => s.council.members.includes(a.signer));
   if (members.length === 0) throw new Error('bench: no elected council member in the cast');
-  const signers = new Map<string, NodeSigner>(members.map((a) => [a.signer, createNodeSigner(a.secretKey)]));
+  const signers = new Map<string, NodeSigner>(
+    members.map((a) => [a.signer, createNodeSigner(a.secretKey)]),
+  );
   const feeder = createNodeSigner(CAST.feeder.secretKey);
   const core = createCore(nodeHasher);
   const inputs = { work_hash: work };
@@ -163,7 +186,12 @@ export function* approvalStream(walked: Walked, count: number, o: { prefix: stri
     hlc = now > hlc.ms ? { ms: now, logical: 0 } : { ms: hlc.ms, logical: hlc.logical + 1 };
     return formatHlc(hlc);
   };
-  const out = (subject: string, domain: string, signer: NodeSigner, body: Record<string, unknown>): Outgoing => {
+  const out = (
+    subject: string,
+    domain: string,
+    signer: NodeSigner,
+    body: Record<string, unknown>,
+  ): Outgoing => {
     const text = jcs(body);
     const bytes = enc.encode(text);
     const sig = signer.signBytes(enc.encode(`${domain}\n${text}`));
@@ -175,10 +203,19 @@ export function* approvalStream(walked: Walked, count: number, o: { prefix: stri
       const at = tick();
       counts.facts += 1;
       yield out(`${prefix}.facts.backbeat`, DOMAIN.fact, feeder, {
-        kind: 'backbeat', signer: CAST.feeder.signer, hlc: at,
+        kind: 'backbeat',
+        signer: CAST.feeder.signer,
+        hlc: at,
         payload: {
-          type: 'backbeat.beatframe.v1', cluster_id: cluster, beat_index: beat, downbeat: false, phase: 'review', hlc: at,
-          deadline_at: new Date(Date.now() + BEAT_DEADLINE_MS).toISOString(), tempo_bpm: 120, window_id: window,
+          type: 'backbeat.beatframe.v1',
+          cluster_id: cluster,
+          beat_index: beat,
+          downbeat: false,
+          phase: 'review',
+          hlc: at,
+          deadline_at: new Date(Date.now() + BEAT_DEADLINE_MS).toISOString(),
+          tempo_bpm: 120,
+          window_id: window,
         },
       });
       continue;
@@ -187,8 +224,15 @@ export function* approvalStream(walked: Walked, count: number, o: { prefix: stri
     const signer = signers.get(by.signer) ?? feeder;
     counts.proposals += 1;
     yield out(`${prefix}.proposals.Execution_SubmitApproval`, DOMAIN.proposal, signer, {
-      current_state_hash: stateHash, transition: 'Execution_SubmitApproval', inputs, inputs_hash: inputsHash,
-      signer: by.signer, idem_key: `bench:${run}:approve:${i}`, hlc: tick(), window_id: window, evidence: [],
+      current_state_hash: stateHash,
+      transition: 'Execution_SubmitApproval',
+      inputs,
+      inputs_hash: inputsHash,
+      signer: by.signer,
+      idem_key: `bench:${run}:approve:${i}`,
+      hlc: tick(),
+      window_id: window,
+      evidence: [],
     });
   }
 }
@@ -200,7 +244,16 @@ export const STALL_MS = 120_000;
  * Wait until `decided()` reaches `target`. Calls `alive()` on every poll (it throws when the
  * writer is gone), logs progress every `logEveryMs`, and throws when nothing moved for STALL_MS.
  */
-export async function waitDecided(target: number, o: { decided: () => Promise<number>; alive?: () => void; log?: (done: number) => void; logEveryMs?: number; pollMs?: number }): Promise<void> {
+export async function waitDecided(
+  target: number,
+  o: {
+    decided: () => Promise<number>;
+    alive?: () => void;
+    log?: (done: number) => void;
+    logEveryMs?: number;
+    pollMs?: number;
+  },
+): Promise<void> {
   let last = -1;
   let movedAt = performance.now();
   let loggedAt = performance.now();
@@ -213,7 +266,9 @@ export async function waitDecided(target: number, o: { decided: () => Promise<nu
       last = d;
       movedAt = now;
     } else if (now - movedAt > STALL_MS) {
-      throw new Error(`bench: no decision stored for ${STALL_MS / 1000} s (stuck at ${d} of ${target})`);
+      throw new Error(
+        `bench: no decision stored for ${STALL_MS / 1000} s (stuck at ${d} of ${target})`,
+      );
     }
     if (o.log !== undefined && now - loggedAt > (o.logEveryMs ?? 15_000)) {
       o.log(d);
@@ -239,7 +294,11 @@ export interface PublishOptions {
 }
 
 /** Publish `entries` in order, pipelined; returns how many were published. */
-export async function publishStream(js: JetStreamClient, entries: Iterable<Outgoing>, o: PublishOptions = {}): Promise<number> {
+export async function publishStream(
+  js: JetStreamClient,
+  entries: Iterable<Outgoing>,
+  o: PublishOptions = {},
+): Promise<number> {
   const pipeline = o.pipeline ?? 128;
   const every = o.progressEvery ?? 10_000;
   let inflight: Promise<PubAck>[] = [];

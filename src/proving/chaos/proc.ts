@@ -57,7 +57,12 @@ export async function spawnChaosInstance(o: SpawnOptions): Promise<ChaosProc> {
 }
 
 /** Ask one instance for its status over the admin subject; null when it does not answer. */
-export async function statusOf(nc: NatsConnection, prefix: string, name: string, timeoutMs = 1000): Promise<InstanceStatus | null> {
+export async function statusOf(
+  nc: NatsConnection,
+  prefix: string,
+  name: string,
+  timeoutMs = 1000,
+): Promise<InstanceStatus | null> {
   try {
     const m = await nc.request(`${prefix}.admin.${name}.status`, '', { timeout: timeoutMs });
     return JSON.parse(m.string()) as InstanceStatus;

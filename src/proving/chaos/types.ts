@@ -7,16 +7,32 @@ import type { FaultRates } from '../sim/stream.js';
  * replaced by `nats_node_restart`, which restarts one node of the cluster.
  */
 export type ProcessFaultKind =
-  | 'writer_kill' | 'follower_kill' | 'writer_stop' | 'nats_restart' | 'nats_node_restart' | 'snapshot_corrupt' | 'snapshot_rollback';
+  | 'writer_kill'
+  | 'follower_kill'
+  | 'writer_stop'
+  | 'nats_restart'
+  | 'nats_node_restart'
+  | 'snapshot_corrupt'
+  | 'snapshot_rollback';
 
 /** Every process fault of a single-server run, in the order the schedule first draws them. */
 export const PROCESS_FAULTS: readonly ProcessFaultKind[] = [
-  'writer_kill', 'follower_kill', 'writer_stop', 'nats_restart', 'snapshot_corrupt', 'snapshot_rollback',
+  'writer_kill',
+  'follower_kill',
+  'writer_stop',
+  'nats_restart',
+  'snapshot_corrupt',
+  'snapshot_rollback',
 ];
 
 /** The same for a cluster run: one node restarted instead of the whole server. */
 export const CLUSTER_PROCESS_FAULTS: readonly ProcessFaultKind[] = [
-  'writer_kill', 'follower_kill', 'writer_stop', 'nats_node_restart', 'snapshot_corrupt', 'snapshot_rollback',
+  'writer_kill',
+  'follower_kill',
+  'writer_stop',
+  'nats_node_restart',
+  'snapshot_corrupt',
+  'snapshot_rollback',
 ];
 
 /** The process faults of a run. */
@@ -24,7 +40,9 @@ export function processFaultsFor(cluster: boolean): readonly ProcessFaultKind[] 
   return cluster ? CLUSTER_PROCESS_FAULTS : PROCESS_FAULTS;
 }
 
-/** The chaos run's genesis licence grace: short enough for a licence outage to reach HARD_STOP live. */
+/**
+ * The chaos run's genesis licence grace: short enough for a licence outage to reach HARD_STOP live.
+ */
 export const LICENSE_GRACE_MS_DEFAULT = 750;
 
 /** Everything a run is made of; the same options and seed give the same load and schedule. */
@@ -112,7 +130,12 @@ export interface ChaosReport {
   readonly nats_cluster: {
     readonly name: string;
     readonly stream_replicas: number;
-    readonly nodes: readonly { readonly name: string; readonly server_name: string; readonly url: string; readonly route_port: number }[];
+    readonly nodes: readonly {
+      readonly name: string;
+      readonly server_name: string;
+      readonly url: string;
+      readonly route_port: number;
+    }[];
   } | null;
   readonly instances: readonly string[];
   readonly wal_entries: number;
@@ -144,7 +167,10 @@ export interface ChaosReport {
     readonly windowed_accepted: number;
     readonly window_rejections: Readonly<Record<string, number>>;
   };
-  /** Transitions the reducer fired by itself (licence grace/expired/restored, quarantine, auto-release). */
+  /**
+   * Transitions the reducer fired by itself (licence grace/expired/restored, quarantine,
+   * auto-release).
+   */
   readonly automatic_transitions: Readonly<Record<string, number>>;
   readonly faults: readonly FaultEvent[];
   readonly failovers: readonly FaultEvent[];
@@ -153,7 +179,12 @@ export interface ChaosReport {
    * Processes that refused to start and were started again (not safety violations, but
    * findings: e.g. the recovery race that reads the WAL's last seq before DECISIONS').
    */
-  readonly startup_failures: readonly { readonly t_ms: number; readonly name: string; readonly attempt: number; readonly detail: string }[];
+  readonly startup_failures: readonly {
+    readonly t_ms: number;
+    readonly name: string;
+    readonly attempt: number;
+    readonly detail: string;
+  }[];
   readonly divergences: readonly Violation[];
   readonly violations: readonly Violation[];
   readonly checks: Readonly<Record<string, number>>;

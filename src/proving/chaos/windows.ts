@@ -34,7 +34,10 @@ export interface BackbeatSummary {
   frames: number;
   /** Frames whose tempo_bpm differs from the frame before. */
   tempo_changes: number;
-  /** Frames whose beat_index skips indices after the frame before (missed beats), and how many beats were skipped. */
+  /**
+   * Frames whose beat_index skips indices after the frame before (missed beats), and how many beats
+   * were skipped.
+   */
   beat_gaps: number;
   beats_skipped: number;
   /** Windowed proposals accepted (or quarantined), all inside a permitted window. */
@@ -46,10 +49,17 @@ export interface BackbeatSummary {
 /** Follows the log in seq order; `observe` returns the violations found at that record. */
 export class WindowWitness {
   private frame: Frame | null = null;
-  /** The window the current loop was planned in (Execution_PlanLocked; reset by Lifecycle_AllReady). */
+  /**
+   * The window the current loop was planned in (Execution_PlanLocked; reset by Lifecycle_AllReady).
+   */
   private planWindow: string | null = null;
   readonly summary: BackbeatSummary = {
-    frames: 0, tempo_changes: 0, beat_gaps: 0, beats_skipped: 0, windowed_accepted: 0, window_rejections: {},
+    frames: 0,
+    tempo_changes: 0,
+    beat_gaps: 0,
+    beats_skipped: 0,
+    windowed_accepted: 0,
+    window_rejections: {},
   };
 
   constructor(
@@ -68,7 +78,9 @@ export class WindowWitness {
     if (windowId !== f.window_id) return 'window_mismatch';
     if (!(this.windowPolicy[cls] ?? []).includes(f.phase)) return 'phase_not_allowed';
     if (f.deadline_ms !== null && logMs >= f.deadline_ms) return 'window_closed';
-    if (this.chart.window_classes[cls]?.new_window === true && f.window_id === this.planWindow) return 'window_not_new';
+    if (this.chart.window_classes[cls]?.new_window === true && f.window_id === this.planWindow) {
+      return 'window_not_new';
+    }
     return null;
   }
 
@@ -82,13 +94,22 @@ export class WindowWitness {
       this.count('beat_frame');
       const f = frameOf(body);
       if (f === null) {
-        out.push({ kind: 'beat_frame_unreadable', seq, detail: 'a recorded backbeat fact has no readable frame in its WAL entry' });
+        out.push({
+          kind: 'beat_frame_unreadable',
+          seq,
+          detail: 'a recorded backbeat fact has no readable frame in its WAL entry',
+        });
         return out;
       }
       const prev = this.frame;
       if (prev !== null && prev.cluster_id === f.cluster_id) {
         if (f.beat_index <= prev.beat_index) {
-          out.push({ kind: 'beat_not_after', seq, detail: `beat ${f.beat_index} recorded after beat ${prev.beat_index} of cluster ${f.cluster_id}` });
+          out.push({
+            kind: 'beat_not_after',
+            seq,
+            detail: `beat ${f.beat_index} recorded after beat ${prev.beat_index} of cluster ` +
+              `${f.cluster_id}`,
+          });
         } else if (f.beat_index > prev.beat_index + 1) {
           this.summary.beat_gaps += 1;
           this.summary.beats_skipped += f.beat_index - prev.beat_index - 1;
@@ -99,7 +120,10 @@ export class WindowWitness {
       this.frame = f;
       return out;
     }
-    const spec = rec.transition === null ? undefined : this.chart.transitions.find((t) => t.name === rec.transition);
+    const spec =
+      rec.transition === null
+        ? undefined
+        : this.chart.transitions.find((t) => t.name === rec.transition);
     const cls = spec?.window_class;
     if (rec.channel !== 'proposal' || cls === undefined) return out;
     const why = this.outside(cls, rec.window_id, logMs);
@@ -109,26 +133,39 @@ export class WindowWitness {
       if (why !== null) {
         const f = this.frame;
         out.push({
-          kind: 'window_violation', seq,
-          detail: `${String(rec.transition)} ${rec.outcome} outside a permitted window (${why}): names ${String(rec.window_id)}, logged at ${logMs}; ` +
-            `last frame ${f === null ? 'none' : `${f.window_id} ${f.phase} beat ${f.beat_index} deadline ${String(f.deadline_ms)}`}`,
+          kind: 'window_violation',
+          seq,
+          detail:
+            `${String(rec.transition)} ${rec.outcome} outside a permitted window (${why}): ` +
+            `names ${String(rec.window_id)}, logged at ${logMs}; ` +
+            `last frame ` +
+            `${f === null ? 'none' : `${f.window_id} ${f.phase} beat ${f.beat_index} deadline ` +
+              `${String(f.deadline_ms)}`}`,
         });
       }
-      if (rec.outcome === 'accepted' && rec.transition === 'Execution_PlanLocked') this.planWindow = rec.window_id;
+      if (rec.outcome === 'accepted' && rec.transition === 'Execution_PlanLocked') {
+        this.planWindow = rec.window_id;
+      }
     } else if (rec.outcome === 'rejected' && rec.failing_guard === 'window') {
       this.count('window_rejection');
-      this.summary.window_rejections[rec.code ?? '?'] = (this.summary.window_rejections[rec.code ?? '?'] ?? 0) + 1;
+      this.summary.window_rejections[rec.code ?? '?'] =
+        (this.summary.window_rejections[rec.code ?? '?'] ?? 0) + 1;
       if (why !== rec.code) {
         out.push({
-          kind: 'window_rejection_unjustified', seq,
-          detail: `${String(rec.transition)} rejected ${String(rec.code)} by the window guard; the log's frames say ${why ?? 'inside a permitted window'}`,
+          kind: 'window_rejection_unjustified',
+          seq,
+          detail: `${String(rec.transition)} rejected ${String(rec.code)} by the window guard; ` +
+            `the log's frames say ${why ?? 'inside a permitted window'}`,
         });
       }
     }
     return out;
   }
 
-  /** An applied transition that resets the loop's window (the witness follows them from the records). */
+  /**
+   * An applied transition that resets the loop's window (the witness follows them from the
+   * records).
+   */
   applied(transitions: readonly string[]): void {
     if (transitions.includes('Lifecycle_AllReady')) this.planWindow = null;
   }
@@ -139,8 +176,30 @@ function frameOf(body: unknown): Frame | null {
   const p = (body as { payload?: unknown }).payload;
   if (typeof p !== 'object' || p === null) return null;
   const o = p as Record<string, unknown>;
-  const { cluster_id: cluster, beat_index: beat, phase, window_id: win, deadline_at: deadline, tempo_bpm: tempo } = o;
-  if (typeof cluster !== 'string' || typeof beat !== 'number' || typeof phase !== 'string' || typeof win !== 'string' ||
-    typeof deadline !== 'string' || typeof tempo !== 'number') return null;
-  return { cluster_id: cluster, beat_index: beat, phase, window_id: win, deadline_ms: parseIsoUtcMs(deadline), tempo_bpm: tempo };
+  const {
+    cluster_id: cluster,
+    beat_index: beat,
+    phase,
+    window_id: win,
+    deadline_at: deadline,
+    tempo_bpm: tempo,
+  } = o;
+  if (
+    typeof cluster !== 'string' ||
+    typeof beat !== 'number' ||
+    typeof phase !== 'string' ||
+    typeof win !== 'string' ||
+    typeof deadline !== 'string' ||
+    typeof tempo !== 'number'
+  ) {
+    return null;
+  }
+  return {
+    cluster_id: cluster,
+    beat_index: beat,
+    phase,
+    window_id: win,
+    deadline_ms: parseIsoUtcMs(deadline),
+    tempo_bpm: tempo,
+  };
 }

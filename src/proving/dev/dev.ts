@@ -52,7 +52,13 @@ export const DEV_MCP_PINS = { 'dev-tools': '1.0.0' } as const;
 function ensureKeyFile(path: string): { signer: string; seed: Uint8Array } {
   if (!existsSync(path)) {
     const kp = generateKeyPair();
-    writeFileSync(path, `${JSON.stringify({ signer: kp.signer, secret_key: Buffer.from(kp.secretKey).toString('hex') }, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(
+      path,
+      `${JSON.stringify(
+        { signer: kp.signer, secret_key: Buffer.from(kp.secretKey).toString('hex') }, null, 2,
+      )}\n`,
+      { mode: 0o600 },
+    );
   }
   return loadKeyFile(path);
 }
@@ -70,7 +76,9 @@ export function devGenesis(signer: string): Record<string, unknown> {
 
 function parseDevGenesis(raw: Record<string, unknown>): Genesis {
   const g = createCore(nodeHasher).parseGenesis(raw);
-  if (!g.ok) throw new SwooshError('invalid_genesis', `dev genesis: ${g.error.path}: ${g.error.message}`);
+  if (!g.ok) {
+    throw new SwooshError('invalid_genesis', `dev genesis: ${g.error.path}: ${g.error.message}`);
+  }
   return g.value;
 }
 
@@ -96,7 +104,14 @@ export async function runDev(o: DevOptions): Promise<DevHandle> {
     genesis = parseDevGenesis(devGenesis(dev.signer));
   }
   const writerKey = ensureKeyFile(join(dataDir, 'writer-key.json'));
-  const instance = new Instance({ natsUrl, prefix: o.prefix, name: 'dev', genesis, signerSeed: writerKey.seed, log: o.log });
+  const instance = new Instance({
+    natsUrl,
+    prefix: o.prefix,
+    name: 'dev',
+    genesis,
+    signerSeed: writerKey.seed,
+    log: o.log,
+  });
   let http: FastifyInstance | null = null;
   let sims: Simulators | null = null;
   const stop = async (): Promise<void> => {
@@ -111,13 +126,20 @@ export async function runDev(o: DevOptions): Promise<DevHandle> {
     http = server;
     const address = await server.listen({ port: o.httpPort, host: o.httpHost });
     if (devSigner !== null) {
-      sims = new Simulators(instance.nats.js, o.prefix, devSigner, { ...SIMULATOR_DEFAULTS, mcpTools: DEV_MCP_PINS, ...o.simulate },
-        (err, kind) => o.log.warn({ err, kind }, 'simulated feeder publish failed'));
+      sims = new Simulators(
+        instance.nats.js,
+        o.prefix,
+        devSigner,
+        { ...SIMULATOR_DEFAULTS, mcpTools: DEV_MCP_PINS, ...o.simulate },
+        (err, kind) => o.log.warn({ err, kind }, 'simulated feeder publish failed'),
+      );
       sims.start();
     }
     return { httpUrl: address, natsUrl, devKeysFile, instance, stop };
   } catch (err) {
-    await stop().catch((e: unknown) => o.log.error({ err: e }, 'cleanup after a failed start failed'));
+    await stop().catch((e: unknown) =>
+      o.log.error({ err: e }, 'cleanup after a failed start failed'),
+    );
     throw err;
   }
 }

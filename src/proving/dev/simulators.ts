@@ -52,10 +52,16 @@ interface ScriptItem {
 
 function loadScript(path: string): ScriptItem[] {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-  if (!Array.isArray(raw)) throw new Error(`${path}: expected a JSON array of {at_ms, kind, payload}`);
+  if (!Array.isArray(raw)) {
+    throw new Error(`${path}: expected a JSON array of {at_ms, kind, payload}`);
+  }
   return raw.map((x: unknown, i) => {
     const o = x as Partial<ScriptItem>;
-    if (typeof o.at_ms !== 'number' || typeof o.kind !== 'string' || typeof o.payload !== 'object') {
+    if (
+      typeof o.at_ms !== 'number' ||
+      typeof o.kind !== 'string' ||
+      typeof o.payload !== 'object'
+    ) {
       throw new Error(`${path}[${i}]: expected {at_ms: number, kind: string, payload: object}`);
     }
     return o as ScriptItem;
@@ -76,13 +82,20 @@ export class Simulators {
     private readonly onError: (err: unknown, kind: string) => void,
   ) {
     if (opts.tempoBpm < TEMPO_BPM_MIN || opts.tempoBpm > TEMPO_BPM_MAX) {
-      throw new RangeError(`tempo: expected ${TEMPO_BPM_MIN}..${TEMPO_BPM_MAX} bpm, got ${opts.tempoBpm}`);
+      throw new RangeError(
+        `tempo: expected ${TEMPO_BPM_MIN}..${TEMPO_BPM_MAX} bpm, got ${opts.tempoBpm}`,
+      );
     }
   }
 
   private publish(kind: string, payload: object): void {
     this.hlc = hlcSend(this.hlc, Date.now());
-    publishFact(this.js, this.prefix, { kind, hlc: formatHlc(this.hlc), payload }, this.signer).catch((err: unknown) => this.onError(err, kind));
+    publishFact(
+      this.js,
+      this.prefix,
+      { kind, hlc: formatHlc(this.hlc), payload },
+      this.signer,
+    ).catch((err: unknown) => this.onError(err, kind));
   }
 
   private every(ms: number, fn: () => void): void {
@@ -96,9 +109,14 @@ export class Simulators {
     const inWindow = n % WINDOW_PHASES.length;
     const windowEnd = nowMs + (WINDOW_PHASES.length - inWindow) * beatMs;
     return {
-      type: 'backbeat.beatframe.v1', cluster_id: 'swoosh-dev', beat_index: n, downbeat: inWindow === 0,
-      phase: WINDOW_PHASES[inWindow], hlc: formatHlc({ ms: nowMs, logical: 0 }),
-      deadline_at: formatIsoUtcMs(windowEnd), tempo_bpm: this.opts.tempoBpm,
+      type: 'backbeat.beatframe.v1',
+      cluster_id: 'swoosh-dev',
+      beat_index: n,
+      downbeat: inWindow === 0,
+      phase: WINDOW_PHASES[inWindow],
+      hlc: formatHlc({ ms: nowMs, logical: 0 }),
+      deadline_at: formatIsoUtcMs(windowEnd),
+      tempo_bpm: this.opts.tempoBpm,
       window_id: `backbeat:W-${Math.floor(n / WINDOW_PHASES.length)}`,
     };
   }
@@ -108,9 +126,20 @@ export class Simulators {
     const o = this.opts;
     if (o.license) this.publish('license', { status: 'active', license_id: 'dev-license' });
     if (o.capacity) this.publish('capacity', { cpu_millis: 64_000, memory_mb: 131_072, slots: 16 });
-    if (o.policy) this.publish('policy', { version: 1, denied_source_patterns: [], max_council_size: 0, required_evidence: {} });
+    if (o.policy) {
+      this.publish('policy', {
+        version: 1,
+        denied_source_patterns: [],
+        max_council_size: 0,
+        required_evidence: {},
+      });
+    }
     if (o.mcp) {
-      const tools = Object.entries(o.mcpTools).map(([name, version]) => ({ name, reachable: true, version }));
+      const tools = Object.entries(o.mcpTools).map(([name, version]) => ({
+        name,
+        reachable: true,
+        version,
+      }));
       this.every(MCP_EVERY_MS, () => this.publish('mcp', { tools }));
     }
     if (o.tick) this.timers.push(setInterval(() => this.publish('tick', {}), TICK_EVERY_MS));

@@ -18,14 +18,21 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { SwooshError } from '../../protocol/errors.js';
 import {
-  LocalNatsServer, pickFreePort, readServerVersion, resolveNatsServerBin, serverNameFor, supportsSyncInterval,
+  LocalNatsServer,
+  pickFreePort,
+  readServerVersion,
+  resolveNatsServerBin,
+  serverNameFor,
+  supportsSyncInterval,
 } from './nats-server.js';
 
 /** Options of startNatsCluster. */
 export interface StartNatsClusterOptions {
   /** Node i keeps its config, log and store in `<baseDir>/node-<i>`; created if absent. */
   readonly baseDir: string;
-  /** Nodes; default 3 (JetStream needs a majority of the nodes for its meta group and R3 streams). */
+  /**
+   * Nodes; default 3 (JetStream needs a majority of the nodes for its meta group and R3 streams).
+   */
   readonly size?: number;
   /** Ask for `sync_interval: always` when the server supports it (2.10+). */
   readonly syncAlways?: boolean;
@@ -114,13 +121,22 @@ interface NodeHandle extends ClusterNode {
  * answers `$JS.API.INFO` (which needs a meta leader). Throws while it does not hold.
  */
 async function probeNode(node: ClusterNode, all: readonly ClusterNode[]): Promise<void> {
-  const nc = await connect({ servers: node.url, reconnect: false, timeout: 1_000, ignoreClusterUpdates: true });
+  const nc = await connect({
+    servers: node.url,
+    reconnect: false,
+    timeout: 1_000,
+    ignoreClusterUpdates: true,
+  });
   try {
     const info = nc.info;
-    if (info?.server_name !== node.serverName) throw new Error(`${node.url} is answered by ${String(info?.server_name)}, not ${node.name}`);
+    if (info?.server_name !== node.serverName) {
+      throw new Error(`${node.url} is answered by ${String(info?.server_name)}, not ${node.name}`);
+    }
     const known = new Set((info.connect_urls ?? []).map((u) => u.replace(/^nats:\/\//, '')));
     const missing = all.filter((o) => o.index !== node.index && !known.has(`127.0.0.1:${o.port}`));
-    if (missing.length > 0) throw new Error(`${node.name} has no route to ${missing.map((m) => m.name).join(', ')} yet`);
+    if (missing.length > 0) {
+      throw new Error(`${node.name} has no route to ${missing.map((m) => m.name).join(', ')} yet`);
+    }
     const jsm = await jetstreamManager(nc, { timeout: 1_000 });
     await jsm.getAccountInfo();
   } finally {
@@ -129,7 +145,11 @@ async function probeNode(node: ClusterNode, all: readonly ClusterNode[]): Promis
 }
 
 /** Poll `probe` until it holds or `timeoutMs` passes; the last error explains a timeout. */
-async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<void>): Promise<void> {
+async function pollUntil(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<void>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   while (Date.now() < deadline) {
@@ -142,9 +162,14 @@ async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<v
     }
     await sleep(pollMs);
   }
-  throw new SwooshError('nats_server_start_failed', `${what} within ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`, {
-    retryable: true, cause: last,
-  });
+  throw new SwooshError(
+    'nats_server_start_failed',
+    `${what} within ${timeoutMs} ms: ${last instanceof Error ? last.message : String(last)}`,
+    {
+      retryable: true,
+      cause: last,
+    },
+  );
 }
 
 /**
@@ -154,7 +179,13 @@ async function pollUntil(what: string, timeoutMs: number, probe: () => Promise<v
  */
 async function placeProbeStream(jsm: JetStreamManager, size: number): Promise<void> {
   const name = `SWOOSH_CLUSTER_PROBE_${randomBytes(4).toString('hex')}`;
-  await jsm.streams.add({ name, subjects: [`swoosh_cluster_probe.${name}`], storage: 'memory', num_replicas: size, max_msgs: 1 });
+  await jsm.streams.add({
+    name,
+    subjects: [`swoosh_cluster_probe.${name}`],
+    storage: 'memory',
+    num_replicas: size,
+    max_msgs: 1,
+  });
   await jsm.streams.delete(name);
 }
 
@@ -184,17 +215,37 @@ class LocalNatsCluster implements NatsCluster {
 
   async waitHealthy(timeoutMs = this.#startTimeoutMs): Promise<void> {
     const running = this.#nodes.filter((n) => n.pid() !== undefined);
-    await Promise.all(running.map((n) => pollUntil(`${n.name} (${n.url}) not routed to the others and answering JetStream`, timeoutMs, () => probeNode(n, running))));
+    await Promise.all(
+      running.map((n) =>
+        pollUntil(
+          `${n.name} (${n.url}) not routed to the others and answering JetStream`,
+          timeoutMs,
+          () => probeNode(n, running),
+        ),
+      ),
+    );
   }
 
-  async restartNode(index: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<NodeRestart> {
+  async restartNode(
+    index: number,
+    signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+  ): Promise<NodeRestart> {
     const node = this.#nodes[index];
-    if (node === undefined) throw new SwooshError('invalid_config', `restartNode: index ${index} is not a node (0..${this.#nodes.length - 1})`);
+    if (node === undefined) {
+      throw new SwooshError(
+        'invalid_config',
+        `restartNode: index ${index} is not a node (0..${this.#nodes.length - 1})`,
+      );
+    }
     const t0 = Date.now();
     await node.server.kill(signal);
     const stopMs = Date.now() - t0;
     await node.server.start(node.port);
-    await pollUntil(`${node.name} (${node.url}) not back in the cluster`, this.#startTimeoutMs, () => probeNode(node, this.#nodes));
+    await pollUntil(
+      `${node.name} (${node.url}) not back in the cluster`,
+      this.#startTimeoutMs,
+      () => probeNode(node, this.#nodes),
+    );
     return { node: node.name, signal, downMs: Date.now() - t0, stopMs };
   }
 
@@ -206,7 +257,13 @@ class LocalNatsCluster implements NatsCluster {
 
 /** Start every node on pre-picked ports; throws (after stopping what started) on failure. */
 async function startOnce(o: {
-  bin: string; version: string; baseDir: string; size: number; syncAlways: boolean; startTimeoutMs: number; stopTimeoutMs: number;
+  bin: string;
+  version: string;
+  baseDir: string;
+  size: number;
+  syncAlways: boolean;
+  startTimeoutMs: number;
+  stopTimeoutMs: number;
 }): Promise<LocalNatsCluster> {
   const ports = await distinctFreePorts(o.size * 2);
   const clientPorts = ports.slice(0, o.size);
@@ -220,18 +277,32 @@ async function startOnce(o: {
     const clusterPort = routePorts[i] as number;
     const serverName = serverNameFor(storeDir);
     const server = new LocalNatsServer({
-      bin: o.bin, version: o.version, serverName, storeDir, logFile: join(storeDir, 'nats-server.log'),
-      syncAlways: o.syncAlways, startTimeoutMs: o.startTimeoutMs, stopTimeoutMs: o.stopTimeoutMs,
+      bin: o.bin,
+      version: o.version,
+      serverName,
+      storeDir,
+      logFile: join(storeDir, 'nats-server.log'),
+      syncAlways: o.syncAlways,
+      startTimeoutMs: o.startTimeoutMs,
+      stopTimeoutMs: o.stopTimeoutMs,
       cluster: { name, port: clusterPort, routes: routePorts.filter((_, j) => j !== i) },
     });
     nodes.push({
-      index: i, name: `nats-${i}`, serverName, url: `nats://127.0.0.1:${port}`, port, clusterPort, storeDir, server,
+      index: i,
+      name: `nats-${i}`,
+      serverName,
+      url: `nats://127.0.0.1:${port}`,
+      port,
+      clusterPort,
+      storeDir,
+      server,
       pid: () => server.pid(),
     });
   }
   const cluster = new LocalNatsCluster(name, o.version, nodes, o.startTimeoutMs);
   try {
-    // All at once: a node's JetStream is ready only once a meta leader exists, which needs the others.
+    // All at once: a node's JetStream is ready only once a meta leader exists, which needs the
+    // others.
     const started = await Promise.allSettled(nodes.map((n) => n.server.start(n.port)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
@@ -241,7 +312,11 @@ async function startOnce(o: {
     try {
       nc = await connect({ servers: [...cluster.urls], timeout: 2_000 });
       const jsm = await jetstreamManager(nc, { timeout: 2_000 });
-      await pollUntil(`cluster ${name} could not place a replicas-${o.size} stream`, Math.max(1_000, deadline - Date.now()), () => placeProbeStream(jsm, o.size));
+      await pollUntil(
+        `cluster ${name} could not place a replicas-${o.size} stream`,
+        Math.max(1_000, deadline - Date.now()),
+        () => placeProbeStream(jsm, o.size),
+      );
     } finally {
       await nc?.close();
     }
@@ -275,8 +350,11 @@ export async function startNatsCluster(opts: StartNatsClusterOptions): Promise<N
       return await startOnce(settings);
     } catch (err) {
       if (attempt >= portAttemptsMax) throw err;
-      // A picked port taken in the meantime makes a node exit; start over on fresh ports and stores.
-      for (let i = 0; i < size; i++) await rm(join(opts.baseDir, `node-${i}`), { recursive: true, force: true });
+      // A picked port taken in the meantime makes a node exit; start over on fresh ports and
+      // stores.
+      for (let i = 0; i < size; i++) {
+        await rm(join(opts.baseDir, `node-${i}`), { recursive: true, force: true });
+      }
     }
   }
 }

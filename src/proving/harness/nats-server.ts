@@ -383,7 +383,9 @@ async function signalAndWait(r: Running, signal: NodeJS.Signals, timeoutMs: numb
   }
 }
 
-/** Everything one server child is started with (exported for src/proving/harness/nats-cluster.ts). */
+/**
+ * Everything one server child is started with (exported for src/proving/harness/nats-cluster.ts).
+ */
 export interface ServerSettings {
   readonly bin: string;
   readonly version: string;

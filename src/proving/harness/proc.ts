@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 /** Output lines kept per child (the tail is what a failure report shows). */
 export const CHILD_OUTPUT_KEPT = 400;
 
-/** The instance entry (`src/server/process/main.ts` through tsx, or the built `.js`) and node flags. */
+/**
+ * The instance entry (`src/server/process/main.ts` through tsx, or the built `.js`) and node flags.
+ */
 function entry(): string[] {
   const here = fileURLToPath(import.meta.url);
   const ts = here.endsWith('.ts');
@@ -65,12 +67,17 @@ export async function spawnReadyInstance(o: ChildInstanceOptions): Promise<Child
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    void exited.then((code) => reject(new Error(`${o.name} exited (${String(code)}) before ready:\n${tail()}`)));
+    void exited.then((code) =>
+      reject(new Error(`${o.name} exited (${String(code)}) before ready:\n${tail()}`)),
+    );
   });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([ready, new Promise((_, rej) => {
-      timer = setTimeout(() => rej(new Error(`${o.name} not ready in time:\n${tail()}`)), o.readyTimeoutMs ?? 30_000);
+      timer = setTimeout(
+        () => rej(new Error(`${o.name} not ready in time:\n${tail()}`)),
+        o.readyTimeoutMs ?? 30_000,
+      );
     })]);
   } catch (err) {
     if (child.exitCode === null && child.signalCode === null) {

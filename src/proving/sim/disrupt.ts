@@ -31,10 +31,29 @@
  * same stream offline; live, the state follows the real log times (window deadlines, grace).
  */
 import { CAST, type World } from './world.js';
-import { F, P, beatFrame, controlStep, isBeat, mcpFact, policyChange, windowedProposal, type Rng, type Step } from './planner.js';
+import {
+  F,
+  P,
+  beatFrame,
+  controlStep,
+  isBeat,
+  mcpFact,
+  policyChange,
+  windowedProposal,
+  type Rng,
+  type Step,
+} from './planner.js';
 
 /** The named disruptive kinds, in the order the stream draws them. */
-export const DISRUPTIVE_KINDS = ['control', 'license', 'policy', 'mcp', 'capacity', 'tempo', 'missed_beat'] as const;
+export const DISRUPTIVE_KINDS = [
+  'control',
+  'license',
+  'policy',
+  'mcp',
+  'capacity',
+  'tempo',
+  'missed_beat',
+] as const;
 export type DisruptiveKind = (typeof DISRUPTIVE_KINDS)[number];
 
 /** How the `disrupt` shorthand splits among the kinds without their own rate (sums to 1). */
@@ -79,7 +98,10 @@ interface FollowUp {
   readonly step: () => Step;
 }
 
-/** The state of the disruptive faults of one stream: episodes in progress, follow-ups, a missed beat. */
+/**
+ * The state of the disruptive faults of one stream: episodes in progress, follow-ups, a missed
+ * beat.
+ */
 export class Disruptions {
   private licence: LicenceEpisode | null = null;
   private readonly followUps: FollowUp[] = [];
@@ -124,25 +146,40 @@ export class Disruptions {
         return [this.out(controlStep(rng))];
       case 'license': {
         this.count(kind);
-        if (!this.activeIn('Control_LicenseGrace')) return [F('license', { status: 'active', license_id: 'lic-1' })];
+        if (!this.activeIn('Control_LicenseGrace')) {
+          return [F('license', { status: 'active', license_id: 'lic-1' })];
+        }
         // An outage needs the grace to run out: offline the clock jumps; live it must be short
         // enough to pass while the stream waits (the chaos run's genesis has a short grace).
-        const outage = rng.chance(0.5) && (this.canJump || w.state.meta.config.license_grace_ms <= LICENSE_OUTAGE_GRACE_MS_MAX);
+        const outage =
+          rng.chance(0.5) &&
+          (this.canJump || w.state.meta.config.license_grace_ms <= LICENSE_OUTAGE_GRACE_MS_MAX);
         this.licence = {
-          outage, latency: 1 + rng.int(4), budget: LICENSE_WAIT_ENTRIES_MAX,
-          hardStopSeen: false, blockedSent: false, restores: 0,
+          outage,
+          latency: 1 + rng.int(4),
+          budget: LICENSE_WAIT_ENTRIES_MAX,
+          hardStopSeen: false,
+          blockedSent: false,
+          restores: 0,
         };
         return [F('license', { status: 'revoked', license_id: 'lic-1' })];
       }
       case 'policy': {
         this.count(kind);
         const spec = planned.kind === 'proposal' ? this.spec(planned.transition) : undefined;
-        if (planned.kind === 'proposal' && room >= 2 && spec?.guards.includes('policy') === true &&
-          this.activeIn('Policy_Quarantine') && rng.chance(0.5)) {
+        if (
+          planned.kind === 'proposal' &&
+          room >= 2 &&
+          spec?.guards.includes('policy') === true &&
+          this.activeIn('Policy_Quarantine') &&
+          rng.chance(0.5)
+        ) {
           const rules = w.state.facts.policy.rules;
           return [
             F('policy', {
-              version: rules.version + 1, denied_source_patterns: [], max_council_size: 0,
+              version: rules.version + 1,
+              denied_source_patterns: [],
+              max_council_size: 0,
               required_evidence: { [planned.transition]: [CHAOS_EVIDENCE] },
             }),
             planned,
@@ -154,7 +191,8 @@ export class Disruptions {
         this.count(kind);
         // Down (unreachable, or reachable at an unpinned version), then up and down again
         // 0–2 more times over the next entries, ending reachable at the pin.
-        const down = (): Step => (rng.chance(0.5) ? mcpFact(false, '1.2.0') : mcpFact(true, rng.pick(['1.3.0', '2.0.0'])));
+        const down = (): Step =>
+          rng.chance(0.5) ? mcpFact(false, '1.2.0') : mcpFact(true, rng.pick(['1.3.0', '2.0.0']));
         const first = down();
         let at = emitted;
         const flaps = 1 + rng.int(3);
@@ -167,14 +205,22 @@ export class Disruptions {
       }
       case 'capacity': {
         this.count(kind);
-        const churn = (): Step => F('capacity', { cpu_millis: rng.int(10_000), memory_mb: rng.int(10_000), slots: rng.int(3) });
+        const churn = (): Step =>
+          F('capacity', {
+            cpu_millis: rng.int(10_000),
+            memory_mb: rng.int(10_000),
+            slots: rng.int(3),
+          });
         let at = emitted;
         for (let i = rng.int(3); i > 0; i--) {
           at += 1 + rng.int(8);
           const s = churn();
           this.followUps.push({ at, step: () => s });
         }
-        this.followUps.push({ at: at + 1 + rng.int(8), step: () => F('capacity', { cpu_millis: 8000, memory_mb: 8000, slots: 4 }) });
+        this.followUps.push({
+          at: at + 1 + rng.int(8),
+          step: () => F('capacity', { cpu_millis: 8000, memory_mb: 8000, slots: 4 }),
+        });
         return [churn()];
       }
       case 'tempo': {
@@ -183,13 +229,26 @@ export class Disruptions {
         const tempo = rng.pick(TEMPOS.filter((t) => t !== b.tempo_bpm));
         const openMs = Math.max(1, Math.round(((1 + rng.int(4)) * 60_000) / tempo));
         if (isBeat(planned)) {
-          return [this.out({
-            ...planned,
-            payload: { ...planned.payload, tempo_bpm: tempo, deadline_at: new Date(w.logMs + openMs).toISOString() },
-          })];
+          return [
+            this.out({
+              ...planned,
+              payload: {
+                ...planned.payload,
+                tempo_bpm: tempo,
+                deadline_at: new Date(w.logMs + openMs).toISOString(),
+              },
+            }),
+          ];
         }
         if (b.window_id !== null && b.phase !== null) {
-          return [this.out(beatFrame(w, b.window_id, b.phase as 'plan' | 'execute' | 'review', { tempo, openMs }))];
+          return [
+            this.out(
+              beatFrame(w, b.window_id, b.phase as 'plan' | 'execute' | 'review', {
+                tempo,
+                openMs,
+              }),
+            ),
+          ];
         }
         return [this.out(beatFrame(w, `backbeat:W-${++w.windows}`, 'plan', { tempo, openMs }))];
       }
@@ -200,7 +259,10 @@ export class Disruptions {
     }
   }
 
-  /** The planner's step as logged: a missed beat replaces a needed frame; frames skip missed indices. */
+  /**
+   * The planner's step as logged: a missed beat replaces a needed frame; frames skip missed
+   * indices.
+   */
   planned(step: Step): Step {
     if (this.missArmed && isBeat(step) && this.w.state.control.top === 'EXECUTION') {
       const windowId = step.payload['window_id'];
@@ -221,10 +283,14 @@ export class Disruptions {
     const index = step.payload['beat_index'];
     const skip = this.beatSkip;
     this.beatSkip = 0;
-    return typeof index === 'number' ? { ...step, payload: { ...step.payload, beat_index: index + skip } } : step;
+    return typeof index === 'number'
+      ? { ...step, payload: { ...step.payload, beat_index: index + skip } }
+      : step;
   }
 
-  private spec(name: string): { readonly guards: readonly string[]; readonly active_in: readonly string[] } | undefined {
+  private spec(
+    name: string,
+  ): { readonly guards: readonly string[]; readonly active_in: readonly string[] } | undefined {
     return this.w.core.chart.transitions.find((t) => t.name === name);
   }
 
@@ -232,7 +298,9 @@ export class Disruptions {
     return this.spec(name)?.active_in.includes(this.w.state.control.top) ?? false;
   }
 
-  /** A proposal a producer keeps sending while the licence is away: rejected by the licence gate. */
+  /**
+   * A proposal a producer keeps sending while the licence is away: rejected by the licence gate.
+   */
   private blocked(): Step {
     return P(CAST.operator, 'Control_Pause', { reason: 'chaos: licence away' });
   }

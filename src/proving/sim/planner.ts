@@ -44,13 +44,27 @@ export type Step =
   | { kind: 'proposal'; by: Actor; transition: string; inputs?: JsonObject; window?: string }
   | { kind: 'fact'; factKind: string; payload: JsonObject };
 
-export const P = (by: Actor, transition: string, inputs: JsonObject = {}): Step => ({ kind: 'proposal', by, transition, inputs });
-export const F = (factKind: string, payload: JsonObject): Step => ({ kind: 'fact', factKind, payload });
+export const P = (by: Actor, transition: string, inputs: JsonObject = {}): Step => ({
+  kind: 'proposal',
+  by,
+  transition,
+  inputs,
+});
+export const F = (factKind: string, payload: JsonObject): Step => ({
+  kind: 'fact',
+  factKind,
+  payload,
+});
 
 /** Build the entry for a step. */
 export function entryOf(w: World, step: Step): WalEntry {
   if (step.kind === 'fact') return w.factEntry(step.factKind, step.payload);
-  return w.proposalEntry(step.by, step.transition, step.inputs ?? {}, step.window === undefined ? {} : { window: step.window });
+  return w.proposalEntry(
+    step.by,
+    step.transition,
+    step.inputs ?? {},
+    step.window === undefined ? {} : { window: step.window },
+  );
 }
 
 /** The tempo of the planner's regular beat frames. */
@@ -59,12 +73,23 @@ export const TEMPO_BPM = 120;
 export const WINDOW_MS = 600_000;
 
 /** A BACKBEAT beat frame (INT-A) for `windowId` in `phase`. */
-export function beatFrame(w: World, windowId: string, phase: 'plan' | 'execute' | 'review', o: { tempo?: number; openMs?: number } = {}): Step {
+export function beatFrame(
+  w: World,
+  windowId: string,
+  phase: 'plan' | 'execute' | 'review',
+  o: { tempo?: number; openMs?: number } = {},
+): Step {
   const b = w.state.facts.backbeat;
   return F('backbeat', {
-    type: 'backbeat.beatframe.v1', cluster_id: 'c1', beat_index: b.beat_index + 1, downbeat: phase === 'plan',
-    phase, hlc: '2025-10-19T01:00:00.000+00:00#0',
-    deadline_at: new Date(w.logMs + (o.openMs ?? WINDOW_MS)).toISOString(), tempo_bpm: o.tempo ?? TEMPO_BPM, window_id: windowId,
+    type: 'backbeat.beatframe.v1',
+    cluster_id: 'c1',
+    beat_index: b.beat_index + 1,
+    downbeat: phase === 'plan',
+    phase,
+    hlc: '2025-10-19T01:00:00.000+00:00#0',
+    deadline_at: new Date(w.logMs + (o.openMs ?? WINDOW_MS)).toISOString(),
+    tempo_bpm: o.tempo ?? TEMPO_BPM,
+    window_id: windowId,
   });
 }
 
@@ -87,10 +112,31 @@ function lifecycleStep(w: World, rng: Rng): Step {
   const s = w.state;
   const options: Step[] = [];
   switch (s.ingestion.state) {
-    case 'DISCOVER': options.push(P(CAST.ingest, 'Ingestion_SourcesResolved', { sources: [{ uri: `git://repo/${rng.int(5)}` }] })); break;
-    case 'FETCH': options.push(P(CAST.ingest, 'Ingestion_BytesOk', { manifest_hash: h('m'), bytes_total: rng.int(1e6) })); break;
-    case 'VALIDATE': options.push(P(CAST.ingest, 'Ingestion_SchemaOk', { schema_version: 's1', checked: 5, failed: 0 })); break;
-    case 'INDEX': options.push(P(CAST.ingest, 'Ingestion_CorpusBuilt', { content_hash: h(`c${rng.int(3)}`), version: `v${rng.int(9)}` })); break;
+    case 'DISCOVER':
+      options.push(
+        P(CAST.ingest, 'Ingestion_SourcesResolved', {
+          sources: [{ uri: `git://repo/${rng.int(5)}` }],
+        }),
+      );
+      break;
+    case 'FETCH':
+      options.push(
+        P(CAST.ingest, 'Ingestion_BytesOk', { manifest_hash: h('m'), bytes_total: rng.int(1e6) }),
+      );
+      break;
+    case 'VALIDATE':
+      options.push(
+        P(CAST.ingest, 'Ingestion_SchemaOk', { schema_version: 's1', checked: 5, failed: 0 }),
+      );
+      break;
+    case 'INDEX':
+      options.push(
+        P(CAST.ingest, 'Ingestion_CorpusBuilt', {
+          content_hash: h(`c${rng.int(3)}`),
+          version: `v${rng.int(9)}`,
+        }),
+      );
+      break;
   }
   switch (s.council.state) {
     case 'PLAN_ROLES': options.push(P(CAST.c1, 'Council_ProfilesLoaded', COUNCIL_INPUTS)); break;
@@ -105,20 +151,37 @@ function lifecycleStep(w: World, rng: Rng): Step {
       break;
     }
     case 'TOOLING_SYNC':
-      options.push(s.facts.mcp.tools['repo-tools']?.reachable === true && s.facts.mcp.tools['repo-tools'].version === '1.2.0'
-        ? P(CAST.c1, 'Council_McpGreen')
-        : F('mcp', { tools: [{ name: 'repo-tools', reachable: true, version: '1.2.0' }] }));
+      options.push(
+        s.facts.mcp.tools['repo-tools']?.reachable === true &&
+          s.facts.mcp.tools['repo-tools'].version === '1.2.0'
+          ? P(CAST.c1, 'Council_McpGreen')
+          : F('mcp', { tools: [{ name: 'repo-tools', reachable: true, version: '1.2.0' }] }),
+      );
       break;
   }
   switch (s.environment.state) {
     case 'ALLOCATE':
-      options.push(s.facts.capacity.known && s.facts.capacity.slots >= 1
-        ? P(CAST.env, 'Environment_CapacityOk', { cpu_millis: 100, memory_mb: 100, slots: 1 })
-        : F('capacity', { cpu_millis: 8000, memory_mb: 8000, slots: 4 }));
+      options.push(
+        s.facts.capacity.known && s.facts.capacity.slots >= 1
+          ? P(CAST.env, 'Environment_CapacityOk', { cpu_millis: 100, memory_mb: 100, slots: 1 })
+          : F('capacity', { cpu_millis: 8000, memory_mb: 8000, slots: 4 }),
+      );
       break;
-    case 'PROVISION': options.push(P(CAST.env, 'Environment_Installed', { assets: ['runner'], env_version: `e${rng.int(3)}` })); break;
-    case 'HEALTHCHECK': options.push(rng.chance(0.2) ? P(CAST.env, 'Environment_Amber', { reasons: ['slow'] }) : P(CAST.env, 'Environment_Green', { checks_passed: 1 })); break;
-    case 'DEGRADED': options.push(P(CAST.env, 'Environment_Recheck')); break;
+    case 'PROVISION':
+      options.push(
+        P(CAST.env, 'Environment_Installed', { assets: ['runner'], env_version: `e${rng.int(3)}` }),
+      );
+      break;
+    case 'HEALTHCHECK':
+      options.push(
+        rng.chance(0.2)
+          ? P(CAST.env, 'Environment_Amber', { reasons: ['slow'] })
+          : P(CAST.env, 'Environment_Green', { checks_passed: 1 }),
+      );
+      break;
+    case 'DEGRADED':
+      options.push(P(CAST.env, 'Environment_Recheck'));
+      break;
   }
   if (options.length === 0) return P(CAST.operator, 'Lifecycle_AllReady', { pins: pinsOf(w) });
   return rng.pick(options);
@@ -142,16 +205,21 @@ export function windowedProposal(w: World, windowId: string): Step | null {
   const member = memberOf(w);
   const at = (s: Step): Step => (s.kind === 'proposal' ? { ...s, window: windowId } : s);
   switch (x.state) {
-    case 'PLAN': return at(P(member, 'Execution_PlanLocked', { plan_hash: h(`plan-${x.loop}`) }));
-    case 'WORK': return at(P(member, 'Execution_BeatReviewGate', { work_hash: h(`work-${x.loop}`) }));
+    case 'PLAN':
+      return at(P(member, 'Execution_PlanLocked', { plan_hash: h(`plan-${x.loop}`) }));
+    case 'WORK':
+      return at(P(member, 'Execution_BeatReviewGate', { work_hash: h(`work-${x.loop}`) }));
     case 'REVIEW': {
-      const pending = [CAST.c1, CAST.c2].find((a) => members.includes(a.signer) && !x.approvals.includes(a.signer));
+      const pending = [CAST.c1, CAST.c2].find(
+        (a) => members.includes(a.signer) && !x.approvals.includes(a.signer),
+      );
       if (x.approvals.length < w.state.meta.config.approvals_threshold && pending !== undefined) {
         return at(P(pending, 'Execution_SubmitApproval', { work_hash: x.work_hash ?? '' }));
       }
       return at(P(member, 'Execution_ApprovalsThreshold'));
     }
-    default: return at(P(member, 'Execution_NextWindow'));
+    default:
+      return at(P(member, 'Execution_NextWindow'));
   }
 }
 
@@ -161,21 +229,35 @@ function executionStep(w: World): Step {
   const member = memberOf(w);
   switch (x.state) {
     case 'PLAN':
-      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
+      if (!windowOpen(w, 'plan', x.window_id)) {
+        return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
+      }
       return P(member, 'Execution_PlanLocked', { plan_hash: h(`plan-${x.loop}`) });
     case 'WORK':
-      if (!windowOpen(w, 'review', null)) return beatStep(w, w.state.facts.backbeat.window_id ?? `backbeat:W-${++w.windows}`, 'review');
+      if (!windowOpen(w, 'review', null)) {
+        return beatStep(
+          w,
+          w.state.facts.backbeat.window_id ?? `backbeat:W-${++w.windows}`,
+          'review',
+        );
+      }
       return P(member, 'Execution_BeatReviewGate', { work_hash: h(`work-${x.loop}`) });
     case 'REVIEW': {
-      if (!windowOpen(w, 'review', null)) return beatStep(w, w.state.facts.backbeat.window_id ?? 'W', 'review');
-      const pending = [CAST.c1, CAST.c2].find((a) => members.includes(a.signer) && !x.approvals.includes(a.signer));
+      if (!windowOpen(w, 'review', null)) {
+        return beatStep(w, w.state.facts.backbeat.window_id ?? 'W', 'review');
+      }
+      const pending = [CAST.c1, CAST.c2].find(
+        (a) => members.includes(a.signer) && !x.approvals.includes(a.signer),
+      );
       if (x.approvals.length < w.state.meta.config.approvals_threshold && pending !== undefined) {
         return P(pending, 'Execution_SubmitApproval', { work_hash: x.work_hash ?? '' });
       }
       return P(member, 'Execution_ApprovalsThreshold');
     }
     default:
-      if (!windowOpen(w, 'plan', x.window_id)) return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
+      if (!windowOpen(w, 'plan', x.window_id)) {
+        return beatStep(w, `backbeat:W-${++w.windows}`, 'plan');
+      }
       return P(member, 'Execution_NextWindow');
   }
 }
@@ -185,8 +267,12 @@ export function nextStep(w: World, rng: Rng): Step | null {
   const s = w.state;
   switch (s.control.top) {
     case 'BOOT':
-      if (s.boot.state === 'UNINITIALIZED') return P(CAST.operator, 'Boot_ConfigOk', { config_hash: h('cfg') });
-      return s.facts.license.status === 'active' ? P(CAST.operator, 'Boot_Licensed') : F('license', { status: 'active' });
+      if (s.boot.state === 'UNINITIALIZED') {
+        return P(CAST.operator, 'Boot_ConfigOk', { config_hash: h('cfg') });
+      }
+      return s.facts.license.status === 'active'
+        ? P(CAST.operator, 'Boot_Licensed')
+        : F('license', { status: 'active' });
     case 'PROJECT_LIFECYCLE': return lifecycleStep(w, rng);
     case 'EXECUTION': return executionStep(w);
     case 'PAUSED': return P(CAST.operator, 'Control_Resume');
@@ -214,7 +300,10 @@ export function mcpFact(reachable: boolean, version: string): Step {
   return F('mcp', { tools: [{ name: 'repo-tools', reachable, version }] });
 }
 
-/** Control and compensation steps: pause, recovery, quorum lost, index rollback, deprovision, re-elect, eject, grant, tick. */
+/**
+ * Control and compensation steps: pause, recovery, quorum lost, index rollback, deprovision,
+ * re-elect, eject, grant, tick.
+ */
 function controlOptions(rng: Rng): Step[] {
   return [
     P(CAST.operator, 'Control_Pause', { reason: 'chaos' }),
@@ -224,9 +313,15 @@ function controlOptions(rng: Rng): Step[] {
     P(CAST.env, 'Environment_Deprovision', { reason: 'chaos' }),
     P(CAST.operator, 'Council_ReElect', { reason: 'chaos' }),
     // Ejecting a planned member can strand the plan for good; mostly eject the bystander.
-    P(CAST.operator, 'Council_Eject', { agent: (rng.chance(0.9) ? CAST.c3 : CAST.c2).signer, reason: 'chaos' }),
+    P(CAST.operator, 'Council_Eject', {
+      agent: (rng.chance(0.9) ? CAST.c3 : CAST.c2).signer,
+      reason: 'chaos',
+    }),
     F('tick', {}),
-    P(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: [rng.pick(['voter', 'council'])] }),
+    P(CAST.admin, 'Identity_Grant', {
+      identity: CAST.c3.signer,
+      roles: [rng.pick(['voter', 'council'])],
+    }),
   ];
 }
 

@@ -10,7 +10,13 @@ import { rfc3339Ms } from '../../protocol/wal-message.js';
 import type { World } from './world.js';
 
 /** Publish `entries` (signed ones; their signatures come from the generating world). */
-export async function publishEntries(js: JetStreamClient, prefix: string, w: World, entries: readonly WalEntry[], pipeline = 64): Promise<PubAck[]> {
+export async function publishEntries(
+  js: JetStreamClient,
+  prefix: string,
+  w: World,
+  entries: readonly WalEntry[],
+  pipeline = 64,
+): Promise<PubAck[]> {
   const acks: PubAck[] = [];
   let inflight: Promise<PubAck>[] = [];
   for (const e of entries) {
@@ -19,7 +25,11 @@ export async function publishEntries(js: JetStreamClient, prefix: string, w: Wor
     if (sig === undefined) throw new Error(`no signature recorded for entry ${e.seq}`);
     const body = new TextEncoder().encode(e.body);
     const family = e.channel === 'fact' ? 'facts' : 'proposals';
-    inflight.push(js.publish(`${prefix}.${family}.${e.name}`, encodeEnvelope(body, sig), { msgID: msgIdOf(body) }));
+    inflight.push(
+      js.publish(`${prefix}.${family}.${e.name}`, encodeEnvelope(body, sig), {
+        msgID: msgIdOf(body),
+      }),
+    );
     if (inflight.length >= pipeline) {
       acks.push(...(await Promise.all(inflight)));
       inflight = [];

@@ -40,12 +40,30 @@ export function disruptiveRate(r: FaultRates, k: DisruptiveKind): number {
 
 /** Every stream fault kind a stream counts (FaultRates keys, plus `license_hard_stop`). */
 export const STREAM_FAULT_KINDS = [
-  'dup', 'reorder', 'drop', 'stale', 'badsig', 'stranger', 'skew', 'resubmit', ...DISRUPTIVE_KINDS, 'advance',
+  'dup',
+  'reorder',
+  'drop',
+  'stale',
+  'badsig',
+  'stranger',
+  'skew',
+  'resubmit',
+  ...DISRUPTIVE_KINDS,
+  'advance',
 ] as const;
 
 /** No faults: the happy path only. */
 export const NO_FAULTS: FaultRates = {
-  dup: 0, reorder: 0, drop: 0, stale: 0, badsig: 0, stranger: 0, skew: 0, resubmit: 0, disrupt: 0, advance: 0,
+  dup: 0,
+  reorder: 0,
+  drop: 0,
+  stale: 0,
+  badsig: 0,
+  stranger: 0,
+  skew: 0,
+  resubmit: 0,
+  disrupt: 0,
+  advance: 0,
 };
 
 /** Every fault at a few percent (the brief's 1–10% band). */
@@ -84,7 +102,12 @@ export function* streamSteps(
 ): Generator<WalEntry, void, WalEntry | null> {
   const rng = new Rng(seed);
   let emitted = 0;
-  const proposals: { entry: WalEntry; idem: string; transition: string; inputs: Record<string, unknown> }[] = [];
+  const proposals: {
+    entry: WalEntry;
+    idem: string;
+    transition: string;
+    inputs: Record<string, unknown>;
+  }[] = [];
   const logged: WalEntry[] = [];
   const counts = opts.counts;
   const count = (k: string): void => {
@@ -99,9 +122,19 @@ export function* streamSteps(
     logged.push(got);
     emitted += 1;
     const d = w.results[w.results.length - 1]?.decision;
-    if (d?.outcome === 'accepted' && d.idem_key !== null && d.transition !== null && got.type === 'signed') {
+    if (
+      d?.outcome === 'accepted' &&
+      d.idem_key !== null &&
+      d.transition !== null &&
+      got.type === 'signed'
+    ) {
       const body = JSON.parse(got.body) as { inputs: Record<string, unknown> };
-      proposals.push({ entry: got, idem: d.idem_key, transition: d.transition, inputs: body.inputs });
+      proposals.push({
+        entry: got,
+        idem: d.idem_key,
+        transition: d.transition,
+        inputs: body.inputs,
+      });
     }
   }
   while (emitted < length) {
@@ -132,26 +165,46 @@ export function* streamSteps(
       entryOf(w, step);
     } else if (hit(rates.stale) && step.kind === 'proposal') {
       count('stale');
-      yield* emit(w.proposalEntry(step.by, step.transition, step.inputs ?? {}, { hash: h(`stale-${rng.int(9)}`) }));
+      yield *
+        emit(
+          w.proposalEntry(step.by, step.transition, step.inputs ?? {}, {
+            hash: h(`stale-${rng.int(9)}`),
+          }),
+        );
     } else if (hit(rates.badsig) && step.kind === 'proposal') {
       count('badsig');
-      yield* emit(w.proposalEntry(step.by, step.transition, step.inputs ?? {}, { tamper: (t) => t.replace('"hlc":"', '"hlc":"x') }));
+      yield *
+        emit(
+          w.proposalEntry(step.by, step.transition, step.inputs ?? {}, {
+            tamper: (t) => t.replace('"hlc":"', '"hlc":"x'),
+          }),
+        );
     } else if (hit(rates.stranger) && step.kind === 'proposal') {
       count('stranger');
       yield* emit(w.proposalEntry(CAST.stranger, step.transition, step.inputs ?? {}));
     } else if (hit(rates.skew) && step.kind === 'proposal') {
       count('skew');
       const ms = w.logMs + (rng.chance(0.5) ? 3_600_000 : -3_600_000);
-      yield* emit(w.proposalEntry(step.by, step.transition, step.inputs ?? {}, { hlc: formatHlc({ ms, logical: 0 }) }));
+      yield *
+        emit(
+          w.proposalEntry(step.by, step.transition, step.inputs ?? {}, {
+            hlc: formatHlc({ ms, logical: 0 }),
+          }),
+        );
     } else if (hit(rates.resubmit) && proposals.length > 0) {
       count('resubmit');
       const p = rng.pick(proposals);
-      const by = Object.values(CAST).find((a) => (p.entry.type === 'signed' && p.entry.body.includes(a.signer))) ?? CAST.operator;
+      const by =
+        Object.values(CAST).find(
+          (a) => p.entry.type === 'signed' && p.entry.body.includes(a.signer),
+        ) ?? CAST.operator;
       yield* emit(w.proposalEntry(by, p.transition, p.inputs as never, { idem: p.idem }));
     } else {
       const kind = disruptive.find(([, p]) => hit(p))?.[0];
       if (kind !== undefined) {
-        for (const s of dis.start(kind, step, emitted, length - emitted)) yield* emit(entryOf(w, s));
+        for (const s of dis.start(kind, step, emitted, length - emitted)) {
+          yield * emit(entryOf(w, s));
+        }
       } else if (hit(rates.advance)) {
         count('advance');
         w.advance(rng.int(120_000));

@@ -10,7 +10,9 @@ import { CAST, h, type World } from './world.js';
 export function ok(r: StepResult): StepResult {
   const d = r.decision;
   if (d.outcome !== 'accepted' && d.outcome !== 'fact') {
-    throw new Error(`seq ${d.seq} ${d.transition ?? '?'}: ${d.outcome} ${d.code ?? ''} ${d.message ?? ''}`);
+    throw new Error(
+      `seq ${d.seq} ${d.transition ?? '?'}: ${d.outcome} ${d.code ?? ''} ${d.message ?? ''}`,
+    );
   }
   return r;
 }
@@ -24,10 +26,26 @@ export function boot(w: World): void {
 
 /** Ingestion DISCOVER → READY. */
 export function ingest(w: World, version = 'v1'): void {
-  ok(w.propose(CAST.ingest, 'Ingestion_SourcesResolved', { sources: [{ uri: 'git://repo/a', kind: 'git' }] }));
-  ok(w.propose(CAST.ingest, 'Ingestion_BytesOk', { manifest_hash: h('manifest'), bytes_total: 1024 }));
-  ok(w.propose(CAST.ingest, 'Ingestion_SchemaOk', { schema_version: 's1', checked: 10, failed: 0 }));
-  ok(w.propose(CAST.ingest, 'Ingestion_CorpusBuilt', { content_hash: h(`corpus-${version}`), version }));
+  ok(
+    w.propose(CAST.ingest, 'Ingestion_SourcesResolved', {
+      sources: [{ uri: 'git://repo/a', kind: 'git' }],
+    }),
+  );
+  ok(
+    w.propose(CAST.ingest, 'Ingestion_BytesOk', {
+      manifest_hash: h('manifest'),
+      bytes_total: 1024,
+    }),
+  );
+  ok(
+    w.propose(CAST.ingest, 'Ingestion_SchemaOk', { schema_version: 's1', checked: 10, failed: 0 }),
+  );
+  ok(
+    w.propose(CAST.ingest, 'Ingestion_CorpusBuilt', {
+      content_hash: h(`corpus-${version}`),
+      version,
+    }),
+  );
 }
 
 /** The council's required roles and candidates used by the walk. */
@@ -61,7 +79,9 @@ export function elect(w: World): void {
 /** Environment ALLOCATE → READY. */
 export function provision(w: World): void {
   ok(w.fact('capacity', { cpu_millis: 8000, memory_mb: 16384, slots: 4 }));
-  ok(w.propose(CAST.env, 'Environment_CapacityOk', { cpu_millis: 2000, memory_mb: 4096, slots: 1 }));
+  ok(
+    w.propose(CAST.env, 'Environment_CapacityOk', { cpu_millis: 2000, memory_mb: 4096, slots: 1 }),
+  );
   ok(w.propose(CAST.env, 'Environment_Installed', { assets: ['runner'], env_version: 'e1' }));
   ok(w.propose(CAST.env, 'Environment_Green', { checks_passed: 3 }));
 }

@@ -1,7 +1,8 @@
 /**
  * A test world: deterministic identities, a producer HLC, a log clock, and helpers that sign
  * proposals, votes and facts for real (noble) and verify them for real (node:crypto) through
- * the same entry builder the runtime uses. The core's tests, the chaos suite and the benchmarks use it.
+ * the same entry builder the runtime uses. The core's tests, the chaos suite and the benchmarks use
+ * it.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -89,7 +90,10 @@ export function castGenesis(over: Record<string, unknown> = {}): Record<string, 
  * A genesis document parsed, for fixtures whose document is known good (the cast's, or one a
  * generator built): a refusal is a bug in the fixture, so it throws with the field's path.
  */
-export function parseFixtureGenesis(raw: Record<string, unknown> = castGenesis(), core: Core = createCore(nodeHasher)): Genesis {
+export function parseFixtureGenesis(
+  raw: Record<string, unknown> = castGenesis(),
+  core: Core = createCore(nodeHasher),
+): Genesis {
   const g = core.parseGenesis(raw);
   if (!g.ok) throw new Error(`${g.error.path}: ${g.error.message}`);
   return g.value;
@@ -118,13 +122,20 @@ export class World {
   logMs = BASE_MS;
   private hlc: Hlc = { ms: BASE_MS, logical: 0 };
   private idemN = 0;
-  /** BACKBEAT windows the planner has opened (`backbeat:W-<n>`): per world, so equal seeds give equal streams. */
+  /**
+   * BACKBEAT windows the planner has opened (`backbeat:W-<n>`): per world, so equal seeds give
+   * equal streams.
+   */
   windows = 0;
   readonly results: StepResult[] = [];
   /** Signature bytes by body text, so benchmarks can re-verify what was generated. */
   readonly sigs = new Map<string, Uint8Array>();
 
-  constructor(genesis: Record<string, unknown> = castGenesis(), core?: Core, opts: { baseMs?: number } = {}) {
+  constructor(
+    genesis: Record<string, unknown> = castGenesis(),
+    core?: Core,
+    opts: { baseMs?: number } = {},
+  ) {
     this.core = core ?? createCore(nodeHasher);
     if (opts.baseMs !== undefined) {
       this.logMs = opts.baseMs;
@@ -162,7 +173,12 @@ export class World {
   }
 
   /** Build a signed proposal entry (not yet applied). */
-  proposalEntry(by: Actor, transition: string, inputs: JsonObject = {}, o: ProposeOpts = {}): WalEntry {
+  proposalEntry(
+    by: Actor,
+    transition: string,
+    inputs: JsonObject = {},
+    o: ProposeOpts = {},
+  ): WalEntry {
     const body: Record<string, unknown> = {
       current_state_hash: o.hash ?? this.defaultHash(transition),
       transition,
@@ -171,7 +187,7 @@ export class World {
       signer: by.signer,
       idem_key: o.idem ?? `goal:${this.idemN++}:${transition}`,
       hlc: o.hlc ?? this.nextHlc(),
-      window_id: o.window ?? (this.state.facts.backbeat.window_id ?? ''),
+      window_id: o.window ?? this.state.facts.backbeat.window_id ?? '',
       evidence: [...(o.evidence ?? [])],
     };
     let text = jcs(body);
@@ -181,7 +197,12 @@ export class World {
   }
 
   /** Build a signed fact entry. */
-  factEntry(kind: string, payload: JsonObject, by: Actor = CAST.feeder, o: { hlc?: string } = {}): WalEntry {
+  factEntry(
+    kind: string,
+    payload: JsonObject,
+    by: Actor = CAST.feeder,
+    o: { hlc?: string } = {},
+  ): WalEntry {
     const body = { kind, signer: by.signer, hlc: o.hlc ?? this.nextHlc(), payload };
     return this.raw('fact', kind, jcs(body), signObject(DOMAIN.fact, body, by.secretKey));
   }
@@ -192,8 +213,12 @@ export class World {
     this.sigs.set(text, Buffer.from(sigHex, 'hex'));
     return entryFromRaw(
       {
-        seq: this.seq, logMs: this.logMs, channel, name,
-        body: new TextEncoder().encode(text), sig: Buffer.from(sigHex, 'hex'),
+        seq: this.seq,
+        logMs: this.logMs,
+        channel,
+        name,
+        body: new TextEncoder().encode(text),
+        sig: Buffer.from(sigHex, 'hex'),
       },
       verifier,
     );
@@ -241,9 +266,15 @@ export class World {
   beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs = 60_000): StepResult {
     const b = this.state.facts.backbeat;
     return this.fact('backbeat', {
-      type: 'backbeat.beatframe.v1', cluster_id: 'c1', beat_index: b.beat_index + 1,
-      downbeat: false, phase, hlc: formatHlc({ ms: this.logMs, logical: 0 }),
-      deadline_at: formatIsoUtcMs(this.logMs + openMs), tempo_bpm: 120, window_id: windowId,
+      type: 'backbeat.beatframe.v1',
+      cluster_id: 'c1',
+      beat_index: b.beat_index + 1,
+      downbeat: false,
+      phase,
+      hlc: formatHlc({ ms: this.logMs, logical: 0 }),
+      deadline_at: formatIsoUtcMs(this.logMs + openMs),
+      tempo_bpm: 120,
+      window_id: windowId,
     });
   }
 }

@@ -155,7 +155,9 @@ async function liveConsumer(
   } catch (err) {
     const code = apiCode(err);
     // A missing stream means a missing consumer too (check mode on an empty server).
-    if (code === JetStreamApiCodes.ConsumerNotFound || code === JetStreamApiCodes.StreamNotFound) return null;
+    if (code === JetStreamApiCodes.ConsumerNotFound || code === JetStreamApiCodes.StreamNotFound) {
+      return null;
+    }
     throw applyFailed(`consumer info ${stream}/${durable}`, err);
   }
 }

@@ -6,7 +6,12 @@
  * subject `<prefix>.admin.<name>.status` (the HTTP API builds on the same `status()`).
  */
 import { availableParallelism } from 'node:os';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -26,7 +31,12 @@ import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { Follower } from '../replication/follower.js';
 import { WriterLease } from '../replication/lease.js';
 import { recover, type Recovered } from '../replication/recovery.js';
-import { ReplayMismatchError, type Decided, type Replica, type ReplicaPosition } from '../replication/replica.js';
+import {
+  ReplayMismatchError,
+  type Decided,
+  type Replica,
+  type ReplicaPosition,
+} from '../replication/replica.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore } from '../replication/snapshots.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
@@ -79,7 +89,9 @@ export interface InstanceStatus {
 export const INSTANCE_DEFAULTS = {
   /** One snapshot per thousand decisions bounds replay on restart to about a second here. */
   snapshotEvery: 1000,
-  /** Entries decided per micro-batch at most: bounds the work lost to a crash and a batch's latency. */
+  /**
+   * Entries decided per micro-batch at most: bounds the work lost to a crash and a batch's latency.
+   */
   batchMax: 256,
   /** Crypto worker threads: every core but the one the writer's thread runs on (at least one). */
   cryptoThreads: (): number => Math.max(1, availableParallelism() - 1),
@@ -95,11 +107,18 @@ export const STREAM_APPLY_RETRY_MS = 20_000;
 /** Most crypto worker threads a process may ask for. */
 export const CRYPTO_THREADS_MAX = 64;
 
-/** A crypto thread count from text (env or flag): an integer 0..64, else invalid_config naming `field`. */
+/**
+ * A crypto thread count from text (env or flag): an integer 0..64, else invalid_config naming
+ * `field`.
+ */
 export function parseCryptoThreads(raw: string, field: string): number {
   const n = /^[0-9]{1,2}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 0 || n > CRYPTO_THREADS_MAX) {
-    throw new SwooshError('invalid_config', `${field}: expected an integer 0..${CRYPTO_THREADS_MAX} (0: verify and sign on the writer's thread), got ${JSON.stringify(raw)}`);
+    throw new SwooshError(
+      'invalid_config',
+      `${field}: expected an integer 0..${CRYPTO_THREADS_MAX} (0: verify and sign on the ` +
+      `writer's thread), got ${JSON.stringify(raw)}`,
+    );
   }
   return n;
 }
@@ -156,15 +175,29 @@ export class Instance {
 
   /** Connect, apply streams, recover, and start the role loop. */
   async start(): Promise<void> {
-    this.nc = await connect({ servers: this.cfg.natsUrl, name: `swoosh:${this.cfg.name}`, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    this.nc = await connect({
+      servers: this.cfg.natsUrl,
+      name: `swoosh:${this.cfg.name}`,
+      noAsyncTraces: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
     this.js = jetstream(this.nc, { timeout: 10_000 });
     this.jsm = await jetstreamManager(this.nc);
-    const defs = streamDefinitions({ prefix: this.cfg.prefix, replicas: this.cfg.replicas ?? 1, leaseTtlMs: this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs });
+    const defs = streamDefinitions({
+      prefix: this.cfg.prefix,
+      replicas: this.cfg.replicas ?? 1,
+      leaseTtlMs: this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs,
+    });
     assertNoDrift(await this.applyWithRetry(defs));
     const kvm = new Kvm(this.js);
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
-    this.lease = new WriterLease(await kvm.open(this.subjects.leasesBucket), this.cfg.name, this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs);
+    this.lease = new WriterLease(
+      await kvm.open(this.subjects.leasesBucket),
+      this.cfg.name,
+      this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs,
+    );
     this.admin = this.nc.subscribe(`${this.cfg.prefix}.admin.${this.cfg.name}.status`, {
       callback: (err, msg) => {
         if (err === null) msg.respond(JSON.stringify(this.status()));
@@ -172,7 +205,9 @@ export class Instance {
     });
     const threads = this.cfg.cryptoThreads ?? INSTANCE_DEFAULTS.cryptoThreads();
     parseCryptoThreads(String(threads), 'cryptoThreads');
-    if (threads > 0) this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
+    if (threads > 0) {
+      this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
+    }
     const rec = await this.recover();
     this.replica = rec.replica;
     this.lagTimer = setInterval(() => {
@@ -188,7 +223,9 @@ export class Instance {
    * Apply the streams, retrying retryable failures (a cluster electing leaders after a node
    * restart answers with timeouts for a few seconds) for up to STREAM_APPLY_RETRY_MS.
    */
-  private async applyWithRetry(defs: ReturnType<typeof streamDefinitions>): Promise<Awaited<ReturnType<typeof applyStreams>>> {
+  private async applyWithRetry(
+    defs: ReturnType<typeof streamDefinitions>,
+  ): Promise<Awaited<ReturnType<typeof applyStreams>>> {
     const until = performance.now() + STREAM_APPLY_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -204,8 +241,15 @@ export class Instance {
   private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
     const rec = await recover({
       ...(resume === undefined ? {} : { resume }),
-      js: this.js, jsm: this.jsm, core: this.core, hasher: nodeHasher, verifier: createNodeVerifier(), genesis: this.cfg.genesis,
-      snapshots: this.snapshots, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      js: this.js,
+      jsm: this.jsm,
+      core: this.core,
+      hasher: nodeHasher,
+      verifier: createNodeVerifier(),
+      genesis: this.cfg.genesis,
+      snapshots: this.snapshots,
+      walName: this.subjects.walName,
+      decisionsName: this.subjects.decisionsName,
       transitionsName: this.subjects.transitionsName,
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     });
@@ -226,12 +270,15 @@ export class Instance {
         // A NATS outage or timeout: nothing unstored is kept; recover from storage and retry.
         this.log.warn({ err, role: this.role }, 'transient failure; recovering and retrying');
         await new Promise((r) => setTimeout(r, TRANSIENT_BACKOFF_MS));
-        await this.recover().then((rec) => {
-          this.replica = rec.replica;
-        }, (e: unknown) => {
-          if (isFatal(e)) throw e;
-          this.log.warn({ err: e }, 'recovery failed; will retry');
-        });
+        await this.recover().then(
+          (rec) => {
+            this.replica = rec.replica;
+          },
+          (e: unknown) => {
+            if (isFatal(e)) throw e;
+            this.log.warn({ err: e }, 'recovery failed; will retry');
+          },
+        );
       }
     }
   }
@@ -245,7 +292,11 @@ export class Instance {
       // The follower's replica was checked record by record; continue from it when it still
       // matches storage rather than loading a snapshot and replaying again.
       const held = this.replica;
-      const rec = await this.recover(held !== null && this.diverged === null ? { replica: held, snapshotSeq: this.lastSnapshot.seq } : undefined);
+      const rec = await this.recover(
+        held !== null && this.diverged === null
+          ? { replica: held, snapshotSeq: this.lastSnapshot.seq }
+          : undefined,
+      );
       this.replica = rec.replica;
       this.role = 'writer';
       this.metrics.setRole('writer');
@@ -254,7 +305,10 @@ export class Instance {
       try {
         await writer.publishTransitions(rec.pendingTransitions);
         await writer.catchUp(rec.walLastSeq);
-        const consumer = await this.js.consumers.get(this.subjects.walName, this.subjects.writerDurable);
+        const consumer = await this.js.consumers.get(
+          this.subjects.walName,
+          this.subjects.writerDurable,
+        );
         await writer.run(consumer, () => !this.stopping && this.lease.held);
       } finally {
         writer.close();
@@ -276,32 +330,48 @@ export class Instance {
   }
 
   private newWriter(rec: Recovered): Writer {
-    return new Writer({
-      nc: this.nc, js: this.js, jsm: this.jsm, replica: rec.replica, signer: this.signer, pool: this.pool,
-      leaseHeld: () => this.lease.held,
-      subjects: { dr: (o, t) => this.subjects.dr(o, t), transitions: (r, t) => this.subjects.transitions(r, t) },
-      walName: this.subjects.walName, snapshots: this.snapshots,
-      snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
-      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
-      crashAt: this.cfg.crashAt ?? new Map(),
-      onDecided: (d, storedMs) => this.onDecided(d, storedMs - d.msg.logMs),
-      onBatch: (size, publishSeconds) => {
-        this.metrics.observeBatch(size);
-        this.metrics.observePublishLatency(publishSeconds);
+    return new Writer(
+      {
+        nc: this.nc,
+        js: this.js,
+        jsm: this.jsm,
+        replica: rec.replica,
+        signer: this.signer,
+        pool: this.pool,
+        leaseHeld: () => this.lease.held,
+        subjects: {
+          dr: (o, t) => this.subjects.dr(o, t),
+          transitions: (r, t) => this.subjects.transitions(r, t),
+        },
+        walName: this.subjects.walName,
+        snapshots: this.snapshots,
+        snapshotEvery: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+        batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+        crashAt: this.cfg.crashAt ?? new Map(),
+        onDecided: (d, storedMs) => this.onDecided(d, storedMs - d.msg.logMs),
+        onBatch: (size, publishSeconds) => {
+          this.metrics.observeBatch(size);
+          this.metrics.observePublishLatency(publishSeconds);
+        },
+        onSnapshot: (s) => {
+          if ('error' in s) {
+            this.metrics.recordSnapshot(
+              s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error',
+            );
+            this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
+          } else {
+            this.metrics.recordSnapshot('ok');
+            this.metrics.setSnapshot(Date.now(), s.bytes);
+            this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
+            this.log.info(s, 'snapshot written');
+          }
+        },
+        log: (level, msg, fields) =>
+          this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
       },
-      onSnapshot: (s) => {
-        if ('error' in s) {
-          this.metrics.recordSnapshot(s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error');
-          this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
-        } else {
-          this.metrics.recordSnapshot('ok');
-          this.metrics.setSnapshot(Date.now(), s.bytes);
-          this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
-          this.log.info(s, 'snapshot written');
-        }
-      },
-      log: (level, msg, fields) => this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
-    }, rec.snapshotRevision, rec.snapshotSeq);
+      rec.snapshotRevision,
+      rec.snapshotSeq,
+    );
   }
 
   private onDecided(d: Decided, latencyMs: number | null): void {
@@ -309,11 +379,24 @@ export class Instance {
     const dec = d.step.decision;
     this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
     this.cfg.tracing?.spanForDecision(dec, {
-      wal_seq: d.msg.seq, dr_id: drId, state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, latency_ms: latencyMs,
+      wal_seq: d.msg.seq,
+      dr_id: drId,
+      state_pre_hash: d.step.pre.head,
+      state_post_hash: d.step.post.head,
+      latency_ms: latencyMs,
     });
-    this.log.info(decisionLogFields(dec, {
-      state_pre_hash: d.step.pre.head, state_post_hash: d.step.post.head, facts_post_hash: d.step.post.facts,
-    }, { dr_id: drId }), 'decision');
+    this.log.info(
+      decisionLogFields(
+        dec,
+        {
+          state_pre_hash: d.step.pre.head,
+          state_post_hash: d.step.post.head,
+          facts_post_hash: d.step.post.facts,
+        },
+        { dr_id: drId },
+      ),
+      'decision',
+    );
   }
 
   private async actAsFollower(forMs: number): Promise<void> {
@@ -331,13 +414,19 @@ export class Instance {
     }
     const until = Date.now() + forMs;
     const f = new Follower({
-      js: this.js, replica, walName: this.subjects.walName, decisionsName: this.subjects.decisionsName,
+      js: this.js,
+      replica,
+      walName: this.subjects.walName,
+      decisionsName: this.subjects.decisionsName,
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
       onChecked: (d) => this.onDecided(d, null),
       onDivergence: (err) => {
         this.diverged = err.message;
         this.metrics.recordDivergence();
-        this.log.error({ err, wal_seq: err.seq }, 'DIVERGENCE: recomputed decision differs from the stored record');
+        this.log.error(
+          { err, wal_seq: err.seq },
+          'DIVERGENCE: recomputed decision differs from the stored record',
+        );
       },
     });
     await f.run(() => !this.stopping && Date.now() < until);
@@ -381,8 +470,20 @@ export class Instance {
   }
 
   /** NATS handles and names, for the HTTP gateway and tooling in the same process. */
-  get nats(): { nc: NatsConnection; js: JetStreamClient; jsm: JetStreamManager; subjects: Subjects; prefix: string } {
-    return { nc: this.nc, js: this.js, jsm: this.jsm, subjects: this.subjects, prefix: this.cfg.prefix };
+  get nats(): {
+    nc: NatsConnection;
+    js: JetStreamClient;
+    jsm: JetStreamManager;
+    subjects: Subjects;
+    prefix: string;
+  } {
+    return {
+      nc: this.nc,
+      js: this.js,
+      jsm: this.jsm,
+      subjects: this.subjects,
+      prefix: this.cfg.prefix,
+    };
   }
 
   /** What this process knows now. */

@@ -26,7 +26,12 @@ import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from '../observability/log.js';
 import type { CrashPoint } from '../replication/writer.js';
 
-const CRASH_POINTS: readonly CrashPoint[] = ['before_publish', 'between_dr_and_transitions', 'before_ack', 'during_snapshot'];
+const CRASH_POINTS: readonly CrashPoint[] = [
+  'before_publish',
+  'between_dr_and_transitions',
+  'before_ack',
+  'during_snapshot',
+];
 
 function env(name: string): string | undefined {
   const v = process.env[name];
@@ -37,7 +42,9 @@ function intEnv(name: string): number | undefined {
   const v = env(name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new SwooshError('invalid_config', `${name}: expected a positive integer, got ${v}`);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new SwooshError('invalid_config', `${name}: expected a positive integer, got ${v}`);
+  }
   return n;
 }
 
@@ -53,7 +60,10 @@ function crashPlan(): Map<CrashPoint, number> {
   for (const part of (env('SWOOSH_CRASH_AT') ?? '').split(',').filter((p) => p !== '')) {
     const [point, seq] = part.split(':');
     if (!CRASH_POINTS.includes(point as CrashPoint) || !Number.isSafeInteger(Number(seq))) {
-      throw new SwooshError('invalid_config', `SWOOSH_CRASH_AT: ${part}: expected <${CRASH_POINTS.join('|')}>:<seq>`);
+      throw new SwooshError(
+        'invalid_config',
+        `SWOOSH_CRASH_AT: ${part}: expected <${CRASH_POINTS.join('|')}>:<seq>`,
+      );
     }
     out.set(point as CrashPoint, Number(seq));
   }
@@ -68,7 +78,10 @@ function required(name: string): string {
 
 /** Start an instance from the environment; resolves once it is ready. */
 export async function runFromEnv(): Promise<Instance> {
-  const log = createLogger({ name: env('SWOOSH_NAME') ?? 'swoosh', level: env('SWOOSH_LOG_LEVEL') ?? 'info' });
+  const log = createLogger({
+    name: env('SWOOSH_NAME') ?? 'swoosh',
+    level: env('SWOOSH_LOG_LEVEL') ?? 'info',
+  });
   const core = createCore(nodeHasher);
   const name = env('SWOOSH_NAME') ?? `${hostname()}-${process.pid}`;
   const key = loadKeyFile(required('SWOOSH_KEY_FILE'));
@@ -80,11 +93,26 @@ export async function runFromEnv(): Promise<Instance> {
     name,
     genesis: loadGenesisFile(core, required('SWOOSH_GENESIS')),
     signerSeed: key.seed,
-    ...(opt(intEnv('SWOOSH_SNAPSHOT_EVERY')) !== undefined ? { snapshotEvery: intEnv('SWOOSH_SNAPSHOT_EVERY') as number } : {}),
-    ...(intEnv('SWOOSH_BATCH_MAX') !== undefined ? { batchMax: intEnv('SWOOSH_BATCH_MAX') as number } : {}),
-    ...(env('SWOOSH_CRYPTO_THREADS') !== undefined ? { cryptoThreads: parseCryptoThreads(env('SWOOSH_CRYPTO_THREADS') ?? '', 'SWOOSH_CRYPTO_THREADS') } : {}),
-    ...(intEnv('SWOOSH_LEASE_TTL_MS') !== undefined ? { leaseTtlMs: intEnv('SWOOSH_LEASE_TTL_MS') as number } : {}),
-    ...(intEnv('SWOOSH_LEASE_RENEW_MS') !== undefined ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number } : {}),
+    ...(opt(intEnv('SWOOSH_SNAPSHOT_EVERY')) !== undefined
+      ? { snapshotEvery: intEnv('SWOOSH_SNAPSHOT_EVERY') as number }
+      : {}),
+    ...(intEnv('SWOOSH_BATCH_MAX') !== undefined
+      ? { batchMax: intEnv('SWOOSH_BATCH_MAX') as number }
+      : {}),
+    ...(env('SWOOSH_CRYPTO_THREADS') !== undefined
+      ? {
+          cryptoThreads: parseCryptoThreads(
+            env('SWOOSH_CRYPTO_THREADS') ?? '',
+            'SWOOSH_CRYPTO_THREADS',
+          ),
+        }
+      : {}),
+    ...(intEnv('SWOOSH_LEASE_TTL_MS') !== undefined
+      ? { leaseTtlMs: intEnv('SWOOSH_LEASE_TTL_MS') as number }
+      : {}),
+    ...(intEnv('SWOOSH_LEASE_RENEW_MS') !== undefined
+      ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number }
+      : {}),
     crashAt: crashPlan(),
     log,
   });
@@ -116,7 +144,11 @@ export async function runFromEnv(): Promise<Instance> {
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   runFromEnv().catch((err: unknown) => {
     const e = err as Error & { code?: string };
-    process.stderr.write(`${JSON.stringify({ level: 'fatal', event: 'failed', code: e.code ?? 'internal', msg: e.message })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({
+        level: 'fatal', event: 'failed', code: e.code ?? 'internal', msg: e.message,
+      })}\n`,
+    );
     process.exit(1);
   });
 }

@@ -17,7 +17,9 @@ export function hostPortOf(url: string, field = 'NATS_URL'): { host: string; por
   try {
     u = new URL(url.includes('://') ? url : `nats://${url}`);
   } catch (err) {
-    throw new SwooshError('invalid_config', `${field}: "${url}" is not a server URL`, { cause: err });
+    throw new SwooshError('invalid_config', `${field}: "${url}" is not a server URL`, {
+      cause: err,
+    });
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw new SwooshError('invalid_config', `${field}: "${url}" names no host`);
@@ -27,7 +29,12 @@ export function hostPortOf(url: string, field = 'NATS_URL'): { host: string; por
 /** The servers of a NATS_URL value: split on commas, trimmed; each must be a server URL. */
 export function parseNatsUrls(value: string, field = 'NATS_URL'): string[] {
   const urls = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (urls.length === 0) throw new SwooshError('invalid_config', `${field}: expected one or more server URLs, comma-separated`);
+  if (urls.length === 0) {
+    throw new SwooshError(
+      'invalid_config',
+      `${field}: expected one or more server URLs, comma-separated`,
+    );
+  }
   for (const u of urls) hostPortOf(u, field);
   return urls;
 }
@@ -53,7 +60,9 @@ function accepts(host: string, port: number, timeoutMs: number): Promise<boolean
  */
 export async function firstReachable(urls: readonly string[], timeoutMs = 1_000): Promise<string> {
   const first = urls[0];
-  if (first === undefined) throw new SwooshError('invalid_config', 'NATS_URL: expected one or more server URLs');
+  if (first === undefined) {
+    throw new SwooshError('invalid_config', 'NATS_URL: expected one or more server URLs');
+  }
   if (urls.length === 1) return first;
   for (const u of urls) {
     const { host, port } = hostPortOf(u);

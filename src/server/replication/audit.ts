@@ -9,14 +9,25 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { type Genesis, createCore, jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
-import { chainStart, contentOf, decodeDr, verifyDrSignature } from '../../protocol/decision-record.js';
+import {
+  chainStart,
+  contentOf,
+  decodeDr,
+  verifyDrSignature,
+} from '../../protocol/decision-record.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { Replica, ReplayMismatchError } from './replica.js';
 
 /** One problem found. */
 export interface AuditProblem {
   readonly seq: number;
-  readonly kind: 'missing_record' | 'content_mismatch' | 'chain_break' | 'bad_signature' | 'seq_mismatch' | 'transitions_count';
+  readonly kind:
+    | 'missing_record'
+    | 'content_mismatch'
+    | 'chain_break'
+    | 'bad_signature'
+    | 'seq_mismatch'
+    | 'transitions_count';
   readonly detail: string;
 }
 
@@ -55,7 +66,10 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const verifier = createNodeVerifier();
   const state = core.genesis(t.genesis);
   const replica = new Replica(core, nodeHasher, verifier, state.meta.instance_id, {
-    state, lastSeq: 0, lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash), lastWalEntryHash: '',
+    state,
+    lastSeq: 0,
+    lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash),
+    lastWalEntryHash: '',
   });
   const walLast = (await t.jsm.streams.info(t.walName)).state.last_seq;
   const drLast = (await t.jsm.streams.info(t.decisionsName)).state.last_seq;
@@ -71,17 +85,29 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       const d = replica.decideNext(msg);
       outcomes[d.content.outcome] = (outcomes[d.content.outcome] ?? 0) + 1;
       if (msg.seq > drLast) {
-        problems.push({ seq: msg.seq, kind: 'missing_record', detail: `no decision record for WAL entry ${msg.seq}` });
+        problems.push({
+          seq: msg.seq,
+          kind: 'missing_record',
+          detail: `no decision record for WAL entry ${msg.seq}`,
+        });
         continue;
       }
       const raw = await drs.next();
       if (raw.seq !== msg.seq) {
-        problems.push({ seq: msg.seq, kind: 'seq_mismatch', detail: `record stream gave ${raw.seq}` });
+        problems.push({
+          seq: msg.seq,
+          kind: 'seq_mismatch',
+          detail: `record stream gave ${raw.seq}`,
+        });
         break;
       }
       const rec = decodeDr(raw.data);
       if (rec.prev_dr_hash !== d.content.prev_dr_hash) {
-        problems.push({ seq: msg.seq, kind: 'chain_break', detail: `prev_dr_hash ${rec.prev_dr_hash}, expected ${d.content.prev_dr_hash}` });
+        problems.push({
+          seq: msg.seq,
+          kind: 'chain_break',
+          detail: `prev_dr_hash ${rec.prev_dr_hash}, expected ${d.content.prev_dr_hash}`,
+        });
       }
       if (jcs(contentOf(rec)) !== d.contentText) {
         const e = (() => {
@@ -92,10 +118,18 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
             return err instanceof ReplayMismatchError ? err : null;
           }
         })();
-        problems.push({ seq: msg.seq, kind: 'content_mismatch', detail: e?.message ?? 'content differs' });
+        problems.push({
+          seq: msg.seq,
+          kind: 'content_mismatch',
+          detail: e?.message ?? 'content differs',
+        });
       }
       if (!verifyDrSignature(rec, verifier)) {
-        problems.push({ seq: msg.seq, kind: 'bad_signature', detail: `signature of ${rec.writer} does not verify` });
+        problems.push({
+          seq: msg.seq,
+          kind: 'bad_signature',
+          detail: `signature of ${rec.writer} does not verify`,
+        });
       }
       if (msg.seq % 1000 === 0) t.onProgress?.(msg.seq, walLast);
     }
@@ -105,13 +139,24 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   }
   const applied = replica.state.clock.applied_count;
   if (problems.length === 0 && trLast !== applied) {
-    problems.push({ seq: walLast, kind: 'transitions_count', detail: `TRANSITIONS holds ${trLast} records, ${applied} transitions were applied` });
+    problems.push({
+      seq: walLast,
+      kind: 'transitions_count',
+      detail: `TRANSITIONS holds ${trLast} records, ${applied} transitions were applied`,
+    });
   }
   t.onProgress?.(replica.lastSeq, walLast);
   const hs = core.hashes(replica.state);
   return {
-    ok: problems.length === 0, wal_entries: walLast, decision_records: drLast, transition_records: trLast,
-    applied_count: applied, final_state_hash: hs.head, final_facts_hash: hs.facts, outcomes, problems,
+    ok: problems.length === 0,
+    wal_entries: walLast,
+    decision_records: drLast,
+    transition_records: trLast,
+    applied_count: applied,
+    final_state_hash: hs.head,
+    final_facts_hash: hs.facts,
+    outcomes,
+    problems,
     millis: Math.round(performance.now() - t0),
   };
 }

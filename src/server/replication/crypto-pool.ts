@@ -33,13 +33,17 @@ function keyOf(pub) {
   const id = Buffer.from(pub).toString('hex');
   let k = keys.get(id);
   if (k !== undefined) return k;
-  k = crypto.createPublicKey({ key: Buffer.concat([SPKI, Buffer.from(pub)]), format: 'der', type: 'spki' });
+  k = crypto.createPublicKey({
+    key: Buffer.concat([SPKI, Buffer.from(pub)]), format: 'der', type: 'spki',
+  });
   if (keys.size >= KEY_CACHE_MAX) keys.delete(keys.keys().next().value);
   keys.set(id, k);
   return k;
 }
 const priv = workerData.seed === null ? null
-  : crypto.createPrivateKey({ key: Buffer.concat([PKCS8, Buffer.from(workerData.seed)]), format: 'der', type: 'pkcs8' });
+  : crypto.createPrivateKey({
+    key: Buffer.concat([PKCS8, Buffer.from(workerData.seed)]), format: 'der', type: 'pkcs8',
+  });
 parentPort.on('message', (m) => {
   if (m.op === 'verify') {
     const out = new Uint8Array(m.keys.length);
@@ -88,34 +92,56 @@ export class CryptoPool {
   private closed = false;
   private readonly parsed = new Map<string, Uint8Array | null>();
 
-  private constructor(private readonly slots: readonly Slot[], private readonly keyCacheMax: number, readonly canSign: boolean) {}
+  private constructor(
+    private readonly slots: readonly Slot[],
+    private readonly keyCacheMax: number,
+    readonly canSign: boolean,
+  ) {}
 
   /** Start the workers and wait until each is running. */
   static async create(o: CryptoPoolOptions): Promise<CryptoPool> {
-    if (!Number.isSafeInteger(o.threads) || o.threads < 1) throw new RangeError(`CryptoPool: threads must be a positive integer, got ${o.threads}`);
-    if (o.signerSeed !== undefined && o.signerSeed.length !== 32) throw new RangeError('CryptoPool: signerSeed must be 32 bytes');
+    if (!Number.isSafeInteger(o.threads) || o.threads < 1) {
+      throw new RangeError(`CryptoPool: threads must be a positive integer, got ${o.threads}`);
+    }
+    if (o.signerSeed !== undefined && o.signerSeed.length !== 32) {
+      throw new RangeError('CryptoPool: signerSeed must be 32 bytes');
+    }
     const keyCacheMax = o.keyCacheMax ?? 10_000;
-    const slots = await Promise.all(Array.from({ length: o.threads }, () => new Promise<Slot>((resolve, reject) => {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: { seed: o.signerSeed === undefined ? null : Uint8Array.from(o.signerSeed), keyCacheMax },
-      });
-      const slot: Slot = { worker, pending: new Map(), load: 0 };
-      worker.on('message', (m: { id: number; verdicts?: Uint8Array; signatures?: Uint8Array[] }) => {
-        const p = slot.pending.get(m.id);
-        if (p === undefined) return;
-        slot.pending.delete(m.id);
-        p.resolve(m.verdicts ?? m.signatures);
-      });
-      const fail = (err: Error): void => {
-        for (const p of slot.pending.values()) p.reject(err);
-        slot.pending.clear();
-      };
-      worker.on('error', (err) => fail(new Error(`crypto worker failed: ${err.message}`, { cause: err })));
-      worker.on('exit', (code) => fail(new Error(`crypto worker exited (code ${code})`)));
-      worker.once('online', () => resolve(slot));
-      worker.once('error', reject);
-    })));
+    const slots = await Promise.all(
+      Array.from(
+        { length: o.threads },
+        () =>
+          new Promise<Slot>((resolve, reject) => {
+            const worker = new Worker(WORKER_SOURCE, {
+              eval: true,
+              workerData: {
+                seed: o.signerSeed === undefined ? null : Uint8Array.from(o.signerSeed),
+                keyCacheMax,
+              },
+            });
+            const slot: Slot = { worker, pending: new Map(), load: 0 };
+            worker.on(
+              'message',
+              (m: { id: number; verdicts?: Uint8Array; signatures?: Uint8Array[] }) => {
+                const p = slot.pending.get(m.id);
+                if (p === undefined) return;
+                slot.pending.delete(m.id);
+                p.resolve(m.verdicts ?? m.signatures);
+              },
+            );
+            const fail = (err: Error): void => {
+              for (const p of slot.pending.values()) p.reject(err);
+              slot.pending.clear();
+            };
+            worker.on('error', (err) =>
+              fail(new Error(`crypto worker failed: ${err.message}`, { cause: err })),
+            );
+            worker.on('exit', (code) => fail(new Error(`crypto worker exited (code ${code})`)));
+            worker.once('online', () => resolve(slot));
+            worker.once('error', reject);
+          }),
+      ),
+    );
     return new CryptoPool(slots, keyCacheMax, o.signerSeed !== undefined);
   }
 
@@ -163,7 +189,9 @@ export class CryptoPool {
     const out: { slot: Slot; from: number; to: number }[] = [];
     for (let i = 0; i < parts; i++) {
       const slot = ordered[i];
-      if (slot !== undefined && i * size < n) out.push({ slot, from: i * size, to: Math.min(n, (i + 1) * size) });
+      if (slot !== undefined && i * size < n) {
+        out.push({ slot, from: i * size, to: Math.min(n, (i + 1) * size) });
+      }
     }
     return out;
   }
@@ -186,24 +214,36 @@ export class CryptoPool {
       signatures.push(sig);
     });
     if (idx.length === 0) return verdicts;
-    const parts = await Promise.all(this.shards(idx.length).map(async ({ slot, from, to }) => ({
-      from,
-      out: await this.call<Uint8Array>(slot, {
-        op: 'verify', keys: keys.slice(from, to), messages: messages.slice(from, to), signatures: signatures.slice(from, to),
-      }),
-    })));
-    for (const { from, out } of parts) out.forEach((v, k) => {
-      verdicts[idx[from + k] ?? -1] = v === 1;
-    });
+    const parts = await Promise.all(
+      this.shards(idx.length).map(async ({ slot, from, to }) => ({
+        from,
+        out: await this.call<Uint8Array>(slot, {
+          op: 'verify',
+          keys: keys.slice(from, to),
+          messages: messages.slice(from, to),
+          signatures: signatures.slice(from, to),
+        }),
+      })),
+    );
+    for (const { from, out } of parts) {
+      out.forEach((v, k) => {
+        verdicts[idx[from + k] ?? -1] = v === 1;
+      });
+    }
     return verdicts;
   }
 
   /** Ed25519 signatures of `messages` with the pool's signer, in order. */
   async sign(messages: readonly Uint8Array[]): Promise<Uint8Array[]> {
-    if (!this.canSign) throw new Error('CryptoPool.sign: this pool was created without a signer seed');
+    if (!this.canSign) {
+      throw new Error('CryptoPool.sign: this pool was created without a signer seed');
+    }
     if (messages.length === 0) return [];
-    const parts = await Promise.all(this.shards(messages.length).map(({ slot, from, to }) =>
-      this.call<Uint8Array[]>(slot, { op: 'sign', messages: messages.slice(from, to) })));
+    const parts = await Promise.all(
+      this.shards(messages.length).map(({ slot, from, to }) =>
+        this.call<Uint8Array[]>(slot, { op: 'sign', messages: messages.slice(from, to) }),
+      ),
+    );
     return parts.flat();
   }
 

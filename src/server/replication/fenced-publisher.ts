@@ -24,8 +24,15 @@ export interface FencedAck {
 /** The stream refused the publish (e.g. err_code 10071, wrong last sequence: the fence). */
 export class PublishRefusedError extends Error {
   readonly code = 'publish_refused' satisfies OperatingErrorCode;
-  constructor(readonly errCode: number | null, readonly status: number | null, readonly description: string) {
-    super(`JetStream refused the publish: ${description}${errCode === null ? '' : ` (err_code ${errCode})`}`);
+  constructor(
+    readonly errCode: number | null,
+    readonly status: number | null,
+    readonly description: string,
+  ) {
+    super(
+      `JetStream refused the publish: ` +
+      `${description}${errCode === null ? '' : ` (err_code ${errCode})`}`,
+    );
     this.name = 'PublishRefusedError';
   }
 }
@@ -64,7 +71,10 @@ export class FencedPublisher {
   private next = 0;
   private closed = false;
 
-  constructor(private readonly nc: NatsConnection, private readonly timeoutMs = 10_000) {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly timeoutMs = 10_000,
+  ) {
     this.prefix = createInbox();
     this.sub = nc.subscribe(`${this.prefix}.*`, {
       callback: (err, msg) => {
@@ -77,39 +87,68 @@ export class FencedPublisher {
         this.waiting.delete(msg.subject);
         const status = msg.headers?.code ?? 0;
         if (status >= 300 || msg.data.length === 0) {
-          w.reject(new PublishRefusedError(null, status, `${status} ${msg.headers?.description ?? 'no responders'}`.trim()));
+          w.reject(
+            new PublishRefusedError(
+              null,
+              status,
+              `${status} ${msg.headers?.description ?? 'no responders'}`.trim(),
+            ),
+          );
           return;
         }
         let ack: PubAckJson;
         try {
           ack = JSON.parse(dec.decode(msg.data)) as PubAckJson;
         } catch (e) {
-          w.reject(new PublishRefusedError(null, null, `unparseable PubAck: ${(e as Error).message}`));
+          w.reject(
+            new PublishRefusedError(null, null, `unparseable PubAck: ${(e as Error).message}`),
+          );
           return;
         }
         if (ack.error !== undefined) {
-          w.reject(new PublishRefusedError(ack.error.err_code ?? null, ack.error.code ?? null, ack.error.description ?? 'error'));
+          w.reject(
+            new PublishRefusedError(
+              ack.error.err_code ?? null,
+              ack.error.code ?? null,
+              ack.error.description ?? 'error',
+            ),
+          );
         } else if (typeof ack.seq !== 'number' || typeof ack.stream !== 'string') {
-          w.reject(new PublishRefusedError(null, null, `PubAck without stream/seq: ${dec.decode(msg.data).slice(0, 200)}`));
+          w.reject(
+            new PublishRefusedError(
+              null,
+              null,
+              `PubAck without stream/seq: ${dec.decode(msg.data).slice(0, 200)}`,
+            ),
+          );
         } else {
           w.resolve({ stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate === true });
         }
       },
     });
-    // One timer for every publish: insertion order is deadline order, so stop at the first live one.
-    this.sweep = setInterval(() => {
-      const now = Date.now();
-      for (const [reply, w] of this.waiting) {
-        if (w.deadline > now) break;
-        this.waiting.delete(reply);
-        w.reject(new PublishTimeoutError(w.subject, this.timeoutMs));
-      }
-    }, Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))));
+    // One timer for every publish: insertion order is deadline order, so stop at the first live
+    // one.
+    this.sweep = setInterval(
+      () => {
+        const now = Date.now();
+        for (const [reply, w] of this.waiting) {
+          if (w.deadline > now) break;
+          this.waiting.delete(reply);
+          w.reject(new PublishTimeoutError(w.subject, this.timeoutMs));
+        }
+      },
+      Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
+    );
     this.sweep.unref();
   }
 
   /** Publish `data` to `subject`, stored only if the stream's last sequence is `expectLastSeq`. */
-  publish(subject: string, data: Uint8Array, msgId: string, expectLastSeq: number): Promise<FencedAck> {
+  publish(
+    subject: string,
+    data: Uint8Array,
+    msgId: string,
+    expectLastSeq: number,
+  ): Promise<FencedAck> {
     if (this.closed) return Promise.reject(new Error('publisher is closed'));
     const reply = `${this.prefix}.${(this.next++).toString(36)}`;
     const h = headers();

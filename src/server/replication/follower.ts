@@ -44,7 +44,12 @@ export class Follower {
           // As recovery does: a record whose signature does not verify is not the writer's.
           if (!verifyDrSignature(stored, r.verifier)) {
             r.restore(agreed);
-            throw new SwooshError('dr_signature_invalid', `decision record ${rec.seq} has a signature that does not verify for ${stored.writer}`, false);
+            throw new SwooshError(
+              'dr_signature_invalid',
+              `decision record ${rec.seq} has a signature that does not verify for ` +
+              `${stored.writer}`,
+              false,
+            );
           }
           try {
             Replica.compare(d, stored);

@@ -39,7 +39,9 @@ export class WriterLease {
   }
 
   private value(): Uint8Array {
-    return new TextEncoder().encode(JSON.stringify({ holder: this.holder, renewed_at_ms: Date.now() }));
+    return new TextEncoder().encode(
+      JSON.stringify({ holder: this.holder, renewed_at_ms: Date.now() }),
+    );
   }
 
   /** Try to take the lease; false when another holder has it (or the bucket is unreachable). */

@@ -17,7 +17,16 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { Core, Genesis, Hasher, State } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
-import { DR_FORMAT_VERSION, chainStart, contentOf, decodeDr, drHash, transitionRecords, verifyDrSignature, type TransitionRecord } from '../../protocol/decision-record.js';
+import {
+  DR_FORMAT_VERSION,
+  chainStart,
+  contentOf,
+  decodeDr,
+  drHash,
+  transitionRecords,
+  verifyDrSignature,
+  type TransitionRecord,
+} from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { Replica } from './replica.js';
@@ -37,7 +46,11 @@ export interface RecoveryDeps {
   readonly walName: string;
   readonly decisionsName: string;
   readonly transitionsName: string;
-  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  readonly log: (
+    level: 'info' | 'warn' | 'error',
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => void;
   /**
    * A replica this process already holds, checked entry by entry against the stored records
    * (a follower's). Recovery continues from it instead of loading a snapshot and replaying
@@ -70,61 +83,109 @@ async function walAt(deps: RecoveryDeps, seq: number): Promise<WalMessage | null
 }
 
 /** Try snapshot revisions newest first; returns the replica to start from. */
-async function startingPoint(deps: RecoveryDeps, drLast: number): Promise<{ replica: Replica; revision: number }> {
+async function startingPoint(
+  deps: RecoveryDeps,
+  drLast: number,
+): Promise<{ replica: Replica; revision: number }> {
   const { core, hasher } = deps;
   for (const revision of await deps.snapshots.revisions()) {
     try {
       const snap = await deps.snapshots.load(revision);
       const problem = core.verifyLoaded(snap.state);
       const hs = core.hashes(snap.state);
-      const why = problem ?? (hs.head !== snap.state_hash ? `state hashes to ${hs.head}, snapshot claims ${snap.state_hash}`
-        : hs.facts !== snap.facts_hash ? 'facts hash differs' : snap.wal_seq > drLast ? `snapshot at ${snap.wal_seq} is past the last record ${drLast}` : null);
+      const why =
+        problem ??
+        (hs.head !== snap.state_hash
+          ? `state hashes to ${hs.head}, snapshot claims ${snap.state_hash}`
+          : hs.facts !== snap.facts_hash
+            ? 'facts hash differs'
+            : snap.wal_seq > drLast
+              ? `snapshot at ${snap.wal_seq} is past the last record ${drLast}`
+              : null);
       if (why !== null) {
         deps.log('warn', 'snapshot rejected; trying an older one', { revision, reason: why });
         continue;
       }
       const wal = await walAt(deps, snap.wal_seq);
       if (wal === null || walEntryHash(wal.subject, wal.data) !== snap.wal_entry_hash) {
-        throw new SwooshError('wal_sequence_reused',
-          `snapshot ${revision} was taken after WAL entry ${snap.wal_seq}, but the entry now at that sequence is a different one: ` +
-          'the WAL lost its tail and reused sequence numbers. Refusing to start; see docs/runtime.md "WAL tail lost".', false);
+        throw new SwooshError(
+          'wal_sequence_reused',
+          `snapshot ${revision} was taken after WAL entry ${snap.wal_seq}, but the entry now at ` +
+          `that sequence is a different one: ` +
+            'the WAL lost its tail and reused sequence numbers. Refusing to start; see ' +
+            'docs/runtime.md "WAL tail lost".',
+          false,
+        );
       }
       const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: snap.wal_seq });
       const rec = dr === null ? null : decodeDr(dr.data);
-      if (rec === null || rec.state_post_hash !== snap.state_hash || drHash(hasher, contentOf(rec)) !== snap.dr_hash) {
-        deps.log('warn', 'snapshot does not match its decision record; trying an older one', { revision });
+      if (
+        rec === null ||
+        rec.state_post_hash !== snap.state_hash ||
+        drHash(hasher, contentOf(rec)) !== snap.dr_hash
+      ) {
+        deps.log('warn', 'snapshot does not match its decision record; trying an older one', {
+          revision,
+        });
         continue;
       }
       const replica = new Replica(core, hasher, deps.verifier, snap.state.meta.instance_id, {
-        state: snap.state, lastSeq: snap.wal_seq, lastDrHash: snap.dr_hash, lastWalEntryHash: snap.wal_entry_hash,
+        state: snap.state,
+        lastSeq: snap.wal_seq,
+        lastDrHash: snap.dr_hash,
+        lastWalEntryHash: snap.wal_entry_hash,
       });
       return { replica, revision };
     } catch (err) {
       if (err instanceof SwooshError) throw err;
-      deps.log('warn', 'snapshot unreadable; trying an older one', { revision, err: (err as Error).message });
+      deps.log('warn', 'snapshot unreadable; trying an older one', {
+        revision,
+        err: (err as Error).message,
+      });
     }
   }
   const state: State = core.genesis(deps.genesis);
   const replica = new Replica(core, hasher, deps.verifier, state.meta.instance_id, {
-    state, lastSeq: 0, lastDrHash: chainStart(hasher, state.meta.genesis_hash), lastWalEntryHash: '',
+    state,
+    lastSeq: 0,
+    lastDrHash: chainStart(hasher, state.meta.genesis_hash),
+    lastWalEntryHash: '',
   });
   return { replica, revision: 0 };
 }
 
-/** The replica to continue from, if it still matches storage (see RecoveryDeps.resume); else null. */
-async function resumable(deps: RecoveryDeps, replica: Replica, drLast: number, trStored: number): Promise<{ replica: Replica; revision: number } | null> {
+/**
+ * The replica to continue from, if it still matches storage (see RecoveryDeps.resume); else null.
+ */
+async function resumable(
+  deps: RecoveryDeps,
+  replica: Replica,
+  drLast: number,
+  trStored: number,
+): Promise<{ replica: Replica; revision: number } | null> {
   const why = await (async (): Promise<string | null> => {
-    if (replica.lastSeq > drLast) return `replica at ${replica.lastSeq} is past the last record ${drLast}`;
-    if (replica.state.clock.applied_count > trStored) return 'TRANSITIONS records are missing before the replica\'s position';
+    if (replica.lastSeq > drLast) {
+      return `replica at ${replica.lastSeq} is past the last record ${drLast}`;
+    }
+    if (replica.state.clock.applied_count > trStored) {
+      return "TRANSITIONS records are missing before the replica's position";
+    }
     if (replica.lastSeq === 0) return null;
     const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: replica.lastSeq });
-    if (dr === null || drHash(deps.hasher, contentOf(decodeDr(dr.data))) !== replica.lastDrHash) return 'its last record is not the stored one';
+    if (dr === null || drHash(deps.hasher, contentOf(decodeDr(dr.data))) !== replica.lastDrHash) {
+      return 'its last record is not the stored one';
+    }
     const wal = await walAt(deps, replica.lastSeq);
-    if (wal === null || walEntryHash(wal.subject, wal.data) !== replica.lastWalEntryHash) return 'its last WAL entry is not the one at that sequence';
+    if (wal === null || walEntryHash(wal.subject, wal.data) !== replica.lastWalEntryHash) {
+      return 'its last WAL entry is not the one at that sequence';
+    }
     return null;
   })();
   if (why !== null) {
-    deps.log('info', 'not resuming from the replica held; recovering from snapshots', { wal_seq: replica.lastSeq, reason: why });
+    deps.log('info', 'not resuming from the replica held; recovering from snapshots', {
+      wal_seq: replica.lastSeq,
+      reason: why,
+    });
     return null;
   }
   return { replica, revision: await deps.snapshots.headRevision() };
@@ -140,11 +201,17 @@ async function checkFormat(deps: RecoveryDeps): Promise<void> {
   if (first === null) return;
   const v = (decodeDr(first.data) as { v?: unknown }).v;
   if (v === DR_FORMAT_VERSION) return;
-  throw new SwooshError('record_format_mismatch',
-    `DECISIONS holds decision records of format v${String(v)}; this SWOOSH writes and replays v${DR_FORMAT_VERSION}. `
-    + 'Records of format v1 were decided with rules that depended on the Node.js runtime and cannot be '
-    + 'recomputed equal, so recovery refuses rather than accept a mismatch. Keep the old deployment '
-    + 'read-only and move to a new prefix: see docs/upgrading.md "From record format v1".', false);
+  throw new SwooshError(
+    'record_format_mismatch',
+    `DECISIONS holds decision records of format v${String(v)}; this SWOOSH writes and replays ` +
+    `v${DR_FORMAT_VERSION}. ` +
+      'Records of format v1 were decided with rules that depended on the Node.js runtime and ' +
+      'cannot be ' +
+      'recomputed equal, so recovery refuses rather than accept a mismatch. Keep the old ' +
+      'deployment ' +
+      'read-only and move to a new prefix: see docs/upgrading.md "From record format v1".',
+    false,
+  );
 }
 
 /** Recover a replica from snapshots, the WAL and the stored decision records. */
@@ -157,12 +224,17 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
   const walLast = await lastSeq(deps.jsm, deps.walName);
   const trStored = await lastSeq(deps.jsm, deps.transitionsName);
   if (drLast > walLast) {
-    throw new SwooshError('wal_tail_lost',
-      `DECISIONS holds records up to ${drLast} but the WAL ends at ${walLast}: the WAL lost its tail. ` +
-      'Refusing to start; see docs/runtime.md "WAL tail lost".', false);
+    throw new SwooshError(
+      'wal_tail_lost',
+      `DECISIONS holds records up to ${drLast} but the WAL ends at ${walLast}: ` +
+        'the WAL lost its tail. ' +
+        'Refusing to start; see docs/runtime.md "WAL tail lost".',
+      false,
+    );
   }
   if (drLast > 0) await checkFormat(deps);
-  const resumed = deps.resume === undefined ? null : await resumable(deps, deps.resume.replica, drLast, trStored);
+  const resumed =
+    deps.resume === undefined ? null : await resumable(deps, deps.resume.replica, drLast, trStored);
   const { replica, revision } = resumed ?? await startingPoint(deps, drLast);
   const from = replica.lastSeq;
   const pending: TransitionRecord[] = [];
@@ -173,7 +245,9 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
       while (replica.lastSeq < drLast) {
         const want = Math.min(512, drLast - replica.lastSeq);
         const recs = await drs.read(want, 10_000);
-        if (recs.length === 0) throw new Error(`DECISIONS stopped at ${replica.lastSeq} before ${drLast}`);
+        if (recs.length === 0) {
+          throw new Error(`DECISIONS stopped at ${replica.lastSeq} before ${drLast}`);
+        }
         for (const r of recs) {
           const msg = await wal.next();
           if (msg.seq !== r.seq) throw new Error(`WAL gave ${msg.seq} for record ${r.seq}`);
@@ -181,9 +255,17 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
           const decided = replica.decideNext(msg);
           Replica.compare(decided, stored);
           if (!verifyDrSignature(stored, deps.verifier)) {
-            throw new SwooshError('dr_signature_invalid', `decision record ${r.seq} has a signature that does not verify for ${stored.writer}`, false);
+            throw new SwooshError(
+              'dr_signature_invalid',
+              `decision record ${r.seq} has a signature that does not verify for ${stored.writer}`,
+              false,
+            );
           }
-          for (const tr of transitionRecords(decided.content, deps.core.regionOf, decided.appliedBefore + 1)) {
+          for (const tr of transitionRecords(
+            decided.content,
+            deps.core.regionOf,
+            decided.appliedBefore + 1,
+          )) {
             if (tr.applied_index > trStored) pending.push(tr);
           }
         }
@@ -196,8 +278,15 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
   const millis = performance.now() - t0;
   const snapshotSeq = resumed === null ? from : deps.resume?.snapshotSeq ?? 0;
   deps.log('info', 'recovered', {
-    resumed: resumed !== null, snapshot_revision: revision, snapshot_seq: snapshotSeq, from, replayed: drLast - from, wal_last: walLast,
-    state_hash: deps.core.hashes(replica.state).head, pending_transitions: pending.length, millis: Math.round(millis),
+    resumed: resumed !== null,
+    snapshot_revision: revision,
+    snapshot_seq: snapshotSeq,
+    from,
+    replayed: drLast - from,
+    wal_last: walLast,
+    state_hash: deps.core.hashes(replica.state).head,
+    pending_transitions: pending.length,
+    millis: Math.round(millis),
   });
   return {
     replica, snapshotSeq, snapshotRevision: revision, replayed: drLast - from,

@@ -15,17 +15,40 @@ import {
   jcs,
 } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
-import { contentMembers, contentOf, contentTextOf, drContent, type ContentText, type DecisionRecord, type DrContent } from '../../protocol/decision-record.js';
+import {
+  contentMembers,
+  contentOf,
+  contentTextOf,
+  drContent,
+  type ContentText,
+  type DecisionRecord,
+  type DrContent,
+} from '../../protocol/decision-record.js';
 import { decodeEnvelope, walEntryHash, type Decoded } from '../../protocol/envelope.js';
-import { completeEntry, prepareEntry, verdictsOf, type PreparedEntry } from '../../protocol/entry.js';
+import {
+  completeEntry,
+  prepareEntry,
+  verdictsOf,
+  type PreparedEntry,
+} from '../../protocol/entry.js';
 import type { WalMessage } from '../../protocol/wal-message.js';
 
-/** Thrown when a recomputed record differs from the stored one: a determinism bug or a lost write. */
+/**
+ * Thrown when a recomputed record differs from the stored one: a determinism bug or a lost write.
+ */
 export class ReplayMismatchError extends Error {
   readonly code = 'replay_mismatch';
-  constructor(readonly seq: number, readonly field: string, readonly stored: string, readonly recomputed: string) {
-    super(`decision record ${seq} differs from its recomputation at ${field}: stored ${stored}, recomputed ${recomputed}. ` +
-      'This is a determinism bug or a lost write; the writer stops rather than paper over it.');
+  constructor(
+    readonly seq: number,
+    readonly field: string,
+    readonly stored: string,
+    readonly recomputed: string,
+  ) {
+    super(
+      `decision record ${seq} differs from its recomputation at ${field}: stored ${stored}, ` +
+      `recomputed ${recomputed}. ` +
+        'This is a determinism bug or a lost write; the writer stops rather than paper over it.',
+    );
     this.name = 'ReplayMismatchError';
   }
 }
@@ -85,7 +108,12 @@ export class Replica {
 
   /** Where the replica stands (to return to it if the next step must be undone). */
   position(): ReplicaPosition {
-    return { state: this.state, lastSeq: this.lastSeq, lastDrHash: this.lastDrHash, lastWalEntryHash: this.lastWalEntryHash };
+    return {
+      state: this.state,
+      lastSeq: this.lastSeq,
+      lastDrHash: this.lastDrHash,
+      lastWalEntryHash: this.lastWalEntryHash,
+    };
   }
 
   /** Go back to a position taken earlier (states are immutable, so this is exact). */
@@ -108,16 +136,40 @@ export class Replica {
     if (!decoded.ok) {
       return {
         decoded,
-        prepared: { kind: 'final', entry: { type: 'malformed', seq: msg.seq as WalSeq, log_ms: msg.logMs, channel, name, code: decoded.code, message: decoded.message } },
+        prepared: {
+          kind: 'final',
+          entry: {
+            type: 'malformed',
+            seq: msg.seq as WalSeq,
+            log_ms: msg.logMs,
+            channel,
+            name,
+            code: decoded.code,
+            message: decoded.message,
+          },
+        },
       };
     }
-    return { decoded, prepared: prepareEntry({ seq: msg.seq, logMs: msg.logMs, channel, name, body: decoded.body, sig: decoded.sig }) };
+    return {
+      decoded,
+      prepared: prepareEntry({
+        seq: msg.seq,
+        logMs: msg.logMs,
+        channel,
+        name,
+        body: decoded.body,
+        sig: decoded.sig,
+      }),
+    };
   }
 
   /** The core's entry for a WAL message, verified in this thread. */
   entryOf(msg: WalMessage): WalEntry {
     const { prepared } = Replica.prepare(msg);
-    return completeEntry(prepared, prepared.kind === 'final' ? [] : verdictsOf(prepared.checks, this.verifier));
+    return completeEntry(
+      prepared,
+      prepared.kind === 'final' ? [] : verdictsOf(prepared.checks, this.verifier),
+    );
   }
 
   /**
@@ -125,9 +177,15 @@ export class Replica {
    * and its verdicts when they were computed ahead (the writer's pool); otherwise this thread
    * verifies.
    */
-  decideNext(msg: WalMessage, pre?: { decoded: Decoded; prepared: PreparedEntry; verdicts: readonly boolean[] }): Decided {
+  decideNext(
+    msg: WalMessage,
+    pre?: { decoded: Decoded; prepared: PreparedEntry; verdicts: readonly boolean[] },
+  ): Decided {
     if (msg.seq !== this.lastSeq + 1) {
-      throw new Error(`replica at ${this.lastSeq} was handed WAL seq ${msg.seq}: entries must be decided in order`);
+      throw new Error(
+        `replica at ${this.lastSeq} was handed WAL seq ${msg.seq}: ` +
+          'entries must be decided in order',
+      );
     }
     const appliedBefore = this.state.clock.applied_count;
     let decoded: Decoded;
@@ -135,14 +193,22 @@ export class Replica {
     if (pre === undefined) {
       const p = Replica.prepare(msg); // decoded once: for the entry and for its hash
       decoded = p.decoded;
-      entry = completeEntry(p.prepared, p.prepared.kind === 'final' ? [] : verdictsOf(p.prepared.checks, this.verifier));
+      entry = completeEntry(
+        p.prepared,
+        p.prepared.kind === 'final' ? [] : verdictsOf(p.prepared.checks, this.verifier),
+      );
     } else {
       decoded = pre.decoded;
       entry = completeEntry(pre.prepared, pre.verdicts);
     }
     const step = this.core.step(this.state, entry);
     const entryHash = walEntryHash(msg.subject, msg.data, decoded);
-    const content = drContent(this.instance, { seq: msg.seq, wal_entry_hash: entryHash }, step, this.lastDrHash);
+    const content = drContent(
+      this.instance,
+      { seq: msg.seq, wal_entry_hash: entryHash },
+      step,
+      this.lastDrHash,
+    );
     const text = contentTextOf(contentMembers(content));
     const contentText = text.text;
     const hash = hashText(this.hasher, contentText);

@@ -42,7 +42,12 @@ export interface Snapshot extends SnapshotMeta {
 
 type Head =
   | (SnapshotMeta & { readonly v: 1; readonly encoding: 'inline'; readonly state: State })
-  | (SnapshotMeta & { readonly v: 1; readonly encoding: 'chunked'; readonly chunks: readonly string[]; readonly bytes: number });
+  | (SnapshotMeta & {
+      readonly v: 1;
+      readonly encoding: 'chunked';
+      readonly chunks: readonly string[];
+      readonly bytes: number;
+    });
 
 const HEAD = 'head';
 const enc = new TextEncoder();
@@ -76,7 +81,11 @@ export class SnapshotStore {
   ) {}
 
   /** Write a snapshot if `head` is still at `expectedRevision` (0: must not exist). */
-  async write(meta: SnapshotMeta, state: State, expectedRevision: number): Promise<{ revision: number; bytes: number; encoding: 'inline' | 'chunked' }> {
+  async write(
+    meta: SnapshotMeta,
+    state: State,
+    expectedRevision: number,
+  ): Promise<{ revision: number; bytes: number; encoding: 'inline' | 'chunked' }> {
     // The state is serialized once (it can be megabytes): the inline head is composed around it.
     const stateText = JSON.stringify(state);
     const limit = this.maxPayloadBytes - SNAPSHOT_PAYLOAD_MARGIN_BYTES;
@@ -93,13 +102,20 @@ export class SnapshotStore {
         chunks.push(key);
         await this.kv.put(`chunk.${key}`, part);
       }
-      headText = JSON.stringify({ v: 1, encoding: 'chunked', ...meta, chunks, bytes: bytes.length });
+      headText = JSON.stringify({
+        v: 1,
+        encoding: 'chunked',
+        ...meta,
+        chunks,
+        bytes: bytes.length,
+      });
       encoding = 'chunked';
     }
     const data = enc.encode(headText);
-    const revision = expectedRevision === 0
-      ? await this.kv.create(HEAD, data)
-      : await this.kv.update(HEAD, data, expectedRevision);
+    const revision =
+      expectedRevision === 0
+        ? await this.kv.create(HEAD, data)
+        : await this.kv.update(HEAD, data, expectedRevision);
     if (encoding === 'chunked') await this.collectGarbage();
     return { revision, bytes: stateText.length, encoding };
   }
@@ -118,15 +134,23 @@ export class SnapshotStore {
   /** Load one revision; throws with a specific message when it cannot be read back. */
   async load(revision: number): Promise<Snapshot> {
     const e = await this.kv.get(HEAD, { revision });
-    if (e === null || e.operation !== 'PUT') throw new Error(`snapshot revision ${revision} is not there`);
+    if (e === null || e.operation !== 'PUT') {
+      throw new Error(`snapshot revision ${revision} is not there`);
+    }
     const head = JSON.parse(dec.decode(e.value)) as Head;
-    if (head.v !== 1) throw new Error(`snapshot revision ${revision} has unknown version ${String(head.v)}`);
+    if (head.v !== 1) {
+      throw new Error(`snapshot revision ${revision} has unknown version ${String(head.v)}`);
+    }
     if (head.encoding === 'inline') return { ...head, revision, bytes: e.value.length };
     const parts: Uint8Array[] = [];
     for (const key of head.chunks) {
       const c = await this.kv.get(`chunk.${key}`);
-      if (c === null || c.operation !== 'PUT') throw new Error(`snapshot revision ${revision}: chunk ${key} is missing`);
-      if (sha(c.value) !== key) throw new Error(`snapshot revision ${revision}: chunk ${key} is corrupt`);
+      if (c === null || c.operation !== 'PUT') {
+        throw new Error(`snapshot revision ${revision}: chunk ${key} is missing`);
+      }
+      if (sha(c.value) !== key) {
+        throw new Error(`snapshot revision ${revision}: chunk ${key} is corrupt`);
+      }
       parts.push(c.value);
     }
     const text = dec.decode(Buffer.concat(parts));

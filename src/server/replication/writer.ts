@@ -33,11 +33,23 @@
  * another writer holds the log: FencedError, and the instance steps down to follower.
  */
 import { writeSync } from 'node:fs';
-import { JetStreamApiCodes, type Consumer, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  type Consumer,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { FencedPublisher, PublishRefusedError, type FencedAck } from './fenced-publisher.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
-import { composeRecordText, drSigningBytes, subjectToken, transitionRecords, type TransitionRecord } from '../../protocol/decision-record.js';
+import {
+  composeRecordText,
+  drSigningBytes,
+  subjectToken,
+  transitionRecords,
+  type TransitionRecord,
+} from '../../protocol/decision-record.js';
 import type { CryptoPool } from './crypto-pool.js';
 import { verdictsOf, type SigCheck } from '../../protocol/entry.js';
 import { MessagePump, StreamReader } from '../../protocol/batch-reader.js';
@@ -61,7 +73,8 @@ export class FencedError extends Error {
  * Test-only crash points: SIGKILL of this process at the first WAL seq at or past a target
  * (between_dr_and_transitions: the first such entry that applied a transition).
  */
-export type CrashPoint = 'before_publish' | 'between_dr_and_transitions' | 'before_ack' | 'during_snapshot';
+export type CrashPoint =
+  'before_publish' | 'between_dr_and_transitions' | 'before_ack' | 'during_snapshot';
 
 /** Subjects the writer publishes to. */
 export interface WriterSubjects {
@@ -89,8 +102,16 @@ export interface WriterDeps {
   readonly onDecided: (d: Decided, storedMs: number) => void;
   /** One stored batch: its size and how long its publishes took until every ack. */
   readonly onBatch?: (size: number, publishSeconds: number) => void;
-  readonly onSnapshot: (r: { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string } | { seq: number; error: string }) => void;
-  readonly log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+  readonly onSnapshot: (
+    r:
+      | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
+      | { seq: number; error: string },
+  ) => void;
+  readonly log: (
+    level: 'info' | 'warn' | 'error',
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => void;
 }
 
 /** A batch whose outputs are being stored. */
@@ -115,7 +136,11 @@ export class Writer {
   private stored: ReplicaPosition;
   private readonly publisher: FencedPublisher;
 
-  constructor(private readonly deps: WriterDeps, snapshotRevision: number, snapshotSeq: number) {
+  constructor(
+    private readonly deps: WriterDeps,
+    snapshotRevision: number,
+    snapshotSeq: number,
+  ) {
     this.snapshotRevision = snapshotRevision;
     this.lastSnapshotSeq = snapshotSeq;
     this.stored = deps.replica.position();
@@ -127,7 +152,9 @@ export class Writer {
     this.publisher.close();
   }
 
-  /** The last position whose decision records are all stored (the replica may be one batch ahead). */
+  /**
+   * The last position whose decision records are all stored (the replica may be one batch ahead).
+   */
   storedPosition(): ReplicaPosition {
     return this.stored;
   }
@@ -141,7 +168,12 @@ export class Writer {
     const at = this.deps.crashAt.get(point);
     if (at !== undefined && seq >= at) {
       const msg = 'crash point reached (test fault injection)';
-      writeSync(2, `${JSON.stringify({ level: 'warn', time: Date.now(), pid: process.pid, point, seq, msg })}\n`);
+      writeSync(
+        2,
+        `${JSON.stringify({
+          level: 'warn', time: Date.now(), pid: process.pid, point, seq, msg,
+        })}\n`,
+      );
       process.kill(process.pid, 'SIGKILL');
     }
   }
@@ -155,7 +187,12 @@ export class Writer {
 
   private publishTransition(tr: TransitionRecord): Promise<FencedAck> {
     const subject = this.deps.subjects.transitions(tr.region, subjectToken(tr.transition));
-    return this.publisher.publish(subject, new TextEncoder().encode(jcs(tr)), `tr:${tr.applied_index}`, tr.applied_index - 1);
+    return this.publisher.publish(
+      subject,
+      new TextEncoder().encode(jcs(tr)),
+      `tr:${tr.applied_index}`,
+      tr.applied_index - 1,
+    );
   }
 
   /** Decide and store entries from lastSeq+1 up to `toSeq`, read in order (catch-up). */
@@ -164,8 +201,13 @@ export class Writer {
     const reader = new StreamReader(this.deps.js, this.deps.walName, this.deps.replica.lastSeq + 1);
     try {
       while (this.deps.replica.lastSeq < toSeq) {
-        const batch = await reader.read(Math.min(this.deps.batchMax, toSeq - this.deps.replica.lastSeq), 5000);
-        if (batch.length === 0) throw new Error(`catch-up stalled at ${this.deps.replica.lastSeq} before ${toSeq}`);
+        const batch = await reader.read(
+          Math.min(this.deps.batchMax, toSeq - this.deps.replica.lastSeq),
+          5000,
+        );
+        if (batch.length === 0) {
+          throw new Error(`catch-up stalled at ${this.deps.replica.lastSeq} before ${toSeq}`);
+        }
         await this.submit(batch, []);
       }
       await this.flush();
@@ -200,13 +242,18 @@ export class Writer {
   /** Step 2 for one micro-batch from the durable consumer, then the pipeline. */
   private async processBatch(msgs: readonly JsMsg[]): Promise<void> {
     const r = this.deps.replica;
-    const fresh = msgs.map(fromJsMsg).filter((m) => m.seq > r.lastSeq).sort((a, b) => a.seq - b.seq);
+    const fresh = msgs
+      .map(fromJsMsg)
+      .filter((m) => m.seq > r.lastSeq)
+      .sort((a, b) => a.seq - b.seq);
     const ordered: WalMessage[] = [];
     let expected = r.lastSeq + 1;
     for (const m of fresh) {
       if (m.seq < expected) continue; // the same message twice in one batch
       while (expected < m.seq) {
-        const missing = await this.deps.jsm.streams.getMessage(this.deps.walName, { seq: expected });
+        const missing = await this.deps.jsm.streams.getMessage(this.deps.walName, {
+          seq: expected,
+        });
         if (missing === null) throw new Error(`WAL entry ${expected} is missing`);
         ordered.push(fromStoredMsg(missing));
         expected += 1;
@@ -231,7 +278,9 @@ export class Writer {
     const r = this.deps.replica;
     const before = r.position();
     const prepared = batch.map((m) => Replica.prepare(m));
-    const verdicts = await this.verdicts(prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)));
+    const verdicts = await this.verdicts(
+      prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)),
+    );
     const decided: Decided[] = [];
     batch.forEach((m, i) => {
       const p = prepared[i];
@@ -241,7 +290,10 @@ export class Writer {
     const after = r.position();
     const signed = await this.sign(decided);
     await this.flush();
-    const done = this.store(signed, acks, after).then(() => null, (err: unknown) => (err instanceof Error ? err : new Error(String(err))));
+    const done = this.store(signed, acks, after).then(
+      () => null,
+      (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+    );
     this.inflight = { before, done };
   }
 
@@ -263,7 +315,10 @@ export class Writer {
     const writer = this.deps.signer.signer;
     const messages = decided.map((d) => drSigningBytes(d.text, writer));
     const pool = this.deps.pool;
-    const sigs = pool !== null && pool.canSign ? await pool.sign(messages) : messages.map((m) => this.deps.signer.signBytes(m));
+    const sigs =
+      pool !== null && pool.canSign
+        ? await pool.sign(messages)
+        : messages.map((m) => this.deps.signer.signBytes(m));
     const enc = new TextEncoder();
     return decided.map((d, i) => {
       const signature = bytesToHex(sigs[i] ?? new Uint8Array());
@@ -290,20 +345,30 @@ export class Writer {
     if (err !== null) throw err;
   }
 
-  /** On the way out after another error: let the batch in flight settle, never leaving it dangling. */
+  /**
+   * On the way out after another error: let the batch in flight settle, never leaving it dangling.
+   */
   private async abandon(): Promise<void> {
     const err = await this.settleInflight();
-    if (err !== null) this.deps.log('warn', 'batch in flight was not stored', { error: err.message });
+    if (err !== null) {
+      this.deps.log('warn', 'batch in flight was not stored', { error: err.message });
+    }
   }
 
   /** Steps 4–6 for a signed batch: publish fenced, judge, ack, snapshot. */
-  private async store(batch: readonly Signed[], acks: readonly JsMsg[], after: ReplicaPosition): Promise<void> {
+  private async store(
+    batch: readonly Signed[],
+    acks: readonly JsMsg[],
+    after: ReplicaPosition,
+  ): Promise<void> {
     const t0 = performance.now();
     // A writer resumed after a pause longer than its lease may have been replaced: it sends
     // nothing more (the fence would refuse a stale first record, but not a record on a tail
     // the new writer has not reached yet).
     const first = batch[0]?.d.msg.seq ?? 0;
-    if (!this.deps.leaseHeld()) throw new FencedError(first, 'the writer lease expired before this batch was published');
+    if (!this.deps.leaseHeld()) {
+      throw new FencedError(first, 'the writer lease expired before this batch was published');
+    }
     const outputs: { s: Signed; acks: Promise<FencedAck>[] }[] = [];
     let snapshotNow = false;
     try {
@@ -311,15 +376,23 @@ export class Writer {
         const { d } = s;
         const seq = d.msg.seq;
         this.crash('before_publish', seq);
-        const dr = this.publisher.publish(this.deps.subjects.dr(d.content.outcome, subjectToken(d.content.transition)), s.bytes, `dr:${seq}`, seq - 1);
-        // Step 4's proof of position: nothing else of the batch is sent until the first record is stored.
+        const dr = this.publisher.publish(
+          this.deps.subjects.dr(d.content.outcome, subjectToken(d.content.transition)),
+          s.bytes,
+          `dr:${seq}`,
+          seq - 1,
+        );
+        // Step 4's proof of position: nothing else of the batch is sent until the first record is
+        // stored.
         if (outputs.length === 0) await this.settle(seq, [dr]);
         const between = this.deps.crashAt.get('between_dr_and_transitions');
         if (between !== undefined && seq >= between && d.content.applied.length > 0) {
           await dr;
           this.crash('between_dr_and_transitions', seq);
         }
-        const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) => this.publishTransition(tr));
+        const trs = transitionRecords(d.content, this.regionOf, d.appliedBefore + 1).map((tr) =>
+          this.publishTransition(tr),
+        );
         outputs.push({ s, acks: [dr, ...trs] });
         if (d.step.decision.snapshot === true) snapshotNow = true;
       }
@@ -340,8 +413,14 @@ export class Writer {
     const last = batch.at(-1)?.d.msg.seq ?? 0;
     this.crash('before_ack', last);
     for (const m of acks) m.ack();
-    this.deps.log('info', 'batch stored', { first: batch[0]?.d.msg.seq, last, ms: +(performance.now() - t0).toFixed(2) });
-    if (snapshotNow || after.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) await this.snapshot(after);
+    this.deps.log('info', 'batch stored', {
+      first: batch[0]?.d.msg.seq,
+      last,
+      ms: +(performance.now() - t0).toFixed(2),
+    });
+    if (snapshotNow || after.lastSeq - this.lastSnapshotSeq >= this.deps.snapshotEvery) {
+      await this.snapshot(after);
+    }
   }
 
   private async settle(seq: number, acks: readonly Promise<FencedAck>[]): Promise<void> {
@@ -353,10 +432,23 @@ export class Writer {
     for (const res of results) {
       if (res.status === 'rejected') {
         const err: unknown = res.reason;
-        if (err instanceof PublishRefusedError && err.errCode === JetStreamApiCodes.StreamWrongLastSequence) throw new FencedError(seq, 'wrong last sequence');
-        throw new Error(`publishing the outputs of WAL seq ${seq} failed: ${(err as Error).message}`, { cause: err });
+        if (
+          err instanceof PublishRefusedError &&
+          err.errCode === JetStreamApiCodes.StreamWrongLastSequence
+        ) {
+          throw new FencedError(seq, 'wrong last sequence');
+        }
+        throw new Error(
+          `publishing the outputs of WAL seq ${seq} failed: ${(err as Error).message}`,
+          { cause: err },
+        );
       }
-      if (res.value.duplicate) throw new FencedError(seq, `output already stored by another writer (stream seq ${res.value.seq})`);
+      if (res.value.duplicate) {
+        throw new FencedError(
+          seq,
+          `output already stored by another writer (stream seq ${res.value.seq})`,
+        );
+      }
     }
   }
 
@@ -365,16 +457,28 @@ export class Writer {
     const core = this.deps.replica.core;
     const hs = core.hashes(p.state);
     const meta = {
-      state_hash: hs.head, facts_hash: hs.facts, wal_seq: p.lastSeq, wal_entry_hash: p.lastWalEntryHash,
-      hlc_last: p.state.clock.hlc_last, chart_hash: p.state.meta.chart_hash, dr_hash: p.lastDrHash,
-      applied_count: p.state.clock.applied_count, taken_at_ms: Date.now(),
+      state_hash: hs.head,
+      facts_hash: hs.facts,
+      wal_seq: p.lastSeq,
+      wal_entry_hash: p.lastWalEntryHash,
+      hlc_last: p.state.clock.hlc_last,
+      chart_hash: p.state.meta.chart_hash,
+      dr_hash: p.lastDrHash,
+      applied_count: p.state.clock.applied_count,
+      taken_at_ms: Date.now(),
     };
     try {
       this.crash('during_snapshot', p.lastSeq);
       const w = await this.deps.snapshots.write(meta, p.state, this.snapshotRevision);
       this.snapshotRevision = w.revision;
       this.lastSnapshotSeq = p.lastSeq;
-      this.deps.onSnapshot({ seq: p.lastSeq, hlc: p.state.clock.hlc_last, revision: w.revision, bytes: w.bytes, encoding: w.encoding });
+      this.deps.onSnapshot({
+        seq: p.lastSeq,
+        hlc: p.state.clock.hlc_last,
+        revision: w.revision,
+        bytes: w.bytes,
+        encoding: w.encoding,
+      });
     } catch (err) {
       // CAS conflict or a transient error: the log is the truth; take the next one later.
       this.snapshotRevision = await this.deps.snapshots.headRevision();

@@ -1,12 +1,14 @@
 /**
- * Core benchmark (`npx tsx src/proving/bench/micro/core.ts`): decisions per second through decide + evolve (step, with
+ * Core benchmark (`npx tsx src/proving/bench/micro/core.ts`): decisions per second through decide +
+ * evolve (step, with
  * invariants and hashing), without and with Ed25519 verification, and how the rate changes as
  * the state grows from ~10 KB to ~10 MB. Not part of `npm test`: figures, not assertions.
  *
  * Streams are generated first (signing is the producers' cost, not the core's), then timed:
  *   - "core":         WAL entries already carrying verdicts → core.step
  *   - "core+verify":  raw signed messages → node:crypto verification → core.step
- * The large state is a 10 MB identity registry (src/proving/bench/workload.ts genesisOfSize, shared with
+ * The large state is a 10 MB identity registry (src/proving/bench/workload.ts genesisOfSize, shared
+ * with
  * `swoosh bench`'s scale section): realistic, and untouched by most transitions, which is
  * exactly what the Merkle section cache is for.
  *
@@ -40,7 +42,14 @@ function toRaw(sigs: ReadonlyMap<string, Uint8Array>, e: WalEntry): RawSigned | 
   if (e.type !== 'signed') return null;
   const sig = sigs.get(e.body);
   if (sig === undefined) return null;
-  return { seq: e.seq, logMs: e.log_ms, channel: e.channel, name: e.name, body: new TextEncoder().encode(e.body), sig };
+  return {
+    seq: e.seq,
+    logMs: e.log_ms,
+    channel: e.channel,
+    name: e.name,
+    body: new TextEncoder().encode(e.body),
+    sig,
+  };
 }
 
 interface Row {
@@ -80,26 +89,62 @@ function run(label: string, bytesTarget: number, rates: FaultRates): Row[] {
   // Warm-up pass (JIT), then the timed pass on a fresh reducer.
   timeSteps(createCore(nodeHasher), genesisState(core, genesis), stream.entries.slice(0, 2000));
   const secs = timeSteps(core, start, stream.entries);
-  const rows: Row[] = [{
-    scenario: `${label} core`, genesis_state_bytes: genesisBytes, state_bytes: stateBytes, entries: stream.entries.length,
-    decisions_per_s: Math.round(stream.entries.length / secs), us_per_decision: +(secs * 1e6 / stream.entries.length).toFixed(2),
-  }];
-  const raws = stream.entries.map((e) => toRaw(stream.world.sigs, e)).filter((r): r is RawSigned => r !== null);
+  const rows: Row[] = [
+    {
+      scenario: `${label} core`,
+      genesis_state_bytes: genesisBytes,
+      state_bytes: stateBytes,
+      entries: stream.entries.length,
+      decisions_per_s: Math.round(stream.entries.length / secs),
+      us_per_decision: +((secs * 1e6) / stream.entries.length).toFixed(2),
+    },
+  ];
+  const raws = stream.entries
+    .map((e) => toRaw(stream.world.sigs, e))
+    .filter((r): r is RawSigned => r !== null);
   if (raws.length === stream.entries.length) {
     const core2 = createCore(nodeHasher);
     const s2 = timeVerifyAndSteps(core2, genesisState(core2, genesis), raws);
     rows.push({
-      scenario: `${label} core+verify`, genesis_state_bytes: genesisBytes, state_bytes: stateBytes, entries: raws.length,
-      decisions_per_s: Math.round(raws.length / s2), us_per_decision: +(s2 * 1e6 / raws.length).toFixed(2),
+      scenario: `${label} core+verify`,
+      genesis_state_bytes: genesisBytes,
+      state_bytes: stateBytes,
+      entries: raws.length,
+      decisions_per_s: Math.round(raws.length / s2),
+      us_per_decision: +((s2 * 1e6) / raws.length).toFixed(2),
     });
   }
   return rows;
 }
 
 const rows = [
-  ...run('10KB happy', 10_000, { ...CHAOS, dup: 0, reorder: 0, drop: 0, stale: 0, badsig: 0, stranger: 0, skew: 0, resubmit: 0, disrupt: 0, advance: 0 }),
+  ...run('10KB happy', 10_000, {
+    ...CHAOS,
+    dup: 0,
+    reorder: 0,
+    drop: 0,
+    stale: 0,
+    badsig: 0,
+    stranger: 0,
+    skew: 0,
+    resubmit: 0,
+    disrupt: 0,
+    advance: 0,
+  }),
   ...run('10KB chaos', 10_000, CHAOS),
-  ...run('10MB happy', 10_000_000, { ...CHAOS, dup: 0, reorder: 0, drop: 0, stale: 0, badsig: 0, stranger: 0, skew: 0, resubmit: 0, disrupt: 0, advance: 0 }),
+  ...run('10MB happy', 10_000_000, {
+    ...CHAOS,
+    dup: 0,
+    reorder: 0,
+    drop: 0,
+    stale: 0,
+    badsig: 0,
+    stranger: 0,
+    skew: 0,
+    resubmit: 0,
+    disrupt: 0,
+    advance: 0,
+  }),
 ];
 const find = (s: string): number => rows.find((r) => r.scenario === s)?.decisions_per_s ?? 0;
 const ratio = find('10MB happy core') / Math.max(1, find('10KB happy core'));
@@ -111,5 +156,7 @@ const report = {
 if (JSON_OUT) console.log(JSON.stringify(report, null, 2));
 else {
   console.table(rows);
-  console.log(`10 MB / 10 KB rate ratio: ${ratio.toFixed(3)} (target ≥ 0.5); target 10 KB core ≥ 100,000/s`);
+  console.log(
+    `10 MB / 10 KB rate ratio: ${ratio.toFixed(3)} (target ≥ 0.5); target 10 KB core ≥ 100,000/s`,
+  );
 }

@@ -1,5 +1,6 @@
 /**
- * Ed25519 verification benchmark (`npx tsx src/proving/bench/micro/verify.ts`): verifies per second on one core
+ * Ed25519 verification benchmark (`npx tsx src/proving/bench/micro/verify.ts`): verifies per second
+ * on one core
  * for node:crypto (the server path, cached KeyObjects), node:crypto with every KeyObject built
  * afresh (the cache-miss cost, including parseSigner), SWOOSH's portable noble verifier, and
  * plain noble `ed25519.verify` (zip215: false) for reference. Figures, not assertions; the
