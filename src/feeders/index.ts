@@ -7,7 +7,7 @@ export {
   runFeederProcess, type Feeder, type FeederContext, type FeederProcessOptions, type LastFact,
   type PublishedFact, type Started,
 } from './common.js';
-export { getJson, loggableUrl, type GetJsonResult } from './http.js';
+export { getJson, loggableUrl, type GetJsonResult } from './http-get.js';
 export {
   LICENSE_DEFAULTS, parseLicenseAnswer, startLicenseFeeder, type LicenseFeederOptions,
   type LicenseStats,

@@ -17,7 +17,7 @@
 import { type JsonObject, isJsonObject } from '../core/index.js';
 import { SwooshError } from '../protocol/errors.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
-import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http.js';
+import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http-get.js';
 
 /** Longest licence id. Why: the core's `license_id` schema is a string of 1..200 characters. */
 export const LICENSE_ID_LENGTH_MAX = 200;

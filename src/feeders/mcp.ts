@@ -19,7 +19,7 @@ import { parse as parseYaml } from 'yaml';
 import { isJsonObject, jcs, type JsonObject } from '../core/index.js';
 import { SwooshError } from '../protocol/errors.js';
 import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
-import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http.js';
+import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http-get.js';
 
 /** Most tools. Why: the core's mcp schema accepts at most 1000 items. */
 export const MCP_TOOLS_MAX = 1000;

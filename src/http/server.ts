@@ -21,7 +21,7 @@ import type { Instance } from '../server/process/instance.js';
 import { decisionById, listDecisions, parseListQuery } from './decisions.js';
 import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
 import { loadOpenApi } from './openapi.js';
-import { healthOf, stateBody } from './state.js';
+import { healthOf, stateBody } from './read-routes.js';
 import { handleTransition } from './transition.js';
 import { DecisionWaiter } from './waiter.js';
 

@@ -12,10 +12,11 @@ import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
 
-/** `signature`: 128 lowercase hex characters (64 Ed25519 bytes). */
-
-/** A body that passed validation: the signed object and its transition. */
-export interface CheckedProposal {
+/**
+ * A request body the gateway admits into the WAL: the signed object and its transition.
+ * (The SDK's `checkProposal` is the producer's local schema check; this is the gateway's.)
+ */
+export interface AdmittedProposal {
   readonly signed: { readonly signature: string } & Record<string, unknown>;
   readonly transition: string;
 }
@@ -24,7 +25,7 @@ export interface CheckedProposal {
  * Validate a parsed request body: a JSON object, a well-formed `signature`, a canonical form,
  * then the core's schema stage on the body without its signature. Throws `invalid_proposal`.
  */
-export function checkProposal(core: Core, body: unknown): CheckedProposal {
+export function admitProposal(core: Core, body: unknown): AdmittedProposal {
   if (!isJsonObject(body)) {
     throw invalidProposal('invalid_proposal', '', 'body: expected a JSON object');
   }
@@ -61,7 +62,7 @@ export interface TransitionDeps {
 }
 
 /** Publish a checked proposal to the WAL; NATS failures become `log_unavailable`. */
-async function publish(deps: TransitionDeps, p: CheckedProposal): Promise<PubAck> {
+async function publish(deps: TransitionDeps, p: AdmittedProposal): Promise<PubAck> {
   await deps.waiter.ensureSubscribed();
   const { js, prefix } = deps.waiter.handles();
   try {
@@ -74,7 +75,7 @@ async function publish(deps: TransitionDeps, p: CheckedProposal): Promise<PubAck
 
 /** Run POST /transition for a parsed body. Throws HttpError for every non-decision answer. */
 export async function handleTransition(deps: TransitionDeps, body: unknown): Promise<Answer> {
-  const p = checkProposal(deps.core, body);
+  const p = admitProposal(deps.core, body);
   const ack = await publish(deps, p);
   const rec = await deps.waiter.wait(ack.seq, deps.timeoutMs, ack.duplicate);
   if (rec === null) throw timeout(ack.seq, deps.timeoutMs);

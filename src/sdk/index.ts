@@ -65,7 +65,7 @@ export {
   HTTP_TIMEOUT_MS_DEFAULT,
   HttpClient,
   HttpNetworkError,
-} from './http.js';
+} from './http-client.js';
 export {
   type ProducerOptions,
   type ProducerTransport,
@@ -83,7 +83,7 @@ export {
   verifyProposal,
   verifyRecord,
   verifyVote,
-} from './verify.js';
+} from './verify-records.js';
 export {
   type FollowOptions,
   type NatsClientOptions,

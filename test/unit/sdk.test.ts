@@ -372,7 +372,8 @@ function nodeImportsReachable(roots: readonly string[]): { found: string[]; file
 
 describe('portability', () => {
   const portable = [
-    'identity', 'clock', 'proposal', 'vote', 'fact', 'answers', 'http', 'producer', 'verify',
+    'identity', 'clock', 'proposal', 'vote', 'fact', 'answers', 'http-client', 'producer',
+    'verify-records',
   ].map((m) => `src/sdk/${m}.ts`);
   it('Given the portable SDK modules, Then nothing they load imports node, NATS or msgpack', () => {
     const { found, files } = nodeImportsReachable(portable);

@@ -10,7 +10,7 @@ import {
   runFeederProcess, type FeederContext, type FeederProcessOptions, type Started,
 } from '../../feeders/common.js';
 import { startBackbeatFeeder } from '../../feeders/backbeat.js';
-import { loggableUrl } from '../../feeders/http.js';
+import { loggableUrl } from '../../feeders/http-get.js';
 import { LICENSE_DEFAULTS, startLicenseFeeder } from '../../feeders/license.js';
 import { loadMcpConfig, MCP_DEFAULTS, startMcpFeeder } from '../../feeders/mcp.js';
 import { POLICY_DEFAULTS, startPolicyFeeder, type PolicySource } from '../../feeders/policy.js';

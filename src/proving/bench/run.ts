@@ -24,7 +24,7 @@ import {
   type VerifyCeiling,
 } from './ceilings.js';
 import { makeWorkload, runDrain, runE2e, type DrainResult, type E2eResult } from './e2e.js';
-import { httpLatency, type HttpRate } from './http.js';
+import { httpLatency, type HttpRate } from './http-latency.js';
 import { runMemory, type MemoryResult } from './memory.js';
 import { runRecoveryAtSize, type RecoveryResult } from './recovery.js';
 import { runScale, type ScaleResult } from './scale.js';

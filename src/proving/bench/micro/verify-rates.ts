@@ -1,12 +1,11 @@
 /**
- * Ed25519 verification benchmark (`npx tsx src/proving/bench/micro/verify.ts`): verifies per second
- * on one core
- * for node:crypto (the server path, cached KeyObjects), node:crypto with every KeyObject built
- * afresh (the cache-miss cost, including parseSigner), SWOOSH's portable noble verifier, and
- * plain noble `ed25519.verify` (zip215: false) for reference. Figures, not assertions; the
- * numbers in docs/signatures.md come from this script.
+ * Ed25519 verification benchmark (`npx tsx src/proving/bench/micro/verify-rates.ts`):
+ * verifies per second on one core for node:crypto (the server path, cached KeyObjects),
+ * node:crypto with every KeyObject built afresh (the cache-miss cost, including parseSigner),
+ * SWOOSH's portable noble verifier, and plain noble `ed25519.verify` (zip215: false) for
+ * reference. Figures, not assertions; the numbers in docs/signatures.md come from this script.
  *
- * Usage: npx tsx src/proving/bench/micro/verify.ts [--seconds 2] [--json]
+ * Usage: npx tsx src/proving/bench/micro/verify-rates.ts [--seconds 2] [--json]
  */
 import { arch, cpus } from 'node:os';
 import { ed25519 } from '@noble/curves/ed25519.js';
