@@ -27,7 +27,7 @@ import type { DecideDeps } from './deps.js';
 import { hashTargetOf } from './hash-target.js';
 import { hashJcs } from '../encoding/hash.js';
 import { compareStamp, parseHlc, type Hlc } from '../model/hlc.js';
-import { idemLookup } from './idem.js';
+import { idemBodyKey, idemLookup } from './idem.js';
 import type { JsonObject } from '../encoding/json.js';
 import { parseProposal } from './proposal.js';
 import type { State } from '../model/state.js';
@@ -81,6 +81,15 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   }
   outcomes.push(passed('authorization'));
   const seen = idemLookup(state.idem, proposal.idem_key);
+  const bodyKey = idemBodyKey(proposal.transition, proposal.inputs_hash);
+  if (seen !== undefined && seen.body_key !== bodyKey) {
+    return reject(
+      'idem_conflict',
+      `idem_key ${proposal.idem_key} was accepted at WAL seq ${seen.wal_seq} for ` +
+      `${seen.body_key}, not ${bodyKey}; a retry must repeat the same request, a new request ` +
+      'needs a new key',
+    );
+  }
   if (seen !== undefined) {
     return duplicate({ ...base, guard_outcomes: outcomes.slice() }, seen.wal_seq, seen.outcome);
   }
@@ -257,7 +266,7 @@ function runGuards(
 function recorded(entry: Signed, p: Proposal, outcome: 'accepted' | 'quarantined'): CoreEvent {
   return {
     type: 'proposal_recorded', seq: entry.seq, signer: p.signer, idem_key: p.idem_key, hlc: p.hlc,
-    outcome, transition: p.transition,
+    outcome, transition: p.transition, inputs_hash: p.inputs_hash,
   };
 }
 

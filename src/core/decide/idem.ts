@@ -30,6 +30,17 @@ export interface IdemEntry {
   readonly outcome: 'accepted' | 'quarantined';
   /** Physical part of the proposal's HLC, for retention. */
   readonly hlc_ms: number;
+  /**
+   * What the key was used for: `<transition>:<inputs_hash>`. A later proposal with the same
+   * key and the same body is a `duplicate`; with another body it is `idem_conflict` (a key
+   * names one request, never "whatever came first").
+   */
+  readonly body_key: string;
+}
+
+/** The `body_key` of a proposal: its transition and the hash of its inputs. */
+export function idemBodyKey(transition: string, inputsHash: string): string {
+  return `${transition}:${inputsHash}`;
 }
 
 /** The idempotency memory section of the state. */

@@ -13,7 +13,7 @@ import type { Chart, TransitionSpec } from '../model/chart-spec.js';
 import type { TransitionName } from '../generated/chart.js';
 import type { Hasher } from '../encoding/hash.js';
 import { parseHlc } from '../model/hlc.js';
-import { idemAppend } from '../decide/idem.js';
+import { idemAppend, idemBodyKey } from '../decide/idem.js';
 import { str, type JsonObject } from '../encoding/json.js';
 import type { ControlSection, ExecutionPins, Identities, State } from '../model/state.js';
 import type { CoreEvent, Decision, PolicyBreach } from '../model/types.js';
@@ -83,7 +83,10 @@ function recordProposal(
     idem: idemAppend(
       deps.hasher,
       s.idem,
-      { idem_key: ev.idem_key, wal_seq: ev.seq, outcome: ev.outcome, hlc_ms: hlc.hlc.ms },
+      {
+        idem_key: ev.idem_key, wal_seq: ev.seq, outcome: ev.outcome, hlc_ms: hlc.hlc.ms,
+        body_key: idemBodyKey(ev.transition, ev.inputs_hash),
+      },
       { retentionMs: cfg.idem_retention_ms, max: cfg.idem_max },
     ),
   };

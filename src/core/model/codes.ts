@@ -20,6 +20,7 @@ export const REJECTION_CODES = {
   bad_signature: ['signature', 'The signature does not verify for the signer.'],
   unknown_signer: ['authorization', 'The signer is not in the identity registry.'],
   unauthorized_role: ['authorization', 'The signer holds none of the roles allowed.'],
+  idem_conflict: ['idempotency', 'The idem key was already accepted for another request.'],
   // ordering
   hlc_regression: ['hlc', 'The HLC is not after the last accepted one.'],
   hlc_too_far_ahead: ['hlc', 'The HLC is further ahead of log time than allowed.'],

@@ -111,6 +111,7 @@ export type CoreEvent =
       readonly hlc: string;
       readonly outcome: 'accepted' | 'quarantined';
       readonly transition: string;
+      readonly inputs_hash: string;
     }
   | {
       readonly type: 'transition_applied';

@@ -104,7 +104,7 @@ describe('BACKBEAT window deadline', () => {
 
 describe('idempotency retention (HLC time)', () => {
   const R = 3000;
-  const at = (key: string, ms: number) => ({ idem_key: key, wal_seq: ms, outcome: 'accepted' as const, hlc_ms: ms });
+  const at = (key: string, ms: number) => ({ idem_key: key, wal_seq: ms, outcome: 'accepted' as const, hlc_ms: ms, body_key: 'T:h' });
   function after(newestMs: number) {
     const s = idemAppend(nodeHasher, emptyIdem(nodeHasher, 'g'), at('old', 1000), { retentionMs: R, max: 100 });
     return idemAppend(nodeHasher, s, at('new', newestMs), { retentionMs: R, max: 100 });
@@ -170,7 +170,7 @@ describe('idempotency memory chunks', () => {
   it('Given IDEM_CHUNK_MAX + 1 appends, Then the first chunk holds exactly IDEM_CHUNK_MAX entries', () => {
     let s = emptyIdem(nodeHasher, 'g');
     for (let i = 1; i <= IDEM_CHUNK_MAX + 1; i++) {
-      s = idemAppend(nodeHasher, s, { idem_key: `k${i}`, wal_seq: i, outcome: 'accepted', hlc_ms: i }, { retentionMs: 1e12, max: 1e9 });
+      s = idemAppend(nodeHasher, s, { idem_key: `k${i}`, wal_seq: i, outcome: 'accepted', hlc_ms: i, body_key: 'T:h' }, { retentionMs: 1e12, max: 1e9 });
     }
     expect(s.chunks.map((c) => c.length)).toEqual([IDEM_CHUNK_MAX, 1]);
   });

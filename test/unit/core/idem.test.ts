@@ -6,7 +6,7 @@ import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
 import { ok } from '../../../src/proving/sim/walk.js';
 
 const H = nodeHasher;
-const entry = (i: number, ms = i) => ({ idem_key: `k${i}`, wal_seq: i, outcome: 'accepted' as const, hlc_ms: ms });
+const entry = (i: number, ms = i) => ({ idem_key: `k${i}`, wal_seq: i, outcome: 'accepted' as const, hlc_ms: ms, body_key: 'T:h' });
 
 function fill(n: number, limits = { retentionMs: 1e12, max: 1e9 }): IdemSection {
   let s = emptyIdem(H, 'g');
