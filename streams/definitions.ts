@@ -146,6 +146,8 @@ export interface Subjects {
   readonly transitionsName: string;
   readonly snapshotsBucket: string;
   readonly leasesBucket: string;
+  /** KV `<P>_DEPLOYMENT`: the deployment's config, written once (genesis and chart hashes). */
+  readonly deploymentBucket: string;
   readonly writerDurable: string;
 }
 
@@ -180,6 +182,7 @@ export function subjectsFor(prefix: string): Subjects {
     transitionsName: `${p}_TRANSITIONS`,
     snapshotsBucket: `${p}_SNAPSHOTS`,
     leasesBucket: `${p}_LEASES`,
+    deploymentBucket: `${p}_DEPLOYMENT`,
     writerDurable: `${p}_writer`,
   };
 }
@@ -337,6 +340,15 @@ export function streamDefinitions(opts: StreamDefinitionOptions): StreamDefiniti
       kvBucket(s.leasesBucket, {
         history: 1,
         ttl: o.leaseTtlMs,
+        replicas: opts.replicas,
+        storage: 'file',
+        max_bytes: -1,
+        maxValueSize: 4_096,
+        allow_direct: false,
+      }),
+      kvBucket(s.deploymentBucket, {
+        history: 1,
+        ttl: 0,
         replicas: opts.replicas,
         storage: 'file',
         max_bytes: -1,

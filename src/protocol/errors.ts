@@ -26,6 +26,8 @@ export const OPERATING_ERRORS = {
     'A stored decision record carries a signature that does not verify for its writer.',
   invalid_genesis: 'The genesis file is unreadable or invalid; the message names the field.',
   invalid_key_file: 'The key file is unreadable, malformed, or its signer does not match.',
+  genesis_mismatch:
+    'The deployment at this prefix was created with another genesis (or chart) than this instance.',
   invalid_config: 'A configuration value (flag or environment variable) is invalid.',
   fenced: 'Another writer holds the log: a fenced publish was refused as wrong last sequence.',
   publish_refused: 'JetStream refused a publish with an API error (err_code names it).',

@@ -71,6 +71,7 @@ describe('applyStreams on an empty installation', () => {
       [`stream:${s.transitionsName}`]: 'created',
       [`kv:KV_${s.snapshotsBucket}`]: 'created',
       [`kv:KV_${s.leasesBucket}`]: 'created',
+      [`kv:KV_${s.deploymentBucket}`]: 'created',
       [`consumer:${s.writerDurable}`]: 'created',
     });
     const wal = (await jsm.streams.info(s.walName)).config;
@@ -95,7 +96,7 @@ describe('applyStreams on an empty installation', () => {
 
   it('Given everything applied, When applied again, Then every item is unchanged', async () => {
     const report = await applyStreams(nc, defsFor(fx.prefix), { mode: 'apply' });
-    expect(report.items).toHaveLength(6);
+    expect(report.items).toHaveLength(7);
     for (const item of report.items) {
       expect(item, item.name).toMatchObject({ action: 'unchanged', drift: [] });
     }
@@ -157,7 +158,7 @@ describe('applyStreams with a live config that differs', () => {
   it('Given an empty installation, When checked, Then all missing and none created', async () => {
     const prefix = `${fx.prefix}.check`;
     const report = await applyStreams(nc, defsFor(prefix), { mode: 'check' });
-    expect(report.items).toHaveLength(6);
+    expect(report.items).toHaveLength(7);
     for (const item of report.items) expect(item, item.name).toMatchObject({ action: 'missing' });
     expect(await streamsOf(prefix)).toEqual([]);
   });

@@ -40,6 +40,7 @@ import {
 import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore } from '../replication/snapshots.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
+import { claimDeployment } from './deployment.js';
 import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
 import { CryptoPool } from '../replication/crypto-pool.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -191,6 +192,11 @@ export class Instance {
     });
     assertNoDrift(await this.applyWithRetry(defs));
     const kvm = new Kvm(this.js);
+    const born = this.core.genesis(this.cfg.genesis).meta;
+    await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
+      bucket: this.subjects.deploymentBucket,
+      genesisHash: born.genesis_hash, chartHash: born.chart_hash, prefix: this.cfg.prefix,
+    });
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
     this.lease = new WriterLease(

@@ -1,0 +1,93 @@
+/**
+ * The deployment's identity (ARCHITECTURE §5, KV `<P>_DEPLOYMENT`, key `config`): written once
+ * by the first instance, `{genesis_hash, chart_hash, buckets, created}`, and checked by every
+ * instance that starts later. An instance started with another genesis on the same prefix
+ * would decide the existing log differently and stop at its first record with a misleading
+ * `replay_mismatch` ("determinism bug"), or — if its snapshots still verify — start "ready"
+ * and reject everything from signers its genesis does not know. It refuses up front instead,
+ * naming both hashes and what to do.
+ */
+import type { KV } from '@nats-io/kv';
+import { SwooshError } from '../../protocol/errors.js';
+
+/** The key of the record in the bucket. */
+export const DEPLOYMENT_CONFIG_KEY = 'config';
+/** Buckets of projects a new deployment is created with (docs/adr/0002). */
+export const DEPLOYMENT_BUCKETS_DEFAULT = 64;
+
+/** What the bucket holds. */
+export interface DeploymentConfig {
+  readonly genesis_hash: string;
+  readonly chart_hash: string;
+  readonly buckets: number;
+  readonly created: string;
+}
+
+function parseConfig(bytes: Uint8Array): DeploymentConfig | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (err) {
+    void err; // unreadable: reported below as a config this build cannot use
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const ok = typeof o['genesis_hash'] === 'string' && typeof o['chart_hash'] === 'string'
+    && typeof o['buckets'] === 'number' && typeof o['created'] === 'string';
+  return ok ? (o as unknown as DeploymentConfig) : null;
+}
+
+/**
+ * Write the config if the deployment is new, else check it: the same genesis and chart, or a
+ * `genesis_mismatch` operating error naming both and the two ways out.
+ */
+export async function claimDeployment(
+  kv: KV,
+  want: {
+    readonly bucket: string;
+    readonly genesisHash: string;
+    readonly chartHash: string;
+    readonly prefix: string;
+  },
+  now: () => Date = () => new Date(),
+): Promise<DeploymentConfig> {
+  const fresh: DeploymentConfig = {
+    genesis_hash: want.genesisHash,
+    chart_hash: want.chartHash,
+    buckets: DEPLOYMENT_BUCKETS_DEFAULT,
+    created: now().toISOString(),
+  };
+  try {
+    await kv.create(DEPLOYMENT_CONFIG_KEY, JSON.stringify(fresh));
+    return fresh;
+  } catch (err) {
+    // Another instance created it first (or earlier): read what it wrote and compare.
+    const entry = await kv.get(DEPLOYMENT_CONFIG_KEY);
+    if (entry === null || entry.operation !== 'PUT') {
+      throw new SwooshError('stream_apply_failed',
+        `${want.bucket}: cannot create or read key ${DEPLOYMENT_CONFIG_KEY}`,
+        { retryable: true, cause: err });
+    }
+    const have = parseConfig(entry.value);
+    const hint = `Start with the genesis this deployment was created with, or use another prefix `
+      + `(--prefix / SWOOSH_PREFIX; now ${want.prefix}) for a new deployment.`;
+    if (have === null) {
+      throw new SwooshError('genesis_mismatch',
+        `${want.bucket} key ${DEPLOYMENT_CONFIG_KEY} is not a deployment config this build can `
+        + `read. ${hint}`);
+    }
+    if (have.genesis_hash !== want.genesisHash) {
+      throw new SwooshError('genesis_mismatch',
+        `this deployment was created with genesis ${have.genesis_hash}; this instance was started `
+        + `with genesis ${want.genesisHash}. ${hint}`);
+    }
+    if (have.chart_hash !== want.chartHash) {
+      throw new SwooshError('genesis_mismatch',
+        `this deployment was created with chart ${have.chart_hash}; this build runs chart `
+        + `${want.chartHash}. A chart change is a new version with a written migration `
+        + '(docs/upgrading.md); run the build the deployment was created with.');
+    }
+    return have;
+  }
+}
