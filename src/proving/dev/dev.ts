@@ -121,7 +121,13 @@ export async function runDev(o: DevOptions): Promise<DevHandle> {
     await nats?.stop();
   };
   try {
-    await instance.start();
+    await instance.start().catch((err: unknown) => {
+      const devMismatch = err instanceof SwooshError && err.code === 'genesis_mismatch';
+      if (!devMismatch || devKeysFile === null) throw err;
+      const hint = `With swoosh dev, the genesis is made from ${devKeysFile}: restore that file, `
+        + `or remove ${dataDir} to start over.`;
+      throw new SwooshError('genesis_mismatch', `${(err as Error).message} ${hint}`, { cause: err });
+    });
     const server = await createHttpServer({ instance, log: o.log });
     http = server;
     const address = await server.listen({ port: o.httpPort, host: o.httpHost });
