@@ -126,7 +126,8 @@ export async function runDev(o: DevOptions): Promise<DevHandle> {
       if (!devMismatch || devKeysFile === null) throw err;
       const hint = `With swoosh dev, the genesis is made from ${devKeysFile}: restore that file, `
         + `or remove ${dataDir} to start over.`;
-      throw new SwooshError('genesis_mismatch', `${(err as Error).message} ${hint}`, { cause: err });
+      const message = `${(err as Error).message} ${hint}`;
+      throw new SwooshError('genesis_mismatch', message, { cause: err });
     });
     const server = await createHttpServer({ instance, log: o.log });
     http = server;
