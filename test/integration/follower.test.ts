@@ -11,6 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
 import type { Genesis } from '../../src/core/genesis.js';
+import type { CoreOptions } from '../../src/core/index.js';
+import { GUARDS } from '../../src/core/guards/index.js';
+import { deny } from '../../src/core/guards/contract.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { audit } from '../../src/server/replication/audit.js';
 import { Instance } from '../../src/server/process/instance.js';
@@ -39,9 +42,9 @@ describe('followers', () => {
   const raw = castGenesis();
   const genesis = parse(raw);
   const instances: Instance[] = [];
-  const make = (name: string, g: Genesis = genesis): Instance => {
+  const make = (name: string, g: Genesis = genesis, core?: CoreOptions): Instance => {
     const i = new Instance({
-      natsUrl: fx.url, prefix: fx.prefix, name, genesis: g, signerSeed: randomBytes(32),
+      natsUrl: fx.url, prefix: fx.prefix, name, genesis: g, ...(core === undefined ? {} : { core }), signerSeed: randomBytes(32),
       snapshotEvery: 50, leaseTtlMs: 1500, leaseRenewMs: 300, log,
     });
     instances.push(i);
@@ -67,7 +70,12 @@ describe('followers', () => {
     await waitUntil('w is writer', async () => Promise.resolve(w.status().role === 'writer'));
     const f1 = make('f1');
     const f2 = make('f2');
-    const odd = make('odd', parse({ ...raw, quorum_threshold: 3 }));
+    // The same genesis (another one is refused at start: genesis_mismatch), but a quorum guard
+    // that asks for three votes: the replica decides differently and must raise the alarm.
+    const odd = make('odd', genesis, {
+      guards: { ...GUARDS, quorum: (c) => (c.proposal.inputs['votes'] as unknown[]).length >= 3
+        ? GUARDS.quorum(c) : deny('quorum_not_met', 'this replica wants three votes') },
+    });
     await Promise.all([f1.start(), f2.start(), odd.start()]);
     const producer = new World(raw, undefined, { baseMs: Date.now() });
     await publishLive(js, jsm, fx.prefix, n.walName, producer, streamSteps(producer, seed, 250, { ...CHAOS, advance: 0 }));

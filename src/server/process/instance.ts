@@ -17,6 +17,7 @@ import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import {
   type Core,
+  type CoreOptions,
   type Genesis,
   InvariantViolation,
   type State,
@@ -52,6 +53,12 @@ export interface InstanceConfig {
   /** This process's name (lease holder id, admin subject). */
   readonly name: string;
   readonly genesis: Genesis;
+  /**
+   * The core's guards (default: the chart's registry). A replica whose guards differ decides
+   * differently and raises the divergence alarm; tests use this to build such a replica, since
+   * a different genesis or chart is refused at start (genesis_mismatch).
+   */
+  readonly core?: CoreOptions;
   /** 32-byte Ed25519 seed of the key that signs decision records. */
   readonly signerSeed: Uint8Array;
   readonly replicas?: 1 | 3;
@@ -164,7 +171,7 @@ export class Instance {
   private pool: CryptoPool | null = null;
 
   constructor(private readonly cfg: InstanceConfig) {
-    this.core = createCore(nodeHasher);
+    this.core = createCore(nodeHasher, cfg.core);
     this.signer = createNodeSigner(cfg.signerSeed);
     this.subjects = subjectsFor(cfg.prefix);
     this.metrics = createMetrics();
