@@ -3,10 +3,18 @@
  * produces. The shell reads the file (JSON or YAML); this module only sees parsed values.
  */
 import type { Chart } from './model/chart-spec.js';
-import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
+import { hashJcs, hashText, type Hasher, type Sha256 } from './encoding/hash.js';
 import { emptyIdem } from './decide/idem.js';
 import { isJsonObject, type JsonObject } from './encoding/json.js';
-import type { CoreConfig, FactsSection, Identities, PolicyRules, State } from './model/state.js';
+import type {
+  CoreConfig,
+  FactsSection,
+  Identities,
+  PolicyRules,
+  ProjectEntry,
+  ProjectRegistry,
+  State,
+} from './model/state.js';
 import { SIGNER_RE } from './model/ids.js';
 
 /** Defaults, each with the reason it is what it is. */
@@ -43,7 +51,19 @@ export interface Genesis {
   readonly identities: Identities;
   readonly config: CoreConfig;
   readonly policy: PolicyRules;
+  /**
+   * Projects that exist from the start, sorted. Absent in the document means `["default"]`:
+   * a v1 single-project genesis is a deployment with one project (contract v2 §9).
+   */
+  readonly projects: readonly string[];
 }
+
+/** A project id (contract v2 §3). */
+export const PROJECT_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** The project a v1 genesis, `swoosh dev` and the v1 paths use. */
+export const DEFAULT_PROJECT = 'default';
+/** Most projects a genesis may name (more are created with Project_Create). */
+export const GENESIS_PROJECTS_MAX = 10_000;
 
 type Result<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: GenesisError };
@@ -160,7 +180,7 @@ export function policyRulesFrom(v: unknown, path: string): Result<PolicyRules> {
   };
 }
 
-function parseWindowPolicy(v: unknown, chart: Chart): Result<CoreConfig['window_policy']> {
+export function parseWindowPolicy(v: unknown, chart: Chart): Result<CoreConfig['window_policy']> {
   const out: Record<string, readonly string[]> = {};
   for (const cls of Object.keys(chart.window_classes).sort()) {
     out[cls] = [...(chart.window_classes[cls]?.phases ?? [])].sort();
@@ -181,7 +201,7 @@ function parseWindowPolicy(v: unknown, chart: Chart): Result<CoreConfig['window_
   return { ok: true, value: out };
 }
 
-function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
+export function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
   if (v === undefined) return { ok: true, value: {} };
   if (!isJsonObject(v)) return fail('genesis.mcp_pins', 'expected tool → version');
   const out: Record<string, string> = {};
@@ -199,7 +219,27 @@ function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
 const GENESIS_KEYS = [
   'instance_id', 'identities', 'quorum_threshold', 'approvals_threshold', 'window_policy',
   'idem_retention_ms', 'idem_max', 'max_clock_skew_ms', 'license_grace_ms', 'mcp_pins', 'policy',
+  'projects',
 ];
+
+function parseProjects(v: unknown): Result<readonly string[]> {
+  if (v === undefined) return { ok: true, value: [DEFAULT_PROJECT] };
+  if (!Array.isArray(v) || v.length > GENESIS_PROJECTS_MAX) {
+    return fail('genesis.projects', `expected an array of at most ${GENESIS_PROJECTS_MAX} ids`);
+  }
+  for (let i = 0; i < v.length; i++) {
+    const p: unknown = v[i];
+    if (typeof p !== 'string' || !PROJECT_RE.test(p)) {
+      return fail(
+        `genesis.projects[${i}]`,
+        'expected a project id matching ^[a-z0-9][a-z0-9-]{0,62}$',
+      );
+    }
+  }
+  const ids = [...new Set(v as string[])].sort();
+  if (ids.length !== v.length) return fail('genesis.projects', 'expected distinct project ids');
+  return { ok: true, value: ids };
+}
 
 /** Validate a parsed genesis document. The first problem wins, in field order. */
 export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
@@ -233,6 +273,8 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
   if (!pins.ok) return pins;
   const policy = parsePolicy(raw['policy']);
   if (!policy.ok) return policy;
+  const projects = parseProjects(raw['projects']);
+  if (!projects.ok) return projects;
   const config: CoreConfig = {
     quorum_threshold: ints['quorum_threshold'] ?? d.quorum_threshold,
     approvals_threshold: ints['approvals_threshold'] ?? d.approvals_threshold,
@@ -245,7 +287,13 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
   };
   return {
     ok: true,
-    value: { instance_id: id, identities: identities.value, config, policy: policy.value },
+    value: {
+      instance_id: id,
+      identities: identities.value,
+      config,
+      policy: policy.value,
+      projects: projects.value,
+    },
   };
 }
 
@@ -279,20 +327,81 @@ export function chartHashOf(hasher: Hasher, chart: Chart): Sha256 {
   return hashJcs(hasher, { ...chart, transitions });
 }
 
-/** The state before the first WAL entry. */
+/**
+ * The deployment's document before the first WAL entry: the registry of identities and projects,
+ * the facts, and the deployment chain's clock and idempotency memory. A single-project core
+ * (tests, the SDK's offline checks) decides on it directly.
+ */
 export function genesisState(hasher: Hasher, chart: Chart, genesis: Genesis): State {
   const genesisHash = hashJcs(hasher, genesis);
-  const epochs: Record<string, number> = {};
-  for (const r of Object.keys(chart.regions).sort()) epochs[r] = 0;
+  const configHash = hashJcs(hasher, genesis.config);
+  const projects: Record<string, ProjectEntry> = {};
+  for (const p of genesis.projects) projects[p] = { created_seq: 0, config_hash: configHash };
   return {
-    meta: {
+    ...initialDocument(chart, {
       machine: chart.machine,
       machine_version: chart.machine_version,
       chart_hash: chartHashOf(hasher, chart),
       genesis_hash: genesisHash,
       instance_id: genesis.instance_id,
       config: genesis.config,
-    },
+    }),
+    identities: genesis.identities,
+    idem: emptyIdem(hasher, genesisHash),
+    projects,
+    facts: initialFacts(genesis.policy),
+  };
+}
+
+/** A project's identities section: the deployment's registry is read at decision time. */
+const NO_IDENTITIES: Identities = Object.freeze({});
+/** A project's registry section: projects live in the deployment's document. */
+const NO_PROJECTS: ProjectRegistry = Object.freeze({});
+
+/**
+ * A project's document when it starts: the deployment's meta with the project's id and
+ * configuration, every region at its initial state, its own idempotency chain (seeded from the
+ * genesis hash and the id, so two projects' chains never coincide) and none of the deployment's
+ * sections (identities, registry; facts stay the genesis facts and are swapped for the
+ * deployment's at decision time, see world.ts).
+ */
+export function projectState(
+  hasher: Hasher,
+  chart: Chart,
+  deployment: State,
+  project: string,
+  config: CoreConfig,
+  genesisFacts: FactsSection,
+): State {
+  const genesisHash = deployment.meta.genesis_hash;
+  return {
+    ...initialDocument(chart, { ...deployment.meta, config, project }),
+    identities: NO_IDENTITIES,
+    idem: emptyIdem(hasher, hashText(hasher, `swoosh/project/v1|${genesisHash}|${project}`)),
+    projects: NO_PROJECTS,
+    facts: genesisFacts,
+  };
+}
+
+/**
+ * What a project's stored document carries in its facts section: nothing. The deployment's
+ * facts are swapped in at decision time (world.ts); facts are not part of HEAD.
+ */
+export const PLACEHOLDER_FACTS: FactsSection = initialFacts({
+  version: 0,
+  denied_source_patterns: [],
+  max_council_size: 0,
+  required_evidence: {},
+});
+
+function initialDocument(
+  chart: Chart,
+  meta: State['meta'],
+): Omit<State, 'identities' | 'idem' | 'projects' | 'facts'> {
+  const epochs: Record<string, number> = {};
+  for (const r of Object.keys(chart.regions).sort()) epochs[r] = 0;
+  return {
+    meta,
     boot: { state: initialOf(chart, 'boot'), config_hash: null, licensed_at_ms: null },
     ingestion: {
       state: initialOf(chart, 'ingestion'),
@@ -340,10 +449,7 @@ export function genesisState(hasher: Hasher, chart: Chart, genesis: Genesis): St
       reason: null,
     },
     policy: { quarantine: null, quarantines: 0, releases: 0 },
-    epochs: epochs,
+    epochs,
     clock: { hlc_last: null, hlc_last_signer: null, hlc_last_idem_key: null, applied_count: 0 },
-    identities: genesis.identities,
-    idem: emptyIdem(hasher, genesisHash),
-    facts: initialFacts(genesis.policy),
   };
 }

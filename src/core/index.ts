@@ -10,12 +10,22 @@ import { decide } from './decide/decide.js';
 import { evolve } from './evolve/evolve.js';
 import { CHART } from './generated/chart.js';
 import {
+  PLACEHOLDER_FACTS,
   chartHashOf,
   genesisState,
   parseGenesis,
+  projectState,
   type Genesis,
   type GenesisError,
 } from './genesis.js';
+import {
+  projectView,
+  routeOf,
+  stepChain,
+  storedForm,
+  type ChainStep,
+  type WorldDeps,
+} from './world/world.js';
 import { hashJcs, type Hasher, type Sha256 } from './encoding/hash.js';
 import { idemVerify } from './decide/idem.js';
 import { assertInvariants } from './invariants.js';
@@ -57,6 +67,20 @@ export interface Core {
    * it: null when valid, else the stable code, the field's path and a message naming it.
    */
   validateProposal(obj: unknown): ProposalProblem | null;
+  /**
+   * Many projects (world.ts): the deployment's document and every genesis project's first
+   * document, sorted by id.
+   */
+  genesisWorld(genesis: Genesis): {
+    readonly deployment: State;
+    readonly projects: readonly (readonly [string, State])[];
+  };
+  /** The chain an entry is decided in: a project id or DEPLOYMENT_CHAIN. */
+  route(deployment: State, entry: WalEntry): string;
+  /** Decide one entry in its chain (`doc`: the project's stored document, if a project). */
+  stepChain(deployment: State, chain: string, doc: State | undefined, entry: WalEntry): ChainStep;
+  /** A project as readers see it: its view with the deployment's facts and the catch-up. */
+  projectView(deployment: State, doc: State, logMs: number): State;
 }
 
 /** What a reducer instance is built from besides the hasher; both default to this build's. */
@@ -77,6 +101,15 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
   const decideDeps = { chart, specs, guards, hasher, stateHasher };
   const evolveDeps = { chart, specs, hasher, hash };
   const regionOf = (t: string): string => specs.get(t)?.region ?? 'unknown';
+  const worldDeps: WorldDeps = {
+    chart,
+    specs,
+    decideDeps,
+    evolveDeps,
+    hashes: (s) => stateHasher.hashes(s),
+    regionOf,
+    hash,
+  };
   const core: Core = {
     chart,
     chartHash,
@@ -107,6 +140,21 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
       const v = validateProposalObject({ specs, hasher, chart }, obj);
       return v.ok ? null : v.problem;
     },
+    genesisWorld(g) {
+      const deployment = genesisState(hasher, chart, g);
+      const projects = g.projects.map((p): readonly [string, State] => [
+        p,
+        storedForm(
+          projectState(hasher, chart, deployment, p, g.config, PLACEHOLDER_FACTS),
+          PLACEHOLDER_FACTS,
+        ),
+      ]);
+      return { deployment, projects };
+    },
+    route: routeOf,
+    stepChain: (dep, chain, doc, entry) =>
+      stepChain(worldDeps, dep, chain, doc, entry, PLACEHOLDER_FACTS),
+    projectView: (dep, doc, logMs) => projectView(worldDeps, dep, doc, logMs),
   };
   return core;
 }
@@ -116,6 +164,9 @@ export type { Genesis, GenesisError } from './genesis.js';
 export type { Hasher, Sha256 } from './encoding/hash.js';
 export type { StateHashes } from './encoding/merkle.js';
 export type { State } from './model/state.js';
+export { DEPLOYMENT_CHAIN, type ChainStep } from './world/world.js';
+export { DEFAULT_PROJECT, PROJECT_RE } from './genesis.js';
+export { CONTROL_REGIONS, isControlTransition } from './decide/proposal.js';
 export * from './model/types.js';
 export { REJECTION_CODES, type RejectionCode } from './model/codes.js';
 export { InvariantViolation } from './invariants.js';

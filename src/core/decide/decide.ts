@@ -46,7 +46,7 @@ export function decide(deps: DecideDeps, state: State, entry: WalEntry): Decisio
 type Signed = Extract<WalEntry, { type: 'signed' }>;
 
 function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision {
-  const parsed = parseProposal(deps, entry);
+  const parsed = parseProposal(deps, entry, state.meta.project);
   if (!parsed.ok) return rejection(baseOf(entry), parsed.code, parsed.message);
   const { proposal, spec, hlc } = parsed;
   // Passed checks are appended to one array; the base is only copied when a decision is made.

@@ -11,7 +11,8 @@ import { hashJcs, isSha256 } from '../encoding/hash.js';
 import { parseHlc, type Hlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';
 import { validateInputs } from '../encoding/schema.js';
-import type { Proposal, WalEntry } from '../model/types.js';
+import type { EntryScope, Proposal, WalEntry } from '../model/types.js';
+import { PROJECT_RE } from '../genesis.js';
 import { SIGNER_RE } from '../model/ids.js';
 
 /** Longest idem key: bounds idempotency memory per entry. */
@@ -22,8 +23,8 @@ export const EVIDENCE_MAX = 64;
 export const REF_LENGTH_MAX = 1000;
 
 const FIELDS = new Set([
-  'current_state_hash', 'transition', 'inputs', 'inputs_hash', 'signer', 'idem_key', 'hlc',
-  'window_id', 'evidence',
+  'project', 'current_state_hash', 'transition', 'inputs', 'inputs_hash', 'signer', 'idem_key',
+  'hlc', 'window_id', 'evidence',
 ]);
 
 type Parsed =
@@ -39,6 +40,10 @@ function shapeProblem(o: JsonObject): string | null {
     return typeof v === 'string' && v.length >= min && v.length <= max
       ? null : `${k}: expected a string of ${min}..${max} characters`;
   };
+  const project = o['project'];
+  if (project !== undefined && (typeof project !== 'string' || !PROJECT_RE.test(project))) {
+    return 'project: expected a project id matching ^[a-z0-9][a-z0-9-]{0,62}$';
+  }
   if (!isSha256(o['current_state_hash'])) return 'current_state_hash: expected sha256-<64 hex>';
   const t = str('transition', 100);
   if (t !== null) return t;
@@ -121,6 +126,7 @@ export function validateProposalObject(
     );
   }
   const proposal = {
+    project: o['project'] ?? null,
     current_state_hash: o['current_state_hash'],
     transition: name,
     inputs,
@@ -142,6 +148,7 @@ function jcsText(v: unknown): string {
 export function parseProposal(
   deps: DecideDeps,
   entry: Extract<WalEntry, { type: 'signed' }>,
+  here?: string,
 ): Parsed {
   const body = parseCanonical(entry.body);
   if (!body.ok) return no(body.canonical ? 'invalid_proposal' : 'non_canonical_body', body.message);
@@ -153,7 +160,71 @@ export function parseProposal(
       `subject names ${entry.name}, body names ${v.proposal.transition}`,
     );
   }
-  return v;
+  const chain = chainProblem(entry.scope, v.proposal, v.spec, here);
+  return chain === null ? v : chain;
+}
+
+/**
+ * Regions whose transitions are control transitions, decided in the deployment chain and
+ * published to `<prefix>.control.<transition>` (contract v2 §3, §7).
+ */
+export const CONTROL_REGIONS: readonly string[] = ['identity', 'project'];
+
+/** True when a transition is a control transition (deployment chain). */
+export function isControlTransition(spec: TransitionSpec): boolean {
+  return CONTROL_REGIONS.includes(spec.region);
+}
+
+/**
+ * The subject and the body must agree on the chain (contract v2 §3). A body signed for one
+ * project is never valid in another: on a project's subject it must name that project; on the
+ * v1 subject (no project token, the default project) it may name none; a control proposal
+ * names none. Entries decided without a scope (a single-project core) skip this stage.
+ */
+function chainProblem(
+  scope: EntryScope | undefined,
+  p: Proposal,
+  spec: TransitionSpec,
+  here: string | undefined,
+): Parsed | null {
+  if (scope === undefined) return null;
+  if (scope.kind === 'control') {
+    if (!isControlTransition(spec)) {
+      return no(
+        'wrong_chain',
+        `transition: ${spec.name} is a project transition; publish it to ` +
+        `<prefix>.proposals.<project>.${spec.name}`,
+      );
+    }
+    if (p.project !== null) {
+      return no(
+        'project_mismatch',
+        `project: a control proposal names no project, got ${p.project}`,
+      );
+    }
+    return null;
+  }
+  if (isControlTransition(spec)) {
+    return no(
+      'wrong_chain',
+      `transition: ${spec.name} is a control transition; publish it to ` +
+      `<prefix>.control.${spec.name}`,
+    );
+  }
+  // The v1 subject names no project: the world routed the entry to the default project.
+  const expected = scope.project ?? here ?? null;
+  if (scope.project === null && (p.project === null || p.project === expected)) return null;
+  if (p.project !== expected) {
+    return no(
+      'project_mismatch',
+      p.project === null
+        ? `project: the body names no project; a proposal on project ${scope.project}'s ` +
+          'subject must name it (the signature must cover the project)'
+        : `project: the body names ${p.project}, the subject names ` +
+          `${scope.project ?? `no project (the v1 subject, project ${here ?? '-'})`}`,
+    );
+  }
+  return null;
 }
 
 /** Identity transitions may only name roles the chart defines. */

@@ -6,6 +6,7 @@
  *   HEAD          = H(JCS({ v: 1, sections: { <name>: <section hash>, … } }))
  *   fact hash     = H(JCS(facts[kind]))
  *   facts_hash    = H(JCS({ v: 1, facts: { <kind>: <fact hash>, … } }))
+ *   identities_hash = H(JCS(identities))
  *
  * with H(x) = "sha256-" + lowercase hex SHA-256 of the UTF-8 bytes of x. Sections are never
  * mutated, so each hash is cached by object identity: a transition re-hashes only the
@@ -18,6 +19,8 @@ import { FACT_KINDS, HEAD_SECTIONS, type HeadSection, type State } from '../mode
 export interface StateHashes {
   readonly head: Sha256;
   readonly facts: Sha256;
+  /** identities_hash: H(JCS(identities)), the deployment's registry of signers. */
+  readonly identities: Sha256;
   readonly sections: { readonly [k in HeadSection]: Sha256 };
 }
 
@@ -74,7 +77,12 @@ export function createStateHasher(hasher: Hasher): StateHasher {
         const name = HEAD_SECTIONS[i] as HeadSection;
         text += `${i === 0 ? '' : ','}"${name}":"${sections[name]}"`;
       }
-      r = { head: hashText(hasher, `${text}},"v":1}`), facts: factsHash(state), sections };
+      r = {
+        head: hashText(hasher, `${text}},"v":1}`),
+        facts: factsHash(state),
+        identities: of(state.identities),
+        sections,
+      };
       rootCache.set(state, r);
     }
     return r;

@@ -15,7 +15,15 @@ import type { Hasher } from '../encoding/hash.js';
 import { parseHlc } from '../model/hlc.js';
 import { idemAppend, idemBodyKey } from '../decide/idem.js';
 import { str, type JsonObject } from '../encoding/json.js';
-import type { ControlSection, ExecutionPins, Identities, State } from '../model/state.js';
+import type {
+  ControlSection,
+  ExecutionPins,
+  Identities,
+  ProjectEntry,
+  ProjectRegistry,
+  State,
+} from '../model/state.js';
+import { projectConfigOf } from '../domain/project.js';
 import type { CoreEvent, Decision, PolicyBreach } from '../model/types.js';
 import { assertNever } from '../model/never.js';
 
@@ -250,8 +258,24 @@ function effect(deps: EvolveDeps, s: State, name: TransitionName, ev: Applied, a
     case 'Identity_Grant':
     case 'Identity_Revoke':
       return { ...s, identities: identityEffect(s.identities, name, inputsOf(ev)) };
+    case 'Project_Create':
+      return { ...s, projects: projectEffect(deps, s, inputsOf(ev), ev?.seq ?? 0) };
   }
   return assertNever(name, 'transition');
+}
+
+/** Add a project to the registry, keeping it sorted by id (the guard checked it is new). */
+function projectEffect(deps: EvolveDeps, s: State, i: JsonObject, seq: number): ProjectRegistry {
+  const cfg = projectConfigOf(deps.chart, s.meta.config, i);
+  if (!cfg.ok) throw new Error(`evolve: Project_Create passed its guard with ${cfg.message}`);
+  const id = str(i, 'project');
+  const out: Record<string, ProjectEntry> = {};
+  for (const k of [...Object.keys(s.projects), id].sort()) {
+    out[k] = k === id
+      ? { created_seq: seq, config_hash: deps.hash(cfg.config) }
+      : (s.projects[k] as ProjectEntry);
+  }
+  return out;
 }
 
 function ingestionEffect(s: State, name: TransitionName, i: JsonObject): State {

@@ -87,6 +87,9 @@ export const CHART: Chart = {
     identity: {
       states: [],
     },
+    project: {
+      states: [],
+    },
   },
   roles: {
     admin: 'Changes the identity registry.',
@@ -126,6 +129,7 @@ export const CHART: Chart = {
     capacity: 'Requested resources fit the latest capacity fact.',
     approvals: 'Enough distinct council members approved the reviewed work.',
     membership: 'The signer is an elected council member.',
+    project: 'Project_Create names a new project and a valid configuration.',
   },
   transitions: [
     {
@@ -424,6 +428,10 @@ export const CHART: Chart = {
                 voter: {
                   type: 'string',
                   format: 'signer',
+                },
+                project: {
+                  type: 'string',
+                  pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
                 },
                 member_set_hash: {
                   type: 'string',
@@ -1195,6 +1203,93 @@ export const CHART: Chart = {
         required: ['identity', 'roles'],
       },
     },
+    {
+      name: 'Project_Create',
+      region: 'project',
+      active_in: [
+        'BOOT',
+        'PROJECT_LIFECYCLE',
+        'EXECUTION',
+        'PAUSED',
+        'RECOVERY',
+        'DEGRADED',
+        'QUARANTINED',
+      ],
+      from: [],
+      roles: ['admin', 'operator'],
+      guards: ['project'],
+      scope: 'global',
+      coordination: 'non_monotone',
+      automatic: false,
+      compensation: false,
+      inputs: {
+        type: 'object',
+        properties: {
+          project: {
+            type: 'string',
+            pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+          },
+          quorum_threshold: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 256,
+          },
+          approvals_threshold: {
+            type: 'integer',
+            minimum: 1,
+            maximum: 256,
+          },
+          window_policy: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                class: {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 200,
+                },
+                phases: {
+                  type: 'array',
+                  items: {
+                    type: 'string',
+                    enum: ['plan', 'execute', 'review'],
+                  },
+                  maxItems: 3,
+                  uniqueItems: true,
+                },
+              },
+              required: ['class', 'phases'],
+            },
+            maxItems: 16,
+          },
+          mcp_pins: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                tool: {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 200,
+                },
+                version: {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 200,
+                },
+              },
+              required: ['tool', 'version'],
+            },
+            maxItems: 64,
+          },
+        },
+        required: ['project'],
+      },
+      doc: 
+        'Starts a project: adds it to the registry with its configuration (each parameter left ' +
+        'out takes the genesis value). A control transition, decided in the deployment chain.',
+    },
   ],
 };
 
@@ -1219,7 +1314,8 @@ export type RegionName =
   | 'lifecycle'
   | 'control'
   | 'policy'
-  | 'identity';
+  | 'identity'
+  | 'project';
 
 /** Local states of region `boot`. */
 export type BootState = 'UNINITIALIZED' | 'LICENSE_CHECK' | 'DONE';
@@ -1276,7 +1372,8 @@ export type TransitionName =
   | 'Policy_AutoRelease'
   | 'Policy_ConfirmedBlock'
   | 'Identity_Grant'
-  | 'Identity_Revoke';
+  | 'Identity_Revoke'
+  | 'Project_Create';
 
 /** Fired by the reducer, never proposed. */
 export type AutomaticTransition =
@@ -1297,7 +1394,8 @@ export type GuardId =
   | 'readiness'
   | 'capacity'
   | 'approvals'
-  | 'membership';
+  | 'membership'
+  | 'project';
 
 /** Role names. */
 export type RoleName =
@@ -1353,6 +1451,7 @@ export interface TransitionInputs {
     readonly term: number;
     readonly votes: readonly {
       readonly voter: string;
+      readonly project?: string;
       readonly member_set_hash: string;
       readonly term: number;
       readonly signature: string;
@@ -1436,5 +1535,18 @@ export interface TransitionInputs {
   readonly Identity_Revoke: {
     readonly identity: string;
     readonly roles: readonly string[];
+  };
+  readonly Project_Create: {
+    readonly project: string;
+    readonly quorum_threshold?: number;
+    readonly approvals_threshold?: number;
+    readonly window_policy?: readonly {
+      readonly class: string;
+      readonly phases: readonly ('plan' | 'execute' | 'review')[];
+    }[];
+    readonly mcp_pins?: readonly {
+      readonly tool: string;
+      readonly version: string;
+    }[];
   };
 }

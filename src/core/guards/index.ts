@@ -7,6 +7,7 @@ import { formationGuard } from './formation.js';
 import { licenseGuard } from './license.js';
 import { membershipGuard } from './membership.js';
 import { policyGuard } from './policy.js';
+import { projectGuard } from './project.js';
 import { quorumGuard } from './quorum.js';
 import { readinessGuard } from './readiness.js';
 import { toolingGuard } from './tooling.js';
@@ -23,6 +24,7 @@ export const GUARDS: { readonly [K in GuardId]: GuardFn } = {
   license: licenseGuard,
   membership: membershipGuard,
   policy: policyGuard,
+  project: projectGuard,
   quorum: quorumGuard,
   readiness: readinessGuard,
   tooling: toolingGuard,

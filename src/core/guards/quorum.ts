@@ -1,13 +1,15 @@
 /**
  * HMMM quorum-certificate guard (split-brain prevention, brief §11). Council_QuorumCert
  * carries the member set, its hash, the term and signed votes (`swoosh/vote/v1`; the shell
- * verified each signature and passes the verdicts in input order).
+ * verified each signature and passes the verdicts in input order). Each vote names the
+ * project it is for, inside its signature.
  */
 import { deny, pass, type GuardFn } from './contract.js';
 import { memberSetHash } from '../domain/quorum.js';
 
 interface Vote {
   readonly voter: string;
+  readonly project?: string;
   readonly member_set_hash: string;
   readonly term: number;
 }
@@ -51,6 +53,15 @@ export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash }) => {
     seen.add(v.voter);
     if (v.member_set_hash !== expected || v.term !== inputs.term) {
       return deny('vote_mismatch', `votes[${i}] is for another member set or term`);
+    }
+    // A vote signed for one project never counts in another (contract v2 §2): it names the
+    // proposal's project, and a vote naming none counts only for a proposal naming none.
+    if ((v.project ?? null) !== proposal.project) {
+      return deny(
+        'vote_wrong_project',
+        `votes[${i}] from ${v.voter} is signed for ${v.project ?? 'no project'}, ` +
+        `the proposal for ${proposal.project ?? 'no project'}`,
+      );
     }
   }
   const need = state.meta.config.quorum_threshold;

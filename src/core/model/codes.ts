@@ -16,6 +16,12 @@ export const REJECTION_CODES = {
   subject_mismatch: ['schema', 'The subject names another transition or fact kind.'],
   invalid_inputs: ['schema', 'The inputs do not match the transition schema.'],
   inputs_hash_mismatch: ['schema', 'inputs_hash is not the hash of the JCS inputs.'],
+  // projects and chains (contract v2)
+  unknown_project: ['schema', 'The subject names a project the registry does not hold.'],
+  project_mismatch: ['schema', 'The body names another project than its subject, or none.'],
+  wrong_chain: ['schema', 'A control transition on a project subject, or the reverse.'],
+  project_exists: ['project', 'Project_Create names a project that already exists.'],
+  invalid_project_config: ['project', 'Project_Create parameters are not a valid config.'],
   // signature and authorization
   bad_signature: ['signature', 'The signature does not verify for the signer.'],
   unknown_signer: ['authorization', 'The signer is not in the identity registry.'],
@@ -48,6 +54,7 @@ export const REJECTION_CODES = {
   ineligible_voter: ['quorum', 'A voter does not hold the voter role.'],
   duplicate_voter: ['quorum', 'A voter voted twice.'],
   vote_mismatch: ['quorum', 'A vote is for another member set or term.'],
+  vote_wrong_project: ['quorum', 'A vote is signed for another project.'],
   quorum_not_met: ['quorum', 'Fewer valid votes than the threshold.'],
   coverage_incomplete: ['formation', 'Some required roles have no candidate.'],
   tool_unreachable: ['tooling', 'A required MCP tool is unreachable or unknown.'],

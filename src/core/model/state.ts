@@ -18,6 +18,8 @@ export interface MetaSection {
   readonly genesis_hash: string;
   readonly instance_id: string;
   readonly config: CoreConfig;
+  /** The project this document governs; absent on the deployment's own document. */
+  readonly project?: string;
 }
 
 /** Configuration taken from genesis (see genesis.ts for validation and defaults). */
@@ -211,6 +213,17 @@ export interface FactsSection {
   readonly tick: { readonly hlc: string | null; readonly last_ms: number | null };
 }
 
+/** One project in the deployment's registry (contract v2 §2). */
+export interface ProjectEntry {
+  /** WAL seq of the Project_Create that started it (0: named by the genesis). */
+  readonly created_seq: number;
+  /** Hash of the project's configuration (its meta.config). */
+  readonly config_hash: string;
+}
+
+/** The project registry: project id → entry. Empty in a project's own document. */
+export type ProjectRegistry = { readonly [project: string]: ProjectEntry };
+
 /** The whole state document. Section names are the Merkle leaves (see merkle.ts). */
 export interface State {
   readonly meta: MetaSection;
@@ -225,10 +238,15 @@ export interface State {
   readonly clock: ClockSection;
   readonly identities: Identities;
   readonly idem: IdemSection;
+  readonly projects: ProjectRegistry;
   readonly facts: FactsSection;
 }
 
-/** Names of the sections that make up HEAD (everything but facts), in JCS key order. */
+/**
+ * Names of the sections that make up HEAD, in JCS key order: everything but the deployment's
+ * facts and identities, which are hashed separately (facts_hash, identities_hash), so a beat or
+ * a grant does not make every project's in-flight proposals stale (contract v2 §3).
+ */
 export const HEAD_SECTIONS = [
   'boot',
   'clock',
@@ -238,10 +256,10 @@ export const HEAD_SECTIONS = [
   'epochs',
   'execution',
   'idem',
-  'identities',
   'ingestion',
   'meta',
   'policy',
+  'projects',
 ] as const satisfies readonly (keyof State)[];
 
 /** A HEAD section name. */

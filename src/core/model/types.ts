@@ -22,6 +22,17 @@ export type SigVerdict = boolean & { readonly __brand: 'SigVerdict' };
 export type EntryChannel = 'proposal' | 'fact';
 
 /**
+ * What a proposal entry's subject says about its chain (contract v2 §3): a project's subject
+ * `<prefix>.proposals.<project>.<transition>` names the project; the v1 subject
+ * `<prefix>.proposals.<transition>` names none (`project: null`, the default project);
+ * `<prefix>.control.<transition>` is a control proposal for the deployment chain. Absent on
+ * facts, and on entries decided by a single-project core (no routing at all).
+ */
+export type EntryScope =
+  | { readonly kind: 'project'; readonly project: string | null }
+  | { readonly kind: 'control' };
+
+/**
  * One WAL entry as the core sees it. `log_ms` is the JetStream timestamp assigned by the
  * server and stored in the log: the only notion of time inside the core.
  */
@@ -39,6 +50,8 @@ export type WalEntry =
       readonly sig: SigVerdict;
       /** Verdicts on signatures embedded in the inputs (council votes), in order. */
       readonly embedded: readonly SigVerdict[];
+      /** The subject's project or control scope (proposals; see EntryScope). */
+      readonly scope?: EntryScope;
     }
   | {
       readonly type: 'malformed';
@@ -49,6 +62,7 @@ export type WalEntry =
       /** Stable code, e.g. `malformed_envelope`. */
       readonly code: string;
       readonly message: string;
+      readonly scope?: EntryScope;
     };
 
 /** The five decision outcomes. */
@@ -64,6 +78,8 @@ export interface GuardOutcome {
 
 /** A proposal after schema validation (ARCHITECTURE §3). */
 export interface Proposal {
+  /** The project the proposal is signed for; null for control proposals and v1 bodies. */
+  readonly project: string | null;
   readonly current_state_hash: Sha256;
   readonly transition: string;
   readonly inputs: JsonObject;

@@ -3,11 +3,24 @@
  * PLAN → WORK → REVIEW → REVERB → PLAN loop. Each helper asserts its step was accepted, so a
  * test built on it fails at the first step that does not go through.
  */
-import type { StepResult } from '../../core/index.js';
-import { CAST, h, type World } from './world.js';
+import type { Core, JsonObject, State, StepResult } from '../../core/index.js';
+import { CAST, h, type Actor, type ProposeOpts } from './world.js';
+
+/**
+ * What the walk drives: the single-project World, or one project of a DeploymentSim
+ * (`sim.lens(project)`).
+ */
+export interface World {
+  readonly core: Pick<Core, 'hash'>;
+  readonly state: State;
+  propose(by: Actor, transition: string, inputs?: JsonObject, o?: ProposeOpts): StepResult;
+  fact(kind: string, payload: JsonObject, by?: Actor): StepResult;
+  beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs?: number): StepResult;
+  vote(by: Actor, memberSetHash: string, term: number): JsonObject;
+}
 
 /** Throw unless the step was accepted (or, for facts, recorded). */
-export function ok(r: StepResult): StepResult {
+export function ok<T extends StepResult>(r: T): T {
   const d = r.decision;
   if (d.outcome !== 'accepted' && d.outcome !== 'fact') {
     throw new Error(

@@ -211,17 +211,7 @@ export class World {
     this.seq += 1;
     this.logMs += 1;
     this.sigs.set(text, Buffer.from(sigHex, 'hex'));
-    return entryFromRaw(
-      {
-        seq: this.seq,
-        logMs: this.logMs,
-        channel,
-        name,
-        body: new TextEncoder().encode(text),
-        sig: Buffer.from(sigHex, 'hex'),
-      },
-      verifier,
-    );
+    return signedEntry(this.seq, this.logMs, channel, name, text, sigHex);
   }
 
   /** The hash a well-behaved producer names for `transition`. */
@@ -264,19 +254,52 @@ export class World {
 
   /** Record a beat frame for `windowId` in `phase`, open for `openMs`. */
   beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs = 60_000): StepResult {
-    const b = this.state.facts.backbeat;
-    return this.fact('backbeat', {
-      type: 'backbeat.beatframe.v1',
-      cluster_id: 'c1',
-      beat_index: b.beat_index + 1,
-      downbeat: false,
-      phase,
-      hlc: formatHlc({ ms: this.logMs, logical: 0 }),
-      deadline_at: formatIsoUtcMs(this.logMs + openMs),
-      tempo_bpm: 120,
-      window_id: windowId,
-    });
+    const index = this.state.facts.backbeat.beat_index + 1;
+    return this.fact('backbeat', beatFrame(index, windowId, phase, this.logMs, openMs));
   }
+}
+
+/** A WAL entry built from signed bytes and verified as the runtime verifies it. */
+export function signedEntry(
+  seq: number,
+  logMs: number,
+  channel: 'proposal' | 'fact',
+  name: string,
+  text: string,
+  sigHex: string,
+): WalEntry {
+  return entryFromRaw(
+    {
+      seq,
+      logMs,
+      channel,
+      name,
+      body: new TextEncoder().encode(text),
+      sig: Buffer.from(sigHex, 'hex'),
+    },
+    verifier,
+  );
+}
+
+/** A BACKBEAT INT-A beat frame payload for window `windowId` in `phase`, open for `openMs`. */
+export function beatFrame(
+  beatIndex: number,
+  windowId: string,
+  phase: 'plan' | 'execute' | 'review',
+  logMs: number,
+  openMs: number,
+): JsonObject {
+  return {
+    type: 'backbeat.beatframe.v1',
+    cluster_id: 'c1',
+    beat_index: beatIndex,
+    downbeat: false,
+    phase,
+    hlc: formatHlc({ ms: logMs, logical: 0 }),
+    deadline_at: formatIsoUtcMs(logMs + openMs),
+    tempo_bpm: 120,
+    window_id: windowId,
+  };
 }
 
 /** A sha256-… value derived from a label (for content hashes in tests). */

@@ -42,6 +42,7 @@ export function ctx(transition: string, state: State, o: CtxOpts = {}): GuardCon
     embedded: (o.embedded ?? []) as readonly SigVerdict[],
     hash,
     proposal: {
+      project: null,
       current_state_hash: h('head') as Sha256,
       transition,
       inputs,
