@@ -137,10 +137,15 @@ export interface StreamDefinitions {
 
 /** Subjects and names of one installation. */
 export interface Subjects {
-  proposals(transition: string): string;
+  /** `<prefix>.proposals.<project>.<transition>`; with project null the v1 form (default). */
+  proposals(transition: string, project?: string | null): string;
+  /** `<prefix>.control.<transition>`: control proposals (deployment chain). */
+  control(transition: string): string;
   facts(kind: string): string;
-  dr(outcome: string, transition: string): string;
-  transitions(region: string, transition: string): string;
+  /** `<prefix>.dr.<chain>`: a project's decision chain, or `_deployment`. */
+  dr(chain: string): string;
+  /** `<prefix>.transitions.<project>.<region>.<transition>`. */
+  transitions(project: string, region: string, transition: string): string;
   readonly walName: string;
   readonly decisionsName: string;
   readonly transitionsName: string;
@@ -170,13 +175,17 @@ export function namePrefix(prefix: string): string {
 export function subjectsFor(prefix: string): Subjects {
   const p = namePrefix(prefix);
   return {
-    proposals: (transition) => `${prefix}.proposals.${assertToken('transition', transition)}`,
+    proposals: (transition, project = null) =>
+      project === null
+        ? `${prefix}.proposals.${assertToken('transition', transition)}`
+        : `${prefix}.proposals.${assertToken('project', project)}.` +
+          assertToken('transition', transition),
+    control: (transition) => `${prefix}.control.${assertToken('transition', transition)}`,
     facts: (kind) => `${prefix}.facts.${assertToken('fact kind', kind)}`,
-    dr: (outcome, transition) =>
-      `${prefix}.dr.${assertToken('outcome', outcome)}.${assertToken('transition', transition)}`,
-    transitions: (region, transition) =>
-      `${prefix}.transitions.${assertToken('region', region)}.` +
-      assertToken('transition', transition),
+    dr: (chain) => `${prefix}.dr.${assertToken('chain', chain)}`,
+    transitions: (project, region, transition) =>
+      `${prefix}.transitions.${assertToken('project', project)}.` +
+      `${assertToken('region', region)}.${assertToken('transition', transition)}`,
     walName: `${p}_WAL`,
     decisionsName: `${p}_DECISIONS`,
     transitionsName: `${p}_TRANSITIONS`,
@@ -323,7 +332,7 @@ export function streamDefinitions(opts: StreamDefinitionOptions): StreamDefiniti
     prefix: p,
     subjects: s,
     streams: [
-      logStream(s.walName, [`${p}.proposals.>`, `${p}.facts.>`], log),
+      logStream(s.walName, [`${p}.proposals.>`, `${p}.control.>`, `${p}.facts.>`], log),
       logStream(s.decisionsName, [`${p}.dr.>`], log),
       logStream(s.transitionsName, [`${p}.transitions.>`], log),
     ],

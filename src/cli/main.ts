@@ -9,6 +9,7 @@ import { registerChaos } from './commands/chaos.js';
 import { registerDev } from './commands/dev.js';
 import { registerFeeder } from './commands/feeder.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerProject } from './commands/project.js';
 import { registerPropose } from './commands/propose.js';
 import { registerState } from './commands/state.js';
 import { registerTail } from './commands/tail.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerKeygen(program);
   registerPropose(program);
+  registerProject(program);
   registerState(program);
   registerTail(program);
   registerStreams(program);

@@ -151,7 +151,7 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
       ]);
       return { deployment, projects };
     },
-    route: routeOf,
+    route: (dep, entry) => routeOf(worldDeps, dep, entry),
     stepChain: (dep, chain, doc, entry) =>
       stepChain(worldDeps, dep, chain, doc, entry, PLACEHOLDER_FACTS),
     projectView: (dep, doc, logMs) => projectView(worldDeps, dep, doc, logMs),

@@ -1,8 +1,11 @@
 /**
  * Audit queries over the DECISIONS stream: one record by WAL seq or `dr_id`, and filtered
- * pages. A page is read through an ordered consumer filtered by subject
- * (`<prefix>.dr.<outcome|*>.<transition|*>`) starting after `after_seq`, so the server does
- * the filtering and a page costs one consumer, never a scan in the gateway.
+ * pages. A page is read through one consumer filtered by chain subject (`<prefix>.dr.<chain>`,
+ * or every chain) starting after `after_seq`; outcome and transition filters are applied to
+ * the records' `Swoosh-Outcome` / `Swoosh-Transition` headers as they stream by (JetStream
+ * cannot filter on headers), reading at most LIST_SCAN_MAX records per page. A page that hit
+ * the scan bound before filling says so with `next_after_seq` past what it read, so paging
+ * continues where it stopped.
  */
 import { DeliverPolicy, type Consumer } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
@@ -16,12 +19,16 @@ export const LIST_LIMIT_DEFAULT = 100;
 export const LIST_LIMIT_MAX = 1000;
 /** How long a page waits for messages the server said were pending. */
 export const LIST_FETCH_EXPIRES_MS = 5000;
+/** Most records one page reads to find `limit` matches. */
+export const LIST_SCAN_MAX = 10_000;
 
 const OUTCOMES = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'] as const;
 const TOKEN_RE = /^[A-Za-z0-9_-]{1,200}$/;
 const SEQ_RE = /^[1-9][0-9]{0,15}$/;
-const DR_ID_RE = /^bubble:\/\/dr\/[^/\s]+\/([1-9][0-9]{0,15})$/;
-const LIST_PARAMS = new Set(['transition', 'outcome', 'after_seq', 'limit']);
+const DR_ID_RE =
+  /^bubble:\/\/dr\/[^/\s]+\/([a-z0-9][a-z0-9-]{0,62}|_deployment)\/([1-9][0-9]{0,15})$/;
+const CHAIN_RE = /^([a-z0-9][a-z0-9-]{0,62}|_deployment)$/;
+const LIST_PARAMS = new Set(['chain', 'transition', 'outcome', 'after_seq', 'limit', 'order']);
 
 /** A positive safe integer from decimal text, or null. */
 function seqOf(text: string, re: RegExp = SEQ_RE): number | null {
@@ -30,16 +37,31 @@ function seqOf(text: string, re: RegExp = SEQ_RE): number | null {
   return m !== null && Number.isSafeInteger(n) ? n : null;
 }
 
-/** GET /decisions/:id — by WAL seq or by `bubble://dr/<instance>/<seq>`. */
-export async function decisionById(waiter: DecisionWaiter, id: string): Promise<DecisionRecord> {
+/** GET /decisions/:id — by WAL seq or by `bubble://dr/<instance>/<chain>/<index>`. */
+export async function decisionById(
+  waiter: DecisionWaiter,
+  id: string,
+  log: Logger,
+): Promise<DecisionRecord> {
   const bySeq = seqOf(id);
-  const seq = bySeq ?? seqOf(id, DR_ID_RE);
-  if (seq === null) {
-    throw invalidParameter('id', 'expected a WAL sequence number or a URL-encoded ' +
-      `bubble://dr/<instance>/<seq>, got ${JSON.stringify(id.slice(0, 200))}`);
+  if (bySeq !== null) {
+    const rec = await waiter.stored(bySeq);
+    if (rec === null) throw new HttpError('not_found', `id: no decision record ${id} in this log`);
+    return rec;
   }
-  const rec = await waiter.stored(seq);
-  if (rec === null || (bySeq === null && rec.dr_id !== id)) {
+  const m = DR_ID_RE.exec(id);
+  const index = Number(m?.[2]);
+  if (m === null || !Number.isSafeInteger(index)) {
+    throw invalidParameter('id', 'expected a WAL sequence number or a URL-encoded ' +
+      `bubble://dr/<instance>/<chain>/<index>, got ${JSON.stringify(id.slice(0, 200))}`);
+  }
+  // The index-th record of a chain is at DECISIONS seq ≥ index: read the chain's subject.
+  const page = await scanDecisions(waiter, {
+    chain: m[1] ?? '', transition: null, outcome: null, afterSeq: index - 1, limit: 1,
+    order: 'asc', match: (r) => r.chain_index >= index,
+  }, log);
+  const rec = page.records[0];
+  if (rec === undefined || rec.dr_id !== id) {
     throw new HttpError('not_found', `id: no decision record ${id} in this log`);
   }
   return rec;
@@ -47,10 +69,13 @@ export async function decisionById(waiter: DecisionWaiter, id: string): Promise<
 
 /** Validated GET /decisions query. */
 export interface ListQuery {
+  /** A project id or `_deployment`; null for every chain. */
+  readonly chain: string | null;
   readonly transition: string | null;
   readonly outcome: (typeof OUTCOMES)[number] | null;
   readonly afterSeq: number;
   readonly limit: number;
+  readonly order: 'asc';
 }
 
 function single(q: Record<string, unknown>, name: string): string | undefined {
@@ -77,7 +102,10 @@ function intParam(
 }
 
 /** Validate the query of GET /decisions; every problem names its parameter. */
-export function parseListQuery(q: Record<string, unknown>): ListQuery {
+export function parseListQuery(
+  q: Record<string, unknown>,
+  fixed: { readonly chain?: string } = {},
+): ListQuery {
   const unknown = Object.keys(q).find((k) => !LIST_PARAMS.has(k));
   if (unknown !== undefined) {
     throw invalidParameter(unknown,
@@ -92,7 +120,17 @@ export function parseListQuery(q: Record<string, unknown>): ListQuery {
   if (outcome !== undefined && !(OUTCOMES as readonly string[]).includes(outcome)) {
     throw invalidParameter('outcome', `expected one of ${OUTCOMES.join(', ')}`);
   }
+  const chain = fixed.chain ?? single(q, 'chain');
+  if (chain !== undefined && !CHAIN_RE.test(chain)) {
+    throw invalidParameter('chain', 'expected a project id or _deployment');
+  }
+  const order = single(q, 'order');
+  if (order !== undefined && order !== 'asc') {
+    throw invalidParameter('order', 'expected asc (records come in WAL order)');
+  }
   return {
+    chain: chain ?? null,
+    order: 'asc',
     transition: transition ?? null,
     outcome: (outcome ?? null) as ListQuery['outcome'],
     afterSeq: intParam(q, 'after_seq', { min: 0, max: Number.MAX_SAFE_INTEGER - 1, dflt: 0 }),
@@ -113,8 +151,21 @@ export async function listDecisions(
   q: ListQuery,
   log: Logger,
 ): Promise<DecisionPage> {
+  return scanDecisions(waiter, {
+    ...q,
+    match: (r) =>
+      (q.outcome === null || r.outcome === q.outcome) &&
+      (q.transition === null || r.transition === q.transition),
+  }, log);
+}
+
+async function scanDecisions(
+  waiter: DecisionWaiter,
+  q: ListQuery & { readonly match: (r: DecisionRecord) => boolean },
+  log: Logger,
+): Promise<DecisionPage> {
   const { js, prefix, subjects } = waiter.handles();
-  const subject = `${prefix}.dr.${q.outcome ?? '*'}.${q.transition ?? '*'}`;
+  const subject = `${prefix}.dr.${q.chain ?? '*'}`;
   let consumer: Consumer;
   try {
     consumer = await js.consumers.get(subjects.decisionsName, {
@@ -128,8 +179,7 @@ export async function listDecisions(
     throw new HttpError('log_unavailable', 'decisions: opening a reader on DECISIONS failed');
   }
   try {
-    const records = await readPage(consumer, q.limit);
-    return { records, next_after_seq: records.at(-1)?.wal_seq ?? q.afterSeq };
+    return await readPage(consumer, q);
   } catch (err) {
     log.warn({ err }, 'http: reading DECISIONS failed');
     throw new HttpError('log_unavailable', 'decisions: reading DECISIONS failed');
@@ -138,16 +188,44 @@ export async function listDecisions(
   }
 }
 
-/** Up to `limit` records: only as many as the server counted pending, so it never idles. */
-async function readPage(consumer: Consumer, limit: number): Promise<DecisionRecord[]> {
-  const pending = (await consumer.info(true)).num_pending;
-  const want = Math.min(limit, pending);
+/**
+ * Up to `limit` matching records, reading no more than the server counted pending (so it never
+ * idles) and no more than LIST_SCAN_MAX records.
+ */
+async function readPage(
+  consumer: Consumer,
+  q: ListQuery & { readonly match: (r: DecisionRecord) => boolean },
+): Promise<DecisionPage> {
+  let pending = (await consumer.info(true)).num_pending;
   const records: DecisionRecord[] = [];
-  if (want === 0) return records;
-  const msgs = await consumer.fetch({ max_messages: want, expires: LIST_FETCH_EXPIRES_MS });
-  for await (const m of msgs) {
-    records.push(decodeDr(m.data));
-    if (records.length >= want || m.info.pending === 0) break;
+  let scanned = 0;
+  let lastSeq = q.afterSeq;
+  while (pending > 0 && records.length < q.limit && scanned < LIST_SCAN_MAX) {
+    const want = Math.min(pending, LIST_SCAN_MAX - scanned, 1000);
+    const msgs = await consumer.fetch({ max_messages: want, expires: LIST_FETCH_EXPIRES_MS });
+    let got = 0;
+    for await (const m of msgs) {
+      got += 1;
+      scanned += 1;
+      lastSeq = m.seq;
+      pending = m.info.pending;
+      const r = recordOf(m.data);
+      if (r !== null && q.match(r)) records.push(r);
+      if (records.length >= q.limit || pending === 0 || got >= want) break;
+    }
+    if (got === 0) break;
   }
-  return records;
+  const full = records.length >= q.limit;
+  return { records, next_after_seq: full ? (records.at(-1)?.wal_seq ?? lastSeq) : lastSeq };
+}
+
+/** A record from the stream, or null for bytes SWOOSH did not write (never fatal to a page). */
+function recordOf(data: Uint8Array): DecisionRecord | null {
+  try {
+    const r = decodeDr(data);
+    return typeof r === 'object' && r !== null && typeof r.wal_seq === 'number' ? r : null;
+  } catch (err) {
+    void err; // a stray message on a dr subject: not a record, skipped
+    return null;
+  }
 }

@@ -3,14 +3,14 @@
  * from `Instance.status()` and the replica's current (immutable) state, read in the same tick
  * so the hashes and the projection describe the same state.
  */
-import type { State } from '../core/index.js';
+import { PROJECT_RE, type Core, type State } from '../core/index.js';
 import type { InstanceStatus } from '../server/process/instance.js';
 import { HttpError } from './errors.js';
 
 /** Section names a projection may ask for (lowercase; matched case-insensitively). */
 export const PROJECTION_SECTIONS = [
   'boot', 'ingestion', 'council', 'environment', 'execution', 'control', 'policy', 'epochs',
-  'clock', 'identities', 'meta', 'facts', 'idem',
+  'clock', 'identities', 'meta', 'facts', 'idem', 'projects',
 ] as const satisfies readonly (keyof State)[];
 
 /** A projectable section name. */
@@ -56,24 +56,85 @@ export function project(
   return out;
 }
 
-/** The body of GET /state; throws `not_ready` before the instance has a state. */
+/**
+ * The body of GET /projects/{project}/state (and of GET /state, the v1 alias on the default
+ * project): the project's view, caught up to the deployment's facts. Throws `not_ready` before
+ * the instance has recovered, `not_found` for a project the registry does not hold.
+ */
 export function stateBody(
+  core: Core,
   st: InstanceStatus,
+  projectId: string,
   state: State | null,
   projectionRaw: unknown,
 ): Record<string, unknown> {
   const names = parseProjection(projectionRaw);
-  if (state === null) {
+  if (st.role === 'starting') {
     throw new HttpError('not_ready', 'state: the instance has not recovered its state yet');
   }
+  if (state === null) {
+    throw new HttpError('not_found', `project: no project ${projectId} in the registry; ` +
+      'GET /projects lists them');
+  }
+  const hs = core.hashes(state);
   return {
-    hash: st.state_hash,
-    facts_hash: st.facts_hash,
-    hlc_last: st.hlc_last,
+    project: projectId,
+    hash: hs.head,
+    facts_hash: hs.facts,
+    hlc_last: state.clock.hlc_last,
     wal_seq: st.wal_seq,
-    region_hashes: st.region_hashes,
+    region_hashes: hs.sections,
     projection: project(state, names),
   };
+}
+
+/** A project id in a path or query, checked; `not_found`-free (the caller looks it up). */
+export function projectParam(raw: unknown, name = 'project'): string {
+  if (typeof raw !== 'string' || !PROJECT_RE.test(raw)) {
+    throw new HttpError('invalid_parameter',
+      `${name}: expected a project id matching ^[a-z0-9][a-z0-9-]{0,62}$`, { path: name });
+  }
+  return raw;
+}
+
+/** Projects per page of GET /projects when `limit` is not given, and the largest page. */
+export const PROJECTS_LIMIT_DEFAULT = 100;
+export const PROJECTS_LIMIT_MAX = 1000;
+
+/** One row of GET /projects. */
+export interface ProjectRow {
+  readonly project: string;
+  readonly top: string;
+  readonly hash: string;
+  readonly hlc_last: string | null;
+  readonly bucket: number;
+  readonly writer: string | null;
+}
+
+/** GET /projects: a page of projects in id order after `after`. */
+export function projectsPage(
+  ids: readonly string[],
+  row: (id: string) => ProjectRow | null,
+  q: Record<string, unknown>,
+): { projects: ProjectRow[]; next: string | null } {
+  const unknown = Object.keys(q).find((k) => k !== 'after' && k !== 'limit');
+  if (unknown !== undefined) {
+    throw new HttpError('invalid_parameter',
+      `${unknown}: unknown query parameter; expected after, limit`, { path: unknown });
+  }
+  const after = q['after'] === undefined ? null : projectParam(q['after'], 'after');
+  const rawLimit = q['limit'];
+  const limit = rawLimit === undefined ? PROJECTS_LIMIT_DEFAULT : Number(rawLimit);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > PROJECTS_LIMIT_MAX ||
+    (typeof rawLimit === 'string' && !/^[0-9]{1,4}$/.test(rawLimit))) {
+    throw new HttpError('invalid_parameter',
+      `limit: expected an integer in 1..${PROJECTS_LIMIT_MAX}`, { path: 'limit' });
+  }
+  const from = after === null ? 0 : ids.findIndex((id) => id > after);
+  const slice = from < 0 ? [] : ids.slice(from, from + limit);
+  const projects = slice.map(row).filter((r): r is ProjectRow => r !== null);
+  const more = from >= 0 && from + limit < ids.length;
+  return { projects, next: more ? (slice.at(-1) ?? null) : null };
 }
 
 /** What GET /health reports. */

@@ -4,15 +4,28 @@
  * answered from their decision record, whoever the writer is. The server is returned ready
  * but not listening; the caller calls `listen`.
  *
- *   POST /transition        signed proposal → 202 accepted | 400 rejected | 413 | 504
- *   GET  /state             hashes, HLC, WAL seq and a projection of the state
- *   GET  /health            role, term, leader; 200 when writer or follower and not diverged
- *   GET  /decisions/:id     one decision record, by WAL seq or dr_id
- *   GET  /decisions         a filtered page of decision records
+ *   POST /projects/{p}/transition  signed proposal → 202 accepted | 400 rejected | 413 | 504
+ *   POST /control/transition       a control proposal (identities, projects), same answers
+ *   POST /transition               v1 alias: routed by the body's project (none: default)
+ *   GET  /projects                 a page of projects: top, hash, hlc_last, bucket, writer
+ *   GET  /projects/{p}/state       hashes, HLC, WAL seq and a projection of a project
+ *   GET  /state?project=           v1 alias (default project)
+ *   GET  /deployment               genesis, chart, facts and identities hashes, buckets, writers
+ *   GET  /health                   role, term, leader; 200 when writer or follower, not diverged
+ *   GET  /decisions/:id            one decision record, by WAL seq or dr_id
+ *   GET  /decisions                a filtered page of records across chains (chain= for one)
+ *   GET  /projects/{p}/decisions   a page of one project's chain
+ *   GET  /deployment/decisions     a page of the deployment chain (facts, control)
  *   GET  /metrics           Prometheus text
  *   GET  /openapi.json      docs/openapi.yaml as JSON
  */
-import { describeJsonProblem, scanJson } from '../core/index.js';
+import {
+  DEFAULT_PROJECT,
+  DEPLOYMENT_CHAIN,
+  describeJsonProblem,
+  scanJson,
+} from '../core/index.js';
+import { bucketOf } from '../server/replication/buckets.js';
 import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
 } from 'fastify';
@@ -21,13 +34,23 @@ import type { Instance } from '../server/process/instance.js';
 import { decisionById, listDecisions, parseListQuery } from './decisions.js';
 import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
 import { loadOpenApi } from './openapi.js';
-import { healthOf, stateBody } from './read-routes.js';
-import { handleTransition } from './transition.js';
+import {
+  healthOf,
+  parseProjection,
+  project,
+  projectParam,
+  projectsPage,
+  stateBody,
+  type ProjectRow,
+} from './read-routes.js';
+import { handleTransition, type TransitionPath } from './transition.js';
 import { DecisionWaiter } from './waiter.js';
 
 /** What the gateway uses of an instance (an `Instance` satisfies it). */
 export type GatewayInstance = Pick<
-  Instance, 'status' | 'currentState' | 'reducer' | 'nats' | 'leaseHolder' | 'metrics'
+  Instance,
+  | 'status' | 'currentState' | 'currentDeployment' | 'projectIds' | 'reducer' | 'nats'
+  | 'leaseHolder' | 'metrics' | 'buckets'
 >;
 
 /** Options of createHttpServer. */
@@ -153,23 +176,91 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const openapi = await loadOpenApi();
   installParser(app);
   installErrors(app, log, bodyLimit);
-  const deps = { core: instance.reducer, waiter, status: () => instance.status(), timeoutMs };
-  app.post('/transition', guarded(log, async (req, reply) => {
-    const a = await handleTransition(deps, req.body);
-    return reply.code(a.http).send(a.body);
-  }));
+  const core = instance.reducer;
+  const headOf = (chain: string): { state_hash: string; hlc_last: string | null } => {
+    const s = chain === DEPLOYMENT_CHAIN ? instance.currentDeployment()
+      : instance.currentState(chain);
+    return s === null
+      ? { state_hash: '', hlc_last: null }
+      : { state_hash: core.hashes(s).head, hlc_last: s.clock.hlc_last };
+  };
+  const deps = { core, waiter, headOf, timeoutMs };
+  const post = (path: (req: FastifyRequest) => TransitionPath): Handler =>
+    guarded(log, async (req, reply) => {
+      const a = await handleTransition(deps, req.body, path(req));
+      return reply.code(a.http).send(a.body);
+    });
+  app.post('/transition', post(() => ({ kind: 'v1' })));
+  app.post('/control/transition', post(() => ({ kind: 'control' })));
+  app.post('/projects/:project/transition', post((req) => ({
+    kind: 'project', project: projectParam((req.params as { project: string }).project),
+  })));
+  const stateOf = (id: string, projection: unknown): Record<string, unknown> =>
+    stateBody(core, instance.status(), id, instance.currentState(id), projection);
   app.get('/state', guarded(log, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
-    return reply.send(stateBody(instance.status(), instance.currentState(), q['projection']));
+    const id = q['project'] === undefined ? DEFAULT_PROJECT : projectParam(q['project']);
+    return reply.send(stateOf(id, q['projection']));
+  }));
+  app.get('/projects/:project/state', guarded(log, async (req, reply) => {
+    const id = projectParam((req.params as { project: string }).project);
+    return reply.send(stateOf(id, (req.query as Record<string, unknown>)['projection']));
+  }));
+  app.get('/projects', guarded(log, async (req, reply) => {
+    const writer = await leaderOf(instance, log);
+    const buckets = instance.buckets();
+    const row = (id: string): ProjectRow | null => {
+      const s = instance.currentState(id);
+      if (s === null) return null;
+      return {
+        project: id, top: s.control.top, hash: core.hashes(s).head, hlc_last: s.clock.hlc_last,
+        bucket: bucketOf(id, buckets), writer,
+      };
+    };
+    const q = req.query as Record<string, unknown>;
+    return reply.send(projectsPage(instance.projectIds(), row, q));
+  }));
+  app.get('/deployment', guarded(log, async (req, reply) => {
+    const d = instance.currentDeployment();
+    if (d === null) throw new HttpError('not_ready', 'deployment: not recovered yet');
+    const q = req.query as Record<string, unknown>;
+    const names = q['projection'] === undefined ? [] : parseProjection(q['projection']);
+    const hs = core.hashes(d);
+    const st = instance.status();
+    const writer = await leaderOf(instance, log);
+    return reply.send({
+      genesis_hash: d.meta.genesis_hash,
+      chart_hash: d.meta.chart_hash,
+      hash: hs.head,
+      facts_hash: hs.facts,
+      identities_hash: hs.identities,
+      hlc_last: d.clock.hlc_last,
+      buckets: instance.buckets(),
+      projects: Object.keys(d.projects).length,
+      writers: writer === null ? [] : [{
+        name: writer, buckets: Array.from({ length: instance.buckets() }, (_, i) => i),
+        lag: writer === st.name ? st.wal_lag : null,
+      }],
+      projection: project(d, names),
+    });
   }));
   app.get('/health', guarded(log, async (_req, reply) => {
     const h = healthOf(instance.status(), await leaderOf(instance, log));
     return reply.code(h.http).send(h.body);
   }));
   app.get('/decisions/:id', guarded(log, async (req, reply) =>
-    reply.send(await decisionById(waiter, (req.params as { id: string }).id))));
+    reply.send(await decisionById(waiter, (req.params as { id: string }).id, log))));
   app.get('/decisions', guarded(log, async (req, reply) => {
     const q = parseListQuery(req.query as Record<string, unknown>);
+    return reply.send(await listDecisions(waiter, q, log));
+  }));
+  app.get('/projects/:project/decisions', guarded(log, async (req, reply) => {
+    const chain = projectParam((req.params as { project: string }).project);
+    const q = parseListQuery(req.query as Record<string, unknown>, { chain });
+    return reply.send(await listDecisions(waiter, q, log));
+  }));
+  app.get('/deployment/decisions', guarded(log, async (req, reply) => {
+    const q = parseListQuery(req.query as Record<string, unknown>, { chain: DEPLOYMENT_CHAIN });
     return reply.send(await listDecisions(waiter, q, log));
   }));
   app.get('/metrics', guarded(log, async (_req, reply) =>

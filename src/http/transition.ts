@@ -5,10 +5,16 @@
  * one is published in its NATS form and answered from its decision record.
  */
 import type { PubAck } from '@nats-io/jetstream';
-import { type Core, SIGNATURE_RE, assertNever, isJsonObject, jcsOrProblem } from '../core/index.js';
+import {
+  type Core,
+  SIGNATURE_RE,
+  assertNever,
+  isControlTransition,
+  isJsonObject,
+  jcsOrProblem,
+} from '../core/index.js';
 import type { DecisionRecord } from '../protocol/decision-record.js';
-import type { InstanceStatus } from '../server/process/instance.js';
-import { envelopeOfSigned, publishProposal } from '../protocol/publish.js';
+import { envelopeOfSigned, publishProposal, type ProposalRoute } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
 import type { DecisionWaiter } from './waiter.js';
 
@@ -19,13 +25,25 @@ import type { DecisionWaiter } from './waiter.js';
 export interface AdmittedProposal {
   readonly signed: { readonly signature: string } & Record<string, unknown>;
   readonly transition: string;
+  /** Where it is published: the body's project, the v1 subject, or the control subject. */
+  readonly route: ProposalRoute;
 }
+
+/** Which path the body came in on (contract v2 §4). */
+export type TransitionPath =
+  | { readonly kind: 'project'; readonly project: string }
+  | { readonly kind: 'control' }
+  | { readonly kind: 'v1' };
 
 /**
  * Validate a parsed request body: a JSON object, a well-formed `signature`, a canonical form,
  * then the core's schema stage on the body without its signature. Throws `invalid_proposal`.
  */
-export function admitProposal(core: Core, body: unknown): AdmittedProposal {
+export function admitProposal(
+  core: Core,
+  body: unknown,
+  path: TransitionPath = { kind: 'v1' },
+): AdmittedProposal {
   if (!isJsonObject(body)) {
     throw invalidProposal('invalid_proposal', '', 'body: expected a JSON object');
   }
@@ -44,7 +62,55 @@ export function admitProposal(core: Core, body: unknown): AdmittedProposal {
   }
   const problem = core.validateProposal(unsigned);
   if (problem !== null) throw invalidProposal(problem.code, problem.path, problem.message);
-  return { signed: { ...unsigned, signature }, transition: unsigned['transition'] as string };
+  const transition = unsigned['transition'] as string;
+  const route = routeOf(core, transition, unsigned['project'], path);
+  return { signed: { ...unsigned, signature }, transition, route };
+}
+
+/**
+ * The subject a checked body is published to. The path and the body must agree, so nothing is
+ * published that the chain would only reject: `/projects/{p}/transition` takes project
+ * transitions whose body names `p`; `/control/transition` takes control transitions naming no
+ * project; `/transition` (v1) routes a control transition to the control subject and any
+ * other by the body's `project` (none: the default project).
+ */
+function routeOf(
+  core: Core,
+  transition: string,
+  project: unknown,
+  path: TransitionPath,
+): ProposalRoute {
+  const spec = core.chart.transitions.find((t) => t.name === transition);
+  const control = spec !== undefined && isControlTransition(spec);
+  const named = typeof project === 'string' ? project : null;
+  switch (path.kind) {
+    case 'v1':
+      return control ? { kind: 'control' } : { kind: 'project', project: named };
+    case 'control':
+      if (!control) {
+        throw invalidProposal('wrong_chain', 'transition',
+          `transition: ${transition} is a project transition; POST it to ` +
+          '/projects/{project}/transition');
+      }
+      if (named !== null) {
+        throw invalidProposal('project_mismatch', 'project',
+          `project: a control proposal names no project, got ${named}`);
+      }
+      return { kind: 'control' };
+    case 'project':
+      if (control) {
+        throw invalidProposal('wrong_chain', 'transition',
+          `transition: ${transition} is a control transition; POST it to /control/transition`);
+      }
+      if (named !== path.project) {
+        throw invalidProposal('project_mismatch', 'project',
+          named === null
+            ? `project: the body must name project ${path.project} (it is signed)`
+            : `project: the body names ${named}, the path names ${path.project}`);
+      }
+      return { kind: 'project', project: named };
+  }
+  return assertNever(path, 'transition path');
 }
 
 /** What POST /transition answers: an HTTP status and a JSON body. */
@@ -57,7 +123,8 @@ export interface Answer {
 export interface TransitionDeps {
   readonly core: Core;
   readonly waiter: DecisionWaiter;
-  readonly status: () => InstanceStatus;
+  /** The chain's HEAD and last HLC now (a project id or `_deployment`), for rejections. */
+  readonly headOf: (chain: string) => { state_hash: string; hlc_last: string | null };
   readonly timeoutMs: number;
 }
 
@@ -66,7 +133,7 @@ async function publish(deps: TransitionDeps, p: AdmittedProposal): Promise<PubAc
   await deps.waiter.ensureSubscribed();
   const { js, prefix } = deps.waiter.handles();
   try {
-    return await publishProposal(js, prefix, p.transition, envelopeOfSigned(p.signed));
+    return await publishProposal(js, prefix, p.transition, envelopeOfSigned(p.signed), p.route);
   } catch (err) {
     throw new HttpError('log_unavailable',
       `wal: publishing the proposal failed: ${(err as Error).message}`);
@@ -74,8 +141,12 @@ async function publish(deps: TransitionDeps, p: AdmittedProposal): Promise<PubAc
 }
 
 /** Run POST /transition for a parsed body. Throws HttpError for every non-decision answer. */
-export async function handleTransition(deps: TransitionDeps, body: unknown): Promise<Answer> {
-  const p = admitProposal(deps.core, body);
+export async function handleTransition(
+  deps: TransitionDeps,
+  body: unknown,
+  path: TransitionPath = { kind: 'v1' },
+): Promise<Answer> {
+  const p = admitProposal(deps.core, body, path);
   const ack = await publish(deps, p);
   const rec = await deps.waiter.wait(ack.seq, deps.timeoutMs, ack.duplicate);
   if (rec === null) throw timeout(ack.seq, deps.timeoutMs);
@@ -135,7 +206,7 @@ function accepted(rec: DecisionRecord, duplicate: boolean): Answer {
 }
 
 function rejected(deps: TransitionDeps, rec: DecisionRecord): Answer {
-  const st = deps.status();
+  const st = deps.headOf(rec.project);
   return {
     http: 400,
     body: {

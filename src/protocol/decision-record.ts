@@ -1,23 +1,24 @@
 /**
- * Decision records (ARCHITECTURE §5): one per WAL entry, hash-chained, signed by the writer.
+ * Decision records (ARCHITECTURE §5): one per WAL entry, in exactly one chain (a project's or
+ * the deployment's), hash-chained within the chain, signed by the writer.
  *
  * A record is its *content* plus `writer` and `signature`. The content is a pure function of
- * the WAL entry, the state before it and the previous record, so any writer — the first one or
- * one that took over after a failover — computes byte-identical content; recovery and
- * followers compare content bytes. The chain runs over content hashes:
+ * the WAL entry, the chain's state before it and the chain's previous record, so any writer —
+ * the first one or one that took over after a failover — computes byte-identical content;
+ * recovery and followers compare content bytes. Each chain runs over content hashes:
  *
- *   dr_hash(r)      = H(JCS(content of r))
- *   prev_dr_hash(1) = H("swoosh/dr/v1|" + genesis_hash)
- *   prev_dr_hash(n) = dr_hash(record n-1)
+ *   dr_hash(r)           = H(JCS(content of r))
+ *   prev_dr_hash(c, 1)   = H("swoosh/dr/v1|" + genesis_hash + "|" + c)
+ *   prev_dr_hash(c, n)   = dr_hash(record n-1 of chain c)
  *
  * and the signature is Ed25519 over `swoosh/dr/v1\n ‖ JCS(content + writer)`.
  */
 import {
   type Decision,
   type GuardOutcome,
+  type ChainStep,
   type Hasher,
   type Sha256,
-  type StepResult,
   hashJcs,
   hashText,
   jcs,
@@ -37,14 +38,20 @@ type DecisionFields = Pick<Decision,
  * every supported runtime: SWOOSH's own Ed25519 prechecks (docs/signatures.md §3) and
  * rejection messages SWOOSH composes itself. v1 records (SWOOSH 0.1) could carry engine text
  * and OpenSSL-version-dependent verdicts, so they cannot be recomputed equal; a deployment
- * holding them is moved by re-genesis (docs/upgrading.md, docs/adr/0001).
+ * holding them is moved by re-genesis (docs/upgrading.md, docs/adr/0001). v3 records belong to
+ * chains (contract v2: `project`, `chain_index`, one chain per project plus the deployment's);
+ * a v2 log is one chain of one project and is moved the same way (docs/upgrading.md).
  */
-export const DR_FORMAT_VERSION = 2;
+export const DR_FORMAT_VERSION = 3;
 
 /** The deterministic part of a decision record. */
 export interface DrContent extends DecisionFields {
   readonly v: typeof DR_FORMAT_VERSION;
   readonly dr_id: string;
+  /** The chain: a project id, or `_deployment`. */
+  readonly project: string;
+  /** Position in the chain, from 1. */
+  readonly chain_index: number;
   readonly ucxl: string;
   readonly wal_seq: number;
   readonly wal_entry_hash: string;
@@ -68,27 +75,35 @@ export interface EntryMeta {
   readonly wal_entry_hash: string;
 }
 
-/** The chain's starting point for an instance. */
-export function chainStart(hasher: Hasher, genesisHash: string): Sha256 {
-  return hashText(hasher, `swoosh/dr/v1|${genesisHash}`);
+/** A chain's starting point: what its first record's prev_dr_hash names. */
+export function chainStart(hasher: Hasher, genesisHash: string, chain: string): Sha256 {
+  return hashText(hasher, `swoosh/dr/v1|${genesisHash}|${chain}`);
 }
 
-/** `bubble://dr/<instance>/<wal seq>`. */
-export function drIdOf(instance: string, seq: number): string {
-  return `bubble://dr/${instance}/${seq}`;
+/** `bubble://dr/<instance>/<chain>/<chain index>`. */
+export function drIdOf(instance: string, chain: string, index: number): string {
+  return `bubble://dr/${instance}/${chain}/${index}`;
+}
+
+/** Where a record sits in its chain. */
+export interface ChainLink {
+  readonly index: number;
+  readonly prevDrHash: string;
 }
 
 /** Build the content of the record for one step. */
 export function drContent(
   instance: string,
   meta: EntryMeta,
-  r: StepResult,
-  prevDrHash: string,
+  r: ChainStep,
+  link: ChainLink,
 ): DrContent {
   const d = r.decision;
   return {
     v: DR_FORMAT_VERSION,
-    dr_id: drIdOf(instance, meta.seq),
+    dr_id: drIdOf(instance, r.chain, link.index),
+    project: r.chain,
+    chain_index: link.index,
     ucxl: `ucxl://swoosh:${instance}@wal/${meta.seq}`,
     wal_seq: meta.seq,
     wal_entry_hash: meta.wal_entry_hash,
@@ -115,7 +130,7 @@ export function drContent(
     facts_pre_hash: r.pre.facts,
     facts_post_hash: r.post.facts,
     applied_count: r.state.clock.applied_count,
-    prev_dr_hash: prevDrHash,
+    prev_dr_hash: link.prevDrHash,
   };
 }
 
@@ -236,9 +251,12 @@ export function subjectToken(name: string | null): string {
 
 /** The TRANSITIONS record of one applied transition (brief §7 WAL record). */
 export interface TransitionRecord {
-  readonly v: 1;
+  readonly v: 2;
+  /** Position on the TRANSITIONS stream: every applied transition of the deployment, from 1. */
   readonly applied_index: number;
   readonly dr_id: string;
+  /** The chain (project) whose document the transition changed. */
+  readonly project: string;
   readonly wal_seq: number;
   readonly transition: string;
   readonly region: string;
@@ -262,9 +280,10 @@ export function transitionRecords(
   firstIndex: number,
 ): TransitionRecord[] {
   return content.applied.map((t, i) => ({
-    v: 1,
+    v: 2,
     applied_index: firstIndex + i,
     dr_id: content.dr_id,
+    project: content.project,
     wal_seq: content.wal_seq,
     transition: t,
     region: regionOf(t),

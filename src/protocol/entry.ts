@@ -6,6 +6,7 @@
  */
 import {
   type EntryChannel,
+  type EntryScope,
   type SigVerdict,
   type WalEntry,
   type WalSeq,
@@ -27,6 +28,8 @@ export interface RawSigned {
   readonly body: Uint8Array;
   /** 64-byte Ed25519 signature. */
   readonly sig: Uint8Array;
+  /** The subject's project or control scope (proposals), see parseWalSubject. */
+  readonly scope?: EntryScope;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -107,6 +110,7 @@ export function prepareEntry(raw: RawSigned): PreparedEntry {
       entry: {
         type: 'malformed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name,
         code: 'invalid_utf8', message: `body is not UTF-8 at byte ${badByte}`,
+        ...(raw.scope === undefined ? {} : { scope: raw.scope }),
       },
     };
   }
@@ -125,7 +129,10 @@ export function prepareEntry(raw: RawSigned): PreparedEntry {
       : [];
   return {
     kind: 'checks',
-    base: { type: 'signed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name, body },
+    base: {
+      type: 'signed', seq, log_ms: raw.logMs, channel: raw.channel, name: raw.name, body,
+      ...(raw.scope === undefined ? {} : { scope: raw.scope }),
+    },
     checks: [envelope, ...embedded],
   };
 }

@@ -46,14 +46,31 @@ export function envelopeOfSigned(obj: { readonly signature: string }): Envelope 
   };
 }
 
-/** Publish a proposal envelope to `<prefix>.proposals.<transition>`. */
+/**
+ * Where a proposal goes (contract v2 §3): a project's subject, the v1 subject (no project: the
+ * default project), or the control subject (deployment chain).
+ */
+export type ProposalRoute =
+  | { readonly kind: 'project'; readonly project: string | null }
+  | { readonly kind: 'control' };
+
+/** The WAL subject of a proposal. */
+export function proposalSubject(prefix: string, transition: string, route: ProposalRoute): string {
+  if (route.kind === 'control') return `${prefix}.control.${transition}`;
+  return route.project === null
+    ? `${prefix}.proposals.${transition}`
+    : `${prefix}.proposals.${route.project}.${transition}`;
+}
+
+/** Publish a proposal envelope to its subject (default: the v1 subject). */
 export function publishProposal(
   js: JetStreamClient,
   prefix: string,
   transition: string,
   env: Envelope,
+  route: ProposalRoute = { kind: 'project', project: null },
 ): Promise<PubAck> {
-  return js.publish(`${prefix}.proposals.${transition}`, env.data, { msgID: env.msgId });
+  return js.publish(proposalSubject(prefix, transition, route), env.data, { msgID: env.msgId });
 }
 
 /** Sign and publish a fact `{kind, signer, hlc, payload}` to `<prefix>.facts.<kind>`. */

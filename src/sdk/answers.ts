@@ -98,6 +98,35 @@ export interface StateAnswer {
   readonly projection: unknown;
 }
 
+/** `GET /deployment` (the fields a producer and an operator read). */
+export interface DeploymentAnswer {
+  readonly genesis_hash: string;
+  readonly chart_hash: string;
+  /** HEAD of the deployment's document: what control proposals name. */
+  readonly hash: string;
+  readonly facts_hash: string;
+  readonly identities_hash: string;
+  readonly hlc_last: string | null;
+  readonly buckets: number;
+  readonly projects: number;
+}
+
+/** One row of `GET /projects`. */
+export interface ProjectRowAnswer {
+  readonly project: string;
+  readonly top: string;
+  readonly hash: string;
+  readonly hlc_last: string | null;
+  readonly bucket: number;
+  readonly writer: string | null;
+}
+
+/** `GET /projects` → `{projects, next}`. */
+export interface ProjectsPage {
+  readonly projects: readonly ProjectRowAnswer[];
+  readonly next: string | null;
+}
+
 /** `GET /health` → `{status, consensus:{role, term, leader}, lastSnapshotHLC, walLag}`. */
 export interface HealthAnswer {
   readonly status: string;
@@ -258,6 +287,35 @@ export function asStateAnswer(body: unknown): StateAnswer {
     hash: str(o, 'hash'), facts_hash: str(o, 'facts_hash'), hlc_last: strOrNull(o, 'hlc_last'),
     wal_seq: int(o, 'wal_seq'), region_hashes: regions as Readonly<Record<string, string>>,
     projection: o['projection'] ?? null,
+  };
+}
+
+/** The shape of `GET /deployment`. */
+export function asDeploymentAnswer(body: unknown): DeploymentAnswer {
+  const o = objectAt(body, 'deployment');
+  return {
+    genesis_hash: str(o, 'genesis_hash'), chart_hash: str(o, 'chart_hash'), hash: str(o, 'hash'),
+    facts_hash: str(o, 'facts_hash'), identities_hash: str(o, 'identities_hash'),
+    hlc_last: strOrNull(o, 'hlc_last'), buckets: int(o, 'buckets'), projects: int(o, 'projects'),
+  };
+}
+
+/** The shape of `GET /projects`. */
+export function asProjectsPage(body: unknown): ProjectsPage {
+  const o = objectAt(body, 'projects page');
+  const rows = o['projects'];
+  if (!Array.isArray(rows)) throw new ShapeError('projects: expected an array');
+  return {
+    projects: rows.map((r, i) => {
+      const x = objectAt(r, `projects[${i}]`);
+      const writer = x['writer'];
+      return {
+        project: str(x, 'project'), top: str(x, 'top'), hash: str(x, 'hash'),
+        hlc_last: strOrNull(x, 'hlc_last'), bucket: int(x, 'bucket'),
+        writer: typeof writer === 'string' ? writer : null,
+      };
+    }),
+    next: strOrNull(o, 'next'),
   };
 }
 

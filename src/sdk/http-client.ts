@@ -4,16 +4,20 @@
  * value; only a failure to get an answer at all (connection refused, DNS, reset, timeout)
  * throws, as an {@link HttpNetworkError}. Portable: no node:* imports.
  */
-import { type Outcome, jcs } from '../core/index.js';
+import { CHART, type Outcome, isControlTransition, jcs } from '../core/index.js';
 import type { DecisionRecord } from '../protocol/decision-record.js';
 import {
   asDecisionRecord,
   asDecisionsPage,
+  asDeploymentAnswer,
   asHealthAnswer,
+  asProjectsPage,
   asStateAnswer,
   parseRead,
   parseSubmitAnswer,
   type DecisionsPage,
+  type DeploymentAnswer,
+  type ProjectsPage,
   type HealthAnswer,
   type HttpResult,
   type StateAnswer,
@@ -45,6 +49,8 @@ export interface HttpClientOptions {
 
 /** Query of `GET /decisions` (wire names). */
 export interface DecisionsQuery {
+  /** One chain: a project id or `_deployment`. */
+  readonly chain?: string;
   readonly transition?: string;
   readonly outcome?: Outcome;
   /** Only records with a WAL sequence greater than this. */
@@ -91,18 +97,51 @@ export class HttpClient {
     this.headers = opts.headers ?? {};
   }
 
-  /** `POST /transition` with the JSON form; every answer, 4xx and 5xx too, as a typed value. */
+  /**
+   * Submit the JSON form to the path its chain takes (contract v2 §4): a control transition to
+   * `POST /control/transition`, a proposal naming a project to
+   * `POST /projects/{project}/transition`, one naming none to `POST /transition` (the default
+   * project). Every answer, 4xx and 5xx too, as a typed value.
+   */
   async submit(signed: SignedProposal): Promise<SubmitAnswer> {
-    const r = await this.request('POST', '/transition', jcs(signed));
+    const spec = CHART.transitions.find((t) => t.name === signed.transition);
+    const path = spec !== undefined && isControlTransition(spec)
+      ? '/control/transition'
+      : signed.project === undefined
+        ? '/transition'
+        : `/projects/${encodeURIComponent(signed.project)}/transition`;
+    const r = await this.request('POST', path, jcs(signed));
     return parseSubmitAnswer(r.status, r.body);
   }
 
-  /** `GET /state`, optionally with a projection (e.g. `['Council', 'Ingestion']`). */
-  async state(projection?: string | readonly string[]): Promise<HttpResult<StateAnswer>> {
+  /**
+   * A project's state: `GET /projects/{project}/state`, or `GET /state` (the default project)
+   * without one; optionally with a projection (e.g. `['Council', 'Ingestion']`).
+   */
+  async state(
+    projection?: string | readonly string[],
+    project?: string,
+  ): Promise<HttpResult<StateAnswer>> {
     const p = typeof projection === 'string' ? projection : projection?.join(',');
     const q = p === undefined || p === '' ? '' : `?projection=${encodeURIComponent(p)}`;
-    const r = await this.request('GET', `/state${q}`);
+    const base =
+      project === undefined ? '/state' : `/projects/${encodeURIComponent(project)}/state`;
+    const r = await this.request('GET', `${base}${q}`);
     return parseRead(r.status, r.body, asStateAnswer);
+  }
+
+  /** `GET /deployment`: the hash control proposals name, identities and facts hashes. */
+  async deployment(): Promise<HttpResult<DeploymentAnswer>> {
+    const r = await this.request('GET', '/deployment');
+    return parseRead(r.status, r.body, asDeploymentAnswer);
+  }
+
+  /** `GET /projects?after=&limit=`: a page of projects. */
+  async projects(
+    query: { after?: string; limit?: number } = {},
+  ): Promise<HttpResult<ProjectsPage>> {
+    const r = await this.request('GET', `/projects${queryOf(query)}`);
+    return parseRead(r.status, r.body, asProjectsPage);
   }
 
   /** `GET /health`: `httpStatus` 200 when ready, 503 otherwise (both carry the body). */
@@ -119,11 +158,7 @@ export class HttpClient {
 
   /** `GET /decisions?transition=&outcome=&after_seq=&limit=`. */
   async decisions(query: DecisionsQuery = {}): Promise<HttpResult<DecisionsPage>> {
-    const params = Object.entries(query)
-      .filter((e): e is [string, string | number] => e[1] !== undefined)
-      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
-    const q = params.length > 0 ? `?${params.join('&')}` : '';
-    const r = await this.request('GET', `/decisions${q}`);
+    const r = await this.request('GET', `/decisions${queryOf(query)}`);
     return parseRead(r.status, r.body, asDecisionsPage);
   }
 
@@ -159,4 +194,12 @@ function parseBody(text: string): unknown {
     void err; // not JSON (a proxy's error page, say): keep the text for the error answer
     return text;
   }
+}
+
+/** `?k=v&…` of the defined entries (empty when none), every part URL-encoded. */
+function queryOf(query: object): string {
+  const params = Object.entries(query)
+    .filter((e): e is [string, string | number] => e[1] !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return params.length > 0 ? `?${params.join('&')}` : '';
 }

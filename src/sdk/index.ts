@@ -49,10 +49,13 @@ export {
 export type {
   AcceptedAnswer,
   DecisionsPage,
+  DeploymentAnswer,
   ErrorAnswer,
   HealthAnswer,
   HttpResult,
   InvalidAnswer,
+  ProjectRowAnswer,
+  ProjectsPage,
   RejectedAnswer,
   StateAnswer,
   SubmitAnswer,

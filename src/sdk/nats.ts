@@ -15,7 +15,7 @@ import {
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import type { Outcome } from '../core/index.js';
+import { CHART, isControlTransition, type Outcome } from '../core/index.js';
 import { decodeDr, type DecisionRecord } from '../protocol/decision-record.js';
 import { closeConsumerMessages } from '../protocol/batch-reader.js';
 import { envelopeOfSigned } from '../protocol/publish.js';
@@ -46,9 +46,14 @@ export interface PublishResult {
 export interface FollowOptions {
   /** First WAL sequence to read (default 1, the beginning). */
   readonly fromSeq?: number;
-  /** Only records with this outcome (subject filter). */
+  /**
+   * Only one chain: a project id or `_deployment` (subject filter `<prefix>.dr.<chain>`).
+   * Default: every chain, in WAL order.
+   */
+  readonly chain?: string;
+  /** Only records with this outcome (the `Swoosh-Outcome` header). */
   readonly outcome?: Outcome;
-  /** Only records of this transition or fact kind (subject filter). */
+  /** Only records of this transition or fact kind (the `Swoosh-Transition` header). */
   readonly transition?: string;
   /** Ends the iteration when it fires. */
   readonly signal?: AbortSignal;
@@ -62,8 +67,10 @@ export const FOLLOW_BUFFER_MAX = 256;
 const OUTCOMES: ReadonlySet<string> = new Set([
   'accepted', 'rejected', 'duplicate', 'quarantined', 'fact',
 ]);
-/** The token the writer puts in a record's subject (runtime/dr.ts subjectToken). */
+/** The token the writer puts in a record's Swoosh-Transition header (subjectToken). */
 const NAME_TOKEN_RE = /^[A-Za-z0-9_-]+$/;
+/** A chain: a project id or `_deployment`. */
+const CHAIN_RE = /^([a-z0-9][a-z0-9-]{0,62}|_deployment)$/;
 
 /** A connection to one SWOOSH installation's streams. */
 export class NatsClient {
@@ -99,9 +106,18 @@ export class NatsClient {
     return new NatsClient(nc, opts.prefix, false, opts.timeoutMs ?? NATS_TIMEOUT_MS_DEFAULT);
   }
 
-  /** Publish a signed proposal to `<prefix>.proposals.<transition>`. */
+  /**
+   * Publish a signed proposal: a control transition to `<prefix>.control.<transition>`, any
+   * other to `<prefix>.proposals.<project>.<transition>` (the v1 subject when the proposal
+   * names no project: the default project).
+   */
   async submit(signed: SignedProposal): Promise<PublishResult> {
-    return this.publish(this.subjects.proposals(signed.transition), signed);
+    const spec = CHART.transitions.find((t) => t.name === signed.transition);
+    if (spec !== undefined && isControlTransition(spec)) {
+      return this.publish(this.subjects.control(signed.transition), signed);
+    }
+    const project = signed.project ?? null;
+    return this.publish(this.subjects.proposals(signed.transition, project), signed);
   }
 
   /** Publish an already-signed fact to `<prefix>.facts.<kind>`. */
@@ -124,11 +140,11 @@ export class NatsClient {
   }
 
   /**
-   * Decision records in WAL order from `fromSeq`, optionally only one outcome and/or one
-   * transition (subject filter `<prefix>.dr.<outcome|*>.<transition|*>`). The iteration waits
-   * for new records and ends when `signal` fires (or the caller breaks out). Records follow
-   * one another in the hash chain only when no filter is given. Throws TypeError at once on a
-   * bad option.
+   * Decision records in WAL order from `fromSeq`: every chain, or one (`chain`), optionally only
+   * one outcome and/or one transition (read from the records' headers). The iteration waits
+   * for new records and ends when `signal` fires (or the caller breaks out). Records of a
+   * chain follow one another in its hash chain when no outcome or transition filter is given.
+   * Throws TypeError at once on a bad option.
    */
   follow(opts: FollowOptions = {}): AsyncIterable<DecisionRecord> {
     const fromSeq = opts.fromSeq ?? 1;
@@ -141,14 +157,21 @@ export class NatsClient {
     if (opts.transition !== undefined && !NAME_TOKEN_RE.test(opts.transition)) {
       throw new TypeError('follow: transition must be a transition name or fact kind');
     }
-    const subject = `${this.prefix}.dr.${opts.outcome ?? '*'}.${opts.transition ?? '*'}`;
-    return this.records(subject, fromSeq, opts.signal);
+    if (opts.chain !== undefined && !CHAIN_RE.test(opts.chain)) {
+      throw new TypeError('follow: chain must be a project id or _deployment');
+    }
+    const subject = `${this.prefix}.dr.${opts.chain ?? '*'}`;
+    const keep = (h: { get(k: string): string } | undefined): boolean =>
+      (opts.outcome === undefined || h?.get('Swoosh-Outcome') === opts.outcome) &&
+      (opts.transition === undefined || h?.get('Swoosh-Transition') === opts.transition);
+    return this.records(subject, fromSeq, opts.signal, keep);
   }
 
   private async *records(
     subject: string,
     fromSeq: number,
     signal: AbortSignal | undefined,
+    keep: (h: { get(k: string): string } | undefined) => boolean,
   ): AsyncGenerator<DecisionRecord> {
     // A function, not a narrowed property: the signal fires while this generator waits.
     const aborted = (): boolean => signal?.aborted === true;
@@ -165,7 +188,7 @@ export class NatsClient {
       if (aborted()) return;
       for await (const m of messages) {
         if (aborted()) return;
-        yield decodeDr(m.data);
+        if (keep(m.headers)) yield decodeDr(m.data);
       }
     } finally {
       signal?.removeEventListener('abort', stop);

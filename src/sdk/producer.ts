@@ -10,8 +10,14 @@
  * `duplicate` instead of applying the intent twice. A new key per attempt would lose that
  * exactly-once guarantee. Each attempt carries a new HLC and the hash just read.
  */
-import type { JsonObject } from '../core/index.js';
-import type { ErrorAnswer, HttpResult, StateAnswer, SubmitAnswer } from './answers.js';
+import { CHART, isControlTransition, type JsonObject } from '../core/index.js';
+import type {
+  DeploymentAnswer,
+  ErrorAnswer,
+  HttpResult,
+  StateAnswer,
+  SubmitAnswer,
+} from './answers.js';
 import { ProducerClock } from './clock.js';
 import type { Identity } from './identity.js';
 import {
@@ -44,13 +50,21 @@ export const PRODUCER_STATE_PROJECTION: readonly string[] = ['clock'];
 
 /** What a producer submits through: an {@link HttpClient} or anything shaped like one. */
 export interface ProducerTransport {
-  state(projection?: readonly string[]): Promise<HttpResult<StateAnswer>>;
+  /** A project's state (`project` undefined: the default project, `GET /state`). */
+  state(projection?: readonly string[], project?: string): Promise<HttpResult<StateAnswer>>;
+  /** `GET /deployment`: needed only to propose control transitions. */
+  deployment?(): Promise<HttpResult<DeploymentAnswer>>;
   submit(signed: SignedProposal): Promise<SubmitAnswer>;
 }
 
 /** Options of a {@link Producer}. */
 export interface ProducerOptions {
   readonly identity: Identity;
+  /**
+   * The project proposals are for (signed into each one). Default: none, the v1 form that the
+   * default project takes. Control transitions (Identity_*, Project_*) never name one.
+   */
+  readonly project?: string;
   readonly http: ProducerTransport;
   /** Default: a fresh clock on `Date.now`. Share one clock per identity. */
   readonly clock?: ProducerClock;
@@ -78,6 +92,7 @@ function checkRetries(n: number): number {
 /** Builds, signs and submits proposals for one identity. */
 export class Producer {
   readonly identity: Identity;
+  readonly project: string | undefined;
   readonly http: ProducerTransport;
   readonly clock: ProducerClock;
   private readonly retries: number;
@@ -85,6 +100,7 @@ export class Producer {
   /** A producer for `opts.identity` over `opts.http`. */
   constructor(opts: ProducerOptions) {
     this.identity = opts.identity;
+    this.project = opts.project;
     this.http = opts.http;
     this.clock = opts.clock ?? new ProducerClock();
     this.retries = checkRetries(opts.retries ?? PRODUCER_RETRIES_DEFAULT);
@@ -121,10 +137,15 @@ export class Producer {
     idemKey: string,
     opts: ProposeOptions,
   ): Promise<SubmitAnswer | ErrorAnswer> {
-    const state = await this.http.state(PRODUCER_STATE_PROJECTION);
+    const control = isControlName(transition);
+    const state = control ? await this.deploymentState() : await this.http.state(
+      PRODUCER_STATE_PROJECTION,
+      this.project,
+    );
     if (state.kind !== 'ok') return state;
     this.clock.observe(state.body.hlc_last);
     const proposal = buildProposal({
+      project: control ? undefined : this.project,
       transition,
       inputs,
       signer: this.identity.signer,
@@ -136,4 +157,22 @@ export class Producer {
     });
     return this.http.submit(signProposal(proposal, this.identity));
   }
+
+  /** The deployment's hash and HLC in the shape hashFor reads (control transitions). */
+  private async deploymentState(): Promise<
+    HttpResult<{ hash: string; hlc_last: string | null; region_hashes: Record<string, string> }>
+  > {
+    if (this.http.deployment === undefined) {
+      throw new RangeError('Producer: control transitions need a transport with deployment()');
+    }
+    const d = await this.http.deployment();
+    if (d.kind !== 'ok') return d;
+    return { ...d, body: { hash: d.body.hash, hlc_last: d.body.hlc_last, region_hashes: {} } };
+  }
+}
+
+/** True for a control transition (deployment chain) of this SDK's statechart. */
+function isControlName(transition: string): boolean {
+  const spec = CHART.transitions.find((t) => t.name === transition);
+  return spec !== undefined && isControlTransition(spec);
 }

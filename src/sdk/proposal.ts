@@ -17,6 +17,7 @@ import {
   SIGNER_RE,
   type TransitionSpec,
   hashJcs,
+  PROJECT_RE,
   hashTargetOf,
   isJsonObject,
   isSha256,
@@ -32,6 +33,8 @@ import type { Identity } from './identity.js';
 
 /** A proposal without its signature: exactly the object that is signed. */
 export interface UnsignedProposal {
+  /** The project it is for (signed); absent for control proposals and v1 producers. */
+  readonly project?: string;
   readonly current_state_hash: string;
   readonly transition: string;
   readonly inputs: JsonObject;
@@ -50,6 +53,8 @@ export interface SignedProposal extends UnsignedProposal {
 
 /** What {@link buildProposal} needs. Absent optional fields take the documented defaults. */
 export interface BuildProposalArgs {
+  /** The project (contract v2); leave out for control transitions and the v1 default. */
+  readonly project?: string | undefined;
   readonly transition: string;
   /** Default `{}` (the server reads an absent `inputs` as `{}` too). */
   readonly inputs?: JsonObject | undefined;
@@ -97,6 +102,9 @@ function fail(message: string): never {
 
 function checkArgs(a: BuildProposalArgs, idemKey: string, evidence: readonly string[]): void {
   if (typeof a.transition !== 'string' || a.transition === '') fail('transition: expected a name');
+  if (a.project !== undefined && !PROJECT_RE.test(a.project)) {
+    fail('project: expected a project id matching ^[a-z0-9][a-z0-9-]{0,62}$');
+  }
   if (!SIGNER_RE.test(a.signer)) fail('signer: expected hmmm:pubkey:<64 lowercase hex>');
   if (!isSha256(a.currentStateHash)) fail('currentStateHash: expected sha256-<64 lowercase hex>');
   const hlc = parseHlc(a.hlc);
@@ -123,6 +131,7 @@ export function buildProposal(args: BuildProposalArgs): UnsignedProposal {
   checkArgs(args, idemKey, evidence);
   const inputs = args.inputs ?? {};
   return {
+    ...(args.project === undefined ? {} : { project: args.project }),
     current_state_hash: args.currentStateHash,
     transition: args.transition,
     inputs,

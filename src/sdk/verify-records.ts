@@ -1,10 +1,12 @@
 /**
  * Verifying what SWOOSH publishes, with nothing but the records themselves: each decision
  * record's writer signature (domain `swoosh/dr/v1`) and the hash chain that links it to the
- * previous record (docs/runtime.md, "Decision records"):
+ * previous record of its chain (a project's, or `_deployment`; docs/runtime.md, "Decision
+ * records"):
  *
- *   prev_dr_hash(1) = H("swoosh/dr/v1|" + genesis_hash)
- *   prev_dr_hash(n) = H(JCS(content of record n−1))   (content = record − writer − signature)
+ *   prev_dr_hash(c, 1) = H("swoosh/dr/v1|" + genesis_hash + "|" + c)
+ *   prev_dr_hash(c, n) = H(JCS(content of record n−1 of chain c))
+ *                        (content = record − writer − signature)
  *
  * Also the signatures of proposals, votes and facts (e.g. votes collected from peers).
  * Signatures are checked with the portable noble verifier, which applies the same rule as the
@@ -54,7 +56,8 @@ function isRecordShaped(r: unknown): r is DecisionRecord {
   if (typeof r !== 'object' || r === null) return false;
   const o = r as Readonly<Record<string, unknown>>;
   return typeof o['writer'] === 'string' && typeof o['signature'] === 'string' &&
-    typeof o['prev_dr_hash'] === 'string' && Number.isSafeInteger(o['wal_seq']);
+    typeof o['prev_dr_hash'] === 'string' && Number.isSafeInteger(o['wal_seq']) &&
+    typeof o['project'] === 'string' && Number.isSafeInteger(o['chain_index']);
 }
 
 function message(err: unknown): string {
@@ -67,24 +70,29 @@ function linkProblem(
   previous: DecisionRecord | null,
   genesisHash: string | null,
 ): string | null {
+  const where = `chain ${record.project}`;
   if (previous !== null) {
-    if (previous.wal_seq + 1 !== record.wal_seq) {
-      return `chain: the previous record is wal_seq ${previous.wal_seq}, this is ` +
-        `${record.wal_seq}; only consecutive records link (follow without filters)`;
+    if (previous.project !== record.project) {
+      return `chain: the previous record is of chain ${previous.project}, this one of ` +
+        `${record.project}; records link within their chain`;
+    }
+    if (previous.chain_index + 1 !== record.chain_index) {
+      return `chain: the previous record is ${where} #${previous.chain_index}, this is ` +
+        `#${record.chain_index}; only consecutive records of a chain link`;
     }
     const expected = drHash(nobleHasher, contentOf(previous));
     return record.prev_dr_hash === expected ? null
-      : `chain: prev_dr_hash ${record.prev_dr_hash} is not the hash of record ` +
-        `${previous.wal_seq}, ${expected}`;
+      : `chain: prev_dr_hash ${record.prev_dr_hash} is not the hash of ${where} ` +
+        `#${previous.chain_index}, ${expected}`;
   }
   if (genesisHash === null) return null;
-  if (record.wal_seq !== 1) {
-    return `chain: wal_seq ${record.wal_seq} is not the first record; ` +
+  if (record.chain_index !== 1) {
+    return `chain: ${where} #${record.chain_index} is not the chain's first record; ` +
       'pass its previous record to check its link';
   }
-  const start = chainStart(nobleHasher, genesisHash);
+  const start = chainStart(nobleHasher, genesisHash, record.project);
   return record.prev_dr_hash === start ? null
-    : `chain: prev_dr_hash ${record.prev_dr_hash} is not the chain start ${start} of ` +
+    : `chain: prev_dr_hash ${record.prev_dr_hash} is not the start ${start} of ${where} of ` +
       `genesis ${genesisHash}`;
 }
 
@@ -102,7 +110,7 @@ export function verifyRecord(
 ): VerifyResult {
   if (!isRecordShaped(record)) {
     return { ok: false, problems: ['record: not a decision record (writer, signature, ' +
-      'prev_dr_hash or wal_seq missing)'] };
+      'prev_dr_hash, wal_seq, project or chain_index missing)'] };
   }
   const problems: string[] = [];
   try {
@@ -126,8 +134,11 @@ export function verifyRecord(
 
 /** Options of {@link verifyChain} beyond the genesis hash. */
 export interface VerifyChainOptions extends Omit<VerifyRecordOptions, 'genesisHash'> {
-  /** The record before `records[0]`, when the run does not start at WAL entry 1. */
-  readonly previous?: DecisionRecord | null;
+  /**
+   * When the run does not start at WAL entry 1: the last record before it of each chain the
+   * run continues (one record, or one per chain).
+   */
+  readonly previous?: DecisionRecord | readonly DecisionRecord[] | null;
 }
 
 /**
@@ -142,12 +153,21 @@ export function verifyChain(
   opts: VerifyChainOptions = {},
 ): VerifyResult {
   const problems: string[] = [];
-  let previous = opts.previous ?? null;
+  const last = new Map<string, DecisionRecord>();
+  const prev = opts.previous;
+  const seeds: readonly DecisionRecord[] = prev === undefined || prev === null
+    ? []
+    : Array.isArray(prev) ? prev : [prev as DecisionRecord];
+  for (const p of seeds) {
+    if (isRecordShaped(p)) last.set(p.project, p);
+  }
   for (const [i, record] of records.entries()) {
+    const shaped = isRecordShaped(record);
+    const previous = shaped ? (last.get(record.project) ?? null) : null;
     const r = verifyRecord(record, previous, { ...opts, genesisHash });
-    const at = isRecordShaped(record) ? `wal_seq ${record.wal_seq}` : `records[${i}]`;
+    const at = shaped ? `wal_seq ${record.wal_seq}` : `records[${i}]`;
     problems.push(...r.problems.map((p) => `${at}: ${p}`));
-    previous = record;
+    if (shaped) last.set(record.project, record);
   }
   return { ok: problems.length === 0, problems };
 }

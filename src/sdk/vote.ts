@@ -4,7 +4,13 @@
  * votes and proposes `Council_QuorumCert` with the member set, its hash, the term and the
  * votes. Portable: no node:* imports.
  */
-import { SIGNER_RE, hashJcs, isSha256, memberSetHash as memberSetHashWith } from '../core/index.js';
+import {
+  PROJECT_RE,
+  SIGNER_RE,
+  hashJcs,
+  isSha256,
+  memberSetHash as memberSetHashWith,
+} from '../core/index.js';
 import { nobleHasher } from '../crypto/hasher-portable.js';
 import { DOMAIN } from '../crypto/domains.js';
 import { withSignature } from '../crypto/sign.js';
@@ -13,6 +19,8 @@ import type { Identity } from './identity.js';
 /** A vote without its signature: the object the voter signs. */
 export type UnsignedVote = {
   readonly voter: string;
+  /** The project the vote is for (contract v2 §2); absent for the v1 default project. */
+  readonly project?: string;
   readonly member_set_hash: string;
   readonly term: number;
 };
@@ -51,13 +59,23 @@ export function buildVote(args: {
   readonly voter: string;
   readonly memberSetHash: string;
   readonly term: number;
+  /** The project the certificate is for; leave out only for v1 proposals naming none. */
+  readonly project?: string | undefined;
 }): UnsignedVote {
   if (!SIGNER_RE.test(args.voter)) throw new TypeError('buildVote: voter: expected a signer id');
+  if (args.project !== undefined && !PROJECT_RE.test(args.project)) {
+    throw new TypeError('buildVote: project: expected a project id');
+  }
   if (!isSha256(args.memberSetHash)) {
     throw new TypeError('buildVote: memberSetHash: expected sha256-<64 lowercase hex>');
   }
   checkTerm(args.term, 'buildVote');
-  return { voter: args.voter, member_set_hash: args.memberSetHash, term: args.term };
+  return {
+    voter: args.voter,
+    ...(args.project === undefined ? {} : { project: args.project }),
+    member_set_hash: args.memberSetHash,
+    term: args.term,
+  };
 }
 
 /** `vote` signed by `identity`, which must be its voter (else TypeError). */

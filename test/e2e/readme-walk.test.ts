@@ -79,8 +79,13 @@ describe('README: npm start and the five-minute walk', () => {
     const r = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], { cwd: ROOT, env, encoding: 'utf8', timeout: 240_000 });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     const accepted = r.stdout.split('\n').filter((l) => l.startsWith('accepted '));
-    expect(accepted).toHaveLength(18);
+    expect(accepted).toHaveLength(19);
     expect(r.stdout).toMatch(/"loop": 1/);
+    // A second project, created and booted on its own chain; both listed.
+    expect(r.stdout).toMatch(/^created chorus-api wal_seq=\d+ dr=bubble:\/\/dr\/\S+\/_deployment\/\d+$/m);
+    expect(r.stdout).toMatch(/^accepted Boot_ConfigOk .* dr=bubble:\/\/dr\/\S+\/chorus-api\/1 /m);
+    expect(r.stdout).toMatch(/^chorus-api\s+BOOT\s+bucket/m);
+    expect(r.stdout).toMatch(/^default\s+EXECUTION\s+bucket/m);
     expect(r.stdout).toMatch(/^ok: \d+ entries, \d+ records, \d+ transitions/m);
   }, 300_000);
 
@@ -130,7 +135,7 @@ describe('README: npm start and the five-minute walk', () => {
     await nc.close();
     const r = cli(['audit', 'verify'], prefixEnv);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/PROBLEM seq 1 (chain_break|content_mismatch)/);
+    expect(r.out).toMatch(/PROBLEM seq 1 chain \S+ (chain_break|content_mismatch)/);
     expect(r.out).toMatch(/^FAILED:/m);
     const good = cli(['audit', 'verify', '--json'], env);
     expect(good.code).toBe(0);

@@ -218,7 +218,7 @@ describe('a paused writer that wakes up after a takeover', () => {
         });
         again.replica.restore(stale.replica.position());
         const writer = new Writer({
-          nc, js, jsm, replica: again.replica, signer, pool: mode.pool, leaseHeld: () => true, subjects: { dr: (o, t) => n.dr(o, t), transitions: (r, t) => n.transitions(r, t) },
+          nc, js, jsm, replica: again.replica, signer, pool: mode.pool, leaseHeld: () => true, subjects: { dr: (c) => n.dr(c), transitions: (p, r, t) => n.transitions(p, r, t) },
           walName: n.walName, snapshots, snapshotEvery: 1000, batchMax: mode.batchMax, crashAt: new Map(),
           onDecided: () => undefined, onSnapshot: () => undefined, log: () => undefined,
         }, stale.snapshotRevision, stale.snapshotSeq);

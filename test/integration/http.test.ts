@@ -403,7 +403,7 @@ describe('GET /state, /health, /metrics, /openapi.json', () => {
     const all = await t.get<StateBody>('/state', '/state');
     expect(Object.keys(all.body.projection).sort()).toEqual([
       'boot', 'clock', 'control', 'council', 'environment', 'epochs', 'execution', 'facts', 'idem',
-      'identities', 'ingestion', 'meta', 'policy',
+      'identities', 'ingestion', 'meta', 'policy', 'projects',
     ]);
     const idem = all.body.projection['idem'] ?? {};
     expect(Object.keys(idem).sort()).toEqual(['base', 'count', 'head']);
@@ -450,7 +450,7 @@ describe('GET /decisions', () => {
     const enc = encodeURIComponent(one.body.dr_id);
     const byId = await t.get<Rec>('/decisions/{id}', `/decisions/${enc}`);
     expect(byId.body).toEqual(one.body);
-    for (const id of ['999999', encodeURIComponent('bubble://dr/elsewhere/1')]) {
+    for (const id of ['999999', encodeURIComponent('bubble://dr/elsewhere/default/1')]) {
       const r = await t.get('/decisions/{id}', `/decisions/${id}`);
       expect(r.status).toBe(404);
       expect(r.body).toMatchObject({ code: 'not_found' });
@@ -534,7 +534,8 @@ describe('other instances', () => {
         last_snapshot_seq: 0, term: 0,
       };
       const idle: GatewayInstance = {
-        status: () => status, currentState: () => null, reducer: t.core, metrics: createMetrics(),
+        status: () => status, currentState: () => null, currentDeployment: () => null,
+        projectIds: () => [], buckets: () => 64, reducer: t.core, metrics: createMetrics(),
         nats: { nc: t.nc, js: t.js, jsm: t.jsm, subjects: subjectsFor(prefix), prefix },
         leaseHolder: () => Promise.resolve(null),
       };

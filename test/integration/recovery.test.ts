@@ -108,7 +108,7 @@ describe('recovery', () => {
     await w2.stop();
     // Corruption: a head whose state no longer hashes to what it claims.
     const good = await store.load(await store.headRevision());
-    const tampered = { ...good, v: 1, encoding: 'inline', state: { ...good.state, policy: { ...good.state.policy, quarantines: 99 } } };
+    const tampered = { ...good, v: 2, encoding: 'inline', state: { ...good.state, deployment: { ...good.state.deployment, policy: { ...good.state.deployment.policy, quarantines: 99 } } } };
     await kv.put('head', new TextEncoder().encode(JSON.stringify(tampered)));
     await kv.put('head', new TextEncoder().encode('{"v":1,"encoding":"inline","state":'));
     const w3 = instance(e, 'r3', genesis);

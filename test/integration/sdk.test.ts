@@ -116,8 +116,12 @@ describe('SDK over NATS', () => {
   ): SignedProposal {
     const s = inst.status();
     clock.observe(s.hlc_last);
-    const currentStateHash =
-      hash ?? hashFor(transition, { hash: s.state_hash, region_hashes: s.region_hashes });
+    // Control transitions name the deployment's hash (GET /deployment), others the project's.
+    const dep = inst.currentDeployment();
+    const control = transition.startsWith('Identity_') && dep !== null;
+    const currentStateHash = hash ?? (control
+      ? core.hashes(dep).head
+      : hashFor(transition, { hash: s.state_hash, region_hashes: s.region_hashes }));
     const hlc = clock.next();
     const p = buildProposal({ transition, inputs, signer: a.signer, hlc, currentStateHash });
     return signProposal(p, idOf(a));
@@ -161,14 +165,14 @@ describe('SDK over NATS', () => {
     expect(accepted.map((r) => r.transition))
       .toEqual(['Boot_ConfigOk', 'Boot_Licensed', 'Identity_Grant']);
     expect(verifyChain(accepted, genesisHash).problems.join('\n'))
-      .toMatch(/only consecutive records link/);
+      .toMatch(/chain _deployment #3 is not the chain's first record/);
   });
 
   it('Given a start sequence and filters, Then follow reads only those, in order', async () => {
     const fromThird = await take(client, sent.length - 2, { fromSeq: 3 });
     expect(fromThird.map((r) => r.wal_seq)).toEqual([3, 4, 5]);
     const firstTwo = await take(client, 2);
-    expect(verifyChain(fromThird, genesisHash, { previous: firstTwo[1] ?? null }).ok).toBe(true);
+    expect(verifyChain(fromThird, genesisHash, { previous: firstTwo }).ok).toBe(true);
     const grants = await take(client, 2, { transition: 'Identity_Grant' });
     expect(grants.map((r) => r.outcome)).toEqual(['rejected', 'accepted']);
     const rejectedGrants =
@@ -217,6 +221,12 @@ describe('SDK over NATS', () => {
         if (reads > 1 || st.kind !== 'ok') return st;
         return { ...st, body: { ...st.body, hash: genesisHash } };
       },
+      deployment: async () => {
+        const d = await http.deployment();
+        reads += 1;
+        if (reads > 1 || d.kind !== 'ok') return d;
+        return { ...d, body: { ...d.body, hash: genesisHash } };
+      },
       submit: (signed) => http.submit(signed),
     };
     const producer = new Producer({ identity: idOf(CAST.admin), http: staleOnce, clock });
@@ -245,7 +255,7 @@ describe('SDK over NATS', () => {
     const one = await http.decision(1);
     expect(one).toMatchObject({ kind: 'ok', body: { wal_seq: 1, transition: 'Boot_ConfigOk' } });
     if (one.kind === 'ok') expect(verifyChain([one.body], genesisHash).ok).toBe(true);
-    expect(await http.decision('bubble://dr/test/999999'))
+    expect(await http.decision('bubble://dr/test/default/999999'))
       .toMatchObject({ kind: 'error', httpStatus: 404, code: 'not_found' });
     const again = proposal(CAST.operator, 'Boot_ConfigOk', { config_hash: h('x') });
     const replay = await http.submit(again);

@@ -76,7 +76,7 @@ describe('applyStreams on an empty installation', () => {
     });
     const wal = (await jsm.streams.info(s.walName)).config;
     expect(wal).toMatchObject({
-      subjects: [`${fx.prefix}.proposals.>`, `${fx.prefix}.facts.>`],
+      subjects: [`${fx.prefix}.proposals.>`, `${fx.prefix}.control.>`, `${fx.prefix}.facts.>`],
       storage: 'file', discard: 'new', deny_delete: true, deny_purge: true,
       duplicate_window: 120_000_000_000, allow_rollup_hdrs: false,
     });
@@ -198,7 +198,7 @@ describe('JetStream guarantees the streams rely on', () => {
   it('Given DECISIONS at seq 1, When appending expecting last seq 0, Then 10071', async () => {
     const s = subjectsFor(prefix());
     const js = jetstream(nc);
-    const subject = s.dr('accepted', 'Boot_ConfigOk');
+    const subject = s.dr('default');
     const ok = await js.publish(subject, 'dr1', { msgID: 'dr:1', expect: { lastSequence: 0 } });
     expect(ok.seq).toBe(1);
     let thrown: unknown;

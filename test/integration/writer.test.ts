@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { audit } from '../../src/server/replication/audit.js';
-import { decodeDr } from '../../src/protocol/decision-record.js';
+import { contentOf, decodeDr, drHash } from '../../src/protocol/decision-record.js';
+import { verifyWorld, worldHash, worldStateOf } from '../../src/server/replication/replica.js';
 import { encodeEnvelope, msgIdOf } from '../../src/protocol/envelope.js';
 import { Instance } from '../../src/server/process/instance.js';
 import { SnapshotStore } from '../../src/server/replication/snapshots.js';
@@ -88,8 +89,10 @@ describe('writer on JetStream', () => {
     const n = names();
     const w = new World(genesisRaw, undefined, { baseMs: Date.now() });
     w.observeHlc(inst.status().hlc_last);
+    // Identity_Grant is a control transition: it names the deployment's HEAD.
+    const depHead = (): string => w.core.hashes(inst.currentDeployment() ?? w.deployment).head;
     const grant = w.proposalEntry(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['council'] }, {
-      idem: 'idem-once', hash: inst.status().state_hash,
+      idem: 'idem-once', hash: depHead(),
     });
     const [first] = await publishEntries(js, fx.prefix, w, [grant]);
     const [resent] = await publishEntries(js, fx.prefix, w, [grant]);
@@ -98,7 +101,7 @@ describe('writer on JetStream', () => {
     const r1 = decodeDr((await jsm.streams.getMessage(n.decisionsName, { seq: first?.seq ?? 0 }))?.data ?? new Uint8Array());
     expect(r1.outcome, `${r1.code ?? ''} ${r1.message ?? ''}`).toBe('accepted');
     const again = w.proposalEntry(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['council'] }, {
-      idem: 'idem-once', hash: inst.status().state_hash,
+      idem: 'idem-once', hash: depHead(),
     });
     const [second] = await publishEntries(js, fx.prefix, w, [again]);
     expect(second?.duplicate).toBe(false);
@@ -128,8 +131,9 @@ describe('writer on JetStream', () => {
     expect(rev).toBeGreaterThan(0);
     const snap = await store.load(rev);
     const rec = decodeDr((await jsm.streams.getMessage(n.decisionsName, { seq: snap.wal_seq }))?.data ?? new Uint8Array());
-    expect(rec.state_post_hash).toBe(snap.state_hash);
-    expect(core.hashes(snap.state).head).toBe(snap.state_hash);
-    expect(core.verifyLoaded(snap.state)).toBeNull();
+    expect(drHash(nodeHasher, contentOf(rec))).toBe(snap.dr_hash);
+    const world = worldStateOf(snap.state);
+    expect(worldHash(core, world)).toBe(snap.state_hash);
+    expect(verifyWorld(core, world)).toBeNull();
   });
 });

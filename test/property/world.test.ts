@@ -123,7 +123,7 @@ function foldAlone(core: Core, full: DeploymentSim, project: string): {
     for (const c of r.created) docs.set(c.project, c.state);
     if (chain === DEPLOYMENT_CHAIN) deploymentDecisions.push(jcs(r.decision));
     else {
-      docs.set(chain, r.state);
+      docs.set(chain, r.stored);
       decisions.set(s.entry.seq, `${r.pre.head}>${r.post.head}|${jcs(r.decision)}`);
     }
   }

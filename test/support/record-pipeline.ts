@@ -7,7 +7,6 @@
 import { createCore } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createNodeVerifier } from '../../src/crypto/verify.js';
-import { chainStart } from '../../src/protocol/decision-record.js';
 import { Replica } from '../../src/server/replication/replica.js';
 import type { WalMessage } from '../../src/protocol/wal-message.js';
 import { hostileCorpus } from './hostile.js';
@@ -16,10 +15,7 @@ import { parseFixtureGenesis } from '../../src/proving/sim/world.js';
 /** Content texts of the records of `messages`, decided in order from the cast's genesis. */
 export function recordTexts(messages: readonly WalMessage[]): string[] {
   const core = createCore(nodeHasher);
-  const state = core.genesis(parseFixtureGenesis());
-  const replica = new Replica(core, nodeHasher, createNodeVerifier(), state.meta.instance_id, {
-    state, lastSeq: 0, lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash), lastWalEntryHash: '',
-  });
+  const replica = Replica.fromGenesis(core, nodeHasher, createNodeVerifier(), parseFixtureGenesis());
   return messages.map((m) => replica.decideNext(m).contentText);
 }
 

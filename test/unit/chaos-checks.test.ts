@@ -35,7 +35,9 @@ interface Logged {
 const log: Logged[] = stream.world.results.map((r, i) => {
   const e = stream.entries[i];
   if (e === undefined) throw new Error('results and entries differ');
-  const rec = { ...drContent('test', { seq: e.seq, wal_entry_hash: '' }, r, ''), writer: '', signature: '' } as DecisionRecord;
+  const step = { ...r, chain: 'default', deployment: r.state, created: [] };
+  const content = drContent('test', { seq: e.seq, wal_entry_hash: '' }, step, { index: i + 1, prevDrHash: '' });
+  const rec = { ...content, writer: '', signature: '' } as DecisionRecord;
   return { seq: e.seq, rec, body: e.type === 'signed' ? (JSON.parse(e.body) as unknown) : null, logMs: e.log_ms };
 });
 

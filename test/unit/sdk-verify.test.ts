@@ -18,27 +18,33 @@ import {
   type DecisionRecord,
 } from '../../src/protocol/decision-record.js';
 import { verifyChain, verifyRecord } from '../../src/sdk/index.js';
-import { CAST, World, h } from '../../src/proving/sim/world.js';
+import { CAST, h } from '../../src/proving/sim/world.js';
+import { DeploymentSim } from '../../src/proving/sim/deployment.js';
 
 const writer = createNodeSigner(new Uint8Array(32).fill(7));
 const intruder = createNodeSigner(new Uint8Array(32).fill(9));
 
-/** Five records as the writer makes them: accepted, fact, accepted, rejected, accepted. */
+/**
+ * Five records as the writer makes them, in two chains: default #1 accepted, _deployment #1
+ * fact, default #2 accepted, default #3 rejected, _deployment #2 accepted.
+ */
 function makeChain(): { records: DecisionRecord[]; genesisHash: string } {
-  const w = new World();
-  const genesisHash = w.state.meta.genesis_hash;
+  const w = new DeploymentSim();
+  const genesisHash = w.deployment.meta.genesis_hash;
   const steps = [
-    () => w.propose(CAST.operator, 'Boot_ConfigOk', { config_hash: h('config') }),
+    () => w.propose(CAST.operator, 'default', 'Boot_ConfigOk', { config_hash: h('config') }),
     () => w.fact('license', { status: 'active', license_id: 'lic-1' }),
-    () => w.propose(CAST.operator, 'Boot_Licensed'),
-    () => w.propose(CAST.stranger, 'Control_Pause', { reason: 'no' }),
-    () => w.propose(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['council'] }),
+    () => w.propose(CAST.operator, 'default', 'Boot_Licensed'),
+    () => w.propose(CAST.stranger, 'default', 'Control_Pause', { reason: 'no' }),
+    () => w.propose(CAST.admin, null, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['council'] }),
   ];
-  let prev: string = chainStart(nodeHasher, genesisHash);
+  const heads = new Map<string, { index: number; prev: string }>();
   const records = steps.map((step) => {
     const r = step();
-    const content = drContent('test', { seq: w.seq, wal_entry_hash: h(`entry-${w.seq}`) }, r, prev);
-    prev = drHash(nodeHasher, content);
+    const head = heads.get(r.chain) ?? { index: 0, prev: chainStart(nodeHasher, genesisHash, r.chain) };
+    const content = drContent('test', { seq: w.seq, wal_entry_hash: h(`entry-${w.seq}`) }, r,
+      { index: head.index + 1, prevDrHash: head.prev });
+    heads.set(r.chain, { index: head.index + 1, prev: drHash(nodeHasher, content) });
     return decodeDr(encodeDr(signDr(content, writer))); // through the wire form
   });
   return { records, genesisHash };
@@ -56,44 +62,50 @@ function flipHex(s: string, i: number): string {
 
 describe('verifying decision records', () => {
   const { records, genesisHash } = makeChain();
-  const [r1, r2, r3] = [at(records, 0), at(records, 1), at(records, 2)];
+  // r1 → r3 → r4 is the default project's chain; d1 → d2 the deployment's.
+  const [r1, d1, r3, r4, d2] = [0, 1, 2, 3, 4].map((i) => at(records, i)) as [
+    DecisionRecord, DecisionRecord, DecisionRecord, DecisionRecord, DecisionRecord];
   const badSignature = `signature: does not verify for writer ${writer.signer}`;
   const clean = { ok: true, problems: [] };
 
-  it('Given records as the writer stores them, Then each and the run verify from genesis', () => {
+  it('Given records as the writer stores them, Then each and the run verify from genesis, per chain', () => {
     expect(records.map((r) => r.outcome))
       .toEqual(['accepted', 'fact', 'accepted', 'rejected', 'accepted']);
+    expect(records.map((r) => `${r.project}#${r.chain_index}`))
+      .toEqual(['default#1', '_deployment#1', 'default#2', 'default#3', '_deployment#2']);
     expect(verifyRecord(r1, null, { genesisHash })).toEqual(clean);
-    expect(verifyRecord(r2, r1)).toEqual(clean);
+    expect(verifyRecord(d1, null, { genesisHash })).toEqual(clean);
+    expect(verifyRecord(r3, r1)).toEqual(clean);
+    expect(verifyRecord(d2, d1)).toEqual(clean);
     expect(verifyChain(records, genesisHash)).toEqual(clean);
     const strict = { writers: [writer.signer], verifier: createNodeVerifier() };
     expect(verifyChain(records, genesisHash, strict)).toEqual(clean);
     expect(verifyChain([])).toEqual(clean);
   });
 
-  it('Given changed content, Then its signature fails and the next link breaks', () => {
-    const tampered = { ...r2, justification: 'nothing to see here' };
+  it('Given changed content, Then its signature fails and the next link of its chain breaks', () => {
+    const tampered = { ...r3, justification: 'nothing to see here' };
     expect(verifyRecord(tampered, r1).problems).toEqual([badSignature]);
-    const run = verifyChain([r1, tampered, r3], genesisHash);
+    const run = verifyChain([r1, d1, tampered, r4], genesisHash);
     expect(run.ok).toBe(false);
     expect(run.problems).toHaveLength(2);
-    expect(run.problems[0]).toBe(`wal_seq 2: ${badSignature}`);
+    expect(run.problems[0]).toBe(`wal_seq 3: ${badSignature}`);
     expect(run.problems[1])
-      .toMatch(/^wal_seq 3: chain: prev_dr_hash .* is not the hash of record 2/);
+      .toMatch(/^wal_seq 4: chain: prev_dr_hash .* is not the hash of chain default #2/);
   });
 
   it('Given a record whose signature was changed, Then only its signature fails', () => {
-    const forged = { ...r2, signature: flipHex(r2.signature, 10) };
+    const forged = { ...r3, signature: flipHex(r3.signature, 10) };
     expect(verifyRecord(forged, r1).problems).toEqual([badSignature]);
-    expect(verifyRecord({ ...r2, signature: 'zz' }, r1).problems).toEqual([badSignature]);
+    expect(verifyRecord({ ...r3, signature: 'zz' }, r1).problems).toEqual([badSignature]);
   });
 
   it('Given a record re-signed after its link was changed, Then it signs but does not link', () => {
-    const relinked = signDr({ ...contentOf(r2), prev_dr_hash: h('elsewhere') }, writer);
+    const relinked = signDr({ ...contentOf(r3), prev_dr_hash: h('elsewhere') }, writer);
     const v = verifyRecord(relinked, r1);
     expect(v.problems).toHaveLength(1);
     expect(v.problems[0])
-      .toMatch(/^chain: prev_dr_hash sha256-\w+ is not the hash of record 1, sha256-/);
+      .toMatch(/^chain: prev_dr_hash sha256-\w+ is not the hash of chain default #1, sha256-/);
   });
 
   it('Given a chain re-signed from genesis by another key, Then a writers list catches it', () => {
@@ -103,18 +115,19 @@ describe('verifying decision records', () => {
       .toEqual([`writer: ${intruder.signer} is not a trusted writer`]);
   });
 
-  it('Given a gap, a wrong genesis, or a run not from 1, Then the problem says which', () => {
-    expect(verifyChain([r1, r3]).problems).toEqual([
-      'wal_seq 3: chain: the previous record is wal_seq 1, this is 3; ' +
-        'only consecutive records link (follow without filters)',
+  it('Given a gap, another chain, a wrong genesis, or a run not from 1, Then the problem says which', () => {
+    expect(verifyChain([r1, r4]).problems).toEqual([
+      'wal_seq 4: chain: the previous record is chain default #1, this is #3; ' +
+        'only consecutive records of a chain link',
     ]);
+    expect(verifyRecord(d2, r1).problems[0]).toMatch(/^chain: the previous record is of chain default/);
     expect(verifyRecord(r1, null, { genesisHash: h('other genesis') }).problems[0])
-      .toMatch(/is not the chain start/);
-    expect(verifyChain([r2, r3], genesisHash).problems[0])
-      .toMatch(/^wal_seq 2: chain: wal_seq 2 is not the first record/);
-    expect(verifyChain([r2, r3], genesisHash, { previous: r1 })).toEqual(clean);
+      .toMatch(/is not the start .* of chain default/);
+    expect(verifyChain([r3, r4], genesisHash).problems[0])
+      .toMatch(/^wal_seq 3: chain: chain default #2 is not the chain's first record/);
+    expect(verifyChain([r3, r4], genesisHash, { previous: r1 })).toEqual(clean);
     // Neither genesis nor previous: the first link cannot be checked, the rest still are.
-    expect(verifyChain([r2, r3])).toEqual(clean);
+    expect(verifyChain([r3, r4])).toEqual(clean);
   });
 
   it('Given something that is not a record, Then a problem, never an exception', () => {

@@ -10,7 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memberSetHash as guardMemberSetHash } from '../../src/core/domain/quorum.js';
-import type { StepResult, WalEntry } from '../../src/core/index.js';
+import { isControlTransition, type StepResult, type WalEntry } from '../../src/core/index.js';
 import { compareHlc, parseHlc, type Hlc } from '../../src/core/model/hlc.js';
 import type { JsonObject } from '../../src/core/encoding/json.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
@@ -67,14 +67,19 @@ function logged(
   if (!env.ok) throw new Error(env.message);
   w.seq += 1;
   w.logMs += 1;
+  // Proposals travel on the v1 subject (`<prefix>.proposals.<transition>`).
+  const scope = channel === 'proposal' ? { kind: 'project' as const, project: null } : undefined;
   const raw = { seq: w.seq, logMs: w.logMs, channel, name, body: env.body, sig: env.sig };
-  return entryFromRaw(raw, nodeVerifier);
+  return entryFromRaw(scope === undefined ? raw : { ...raw, scope }, nodeVerifier);
 }
 
 /** A proposal by `a` stamped by `clock` against the world's state, signed by the SDK. */
 function propose(w: World, clock: ProducerClock, a: Actor, transition: string, inputs: JsonObject) {
-  clock.observe(w.state.clock.hlc_last);
-  const hs = w.core.hashes(w.state);
+  // Control transitions name the deployment's hash (GET /deployment), others the project's.
+  const control = transition.startsWith('Identity_') || transition.startsWith('Project_');
+  const st = control ? w.deployment : w.state;
+  clock.observe(st.clock.hlc_last);
+  const hs = w.core.hashes(st);
   const p = buildProposal({
     transition, inputs, signer: a.signer, hlc: clock.next(),
     currentStateHash: hashFor(transition, { hash: hs.head, region_hashes: hs.sections }),
@@ -222,7 +227,8 @@ describe('proposals', () => {
     const s = propose(w, clock, CAST.admin, 'Identity_Grant', base.inputs);
     const r = w.apply(logged(w, 'proposal', s.transition, s));
     expect(r.decision.outcome, why(r)).toBe('accepted');
-    expect(w.state.identities[CAST.c3.signer]?.roles).toContain('council');
+    expect(w.deployment.identities[CAST.c3.signer]?.roles).toContain('council');
+    expect(w.state.identities[CAST.c3.signer]?.roles).toContain('council'); // the project's view
   });
 
   it('Given bad fields, Then build/sign throw TypeError; checkProposal reports bad inputs', () => {
@@ -255,8 +261,15 @@ describe('which hash a proposal names', () => {
     const hs = w.core.hashes(w.state);
     const answer = { hash: hs.head, region_hashes: hs.sections };
     const checked = CHART.transitions.filter((t) => t.coordination !== 'monotone');
-    expect(checked.length).toBeGreaterThan(30);
-    for (const t of checked) expect(hashFor(t.name, answer), t.name).toBe(w.defaultHash(t.name));
+    const control = checked.filter((t) => isControlTransition(t));
+    expect(checked.length - control.length).toBeGreaterThan(30);
+    for (const t of checked.filter((x) => !isControlTransition(x))) {
+      expect(hashFor(t.name, answer), t.name).toBe(w.defaultHash(t.name));
+    }
+    // Control transitions name the deployment's HEAD, read from GET /deployment.
+    const dep = { hash: w.core.hashes(w.deployment).head, region_hashes: {} };
+    expect(control.map((t) => t.name).sort()).toEqual(['Identity_Grant', 'Identity_Revoke', 'Project_Create']);
+    for (const t of control) expect(hashFor(t.name, dep), t.name).toBe(w.defaultHash(t.name));
     expect(hashFor('Execution_SubmitApproval', answer)).toBe(hs.head);
     expect(() => hashFor('Council_QuorumCert', { hash: hs.head, region_hashes: {} }))
       .toThrow(/council/);

@@ -18,6 +18,10 @@ export function registerAudit(program: Command): void {
     .option('--nats-url <url>', 'NATS server [env NATS_URL, or .swoosh/dev.json]')
     .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]')
     .option('--genesis <file>', 'the genesis the deployment started from [env SWOOSH_GENESIS]')
+    .option(
+      '--project <id>',
+      "report one chain: this project's (and the deployment chain's, which it depends on)",
+    )
     .option('--json', 'print the report as JSON')
     .option('--max-problems <n>', 'stop after this many problems', '20')
     .addHelpText(
@@ -32,6 +36,7 @@ Example:
         natsUrl?: string;
         prefix?: string;
         genesis?: string;
+        project?: string;
         json?: boolean;
         maxProblems: string;
       }) => {
@@ -55,6 +60,7 @@ Example:
               decisionsName: c.subjects.decisionsName,
               transitionsName: c.subjects.transitionsName,
               maxProblems: Number(o.maxProblems),
+              ...(o.project === undefined ? {} : { chain: o.project }),
               onProgress: (done, total) => {
                 if (bar !== null) {
                   if (!started) bar.start(total, 0);
@@ -69,7 +75,15 @@ Example:
             if (o.json === true) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
             else {
               for (const p of report.problems) {
-                process.stdout.write(`PROBLEM seq ${p.seq} ${p.kind}: ${p.detail}\n`);
+                process.stdout.write(
+                  `PROBLEM seq ${p.seq}${p.chain === undefined ? '' : ` chain ${p.chain}`} ` +
+                  `${p.kind}: ${p.detail}\n`,
+                );
+              }
+              for (const [chain, n] of Object.entries(report.chains)) {
+                if (o.project === undefined || chain === o.project) {
+                  process.stdout.write(`chain ${chain}: ${n} records\n`);
+                }
               }
               process.stdout.write(
                 `${report.ok ? 'ok' : 'FAILED'}: ${report.wal_entries} entries, ` +

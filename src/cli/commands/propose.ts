@@ -25,6 +25,7 @@ import { env, fail } from '../options.js';
 export const WAIT_WINDOW_MS_MAX = 60_000;
 
 interface ProposeFlags {
+  project?: string;
   inputs?: string;
   inputsFile?: string;
   key?: string;
@@ -51,7 +52,7 @@ function inputsOf(o: ProposeFlags): JsonObject {
   return v;
 }
 
-function identityOf(flag: string | undefined): Identity {
+export function identityOf(flag: string | undefined): Identity {
   const path = flag ?? env('SWOOSH_KEY_FILE') ?? readDevConnection()?.dev_keys ?? undefined;
   if (path === undefined || path === null) {
     throw new Error(
@@ -61,9 +62,16 @@ function identityOf(flag: string | undefined): Identity {
   return loadIdentity(path);
 }
 
-async function stateOf(http: HttpClient, projection: string): Promise<StateAnswer> {
-  const s = await http.state(projection);
-  if (s.kind !== 'ok') throw new Error(`GET /state failed: ${JSON.stringify(s)}`);
+async function stateOf(
+  http: HttpClient,
+  projection: string,
+  project: string | undefined,
+): Promise<StateAnswer> {
+  const s = await http.state(projection, project);
+  if (s.kind !== 'ok') {
+    throw new Error(`GET ${project === undefined ? '/state' : `/projects/${project}/state`} ` +
+      `failed: ${JSON.stringify(s)}`);
+  }
   return s.body;
 }
 
@@ -73,8 +81,10 @@ async function fill(
   transition: string,
   id: Identity,
   given: JsonObject,
+  project: string | undefined,
 ): Promise<JsonObject> {
-  const p = (await stateOf(http, 'Council,Ingestion,Environment,Execution')).projection as Record<
+  const state = await stateOf(http, 'Council,Ingestion,Environment,Execution', project);
+  const p = state.projection as Record<
     string,
     Record<string, unknown>
   >;
@@ -85,7 +95,7 @@ async function fill(
       const members = [...new Set((plan?.assignments ?? []).map((a) => a.agent))].sort();
       const term = council['term'] as number;
       const vote = signVote(
-        buildVote({ voter: id.signer, memberSetHash: memberSetHash(members), term }),
+        buildVote({ voter: id.signer, memberSetHash: memberSetHash(members), term, project }),
         id,
       );
       return { ...quorumCertInputs({ members, term, votes: [vote] }), ...given };
@@ -131,7 +141,11 @@ function beatTimeLeftMs(beat: { hlc?: string; tempo_bpm?: number }): number {
 }
 
 /** Wait until the latest beat frame opens a window this transition's class may act in. */
-async function waitForWindow(http: HttpClient, transition: string): Promise<string> {
+async function waitForWindow(
+  http: HttpClient,
+  transition: string,
+  project: string | undefined,
+): Promise<string> {
   const spec = CHART.transitions.find((t) => t.name === transition);
   const cls = spec?.window_class;
   if (cls === undefined) return '';
@@ -139,7 +153,7 @@ async function waitForWindow(http: HttpClient, transition: string): Promise<stri
   const needsNew = CHART.window_classes[cls]?.new_window === true;
   const until = Date.now() + WAIT_WINDOW_MS_MAX;
   while (Date.now() < until) {
-    const p = (await stateOf(http, 'Facts,Execution')).projection as Record<
+    const p = (await stateOf(http, 'Facts,Execution', project)).projection as Record<
       string,
       Record<string, unknown>
     >;
@@ -210,6 +224,10 @@ export function registerPropose(program: Command): void {
       'Build, sign and submit a proposal over HTTP, then print the decision. Exit 0 when ' +
       'accepted, 1 when refused, 2 on timeout or error.',
     )
+    .option(
+      '--project <id>',
+      'the project (signed into the proposal) [default: none, the v1 form: project default]',
+    )
     .option('--inputs <json>', 'inputs as a JSON object')
     .option('--inputs-file <file>', 'inputs from a JSON file')
     .option(
@@ -239,6 +257,7 @@ export function registerPropose(program: Command): void {
 Examples:
   $ swoosh propose Boot_ConfigOk --inputs '{"config_hash":"sha256-${'0'.repeat(64)}"}'
   $ swoosh propose Council_QuorumCert --fill
+  $ swoosh propose Boot_ConfigOk --project chorus-api --inputs '{"config_hash":"sha256-…"}'
   $ swoosh propose Execution_PlanLocked --inputs '{"plan_hash":"sha256-${'1'.repeat(64)}"}'`,
     )
     .action(async (transition: string, o: ProposeFlags) => {
@@ -249,9 +268,13 @@ Examples:
         const http = new HttpClient(httpUrlOf(o.url));
         const id = identityOf(o.key);
         let inputs = inputsOf(o);
-        if (o.fill === true) inputs = await fill(http, transition, id, inputs);
-        const windowId = o.window ?? (o.wait ? await waitForWindow(http, transition) : '');
-        const producer = new Producer({ identity: id, http, retries: Number(o.retries) });
+        if (o.fill === true) inputs = await fill(http, transition, id, inputs, o.project);
+        const windowId =
+          o.window ?? (o.wait ? await waitForWindow(http, transition, o.project) : '');
+        const producer = new Producer({
+          identity: id, http, retries: Number(o.retries),
+          ...(o.project === undefined ? {} : { project: o.project }),
+        });
         const a = await producer.propose(transition, inputs, {
           ...(windowId !== '' ? { windowId } : {}),
           evidence: o.evidence,

@@ -17,17 +17,19 @@ export function registerState(program: Command): void {
       'comma-separated sections, e.g. Council,Ingestion (default: all)',
     )
     .option('--url <url>', 'SWOOSH HTTP API [env SWOOSH_URL; default: .swoosh/dev.json]')
+    .option('--project <id>', 'the project [default: default]')
     .option('--hash', 'print only the HEAD hash')
     .addHelpText(
       'after',
       `
 Examples:
   $ swoosh state --projection Control,Execution
-  $ swoosh state --hash`,
+  $ swoosh state --hash
+  $ swoosh state --project chorus-api --projection Control`,
     )
-    .action(async (o: { projection?: string; url?: string; hash?: boolean }) => {
+    .action(async (o: { projection?: string; url?: string; hash?: boolean; project?: string }) => {
       try {
-        const s = await new HttpClient(httpUrlOf(o.url)).state(o.projection);
+        const s = await new HttpClient(httpUrlOf(o.url)).state(o.projection, o.project);
         if (s.kind !== 'ok') {
           process.stdout.write(`${JSON.stringify(s)}\n`);
           process.exitCode = 1;

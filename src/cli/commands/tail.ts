@@ -31,6 +31,7 @@ export function registerTail(program: Command): void {
       '--json.',
     )
     .option('--from-seq <n>', 'first WAL sequence (default 1)', '1')
+    .option('--project <id>', 'only this project\'s chain (`_deployment`: facts and control)')
     .option('--outcome <outcome>', `only this outcome (${OUTCOMES.join('|')})`)
     .option('--transition <name>', 'only this transition or fact kind')
     .option('--limit <n>', 'stop after this many records')
@@ -42,11 +43,13 @@ export function registerTail(program: Command): void {
       `
 Examples:
   $ swoosh tail --outcome rejected
+  $ swoosh tail --project chorus-api
   $ swoosh tail --from-seq 1 --limit 20 --json`,
     )
     .action(
       async (o: {
         fromSeq: string;
+        project?: string;
         outcome?: string;
         transition?: string;
         limit?: string;
@@ -74,6 +77,7 @@ Examples:
             for await (const r of client.follow({
               fromSeq: from,
               signal: stop.signal,
+              ...(o.project !== undefined ? { chain: o.project } : {}),
               ...(o.outcome !== undefined ? { outcome: o.outcome as Outcome } : {}),
               ...(o.transition !== undefined ? { transition: o.transition } : {}),
             })) {

@@ -188,7 +188,9 @@ function chainProblem(
   here: string | undefined,
 ): Parsed | null {
   if (scope === undefined) return null;
-  if (scope.kind === 'control') {
+  // The v1 subject carried every transition: a control one there is a control proposal.
+  const v1Control = scope.kind === 'project' && scope.project === null && isControlTransition(spec);
+  if (scope.kind === 'control' || v1Control) {
     if (!isControlTransition(spec)) {
       return no(
         'wrong_chain',

@@ -34,6 +34,7 @@ import type { EvolveDeps } from '../evolve/evolve.js';
 import { evolve } from '../evolve/evolve.js';
 import { decide } from '../decide/decide.js';
 import { baseOf, rejection } from '../decide/decision.js';
+import { isControlTransition } from '../decide/proposal.js';
 import { evaluatePolicy } from '../domain/policy.js';
 import { projectConfigOf } from '../domain/project.js';
 import { assertInvariants } from '../invariants.js';
@@ -51,8 +52,15 @@ export interface ChainStep {
   /** The chain the entry was decided in: a project id or DEPLOYMENT_CHAIN. */
   readonly chain: string;
   readonly decision: Decision;
-  /** The chain's document after the entry (a project's stored form, see `stored`). */
+  /**
+   * The chain's document after the entry as it was decided: for a project, its view with the
+   * deployment's identities and facts (so `hashes(state)` equals `post`).
+   */
   readonly state: State;
+  /** What to keep: a project's stored form (storedForm), or the deployment's document. */
+  readonly stored: State;
+  /** The chain's document before the entry, as decided on (a project's view). */
+  readonly before: State;
   /** Hashes of the chain's document before and after (facts_hash: the deployment's). */
   readonly pre: StateHashes;
   readonly post: StateHashes;
@@ -77,11 +85,19 @@ export interface WorldDeps {
 const NO_IDENTITIES: Identities = Object.freeze({});
 const NO_PROJECTS: ProjectRegistry = Object.freeze({});
 
-/** The chain an entry is decided in (see the header). Pure; reads only the registry. */
-export function routeOf(deployment: State, entry: WalEntry): string {
+/**
+ * The chain an entry is decided in (see the header). Pure; reads only the subject and the
+ * registry. On the v1 subject (no project token) a control transition goes to the deployment
+ * chain, as v1 producers published everything there.
+ */
+export function routeOf(deps: WorldDeps, deployment: State, entry: WalEntry): string {
   const scope = entry.scope;
   if (entry.channel === 'fact' || scope === undefined || scope.kind === 'control') {
     return DEPLOYMENT_CHAIN;
+  }
+  if (scope.project === null && entry.name !== null) {
+    const spec = deps.specs.get(entry.name);
+    if (spec !== undefined && isControlTransition(spec)) return DEPLOYMENT_CHAIN;
   }
   const project = scope.project ?? DEFAULT_PROJECT;
   return Object.hasOwn(deployment.projects, project) ? project : DEPLOYMENT_CHAIN;
@@ -238,7 +254,10 @@ export function stepChain(
   return {
     chain,
     decision,
-    state: storedForm(next, placeholderFacts),
+    state: next,
+    // Nothing changed (a rejection or a duplicate without catch-up): keep the very same document.
+    stored: next === view ? doc : storedForm(next, placeholderFacts),
+    before: view,
     pre,
     post: deps.hashes(next),
     deployment,
@@ -255,7 +274,10 @@ function stepDeployment(
   const pre = deps.hashes(deployment);
   const scope = entry.scope;
   let d: Decision;
-  if (entry.type === 'signed' && scope?.kind === 'project') {
+  const spec = entry.name === null ? undefined : deps.specs.get(entry.name);
+  const v1Control = scope?.kind === 'project' && scope.project === null &&
+    spec !== undefined && isControlTransition(spec);
+  if (entry.type === 'signed' && scope?.kind === 'project' && !v1Control) {
     // A proposal for a project the registry does not hold: recorded here, nothing applied.
     const named = scope.project ?? DEFAULT_PROJECT;
     d = rejection(
@@ -285,6 +307,8 @@ function stepDeployment(
     chain: DEPLOYMENT_CHAIN,
     decision: d,
     state: next,
+    stored: next,
+    before: deployment,
     pre,
     post: deps.hashes(next),
     deployment: next,

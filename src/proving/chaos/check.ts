@@ -25,7 +25,7 @@ import { type Genesis, createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { audit } from '../../server/replication/audit.js';
-import { chainStart, decodeDr } from '../../protocol/decision-record.js';
+import { decodeDr } from '../../protocol/decision-record.js';
 import type { InstanceStatus } from '../../server/process/instance.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { Replica } from '../../server/replication/replica.js';
@@ -136,12 +136,9 @@ interface Replayed {
 /** Replay the WAL up to `last` beside the stored records, checking each record on the way. */
 async function replayChecked(c: CheckInput, tally: Tally, last: number): Promise<Replayed> {
   const core = createCore(nodeHasher);
-  const state = core.genesis(c.genesis);
-  const replica = new Replica(core, nodeHasher, createNodeVerifier(), state.meta.instance_id, {
-    state, lastSeq: 0, lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash),
-    lastWalEntryHash: '',
-  });
-  const headAt = new Map<number, string>([[0, core.hashes(state).head]]);
+  const replica = Replica.fromGenesis(core, nodeHasher, createNodeVerifier(), c.genesis);
+  // What replicas serve as `state_hash`: the default project's view (the v1 reads).
+  const headAt = new Map<number, string>([[0, core.hashes(replica.state).head]]);
   const sampledSeqs = new Set(c.samples.map((x) => x.wal_seq));
   const policy = c.genesis.config.window_policy;
   const witness = new WindowWitness(core.chart, policy, (k) => tally.count(k));
@@ -152,8 +149,8 @@ async function replayChecked(c: CheckInput, tally: Tally, last: number): Promise
   try {
     while (replica.lastSeq < last) {
       const msg = await wal.next();
-      const d = replica.decideNext(msg);
-      if (sampledSeqs.has(msg.seq)) headAt.set(msg.seq, core.hashes(d.step.state).head);
+      replica.decideNext(msg);
+      if (sampledSeqs.has(msg.seq)) headAt.set(msg.seq, core.hashes(replica.state).head);
       const raw = await drs.next();
       checks.check(msg, raw.seq, raw.data, decodeDr(raw.data));
     }

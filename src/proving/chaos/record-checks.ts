@@ -72,7 +72,8 @@ function bodyOf(data: Uint8Array): unknown {
 /** The per-record checks, in the order they have always run. */
 export class RecordChecks {
   readonly stats: Stats = { outcomes: {}, rejections: {}, facts: {}, automatic: {} };
-  private lastHlc: Hlc | null = null;
+  /** The last accepted HLC of each chain (HLC order is per chain, contract v2 §3). */
+  private readonly lastHlc = new Map<string, Hlc>();
 
   constructor(
     private readonly c: CheckInput,
@@ -158,9 +159,10 @@ export class RecordChecks {
     if (p === null || !p.ok) fail('bad_hlc', String(rec.hlc));
     else {
       this.tally.count('hlc_monotonic');
-      const regressed = this.lastHlc !== null && compareHlc(this.lastHlc, p.hlc) >= 0;
+      const last = this.lastHlc.get(rec.project);
+      const regressed = last !== undefined && compareHlc(last, p.hlc) >= 0;
       if (regressed) fail('hlc_not_increasing', String(rec.hlc));
-      this.lastHlc = p.hlc;
+      this.lastHlc.set(rec.project, p.hlc);
     }
     const spec = rec.transition === null ? undefined : this.specOf.get(rec.transition);
     for (const guard of ['window', 'readiness'] as const) {

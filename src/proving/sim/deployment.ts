@@ -27,6 +27,7 @@ import {
   CAST,
   beatFrame,
   castGenesis,
+  decideInChain,
   parseFixtureGenesis,
   signedEntry,
   type Actor,
@@ -131,13 +132,7 @@ export class DeploymentSim {
 
   /** Decide an entry in its chain and keep the result. */
   apply(entry: WalEntry): LogStep {
-    const chain = this.core.route(this.deployment, entry);
-    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
-    const r = this.core.stepChain(this.deployment, chain, doc, entry);
-    this.deployment = r.deployment;
-    if (chain !== DEPLOYMENT_CHAIN) this.projects.set(chain, r.state);
-    for (const c of r.created) this.projects.set(c.project, c.state);
-    const step = { ...r, entry };
+    const step = { ...decideInChain(this.core, this, entry), entry };
     this.log.push(step);
     return step;
   }

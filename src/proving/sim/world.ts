@@ -3,16 +3,24 @@
  * proposals, votes and facts for real (noble) and verify them for real (node:crypto) through
  * the same entry builder the runtime uses. The core's tests, the chaos suite and the benchmarks use
  * it.
+ *
+ * It is a v1 producer's view of a deployment (contract v2 §9): proposals go to the v1 subject
+ * (the default project; control transitions to the deployment chain), facts to the deployment
+ * chain, and every entry is decided exactly as the runtime decides it (`core.route`,
+ * `core.stepChain`). `state` is the default project's view. DeploymentSim drives many projects.
  */
 import { createHash } from 'node:crypto';
 import {
+  type ChainStep,
   type Core,
+  DEFAULT_PROJECT,
+  DEPLOYMENT_CHAIN,
+  isControlTransition,
   type Genesis,
   type Hlc,
   type JsonObject,
   type RegionSection,
   type State,
-  type StepResult,
   type WalEntry,
   createCore,
   formatHlc,
@@ -100,6 +108,7 @@ export function parseFixtureGenesis(
 }
 
 const verifier = createNodeVerifier();
+const V1_SCOPE = { kind: 'project', project: null } as const;
 const BASE_MS = Date.UTC(2025, 9, 19, 1, 0, 0);
 
 /** Options for one proposal. */
@@ -117,7 +126,10 @@ export interface ProposeOpts {
 /** A reducer, a state and clocks, stepping entries one at a time. */
 export class World {
   readonly core: Core;
-  state: State;
+  /** The deployment's document (identities, facts, registry). */
+  deployment: State;
+  /** Every project's stored document. */
+  readonly projects = new Map<string, State>();
   seq = 0;
   logMs = BASE_MS;
   private hlc: Hlc = { ms: BASE_MS, logical: 0 };
@@ -127,7 +139,7 @@ export class World {
    * equal streams.
    */
   windows = 0;
-  readonly results: StepResult[] = [];
+  readonly results: ChainStep[] = [];
   /** Signature bytes by body text, so benchmarks can re-verify what was generated. */
   readonly sigs = new Map<string, Uint8Array>();
 
@@ -141,7 +153,17 @@ export class World {
       this.logMs = opts.baseMs;
       this.hlc = { ms: opts.baseMs, logical: 0 };
     }
-    this.state = this.core.genesis(parseFixtureGenesis(genesis, this.core));
+    const w = this.core.genesisWorld(parseFixtureGenesis(genesis, this.core));
+    this.deployment = w.deployment;
+    for (const [p, doc] of w.projects) this.projects.set(p, doc);
+  }
+
+  /** The default project as readers see it (the deployment's document if there is none). */
+  get state(): State {
+    const doc = this.projects.get(DEFAULT_PROJECT);
+    return doc === undefined
+      ? this.deployment
+      : this.core.projectView(this.deployment, doc, this.logMs);
   }
 
   /** Move the log clock forward. */
@@ -187,7 +209,7 @@ export class World {
       signer: by.signer,
       idem_key: o.idem ?? `goal:${this.idemN++}:${transition}`,
       hlc: o.hlc ?? this.nextHlc(),
-      window_id: o.window ?? this.state.facts.backbeat.window_id ?? '',
+      window_id: o.window ?? this.deployment.facts.backbeat.window_id ?? '',
       evidence: [...(o.evidence ?? [])],
     };
     let text = jcs(body);
@@ -211,12 +233,17 @@ export class World {
     this.seq += 1;
     this.logMs += 1;
     this.sigs.set(text, Buffer.from(sigHex, 'hex'));
-    return signedEntry(this.seq, this.logMs, channel, name, text, sigHex);
+    const e = signedEntry(this.seq, this.logMs, channel, name, text, sigHex);
+    // Proposals travel on the v1 subject `<prefix>.proposals.<transition>`.
+    return channel === 'proposal' ? { ...e, scope: V1_SCOPE } : e;
   }
 
-  /** The hash a well-behaved producer names for `transition`. */
+  /** The hash a well-behaved producer names for `transition` (control: the deployment's). */
   defaultHash(transition: string): string {
     const spec = this.core.chart.transitions.find((t) => t.name === transition);
+    if (spec !== undefined && isControlTransition(spec)) {
+      return this.core.hashes(this.deployment).head;
+    }
     const target = spec === undefined ? 'head' : hashTargetOf(spec);
     return target === 'head' ? this.head() : this.section(target);
   }
@@ -228,21 +255,20 @@ export class World {
     return { ...entry, seq: this.seq as WalEntry['seq'], log_ms: this.logMs };
   }
 
-  /** Apply an entry and keep the result. */
-  apply(entry: WalEntry): StepResult {
-    const r = this.core.step(this.state, entry);
-    this.state = r.state;
+  /** Decide an entry in its chain, as the runtime does, and keep the result. */
+  apply(entry: WalEntry): ChainStep {
+    const r = decideInChain(this.core, this, entry);
     this.results.push(r);
     return r;
   }
 
   /** Propose and apply. */
-  propose(by: Actor, transition: string, inputs: JsonObject = {}, o: ProposeOpts = {}): StepResult {
+  propose(by: Actor, transition: string, inputs: JsonObject = {}, o: ProposeOpts = {}): ChainStep {
     return this.apply(this.proposalEntry(by, transition, inputs, o));
   }
 
   /** Record a fact. */
-  fact(kind: string, payload: JsonObject, by: Actor = CAST.feeder): StepResult {
+  fact(kind: string, payload: JsonObject, by: Actor = CAST.feeder): ChainStep {
     return this.apply(this.factEntry(kind, payload, by));
   }
 
@@ -253,8 +279,8 @@ export class World {
   }
 
   /** Record a beat frame for `windowId` in `phase`, open for `openMs`. */
-  beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs = 60_000): StepResult {
-    const index = this.state.facts.backbeat.beat_index + 1;
+  beat(windowId: string, phase: 'plan' | 'execute' | 'review', openMs = 60_000): ChainStep {
+    const index = this.deployment.facts.backbeat.beat_index + 1;
     return this.fact('backbeat', beatFrame(index, windowId, phase, this.logMs, openMs));
   }
 }
@@ -305,4 +331,21 @@ export function beatFrame(
 /** A sha256-… value derived from a label (for content hashes in tests). */
 export function h(label: string): string {
   return `sha256-${createHash('sha256').update(label).digest('hex')}`;
+}
+
+/** Documents a simulated deployment holds: the deployment's and each project's. */
+export interface SimDocs {
+  deployment: State;
+  readonly projects: Map<string, State>;
+}
+
+/** Decide `entry` in the chain `core.route` names and keep the documents it leaves. */
+export function decideInChain(core: Core, docs: SimDocs, entry: WalEntry): ChainStep {
+  const chain = core.route(docs.deployment, entry);
+  const doc = chain === DEPLOYMENT_CHAIN ? undefined : docs.projects.get(chain);
+  const r = core.stepChain(docs.deployment, chain, doc, entry);
+  docs.deployment = r.deployment;
+  if (chain !== DEPLOYMENT_CHAIN) docs.projects.set(chain, r.stored);
+  for (const c of r.created) docs.projects.set(c.project, c.state);
+  return r;
 }

@@ -19,6 +19,7 @@ import {
   type Core,
   type CoreOptions,
   type Genesis,
+  DEFAULT_PROJECT,
   InvariantViolation,
   type State,
   createCore,
@@ -36,12 +37,11 @@ import {
   ReplayMismatchError,
   type Decided,
   type Replica,
-  type ReplicaPosition,
 } from '../replication/replica.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore } from '../replication/snapshots.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
-import { claimDeployment } from './deployment.js';
+import { DEPLOYMENT_BUCKETS_DEFAULT, claimDeployment } from './deployment.js';
 import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
 import { CryptoPool } from '../replication/crypto-pool.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -155,6 +155,8 @@ export class Instance {
   private core: Core;
   private signer: NodeSigner;
   private subjects: Subjects;
+  /** Buckets of projects (`<P>_DEPLOYMENT`); the default until the config is read. */
+  private bucketCount = DEPLOYMENT_BUCKETS_DEFAULT;
   private replica: Replica | null = null;
   private lease!: WriterLease;
   private snapshots!: SnapshotStore;
@@ -200,10 +202,11 @@ export class Instance {
     assertNoDrift(await this.applyWithRetry(defs));
     const kvm = new Kvm(this.js);
     const born = this.core.genesis(this.cfg.genesis).meta;
-    await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
+    const deployed = await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
       bucket: this.subjects.deploymentBucket,
       genesisHash: born.genesis_hash, chartHash: born.chart_hash, prefix: this.cfg.prefix,
     });
+    this.bucketCount = deployed.buckets;
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
     this.lease = new WriterLease(
@@ -353,8 +356,8 @@ export class Instance {
         pool: this.pool,
         leaseHeld: () => this.lease.held,
         subjects: {
-          dr: (o, t) => this.subjects.dr(o, t),
-          transitions: (r, t) => this.subjects.transitions(r, t),
+          dr: (c) => this.subjects.dr(c),
+          transitions: (p, r, t) => this.subjects.transitions(p, r, t),
         },
         walName: this.subjects.walName,
         snapshots: this.snapshots,
@@ -463,13 +466,32 @@ export class Instance {
    * WAL prefix, which any writer decides identically, and it is never behind a record a client
    * was answered with (an HTTP 202 can arrive before the writer has the PubAck).
    */
-  private served(): ReplicaPosition | null {
-    return this.replica?.position() ?? null;
+  private served(): Replica | null {
+    return this.replica;
   }
 
-  /** The state this process serves (immutable; safe to read while the loop runs). */
-  currentState(): State | null {
-    return this.served()?.state ?? null;
+  /**
+   * A project's state as this process serves it (immutable; safe to read while the loop runs),
+   * caught up to the deployment's facts; null when the project does not exist. The v1 reads
+   * use the default project.
+   */
+  currentState(project: string = DEFAULT_PROJECT): State | null {
+    return this.replica?.view(project) ?? null;
+  }
+
+  /** The deployment's document (identities, facts, registry), or null before recovery. */
+  currentDeployment(): State | null {
+    return this.replica?.deployment ?? null;
+  }
+
+  /** Buckets of projects this deployment was created with (`<P>_DEPLOYMENT`). */
+  buckets(): number {
+    return this.bucketCount;
+  }
+
+  /** Registered project ids, sorted. */
+  projectIds(): string[] {
+    return this.replica?.projectIds() ?? [];
   }
 
   /** Name of the process holding the writer lease now, if any. */

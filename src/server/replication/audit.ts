@@ -6,17 +6,16 @@
  * verifies; then check that TRANSITIONS holds exactly one record per applied transition.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { type Genesis, createCore, jcs } from '../../core/index.js';
+import { DEPLOYMENT_CHAIN, type Genesis, createCore, jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import {
-  chainStart,
   contentOf,
   decodeDr,
   verifyDrSignature,
 } from '../../protocol/decision-record.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
-import { Replica, ReplayMismatchError } from './replica.js';
+import { Replica, ReplayMismatchError, worldHash } from './replica.js';
 
 /** One problem found. */
 export interface AuditProblem {
@@ -29,6 +28,8 @@ export interface AuditProblem {
     | 'seq_mismatch'
     | 'transitions_count';
   readonly detail: string;
+  /** The chain of the record at fault (absent for a count over the whole log). */
+  readonly chain?: string;
 }
 
 /** The audit's answer. */
@@ -38,8 +39,13 @@ export interface AuditReport {
   readonly decision_records: number;
   readonly transition_records: number;
   readonly applied_count: number;
+  /** HEAD of the default project's view (of the deployment's document when it has none). */
   readonly final_state_hash: string;
   readonly final_facts_hash: string;
+  /** One hash over every chain's document (what snapshots claim). */
+  readonly final_world_hash: string;
+  /** Records per chain (project id or `_deployment`). */
+  readonly chains: Readonly<Record<string, number>>;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly problems: readonly AuditProblem[];
   readonly millis: number;
@@ -57,6 +63,12 @@ export interface AuditTarget {
   readonly onProgress?: (done: number, total: number) => void;
   /** Stop after this many problems (default 20). */
   readonly maxProblems?: number;
+  /**
+   * Report only this chain's problems (a project id or `_deployment`) and the deployment
+   * chain's, which every project depends on. Every entry is still replayed: a project's
+   * decisions depend on the deployment's facts.
+   */
+  readonly chain?: string;
 }
 
 /** Audit a deployment's streams. */
@@ -64,13 +76,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const t0 = performance.now();
   const core = createCore(nodeHasher);
   const verifier = createNodeVerifier();
-  const state = core.genesis(t.genesis);
-  const replica = new Replica(core, nodeHasher, verifier, state.meta.instance_id, {
-    state,
-    lastSeq: 0,
-    lastDrHash: chainStart(nodeHasher, state.meta.genesis_hash),
-    lastWalEntryHash: '',
-  });
+  const replica = Replica.fromGenesis(core, nodeHasher, verifier, t.genesis);
+  const chains: Record<string, number> = {};
   const walLast = (await t.jsm.streams.info(t.walName)).state.last_seq;
   const drLast = (await t.jsm.streams.info(t.decisionsName)).state.last_seq;
   const trLast = (await t.jsm.streams.info(t.transitionsName)).state.last_seq;
@@ -83,9 +90,16 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
     while (replica.lastSeq < walLast && problems.length < max) {
       const msg = await wal.next();
       const d = replica.decideNext(msg);
+      const report = (p: AuditProblem): void => {
+        const chain = d.content.project;
+        if (t.chain === undefined || chain === t.chain || chain === DEPLOYMENT_CHAIN) {
+          problems.push({ ...p, chain });
+        }
+      };
       outcomes[d.content.outcome] = (outcomes[d.content.outcome] ?? 0) + 1;
+      chains[d.content.project] = (chains[d.content.project] ?? 0) + 1;
       if (msg.seq > drLast) {
-        problems.push({
+        report({
           seq: msg.seq,
           kind: 'missing_record',
           detail: `no decision record for WAL entry ${msg.seq}`,
@@ -94,7 +108,7 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       }
       const raw = await drs.next();
       if (raw.seq !== msg.seq) {
-        problems.push({
+        report({
           seq: msg.seq,
           kind: 'seq_mismatch',
           detail: `record stream gave ${raw.seq}`,
@@ -103,7 +117,7 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       }
       const rec = decodeDr(raw.data);
       if (rec.prev_dr_hash !== d.content.prev_dr_hash) {
-        problems.push({
+        report({
           seq: msg.seq,
           kind: 'chain_break',
           detail: `prev_dr_hash ${rec.prev_dr_hash}, expected ${d.content.prev_dr_hash}`,
@@ -118,14 +132,14 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
             return err instanceof ReplayMismatchError ? err : null;
           }
         })();
-        problems.push({
+        report({
           seq: msg.seq,
           kind: 'content_mismatch',
           detail: e?.message ?? 'content differs',
         });
       }
       if (!verifyDrSignature(rec, verifier)) {
-        problems.push({
+        report({
           seq: msg.seq,
           kind: 'bad_signature',
           detail: `signature of ${rec.writer} does not verify`,
@@ -137,7 +151,7 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
     await wal.close();
     await drs.close();
   }
-  const applied = replica.state.clock.applied_count;
+  const applied = replica.appliedTotal;
   if (problems.length === 0 && trLast !== applied) {
     problems.push({
       seq: walLast,
@@ -155,6 +169,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
     applied_count: applied,
     final_state_hash: hs.head,
     final_facts_hash: hs.facts,
+    final_world_hash: worldHash(core, replica.position()),
+    chains: Object.fromEntries(Object.entries(chains).sort(([a], [b]) => (a < b ? -1 : 1))),
     outcomes,
     problems,
     millis: Math.round(performance.now() - t0),

@@ -148,12 +148,14 @@ export class FencedPublisher {
     data: Uint8Array,
     msgId: string,
     expectLastSeq: number,
+    extra: Readonly<Record<string, string>> = {},
   ): Promise<FencedAck> {
     if (this.closed) return Promise.reject(new Error('publisher is closed'));
     const reply = `${this.prefix}.${(this.next++).toString(36)}`;
     const h = headers();
     h.set('Nats-Msg-Id', msgId);
     h.set('Nats-Expected-Last-Sequence', String(expectLastSeq));
+    for (const [k, v] of Object.entries(extra)) h.set(k, v);
     return new Promise<FencedAck>((resolve, reject) => {
       this.waiting.set(reply, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });
       try {

@@ -15,11 +15,10 @@
  * that a crash kept from being stored (the writer publishes them before anything else).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { Core, Genesis, Hasher, State } from '../../core/index.js';
+import type { Core, Genesis, Hasher } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import {
   DR_FORMAT_VERSION,
-  chainStart,
   contentOf,
   decodeDr,
   drHash,
@@ -29,7 +28,7 @@ import {
 } from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
-import { Replica } from './replica.js';
+import { Replica, verifyWorld, worldHash, worldStateOf } from './replica.js';
 import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import { SwooshError } from '../../protocol/errors.js';
 import type { SnapshotStore } from './snapshots.js';
@@ -91,13 +90,13 @@ async function startingPoint(
   for (const revision of await deps.snapshots.revisions()) {
     try {
       const snap = await deps.snapshots.load(revision);
-      const problem = core.verifyLoaded(snap.state);
-      const hs = core.hashes(snap.state);
+      const world = worldStateOf(snap.state);
+      const problem = snap.state.v !== 2 ? 'not a v2 snapshot' : verifyWorld(core, world);
       const why =
         problem ??
-        (hs.head !== snap.state_hash
-          ? `state hashes to ${hs.head}, snapshot claims ${snap.state_hash}`
-          : hs.facts !== snap.facts_hash
+        (worldHash(core, world) !== snap.state_hash
+          ? `documents hash to ${worldHash(core, world)}, snapshot claims ${snap.state_hash}`
+          : core.hashes(world.deployment).facts !== snap.facts_hash
             ? 'facts hash differs'
             : snap.wal_seq > drLast
               ? `snapshot at ${snap.wal_seq} is past the last record ${drLast}`
@@ -119,22 +118,19 @@ async function startingPoint(
       }
       const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: snap.wal_seq });
       const rec = dr === null ? null : decodeDr(dr.data);
-      if (
-        rec === null ||
-        rec.state_post_hash !== snap.state_hash ||
-        drHash(hasher, contentOf(rec)) !== snap.dr_hash
-      ) {
+      if (rec === null || drHash(hasher, contentOf(rec)) !== snap.dr_hash) {
         deps.log('warn', 'snapshot does not match its decision record; trying an older one', {
           revision,
         });
         continue;
       }
-      const replica = new Replica(core, hasher, deps.verifier, snap.state.meta.instance_id, {
-        state: snap.state,
+      const replica = new Replica(core, hasher, deps.verifier, deps.genesis.instance_id, {
+        ...world,
         lastSeq: snap.wal_seq,
         lastDrHash: snap.dr_hash,
         lastWalEntryHash: snap.wal_entry_hash,
       });
+      replica.lastLogMs = wal.logMs;
       return { replica, revision };
     } catch (err) {
       if (err instanceof SwooshError) throw err;
@@ -144,13 +140,7 @@ async function startingPoint(
       });
     }
   }
-  const state: State = core.genesis(deps.genesis);
-  const replica = new Replica(core, hasher, deps.verifier, state.meta.instance_id, {
-    state,
-    lastSeq: 0,
-    lastDrHash: chainStart(hasher, state.meta.genesis_hash),
-    lastWalEntryHash: '',
-  });
+  const replica = Replica.fromGenesis(core, hasher, deps.verifier, deps.genesis);
   return { replica, revision: 0 };
 }
 
@@ -167,7 +157,7 @@ async function resumable(
     if (replica.lastSeq > drLast) {
       return `replica at ${replica.lastSeq} is past the last record ${drLast}`;
     }
-    if (replica.state.clock.applied_count > trStored) {
+    if (replica.appliedTotal > trStored) {
       return "TRANSITIONS records are missing before the replica's position";
     }
     if (replica.lastSeq === 0) return null;
@@ -205,11 +195,10 @@ async function checkFormat(deps: RecoveryDeps): Promise<void> {
     'record_format_mismatch',
     `DECISIONS holds decision records of format v${String(v)}; this SWOOSH writes and replays ` +
     `v${DR_FORMAT_VERSION}. ` +
-      'Records of format v1 were decided with rules that depended on the Node.js runtime and ' +
-      'cannot be ' +
-      'recomputed equal, so recovery refuses rather than accept a mismatch. Keep the old ' +
-      'deployment ' +
-      'read-only and move to a new prefix: see docs/upgrading.md "From record format v1".',
+      'Records of an older format cannot be recomputed equal (v1 depended on the Node.js ' +
+      'runtime; v2 had one chain for one project), so recovery refuses rather than accept a ' +
+      'mismatch. Keep the old deployment read-only and move to a new prefix: see ' +
+      `docs/upgrading.md "From record format v${String(v)}".`,
     false,
   );
 }
@@ -284,7 +273,7 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
     from,
     replayed: drLast - from,
     wal_last: walLast,
-    state_hash: deps.core.hashes(replica.state).head,
+    state_hash: worldHash(deps.core, replica.position()),
     pending_transitions: pending.length,
     millis: Math.round(millis),
   });

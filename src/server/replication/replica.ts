@@ -1,21 +1,28 @@
 /**
- * A replica: the core's state plus where it stands in the WAL and the decision-record chain.
+ * A replica: every chain's document (the deployment's and each project's) plus where it stands
+ * in the WAL and in each decision-record chain.
  * The writer and every follower are replicas; they differ only in what they do at the tail
  * (the writer publishes decision records, a follower compares them). Recovery is the same
  * for both: load the newest valid snapshot, then replay the WAL against the stored records.
  */
 import {
+  type ChainStep,
   type Core,
+  type Genesis,
   type Hasher,
   type State,
-  type StepResult,
   type WalEntry,
   type WalSeq,
+  DEFAULT_PROJECT,
+  DEPLOYMENT_CHAIN,
+  compareHlc,
   hashText,
   jcs,
+  parseHlc,
 } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import {
+  chainStart,
   contentMembers,
   contentOf,
   contentTextOf,
@@ -31,7 +38,7 @@ import {
   verdictsOf,
   type PreparedEntry,
 } from '../../protocol/entry.js';
-import type { WalMessage } from '../../protocol/wal-message.js';
+import { parseWalSubject, type WalMessage } from '../../protocol/wal-message.js';
 
 /**
  * Thrown when a recomputed record differs from the stored one: a determinism bug or a lost write.
@@ -67,31 +74,137 @@ function firstDifference(a: DrContent, b: DrContent): [string, string, string] {
 /** One decided entry: the step, its record content and the content hash. */
 export interface Decided {
   readonly msg: WalMessage;
-  readonly step: StepResult;
+  readonly step: ChainStep;
   readonly content: DrContent;
   /** JCS text of the content (what the hash covers and replicas compare), with member offsets. */
   readonly text: ContentText;
   /** = text.text */
   readonly contentText: string;
   readonly hash: string;
-  /** Applied count before this entry (its transitions take the next indexes). */
+  /** Transitions applied before this entry, all chains (its transitions take the next indexes). */
   readonly appliedBefore: number;
 }
 
+/** The head of one decision chain: its last record's index and content hash. */
+export interface ChainHead {
+  readonly index: number;
+  readonly drHash: string;
+}
+
+/** Every chain's document and head: what a replica folds, and what a snapshot stores. */
+export interface WorldState {
+  readonly deployment: State;
+  readonly projects: ReadonlyMap<string, State>;
+  readonly chains: ReadonlyMap<string, ChainHead>;
+  /** Transitions applied so far, all chains: the TRANSITIONS stream's fence. */
+  readonly appliedTotal: number;
+}
+
 /** Where a replica stands. */
-export interface ReplicaPosition {
-  readonly state: State;
+export interface ReplicaPosition extends WorldState {
   readonly lastSeq: number;
+  /** Content hash of the last record (whatever its chain): the record at `lastSeq`. */
   readonly lastDrHash: string;
   readonly lastWalEntryHash: string;
 }
 
+/** A replica's documents as a snapshot stores them (JSON). */
+export interface WorldDoc {
+  readonly v: 2;
+  readonly deployment: State;
+  readonly projects: { readonly [project: string]: State };
+  readonly chains: { readonly [chain: string]: ChainHead };
+  readonly applied_total: number;
+}
+
+/** The snapshot form of a position's documents (projects and chains sorted by id). */
+export function worldDocOf(p: WorldState): WorldDoc {
+  const projects: Record<string, State> = {};
+  for (const id of [...p.projects.keys()].sort()) projects[id] = p.projects.get(id) as State;
+  const chains: Record<string, ChainHead> = {};
+  for (const id of [...p.chains.keys()].sort()) chains[id] = p.chains.get(id) as ChainHead;
+  return { v: 2, deployment: p.deployment, projects, chains, applied_total: p.appliedTotal };
+}
+
+/** Back from the snapshot form. */
+export function worldStateOf(d: WorldDoc): WorldState {
+  return {
+    deployment: d.deployment,
+    projects: new Map(Object.entries(d.projects)),
+    chains: new Map(Object.entries(d.chains)),
+    appliedTotal: d.applied_total,
+  };
+}
+
+/**
+ * One hash over every chain's document: H(JCS({deployment: HEAD, facts, identities, projects:
+ * {id: HEAD}})). What a snapshot claims and is verified against; O(projects), so it is computed
+ * per snapshot, never per decision.
+ */
+export function worldHash(core: Core, w: WorldState): string {
+  const d = core.hashes(w.deployment);
+  const projects: Record<string, string> = {};
+  for (const id of [...w.projects.keys()].sort()) {
+    projects[id] = core.hashes(w.projects.get(id) as State).head;
+  }
+  return core.hash({ deployment: d.head, facts: d.facts, identities: d.identities, projects });
+}
+
+/** The newest accepted HLC of any chain (null before the first accepted proposal). */
+export function latestHlc(w: WorldState): string | null {
+  let best: string | null = w.deployment.clock.hlc_last;
+  for (const doc of w.projects.values()) {
+    const h = doc.clock.hlc_last;
+    if (h !== null && (best === null || compareHlcText(h, best) > 0)) best = h;
+  }
+  return best;
+}
+
+function compareHlcText(a: string, b: string): number {
+  const x = parseHlc(a);
+  const y = parseHlc(b);
+  if (!x.ok || !y.ok) return a < b ? -1 : a > b ? 1 : 0;
+  return compareHlc(x.hlc, y.hlc);
+}
+
+/** Why loaded documents cannot be used (chart, idem chains), or null. */
+export function verifyWorld(core: Core, w: WorldState): string | null {
+  const d = core.verifyLoaded(w.deployment);
+  if (d !== null) return `deployment: ${d}`;
+  for (const [id, doc] of w.projects) {
+    const p = core.verifyLoaded(doc);
+    if (p !== null) return `project ${id}: ${p}`;
+    if (!Object.hasOwn(w.deployment.projects, id)) return `project ${id} is not in the registry`;
+  }
+  return null;
+}
+
+/** The world before the first entry, for a genesis. */
+export function genesisPosition(core: Core, hasher: Hasher, genesis: Genesis): ReplicaPosition {
+  const w = core.genesisWorld(genesis);
+  const genesisHash = w.deployment.meta.genesis_hash;
+  return {
+    deployment: w.deployment,
+    projects: new Map(w.projects),
+    chains: new Map(),
+    appliedTotal: 0,
+    lastSeq: 0,
+    lastDrHash: chainStart(hasher, genesisHash, DEPLOYMENT_CHAIN),
+    lastWalEntryHash: '',
+  };
+}
+
 /** Replica state and the deterministic step shared by writer, follower and recovery. */
 export class Replica {
-  state: State;
+  deployment: State;
+  private projects: Map<string, State>;
+  private chains: Map<string, ChainHead>;
+  appliedTotal: number;
   lastSeq: number;
   lastDrHash: string;
   lastWalEntryHash: string;
+  /** Log time of the last entry decided (what reads catch projects up to). */
+  lastLogMs = 0;
 
   constructor(
     readonly core: Core,
@@ -100,28 +213,75 @@ export class Replica {
     private readonly instance: string,
     pos: ReplicaPosition,
   ) {
-    this.state = pos.state;
+    this.deployment = pos.deployment;
+    this.projects = new Map(pos.projects);
+    this.chains = new Map(pos.chains);
+    this.appliedTotal = pos.appliedTotal;
     this.lastSeq = pos.lastSeq;
     this.lastDrHash = pos.lastDrHash;
     this.lastWalEntryHash = pos.lastWalEntryHash;
   }
 
+  /** A replica at the genesis. */
+  static fromGenesis(
+    core: Core,
+    hasher: Hasher,
+    verifier: SignatureVerifier,
+    genesis: Genesis,
+  ): Replica {
+    const start = genesisPosition(core, hasher, genesis);
+    return new Replica(core, hasher, verifier, genesis.instance_id, start);
+  }
+
   /** Where the replica stands (to return to it if the next step must be undone). */
   position(): ReplicaPosition {
     return {
-      state: this.state,
+      deployment: this.deployment,
+      projects: new Map(this.projects),
+      chains: new Map(this.chains),
+      appliedTotal: this.appliedTotal,
       lastSeq: this.lastSeq,
       lastDrHash: this.lastDrHash,
       lastWalEntryHash: this.lastWalEntryHash,
     };
   }
 
-  /** Go back to a position taken earlier (states are immutable, so this is exact). */
+  /** Go back to a position taken earlier (documents are immutable, so this is exact). */
   restore(p: ReplicaPosition): void {
-    this.state = p.state;
+    this.deployment = p.deployment;
+    this.projects = new Map(p.projects);
+    this.chains = new Map(p.chains);
+    this.appliedTotal = p.appliedTotal;
     this.lastSeq = p.lastSeq;
     this.lastDrHash = p.lastDrHash;
     this.lastWalEntryHash = p.lastWalEntryHash;
+  }
+
+  /** Project ids, sorted. */
+  projectIds(): string[] {
+    return [...this.projects.keys()].sort();
+  }
+
+  /** A project as readers see it (caught up to the deployment's facts), or null. */
+  view(project: string): State | null {
+    const doc = this.projects.get(project);
+    return doc === undefined ? null : this.core.projectView(this.deployment, doc, this.lastLogMs);
+  }
+
+  /** A chain's head (index 0 and its start hash before its first record). */
+  chainHead(chain: string): ChainHead {
+    return this.chains.get(chain) ?? {
+      index: 0,
+      drHash: chainStart(this.hasher, this.deployment.meta.genesis_hash, chain),
+    };
+  }
+
+  /**
+   * The state v1 readers know: the default project's view, or the deployment's document when
+   * the deployment has no default project.
+   */
+  get state(): State {
+    return this.view(DEFAULT_PROJECT) ?? this.deployment;
   }
 
   /**
@@ -131,8 +291,8 @@ export class Replica {
    */
   static prepare(msg: WalMessage): { decoded: Decoded; prepared: PreparedEntry } {
     const decoded = decodeEnvelope(msg.data);
-    const name = msg.subject.split('.').at(-1) ?? '';
-    const channel = msg.subject.includes('.facts.') ? 'fact' : 'proposal';
+    const { name, channel, scope } = parseWalSubject(msg.subject);
+    const scoped = scope === undefined ? {} : { scope };
     if (!decoded.ok) {
       return {
         decoded,
@@ -146,6 +306,7 @@ export class Replica {
             name,
             code: decoded.code,
             message: decoded.message,
+            ...scoped,
           },
         },
       };
@@ -159,6 +320,7 @@ export class Replica {
         name,
         body: decoded.body,
         sig: decoded.sig,
+        ...scoped,
       }),
     };
   }
@@ -187,7 +349,7 @@ export class Replica {
           'entries must be decided in order',
       );
     }
-    const appliedBefore = this.state.clock.applied_count;
+    const appliedBefore = this.appliedTotal;
     let decoded: Decoded;
     let entry: WalEntry;
     if (pre === undefined) {
@@ -201,19 +363,27 @@ export class Replica {
       decoded = pre.decoded;
       entry = completeEntry(pre.prepared, pre.verdicts);
     }
-    const step = this.core.step(this.state, entry);
+    const chain = this.core.route(this.deployment, entry);
+    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
+    const step = this.core.stepChain(this.deployment, chain, doc, entry);
     const entryHash = walEntryHash(msg.subject, msg.data, decoded);
+    const head = this.chainHead(chain);
     const content = drContent(
       this.instance,
       { seq: msg.seq, wal_entry_hash: entryHash },
       step,
-      this.lastDrHash,
+      { index: head.index + 1, prevDrHash: head.drHash },
     );
     const text = contentTextOf(contentMembers(content));
     const contentText = text.text;
     const hash = hashText(this.hasher, contentText);
-    this.state = step.state;
+    this.deployment = step.deployment;
+    if (chain !== DEPLOYMENT_CHAIN) this.projects.set(chain, step.stored);
+    for (const c of step.created) this.projects.set(c.project, c.state);
+    this.chains.set(chain, { index: head.index + 1, drHash: hash });
+    this.appliedTotal += step.decision.applied.length;
     this.lastSeq = msg.seq;
+    this.lastLogMs = msg.logMs;
     this.lastDrHash = hash;
     this.lastWalEntryHash = entryHash;
     return { msg, step, content, text, contentText, hash, appliedBefore };

@@ -1,6 +1,8 @@
 /**
  * Snapshots in the `<P>_SNAPSHOTS` KV bucket, key `head` (ARCHITECTURE §5).
  *
+ * The state is every chain's document (the deployment's and each project's, WorldDoc) in one
+ * value; per-project keys, written on their own schedule, are the next step (ADR 0002 §5).
  * A snapshot is `{state, state_hash, facts_hash, wal_seq, wal_entry_hash, hlc_last,
  * chart_hash, dr_hash}`. When its JSON fits under the server's max payload it is stored inline
  * in `head`. When it does not, it is split into chunks stored under content-addressed keys
@@ -13,7 +15,7 @@
  */
 import type { KV } from '@nats-io/kv';
 import { createHash } from 'node:crypto';
-import type { State } from '../../core/index.js';
+import type { WorldDoc } from './replica.js';
 
 /** Bytes kept free under max_payload for the KV headers and framing. */
 export const SNAPSHOT_PAYLOAD_MARGIN_BYTES = 4096;
@@ -35,15 +37,15 @@ export interface SnapshotMeta {
 
 /** A loaded snapshot. */
 export interface Snapshot extends SnapshotMeta {
-  readonly state: State;
+  readonly state: WorldDoc;
   readonly revision: number;
   readonly bytes: number;
 }
 
 type Head =
-  | (SnapshotMeta & { readonly v: 1; readonly encoding: 'inline'; readonly state: State })
+  | (SnapshotMeta & { readonly v: 2; readonly encoding: 'inline'; readonly state: WorldDoc })
   | (SnapshotMeta & {
-      readonly v: 1;
+      readonly v: 2;
       readonly encoding: 'chunked';
       readonly chunks: readonly string[];
       readonly bytes: number;
@@ -83,13 +85,13 @@ export class SnapshotStore {
   /** Write a snapshot if `head` is still at `expectedRevision` (0: must not exist). */
   async write(
     meta: SnapshotMeta,
-    state: State,
+    state: WorldDoc,
     expectedRevision: number,
   ): Promise<{ revision: number; bytes: number; encoding: 'inline' | 'chunked' }> {
     // The state is serialized once (it can be megabytes): the inline head is composed around it.
     const stateText = JSON.stringify(state);
     const limit = this.maxPayloadBytes - SNAPSHOT_PAYLOAD_MARGIN_BYTES;
-    const metaText = JSON.stringify({ v: 1, encoding: 'inline', ...meta });
+    const metaText = JSON.stringify({ v: 2, encoding: 'inline', ...meta });
     const inline = `${metaText.slice(0, -1)},"state":${stateText}}`;
     let headText = inline;
     let encoding: 'inline' | 'chunked' = 'inline';
@@ -103,7 +105,7 @@ export class SnapshotStore {
         await this.kv.put(`chunk.${key}`, part);
       }
       headText = JSON.stringify({
-        v: 1,
+        v: 2,
         encoding: 'chunked',
         ...meta,
         chunks,
@@ -138,8 +140,11 @@ export class SnapshotStore {
       throw new Error(`snapshot revision ${revision} is not there`);
     }
     const head = JSON.parse(dec.decode(e.value)) as Head;
-    if (head.v !== 1) {
-      throw new Error(`snapshot revision ${revision} has unknown version ${String(head.v)}`);
+    if (head.v !== 2) {
+      throw new Error(
+        `snapshot revision ${revision} is of version ${String(head.v)}, this build reads 2 ` +
+        '(every chain\'s document)',
+      );
     }
     if (head.encoding === 'inline') return { ...head, revision, bytes: e.value.length };
     const parts: Uint8Array[] = [];
@@ -155,7 +160,7 @@ export class SnapshotStore {
     }
     const text = dec.decode(Buffer.concat(parts));
     const { chunks: _c, bytes: _b, encoding: _e, ...meta } = head;
-    return { ...meta, state: JSON.parse(text) as State, revision, bytes: head.bytes };
+    return { ...meta, state: JSON.parse(text) as WorldDoc, revision, bytes: head.bytes };
   }
 
   /** Purge chunks that no retained head revision names. */

@@ -7,14 +7,17 @@
  *  3. decode every envelope and verify every signature (envelopes and council votes) on the
  *     crypto pool's worker threads — a pure function of the bytes, so the verdicts are the
  *     ones any replica computes; then, on this thread and in order, decide + evolve
- *     (core.step) and build each decision record's content; then sign the records on the pool;
- *  4. publish every record to DECISIONS with Nats-Expected-Last-Sequence = WAL seq − 1 and
- *     Nats-Msg-Id = dr:<seq> (the fence: DR seq always equals WAL seq, and a second writer's
- *     publish is refused), and each applied transition to TRANSITIONS fenced the same way by
- *     the applied count. The batch's first record is awaited alone: it proves the log ends
- *     exactly where this replica does. Only then is the rest pipelined, acks awaited together
- *     (pipelined without that proof, a stale ex-writer's later records could land on a tail
- *     the new writer has not reached yet, each one individually passing the fence);
+ *     in the entry's chain (core.stepChain) and build each decision record's content; then sign
+ *     the records on the pool;
+ *  4. publish every record to its chain's subject `<prefix>.dr.<chain>` with
+ *     Nats-Expected-Last-Sequence = WAL seq − 1 and Nats-Msg-Id = dr:<chain>:<chain index>
+ *     (the fence: DR seq always equals WAL seq while one writer decides every chain, and a
+ *     second writer's publish is refused), and each applied transition to TRANSITIONS fenced
+ *     the same way by the deployment's applied count. The batch's first record is awaited
+ *     alone: it proves the log ends exactly where this replica does. Only then is the rest
+ *     pipelined, acks awaited together (pipelined without that proof, a stale ex-writer's
+ *     later records could land on a tail the new writer has not reached yet, each one
+ *     individually passing the fence);
  *  5. only then ack the WAL messages (nothing is acked before its outputs are stored);
  *  6. snapshot every N decisions, and right after a decision that says so (`snapshot`: it applied
  *     a transition the chart marks `snapshot: true`, today the one entering REVERB).
@@ -53,7 +56,14 @@ import {
 import type { CryptoPool } from './crypto-pool.js';
 import { verdictsOf, type SigCheck } from '../../protocol/entry.js';
 import { MessagePump, StreamReader } from '../../protocol/batch-reader.js';
-import { Replica, type Decided, type ReplicaPosition } from './replica.js';
+import {
+  Replica,
+  latestHlc,
+  worldDocOf,
+  worldHash,
+  type Decided,
+  type ReplicaPosition,
+} from './replica.js';
 import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import type { SnapshotStore } from './snapshots.js';
 import { jcs } from '../../core/index.js';
@@ -78,8 +88,10 @@ export type CrashPoint =
 
 /** Subjects the writer publishes to. */
 export interface WriterSubjects {
-  dr(outcome: string, transition: string): string;
-  transitions(region: string, transition: string): string;
+  /** `<prefix>.dr.<chain>`: a project's chain or `_deployment`. */
+  dr(chain: string): string;
+  /** `<prefix>.transitions.<project>.<region>.<transition>`. */
+  transitions(project: string, region: string, transition: string): string;
 }
 
 /** What the writer needs. */
@@ -186,7 +198,11 @@ export class Writer {
   }
 
   private publishTransition(tr: TransitionRecord): Promise<FencedAck> {
-    const subject = this.deps.subjects.transitions(tr.region, subjectToken(tr.transition));
+    const subject = this.deps.subjects.transitions(
+      tr.project,
+      tr.region,
+      subjectToken(tr.transition),
+    );
     return this.publisher.publish(
       subject,
       new TextEncoder().encode(jcs(tr)),
@@ -377,10 +393,14 @@ export class Writer {
         const seq = d.msg.seq;
         this.crash('before_publish', seq);
         const dr = this.publisher.publish(
-          this.deps.subjects.dr(d.content.outcome, subjectToken(d.content.transition)),
+          this.deps.subjects.dr(d.content.project),
           s.bytes,
-          `dr:${seq}`,
+          `dr:${d.content.project}:${d.content.chain_index}`,
           seq - 1,
+          {
+            'Swoosh-Outcome': d.content.outcome,
+            'Swoosh-Transition': subjectToken(d.content.transition),
+          },
         );
         // Step 4's proof of position: nothing else of the batch is sent until the first record is
         // stored.
@@ -455,26 +475,26 @@ export class Writer {
   /** Step 6: snapshot a stored position (revision CAS); by default the last one stored. */
   async snapshot(p: ReplicaPosition = this.stored): Promise<void> {
     const core = this.deps.replica.core;
-    const hs = core.hashes(p.state);
+    const hlc = latestHlc(p);
     const meta = {
-      state_hash: hs.head,
-      facts_hash: hs.facts,
+      state_hash: worldHash(core, p),
+      facts_hash: core.hashes(p.deployment).facts,
       wal_seq: p.lastSeq,
       wal_entry_hash: p.lastWalEntryHash,
-      hlc_last: p.state.clock.hlc_last,
-      chart_hash: p.state.meta.chart_hash,
+      hlc_last: hlc,
+      chart_hash: p.deployment.meta.chart_hash,
       dr_hash: p.lastDrHash,
-      applied_count: p.state.clock.applied_count,
+      applied_count: p.appliedTotal,
       taken_at_ms: Date.now(),
     };
     try {
       this.crash('during_snapshot', p.lastSeq);
-      const w = await this.deps.snapshots.write(meta, p.state, this.snapshotRevision);
+      const w = await this.deps.snapshots.write(meta, worldDocOf(p), this.snapshotRevision);
       this.snapshotRevision = w.revision;
       this.lastSnapshotSeq = p.lastSeq;
       this.deps.onSnapshot({
         seq: p.lastSeq,
-        hlc: p.state.clock.hlc_last,
+        hlc,
         revision: w.revision,
         bytes: w.bytes,
         encoding: w.encoding,

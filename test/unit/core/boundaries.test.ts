@@ -62,18 +62,19 @@ describe('licence grace (60,000 ms from the revoking fact)', () => {
     expect(r.decision.log_ms).toBe(until);
     expect(r.decision.code).toBe('license_expired');
   });
-  it('Given DEGRADED.GRACE, When a tick is logged 1 ms before the grace ends, Then no hard stop', () => {
+  // Facts reach a project at its next entry (the catch-up, src/core/world/world.ts).
+  it('Given DEGRADED.GRACE, When the project\'s next entry is logged 1 ms before the grace ends, Then no hard stop', () => {
     const { w, until } = revoked();
     nextEntryAt(w, until - 1);
-    const r = ok(w.fact('tick', {}));
-    expect(r.decision.applied).toEqual([]);
+    const r = resolve(w);
+    expect(r.decision.applied).toEqual(['Control_LicenseGrace']);
     expect(w.state.control.degraded).toBe('GRACE');
   });
-  it('Given DEGRADED.GRACE, When a tick is logged at the grace end, Then Control_LicenseExpired', () => {
+  it('Given DEGRADED.GRACE, When the project\'s next entry is logged at the grace end, Then Control_LicenseExpired', () => {
     const { w, until } = revoked();
     nextEntryAt(w, until);
-    const r = ok(w.fact('tick', {}));
-    expect(r.decision.applied).toEqual(['Control_LicenseExpired']);
+    const r = resolve(w);
+    expect(r.decision.applied).toEqual(['Control_LicenseGrace', 'Control_LicenseExpired']);
     expect(w.state.control.degraded).toBe('HARD_STOP');
   });
 });

@@ -25,7 +25,7 @@ describe('idem_conflict', () => {
   it('Given an accepted key, When another transition uses it, Then idem_conflict and the state is untouched', () => {
     const w = new World();
     const first = ok(w.propose(CAST.admin, 'Identity_Grant', grant, { idem: 'k-1' }));
-    const before = fresh.hashes(w.state);
+    const before = fresh.hashes(w.deployment); // Identity_* is decided in the deployment chain
     const r = w.propose(CAST.admin, 'Identity_Revoke', grant, { idem: 'k-1' });
     expect(r.decision).toMatchObject({ outcome: 'rejected', code: 'idem_conflict', failing_guard: 'idempotency' });
     expect(r.decision.message).toContain(`WAL seq ${first.decision.seq}`);

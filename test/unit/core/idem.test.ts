@@ -70,7 +70,7 @@ describe('idempotency memory', () => {
     ok(w.propose(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['voter'] }, { idem: 'a' }));
     ok(w.propose(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['council'] }, { idem: 'b' }));
     ok(w.propose(CAST.admin, 'Identity_Revoke', { identity: CAST.c3.signer, roles: ['voter'] }, { idem: 'c' }));
-    expect(w.state.idem.count).toBe(2);
+    expect(w.deployment.idem.count).toBe(2); // control proposals: the deployment chain
     const again = w.propose(CAST.admin, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['voter'] }, { idem: 'a' });
     expect(again.decision.outcome).toBe('accepted');
   });

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { HISTORY_MAX } from '../../../src/core/evolve/evolve.js';
 import { InvariantViolation, assertInvariants } from '../../../src/core/invariants.js';
-import type { Decision, State, StepResult } from '../../../src/core/index.js';
+import type { ChainStep, Decision, State } from '../../../src/core/index.js';
 import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
 import { boot, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
@@ -27,10 +27,8 @@ function check(w: World, t: Triple): void {
 }
 
 /** The pre state of the world's last step and that step, as a triple. */
-function lastStep(w: World, r: StepResult): Triple {
-  const prev = w.results[w.results.length - 2];
-  if (prev === undefined) throw new Error('lastStep needs at least two steps');
-  return { pre: prev.state, d: r.decision, post: r.state };
+function lastStep(_w: World, r: ChainStep): Triple {
+  return { pre: r.before, d: r.decision, post: r.state };
 }
 
 function expectViolation(w: World, t: Triple, invariant: string): void {
@@ -45,11 +43,16 @@ function expectViolation(w: World, t: Triple, invariant: string): void {
   expect((caught as InvariantViolation).seq).toBe(t.d.seq);
 }
 
-/** A world in EXECUTION and a real fact step (tick) taken there: a valid triple to break. */
+/**
+ * A world in EXECUTION and a real fact decision (a tick) over its project's state, which the
+ * fact leaves as it is (facts are the deployment's): a valid triple to break.
+ */
 function executionTick(): { w: World; t: Triple } {
   const w = new World();
   toExecution(w);
-  const t = lastStep(w, ok(w.fact('tick', {})));
+  const r = ok(w.fact('tick', {}));
+  const view = w.state;
+  const t = { pre: view, d: r.decision, post: view };
   check(w, t);
   return { w, t };
 }
@@ -154,7 +157,8 @@ describe('assertInvariants: each invariant is reported by name', () => {
     boot(w);
     w.propose(CAST.ingest, 'Ingestion_SourcesResolved', { sources: [{ uri: 'https://evil.example/x' }] });
     expect(w.state.control.top).toBe('QUARANTINED');
-    const t = lastStep(w, ok(w.fact('tick', {})));
+    const view = w.state;
+    const t = { pre: view, d: ok(w.fact('tick', {})).decision, post: view };
     check(w, t);
     const post = { ...t.post, control: { ...t.post.control, top: 'PROJECT_LIFECYCLE', history: [] } };
     expectViolation(w, { ...t, post }, 'quarantine_sticky');
