@@ -12,6 +12,7 @@ import {
   type Section,
 } from '../../proving/bench/run.js';
 import { fail, parsePositive } from '../options.js';
+import { projectsReport } from '../../proving/bench/projects.js';
 
 /** Parse `--only`: a comma-separated, non-empty subset of the sections. */
 export function parseSections(v: string): Section[] {
@@ -158,11 +159,25 @@ export function registerBench(program: Command, run: BenchRunner = runAndPrint):
       `
 Example:
   $ swoosh bench --quick
+  $ swoosh bench --projects
   $ swoosh bench --only ceilings,e2e --decisions 50000 --json
   $ swoosh bench --only recovery,memory --recovery-entries 100000 --memory-decisions 500000`,
     )
-    .action(async (o: BenchFlags) => {
+    .option(
+      '--projects',
+      'only the many-projects figures, in the core: µs per decision at 100, 1,000 and 10,000 ' +
+      'projects and the heap of 1,000 and 10,000 idle ones (run with node --expose-gc for ' +
+      'exact heap figures: npm run bench:projects)',
+    )
+    .action(async (o: BenchFlags & { projects?: boolean }) => {
       try {
+        if (o.projects === true) {
+          const r = projectsReport();
+          process.stdout.write(o.json === true
+            ? `${JSON.stringify({ cost: r.cost, idle: r.idle }, null, 2)}\n`
+            : `${r.lines.join('\n')}\n`);
+          return;
+        }
         await run(
           benchOptionsFrom(o, (m) => process.stderr.write(`${m}\n`)),
           o,

@@ -39,6 +39,7 @@ import {
   type PreparedEntry,
 } from '../../protocol/entry.js';
 import { parseWalSubject, type WalMessage } from '../../protocol/wal-message.js';
+import { CowMap } from './cow-map.js';
 
 /**
  * Thrown when a recomputed record differs from the stored one: a determinism bug or a lost write.
@@ -106,6 +107,11 @@ export interface ReplicaPosition extends WorldState {
   /** Content hash of the last record (whatever its chain): the record at `lastSeq`. */
   readonly lastDrHash: string;
   readonly lastWalEntryHash: string;
+}
+
+/** A snapshot of a copy-on-write map is O(chunks); any other map is copied once. */
+function cowOf<V>(m: ReadonlyMap<string, V>): CowMap<V> {
+  return m instanceof CowMap ? (m as CowMap<V>).snapshot() : new CowMap(m.entries());
 }
 
 /** A replica's documents as a snapshot stores them (JSON). */
@@ -197,8 +203,9 @@ export function genesisPosition(core: Core, hasher: Hasher, genesis: Genesis): R
 /** Replica state and the deterministic step shared by writer, follower and recovery. */
 export class Replica {
   deployment: State;
-  private projects: Map<string, State>;
-  private chains: Map<string, ChainHead>;
+  /** Copy-on-write: a position's snapshot of them costs O(chunks), not O(projects). */
+  private projects: CowMap<State>;
+  private chains: CowMap<ChainHead>;
   appliedTotal: number;
   lastSeq: number;
   lastDrHash: string;
@@ -214,8 +221,8 @@ export class Replica {
     pos: ReplicaPosition,
   ) {
     this.deployment = pos.deployment;
-    this.projects = new Map(pos.projects);
-    this.chains = new Map(pos.chains);
+    this.projects = cowOf(pos.projects);
+    this.chains = cowOf(pos.chains);
     this.appliedTotal = pos.appliedTotal;
     this.lastSeq = pos.lastSeq;
     this.lastDrHash = pos.lastDrHash;
@@ -237,8 +244,8 @@ export class Replica {
   position(): ReplicaPosition {
     return {
       deployment: this.deployment,
-      projects: new Map(this.projects),
-      chains: new Map(this.chains),
+      projects: this.projects.snapshot(),
+      chains: this.chains.snapshot(),
       appliedTotal: this.appliedTotal,
       lastSeq: this.lastSeq,
       lastDrHash: this.lastDrHash,
@@ -249,8 +256,8 @@ export class Replica {
   /** Go back to a position taken earlier (documents are immutable, so this is exact). */
   restore(p: ReplicaPosition): void {
     this.deployment = p.deployment;
-    this.projects = new Map(p.projects);
-    this.chains = new Map(p.chains);
+    this.projects = cowOf(p.projects);
+    this.chains = cowOf(p.chains);
     this.appliedTotal = p.appliedTotal;
     this.lastSeq = p.lastSeq;
     this.lastDrHash = p.lastDrHash;
