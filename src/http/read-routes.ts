@@ -139,7 +139,9 @@ export function projectsPage(
 
 /** What GET /health reports. */
 export interface HealthBody {
-  readonly status: 'ok' | 'starting' | 'diverged' | 'stopped';
+  readonly status: 'ok' | 'starting' | 'diverged' | 'degraded' | 'stopped';
+  /** Why `degraded` or `diverged` (absent otherwise). */
+  readonly reason?: string;
   readonly consensus: {
     readonly role: InstanceStatus['role'];
     readonly term: number;
@@ -156,11 +158,14 @@ export function healthOf(
 ): { http: number; body: HealthBody } {
   let status: HealthBody['status'];
   if (st.role === 'starting' || st.role === 'stopped') status = st.role;
-  else status = st.diverged !== null ? 'diverged' : 'ok';
+  else if (st.diverged !== null) status = 'diverged';
+  else status = st.degraded !== null ? 'degraded' : 'ok';
+  const reason = status === 'diverged' ? st.diverged : status === 'degraded' ? st.degraded : null;
   return {
     http: status === 'ok' ? 200 : 503,
     body: {
       status,
+      ...(reason === null ? {} : { reason }),
       consensus: { role: st.role, term: st.term, leader },
       lastSnapshotHLC: st.last_snapshot_hlc,
       walLag: st.wal_lag,

@@ -24,7 +24,10 @@ import {
 } from '../../src/sdk/index.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
 import { expectConforms } from '../support/openapi.js';
-import { CAST, castGenesis, h, parseFixtureGenesis, type Actor } from '../../src/proving/sim/world.js';
+import { CAST, World, castGenesis, h, parseFixtureGenesis, type Actor } from '../../src/proving/sim/world.js';
+import { publishEntries } from '../../src/proving/sim/publish.js';
+import { FACTS_REFUSED_WINDOW } from '../../src/server/process/instance.js';
+import { jetstream } from '@nats-io/jetstream';
 
 const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'warn' });
 
@@ -42,6 +45,7 @@ describe('HTTP v2: projects', () => {
   let http: HttpClient;
   const clock = new ProducerClock();
   const core = createCore(nodeHasher);
+  const js = (): ReturnType<typeof jetstream> => jetstream(inst.nats.nc);
 
   /** One exchange, checked against the OpenAPI document for `route`. */
   async function call(method: 'GET' | 'POST', route: string, url: string, body?: unknown): Promise<{ status: number; body: J }> {
@@ -165,6 +169,22 @@ describe('HTTP v2: projects', () => {
     const r = await call('POST', '/projects/{project}/transition', '/projects/nope/transition', signed);
     expect(r).toMatchObject({ status: 400, body: { status: 'rejected', code: 'unknown_project' } });
     expect(String(r.body['dr_id'])).toMatch(/\/_deployment\/\d+$/);
+  });
+
+  it('Given facts whose signer the registry does not hold, When 20 in a row are refused, Then /health is degraded with the reason; a recorded fact clears it', async () => {
+    const w = new World(castGenesis(), core, { baseMs: Date.now() });
+    const refused = Array.from({ length: FACTS_REFUSED_WINDOW }, () => w.factEntry('tick', {}, CAST.stranger));
+    const acks = await publishEntries(js(), fx.prefix, w, refused);
+    const last = acks.at(-1)?.seq ?? 0;
+    const until = Date.now() + 20_000;
+    while (inst.status().wal_seq < last && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    const bad = await call('GET', '/health', '/health');
+    expect(bad.status).toBe(503);
+    expect(bad.body).toMatchObject({ status: 'degraded' });
+    expect(String(bad.body['reason'])).toMatch(/facts were refused for their signer \(last: unknown_signer/);
+    const [ok] = await publishEntries(js(), fx.prefix, w, [w.factEntry('tick', {})]);
+    while (inst.status().wal_seq < (ok?.seq ?? 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    expect((await call('GET', '/health', '/health')).body).toMatchObject({ status: 'ok' });
   });
 
   it('Given GET /deployment, Then the genesis, hashes, buckets and project count', async () => {

@@ -530,7 +530,7 @@ describe('other instances', () => {
       await applyStreams(t.nc, streamDefinitions({ prefix, replicas: 1 }), { mode: 'apply' });
       const status: InstanceStatus = {
         name: 'idle', role: 'starting', wal_seq: 0, state_hash: '', facts_hash: '', hlc_last: null,
-        region_hashes: {}, wal_lag: 0, diverged: null, last_snapshot_hlc: null,
+        region_hashes: {}, wal_lag: 0, diverged: null, degraded: null, last_snapshot_hlc: null,
         last_snapshot_seq: 0, term: 0,
       };
       const idle: GatewayInstance = {

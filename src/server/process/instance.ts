@@ -88,10 +88,20 @@ export interface InstanceStatus {
   readonly region_hashes: Readonly<Record<string, string>>;
   readonly wal_lag: number;
   readonly diverged: string | null;
+  /**
+   * Why the process serves but cannot do its job, or null: today, when the last
+   * FACTS_REFUSED_WINDOW facts were all refused for their signer (the feeders' keys are not in
+   * this deployment's registry: every gate then fails on missing facts).
+   */
+  readonly degraded: string | null;
   readonly last_snapshot_hlc: string | null;
   readonly last_snapshot_seq: number;
   readonly term: number;
 }
+
+/** Facts in a row refused for their signer before /health says degraded. */
+export const FACTS_REFUSED_WINDOW = 20;
+const SIGNER_REFUSALS: readonly string[] = ['unknown_signer', 'unauthorized_role', 'bad_signature'];
 
 /** Defaults, each with why. */
 export const INSTANCE_DEFAULTS = {
@@ -168,6 +178,9 @@ export class Instance {
   private admin: Subscription | null = null;
   private walLast = 0;
   private diverged: string | null = null;
+  /** Facts refused for their signer since the last recorded one, and the last such code. */
+  private factsRefused = 0;
+  private lastFactRefusal = '';
   private lastSnapshot = { seq: 0, hlc: null as string | null };
   private term = 0;
   private pool: CryptoPool | null = null;
@@ -393,6 +406,13 @@ export class Instance {
   private onDecided(d: Decided, latencyMs: number | null): void {
     const drId = d.content.dr_id;
     const dec = d.step.decision;
+    if (dec.channel === 'fact') {
+      if (dec.outcome === 'fact') this.factsRefused = 0;
+      else if (dec.code !== null && SIGNER_REFUSALS.includes(dec.code)) {
+        this.factsRefused += 1;
+        this.lastFactRefusal = `${dec.code}: ${dec.message ?? ''}`;
+      }
+    }
     this.metrics.recordDecision(dec, latencyMs === null ? null : Math.max(0, latencyMs) / 1000);
     this.cfg.tracing?.spanForDecision(dec, {
       wal_seq: d.msg.seq,
@@ -535,6 +555,11 @@ export class Instance {
       region_hashes: hs?.sections ?? {},
       wal_lag: Math.max(0, this.walLast - (r?.lastSeq ?? 0)),
       diverged: this.diverged,
+      degraded: this.factsRefused >= FACTS_REFUSED_WINDOW
+        ? `the last ${this.factsRefused} facts were refused for their signer (last: ` +
+          `${this.lastFactRefusal.slice(0, 300)}); the feeders' keys are not in this ` +
+          "deployment's identities: check the genesis or grant them the feeder role"
+        : null,
       last_snapshot_hlc: this.lastSnapshot.hlc,
       last_snapshot_seq: this.lastSnapshot.seq,
       term: this.term,
