@@ -27,6 +27,8 @@ export const METRIC_NAMES = {
   swoosh_snapshots_total: 'counter',
   swoosh_role: 'gauge',
   swoosh_replay_mismatch_total: 'counter',
+  swoosh_chain_decisions_total: 'counter',
+  swoosh_projects: 'gauge',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
 /** A series name of the contract. */
@@ -95,6 +97,8 @@ export interface MetricSeries {
   readonly snapshotsTotal: Counter<'result'>;
   readonly role: Gauge<'role'>;
   readonly replayMismatchTotal: Counter;
+  readonly chainDecisionsTotal: Counter<'bucket'>;
+  readonly projects: Gauge;
 }
 
 /** Options of createMetrics. Names are a contract, so there is deliberately no prefix. */
@@ -117,6 +121,13 @@ export interface Metrics {
    * stored; pass null when it means nothing (replay of old entries during recovery).
    */
   recordDecision(d: Decision, latencySeconds: number | null): void;
+  /**
+   * One decision record of a chain, by the bucket of its project (`deployment` for the
+   * deployment chain): 64 values by default, never one per project.
+   */
+  recordChainDecision(bucket: string): void;
+  /** Projects in the deployment's registry. */
+  setProjects(n: number): void;
   /** Marks `role` as the current role (1) and every other role 0. */
   setRole(role: Role): void;
   /** One pulled batch of `size` WAL entries. */
@@ -153,6 +164,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     contentType: registry.contentType,
     series,
     recordDecision: (d, latencySeconds) => recordDecision(series, d, latencySeconds),
+    recordChainDecision: (bucket) => series.chainDecisionsTotal.inc({ bucket }),
+    setProjects: (n) => series.projects.set(n),
     setRole: (role) => {
       for (const r of ROLES) series.role.set({ role: r }, r === role ? 1 : 0);
     },
@@ -253,6 +266,9 @@ function createSeries(registry: Registry, snap: SnapshotClock): MetricSeries {
     role: gauge('swoosh_role', '1 for the current role of this process, 0 otherwise.', ['role']),
     replayMismatchTotal: counter('swoosh_replay_mismatch_total',
       'Replays whose state hash differed from the recorded one.'),
+    chainDecisionsTotal: counter('swoosh_chain_decisions_total',
+      'Decision records per bucket of projects (`deployment`: facts and control).', ['bucket']),
+    projects: gauge('swoosh_projects', 'Projects in the deployment registry.'),
   };
   // Known label values start at zero so rate() has a starting point and dashboards show the
   // series before the first event.

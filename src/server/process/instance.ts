@@ -20,6 +20,7 @@ import {
   type CoreOptions,
   type Genesis,
   DEFAULT_PROJECT,
+  DEPLOYMENT_CHAIN,
   InvariantViolation,
   type State,
   createCore,
@@ -40,6 +41,7 @@ import {
 } from '../replication/replica.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore } from '../replication/snapshots.js';
+import { bucketOf } from '../replication/buckets.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
 import { DEPLOYMENT_BUCKETS_DEFAULT, claimDeployment } from './deployment.js';
 import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
@@ -406,6 +408,13 @@ export class Instance {
   private onDecided(d: Decided, latencyMs: number | null): void {
     const drId = d.content.dr_id;
     const dec = d.step.decision;
+    const chain = d.content.project;
+    this.metrics.recordChainDecision(
+      chain === DEPLOYMENT_CHAIN ? 'deployment' : String(bucketOf(chain, this.bucketCount)),
+    );
+    if (d.step.created.length > 0 || d.msg.seq === 1) {
+      this.metrics.setProjects(Object.keys(d.step.deployment.projects).length);
+    }
     if (dec.channel === 'fact') {
       if (dec.outcome === 'fact') this.factsRefused = 0;
       else if (dec.code !== null && SIGNER_REFUSALS.includes(dec.code)) {
