@@ -62,6 +62,10 @@ function expectSound(report: ChaosReport, minEntries: number, s: number): void {
   // Records written while the stopped writer was still waking up were checked for its key.
   expect(report.checks['zombie_fence'] ?? 0).toBeGreaterThan(0);
   expect(report.reproduce).toContain(`--seed ${s}`);
+  // Several projects were driven, each in its own chain, beside the deployment chain.
+  const chains = Object.entries(report.records_by_chain);
+  expect(chains.map(([c]) => c).sort()).toEqual(['_deployment', 'default', 'p1', 'p2']);
+  for (const [c, n] of chains) expect(n, c).toBeGreaterThan(10);
 }
 
 const raw = process.env['SWOOSH_CHAOS_SEED'];

@@ -6,6 +6,7 @@ import {
   CLUSTER_PROCESS_FAULTS,
   defaultFaultCount,
   effectiveRates,
+  CHAOS_PROJECTS_DEFAULT,
   LICENSE_GRACE_MS_DEFAULT,
   PROCESS_FAULTS,
   processFaultsFor,
@@ -61,6 +62,7 @@ function parseRates(v: string): Partial<Record<RateKey, number>> {
 interface Opts {
   seed?: number;
   transitions: number;
+  projects: number;
   replicas: number;
   out: string;
   faults?: number;
@@ -111,6 +113,12 @@ export function registerChaos(program: Command): void {
       parsePositive,
       3,
     )
+    .option(
+      '--projects <n>',
+      'projects the load drives (default, p1, p2, …), each its own lifecycle and stream faults',
+      parsePositive,
+      CHAOS_PROJECTS_DEFAULT,
+    )
     .option('--out <dir>', 'directory for the reports', 'chaos-report')
     .option(
       '--faults <n>',
@@ -152,7 +160,7 @@ export function registerChaos(program: Command): void {
       `
 Examples:
   $ swoosh chaos --seed 7 --transitions 400 --faults 6 --rate 40
-  $ swoosh chaos --seed 1 --transitions 10000 --replicas 3        # the acceptance run
+  $ swoosh chaos --seed 1 --transitions 10000 --replicas 3 --projects 20  # the acceptance run
   $ swoosh chaos --seed 7 --disable nats_restart --stream-rates dup=0.1,drop=0.01
   $ swoosh chaos --seed 7 --transitions 2000 --cluster                # 3-node cluster, R3 streams
   $ swoosh chaos --seed 7 --transitions 600 --stream-rates ` +
@@ -207,6 +215,7 @@ Examples:
           chaosOptions({
             seed,
             transitions: o.transitions,
+            projects: o.projects,
             replicas: o.replicas,
             outDir: o.out,
             cluster,

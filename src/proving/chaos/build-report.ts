@@ -86,6 +86,7 @@ export function buildReport(
     wal_entries: checked.walEntries,
     overrun_entries: overrun,
     applied_transitions: checked.applied,
+    records_by_chain: checked.chains,
     decisions_by_outcome: checked.outcomes,
     rejections_by_code: checked.rejections,
     facts_by_kind: checked.facts,

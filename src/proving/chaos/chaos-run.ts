@@ -90,7 +90,10 @@ export class ChaosRun {
     this.started = Date.now();
     this.dir = mkdtempSync(join(tmpdir(), 'swoosh-chaos-'));
     this.subjects = subjectsFor(this.prefix);
-    this.genesisRaw = castGenesis({ license_grace_ms: o.licenseGraceMs });
+    this.genesisRaw = castGenesis({
+      license_grace_ms: o.licenseGraceMs,
+      projects: chaosProjects(o.projects),
+    });
     this.genesisFile = join(this.dir, 'genesis.json');
     writeFileSync(this.genesisFile, JSON.stringify(this.genesisRaw));
     this.genesis = parseFixtureGenesis(this.genesisRaw);
@@ -352,4 +355,9 @@ export class ChaosRun {
     await this.cluster?.stop().catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The projects of a run: `default`, then `p1` … `p<n-1>`. */
+export function chaosProjects(n: number): string[] {
+  return ['default', ...Array.from({ length: Math.max(0, n - 1) }, (_, i) => `p${i + 1}`)];
 }

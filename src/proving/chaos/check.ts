@@ -79,6 +79,8 @@ export interface CheckResult {
   readonly walEntries: number;
   readonly applied: number;
   readonly finalHash: string;
+  /** Records per chain (a project id or `_deployment`), from the audit. */
+  readonly chains: Readonly<Record<string, number>>;
   readonly outcomes: Record<string, number>;
   readonly rejections: Record<string, number>;
   readonly facts: Record<string, number>;
@@ -121,6 +123,7 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
   return {
     violations: tally.close(), walEntries: walLast, applied: rep.applied_count,
     finalHash: rep.final_state_hash,
+    chains: rep.chains,
     outcomes: replay.stats.outcomes, rejections: replay.stats.rejections, facts: replay.stats.facts,
     counts: tally.counts, backbeat: replay.witness.summary, automatic: replay.stats.automatic,
   };

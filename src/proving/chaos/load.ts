@@ -8,6 +8,8 @@ import { encodeEnvelope, msgIdOf } from '../../protocol/envelope.js';
 import { rfc3339Ms } from '../../protocol/wal-message.js';
 import { NO_FAULTS, streamSteps } from '../sim/stream.js';
 import { World } from '../sim/world.js';
+import { Rng } from '../sim/planner.js';
+import { chaosProjects } from './chaos-run.js';
 import { sleep, type ChaosRun } from './chaos-run.js';
 import { inject } from './inject.js';
 import { faultSchedule } from './schedule.js';
@@ -18,10 +20,25 @@ export const OVERRUN_ENTRIES_MAX = 1_000_000;
 /** Publishes a walker's entries to the WAL and feeds each stored entry back to it. */
 export class Producer {
   readonly w: World;
-  private readonly loggedIds = new Set<string>();
 
-  constructor(private readonly run: ChaosRun) {
-    this.w = new World(run.genesisRaw, undefined, { baseMs: Date.now() });
+  /**
+   * `loggedIds`: message ids the WAL holds, shared by every producer of a run: two projects'
+   * walkers can build byte-identical entries (the same beat frame from the same state), and
+   * JetStream stores the bytes once; the second is a duplicate, not a new entry at an old seq.
+   */
+  constructor(
+    private readonly run: ChaosRun,
+    project = 'default',
+    private readonly loggedIds = new Set<string>(),
+  ) {
+    this.w = new World(run.genesisRaw, undefined, { baseMs: Date.now(), project });
+  }
+
+  /** An entry another producer had stored: this walker's world decides it too. */
+  follow(got: WalEntry): void {
+    this.w.seq = got.seq;
+    this.w.logMs = got.log_ms;
+    this.w.apply(got);
   }
 
   /** Publish one signed entry; the stored entry, or null when there is none to feed back. */
@@ -33,7 +50,9 @@ export class Producer {
     const id = msgIdOf(body);
     const knownBefore = this.loggedIds.has(id);
     const family = e.channel === 'fact' ? 'facts' : 'proposals';
-    const subject = `${this.run.prefix}.${family}.${e.name}`;
+    const scope = e.type === 'signed' ? e.scope : undefined;
+    const project = scope?.kind === 'project' && scope.project !== null ? `${scope.project}.` : '';
+    const subject = `${this.run.prefix}.${family}.${project}${e.name}`;
     const t0 = Date.now();
     for (;;) {
       try {
@@ -97,6 +116,44 @@ export class Producer {
 }
 
 /**
+ * Several projects' streams over one log, paced at the run's rate: the seed picks whose entry
+ * goes next; what the WAL stored is fed back to that stream and decided by every other
+ * producer's world too, so each plans against the state every replica computes.
+ */
+async function produceInterleaved(
+  run: ChaosRun,
+  producers: readonly Producer[],
+  streams: Generator<WalEntry, void, WalEntry | null>[],
+  rng: Rng,
+  count: (n: number) => void,
+  stop: () => boolean,
+): Promise<void> {
+  const t0 = Date.now();
+  const next = streams.map((s) => s.next(null));
+  let i = 0;
+  while (!stop()) {
+    const live = next.map((n, k) => (n.done === true ? -1 : k)).filter((k) => k >= 0);
+    if (live.length === 0) return;
+    const k = live[rng.int(live.length)] ?? 0;
+    const p = producers[k] as Producer;
+    const pending = next[k];
+    if (pending === undefined || pending.done === true) continue;
+    const due = t0 + (i * 1000) / run.o.ratePerSec;
+    if (Date.now() < due) await sleep(due - Date.now());
+    i += 1;
+    const got = await p.publishOne(pending.value);
+    next[k] = (streams[k] as Generator<WalEntry, void, WalEntry | null>).next(got);
+    if (got === null) continue;
+    for (const other of producers) if (other !== p) other.follow(got);
+    const d = p.w.results[p.w.results.length - 1]?.decision;
+    if (d !== undefined) {
+      run.told.set(got.seq, { outcome: d.outcome, transition: d.transition, code: d.code });
+    }
+    count(1);
+  }
+}
+
+/**
  * Producer and fault injector together. The load is `transitions` entries, and goes on (the
  * overrun, reported) until the last process fault has been injected and recovered: every fault
  * happens under load. Returns the producer and the overrun.
@@ -104,12 +161,17 @@ export class Producer {
 export async function runLoad(run: ChaosRun): Promise<{ producer: Producer; overrun: number }> {
   const o = run.o;
   const schedule = faultSchedule(o);
-  const producer = new Producer(run);
+  const logged = new Set<string>();
+  const producers = chaosProjects(o.projects).map((p) => new Producer(run, p, logged));
+  const producer = producers[0] as Producer;
   let loadDone = false;
   let faultsDone = schedule.length === 0;
   const length = schedule.length === 0 ? o.transitions : o.transitions + OVERRUN_ENTRIES_MAX;
-  const steps = streamSteps(producer.w, o.seed, length, o.rates, { counts: run.streamFaults });
-  const loading = producer.produce(steps, true, (n) => {
+  // One stream per project, each with its own seed: the first one's is the run's seed, so a
+  // one-project run publishes exactly what it did before projects existed.
+  const streams = producers.map((p, i) =>
+    streamSteps(p.w, o.seed + i * 7919, length, o.rates, { counts: run.streamFaults }));
+  const loading = produceInterleaved(run, producers, streams, new Rng(o.seed ^ 0x5eed), (n) => {
     run.published += n;
   }, () => run.published >= o.transitions && faultsDone).finally(() => {
     loadDone = true;

@@ -89,7 +89,7 @@ export class RecordChecks {
     const isBeat = rec.outcome === 'fact' && rec.transition === 'backbeat';
     const body = isBeat ? bodyOf(msg.data) : null;
     for (const v of this.witness.observe(msg.seq, rec, body, msg.logMs)) this.tally.fail(v);
-    if (rec.outcome === 'accepted') this.witness.applied(rec.applied);
+    if (rec.outcome === 'accepted') this.witness.applied(rec.applied, rec.project);
     if (rec.outcome === 'fact' || rec.outcome === 'quarantined') {
       for (const a of rec.applied) inc(this.stats.automatic, a);
     }

@@ -95,6 +95,7 @@ export function renderSummary(r: ChaosReport): string {
     `facts by kind (licence, policy, mcp, capacity, backbeat, tick): ${table(r.facts_by_kind)}`,
   );
   L.push(`automatic transitions: ${table(r.automatic_transitions)}`);
+  L.push(`records by chain: ${table(r.records_by_chain)}`);
   const b = r.backbeat;
   L.push(
     `backbeat: ${b.frames} frames, ${b.tempo_changes} tempo changes, ${b.beat_gaps} gaps ` +

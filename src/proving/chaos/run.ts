@@ -33,13 +33,16 @@ export { CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, proce
 export { CLUSTER_NODES, OVERRUN_ENTRIES_MAX, defaultFaultCount, effectiveRates, faultSchedule };
 export type { ChaosOptions, ChaosReport };
 
+/** Projects a run drives unless told otherwise (contract v2: several). */
+export const CHAOS_PROJECTS_DEFAULT = 3;
+
 /** Defaults: the acceptance run is `--transitions 10000 --replicas 3`. */
 export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): ChaosOptions {
   return {
     transitions: 10_000, replicas: 3, outDir: null, rates: { ...CHAOS, advance: 0 },
     processFaults: PROCESS_FAULTS, faultCount: 0, ratePerSec: 100, leaseTtlMs: 1500,
     snapshotEvery: 50, convergeTimeoutMs: 60_000, probeEntries: 20,
-    cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT,
+    cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT, projects: CHAOS_PROJECTS_DEFAULT,
     ...over,
   };
 }
@@ -72,6 +75,9 @@ export function validateChaosOptions(o: ChaosOptions): void {
   }
   if (!Number.isSafeInteger(o.licenseGraceMs) || o.licenseGraceMs < 0) {
     bad('licenseGraceMs', 'expected a non-negative integer');
+  }
+  if (!Number.isSafeInteger(o.projects) || o.projects < 1 || o.projects > 1000) {
+    bad('projects', 'expected an integer in 1..1000');
   }
 }
 

@@ -75,6 +75,11 @@ export interface ChaosOptions {
    * within a live run (the stream waits it out entry by entry).
    */
   readonly licenseGraceMs: number;
+  /**
+   * Projects the load drives, each walking its own lifecycle with its own stream faults: the
+   * default project and `p1`, `p2`, … (contract v2). Their entries interleave by the seed.
+   */
+  readonly projects: number;
   /** Progress (TTY bar or plain lines). */
   readonly onProgress?: (p: ChaosProgress) => void;
 }
@@ -145,6 +150,8 @@ export interface ChaosReport {
    */
   readonly overrun_entries: number;
   readonly applied_transitions: number;
+  /** Decision records per chain: each project's and the deployment's (`_deployment`). */
+  readonly records_by_chain: Readonly<Record<string, number>>;
   readonly decisions_by_outcome: Readonly<Record<string, number>>;
   readonly rejections_by_code: Readonly<Record<string, number>>;
   readonly facts_by_kind: Readonly<Record<string, number>>;

@@ -52,7 +52,7 @@ export class WindowWitness {
   /**
    * The window the current loop was planned in (Execution_PlanLocked; reset by Lifecycle_AllReady).
    */
-  private planWindow: string | null = null;
+  private readonly planWindow = new Map<string, string | null>();
   readonly summary: BackbeatSummary = {
     frames: 0,
     tempo_changes: 0,
@@ -72,13 +72,14 @@ export class WindowWitness {
    * Why a proposal of window class `cls` naming `windowId`, logged at `logMs`, is outside a
    * permitted window (the window guard's codes), or null when it is inside one.
    */
-  outside(cls: string, windowId: string | null, logMs: number): string | null {
+  outside(cls: string, windowId: string | null, logMs: number, project = 'default'): string | null {
     const f = this.frame;
     if (f === null) return 'no_window';
     if (windowId !== f.window_id) return 'window_mismatch';
     if (!(this.windowPolicy[cls] ?? []).includes(f.phase)) return 'phase_not_allowed';
     if (f.deadline_ms !== null && logMs >= f.deadline_ms) return 'window_closed';
-    if (this.chart.window_classes[cls]?.new_window === true && f.window_id === this.planWindow) {
+    const planned = this.planWindow.get(project) ?? null;
+    if (this.chart.window_classes[cls]?.new_window === true && f.window_id === planned) {
       return 'window_not_new';
     }
     return null;
@@ -126,7 +127,7 @@ export class WindowWitness {
         : this.chart.transitions.find((t) => t.name === rec.transition);
     const cls = spec?.window_class;
     if (rec.channel !== 'proposal' || cls === undefined) return out;
-    const why = this.outside(cls, rec.window_id, logMs);
+    const why = this.outside(cls, rec.window_id, logMs, rec.project);
     if (rec.outcome === 'accepted' || rec.outcome === 'quarantined') {
       this.count('window_witness');
       this.summary.windowed_accepted += 1;
@@ -144,7 +145,7 @@ export class WindowWitness {
         });
       }
       if (rec.outcome === 'accepted' && rec.transition === 'Execution_PlanLocked') {
-        this.planWindow = rec.window_id;
+        this.planWindow.set(rec.project, rec.window_id);
       }
     } else if (rec.outcome === 'rejected' && rec.failing_guard === 'window') {
       this.count('window_rejection');
@@ -166,8 +167,8 @@ export class WindowWitness {
    * An applied transition that resets the loop's window (the witness follows them from the
    * records).
    */
-  applied(transitions: readonly string[]): void {
-    if (transitions.includes('Lifecycle_AllReady')) this.planWindow = null;
+  applied(transitions: readonly string[], project = 'default'): void {
+    if (transitions.includes('Lifecycle_AllReady')) this.planWindow.set(project, null);
   }
 }
 

@@ -128,6 +128,11 @@ export class World {
   readonly core: Core;
   /** The deployment's document (identities, facts, registry). */
   deployment: State;
+  /**
+   * The project this world proposes to and reads as `state`: `default` (the v1 form: bodies
+   * name no project, the v1 subject) or another project (bodies and votes name it, its subject).
+   */
+  readonly focus: string;
   /** Every project's stored document. */
   readonly projects = new Map<string, State>();
   seq = 0;
@@ -146,9 +151,10 @@ export class World {
   constructor(
     genesis: Record<string, unknown> = castGenesis(),
     core?: Core,
-    opts: { baseMs?: number } = {},
+    opts: { baseMs?: number; project?: string } = {},
   ) {
     this.core = core ?? createCore(nodeHasher);
+    this.focus = opts.project ?? DEFAULT_PROJECT;
     if (opts.baseMs !== undefined) {
       this.logMs = opts.baseMs;
       this.hlc = { ms: opts.baseMs, logical: 0 };
@@ -160,7 +166,7 @@ export class World {
 
   /** The default project as readers see it (the deployment's document if there is none). */
   get state(): State {
-    const doc = this.projects.get(DEFAULT_PROJECT);
+    const doc = this.projects.get(this.focus);
     return doc === undefined
       ? this.deployment
       : this.core.projectView(this.deployment, doc, this.logMs);
@@ -201,7 +207,9 @@ export class World {
     inputs: JsonObject = {},
     o: ProposeOpts = {},
   ): WalEntry {
+    const named = this.focus !== DEFAULT_PROJECT && !this.isControl(transition);
     const body: Record<string, unknown> = {
+      ...(named ? { project: this.focus } : {}),
       current_state_hash: o.hash ?? this.defaultHash(transition),
       transition,
       inputs,
@@ -235,7 +243,14 @@ export class World {
     this.sigs.set(text, Buffer.from(sigHex, 'hex'));
     const e = signedEntry(this.seq, this.logMs, channel, name, text, sigHex);
     // Proposals travel on the v1 subject `<prefix>.proposals.<transition>`.
-    return channel === 'proposal' ? { ...e, scope: V1_SCOPE } : e;
+    if (channel !== 'proposal') return e;
+    const named = this.focus !== DEFAULT_PROJECT && !this.isControl(name);
+    return { ...e, scope: named ? { kind: 'project', project: this.focus } : V1_SCOPE };
+  }
+
+  private isControl(transition: string): boolean {
+    const spec = this.core.chart.transitions.find((t) => t.name === transition);
+    return spec !== undefined && isControlTransition(spec);
   }
 
   /** The hash a well-behaved producer names for `transition` (control: the deployment's). */
@@ -274,7 +289,12 @@ export class World {
 
   /** A signed council vote. */
   vote(by: Actor, memberSetHash: string, term: number): JsonObject {
-    const v = { voter: by.signer, member_set_hash: memberSetHash, term };
+    const v = {
+      voter: by.signer,
+      ...(this.focus === DEFAULT_PROJECT ? {} : { project: this.focus }),
+      member_set_hash: memberSetHash,
+      term,
+    };
     return { ...v, signature: signObject(DOMAIN.vote, v, by.secretKey) };
   }
 

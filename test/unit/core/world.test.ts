@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEPLOYMENT_CHAIN } from '../../../src/core/index.js';
 import { DeploymentSim } from '../../../src/proving/sim/deployment.js';
-import { CAST, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
 import { boot, loop, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 describe('the registry', () => {
@@ -259,3 +259,19 @@ function toExecutionAfterBoot(w: ReturnType<DeploymentSim['lens']>): void {
 }
 
 import * as walkParts from '../../../src/proving/sim/walk.js';
+
+describe('a World focused on one project', () => {
+  it('Given a World focused on p1, When the walk runs, Then p1 reaches EXECUTION, its bodies and votes name it, and default is untouched', () => {
+    const w = new World(castGenesis({ projects: ['default', 'p1'] }), undefined, { project: 'p1' });
+    toExecution(w);
+    loop(w, 1);
+    expect(w.state.meta.project).toBe('p1');
+    expect(w.state.execution.loop).toBe(1);
+    const proposals = w.results.filter((r) => r.decision.channel === 'proposal');
+    expect(proposals.every((r) => r.chain === 'p1')).toBe(true);
+    const defaultDoc = w.projects.get('default');
+    expect(defaultDoc?.control.top).toBe('BOOT');
+    const cert = w.results.find((r) => r.decision.transition === 'Council_QuorumCert');
+    expect(cert?.decision.outcome).toBe('accepted');
+  });
+});
