@@ -137,6 +137,11 @@ describe('chaos options', () => {
     expect(line).toBe('swoosh chaos --seed 9 --transitions 300 --replicas 3 --cluster --faults 4 --rate 100 --disable writer_stop ' +
       '--stream-rates license=0.02,missed_beat=0.03 --license-grace-ms 2000');
   });
+
+  it('Given a run over 20 projects, Then the reproduce line names them; the default count is left out', () => {
+    expect(reproduceLine(chaosOptions({ seed: 1, projects: 20 }))).toMatch(/ --projects 20$/);
+    expect(reproduceLine(chaosOptions({ seed: 1 }))).not.toMatch(/--projects/);
+  });
 });
 
 describe('NATS_URL lists', () => {

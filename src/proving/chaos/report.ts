@@ -1,6 +1,7 @@
 /** Human outputs of a chaos run: the one-page summary, the SVG timeline, the reproduce line. */
 import { CHAOS, DISRUPTIVE_KINDS } from '../sim/stream.js';
 import {
+  CHAOS_PROJECTS_DEFAULT,
   LICENSE_GRACE_MS_DEFAULT,
   processFaultsFor,
   type ChaosOptions,
@@ -46,6 +47,7 @@ export function reproduceLine(o: ChaosOptions): string {
   if (o.licenseGraceMs !== LICENSE_GRACE_MS_DEFAULT) {
     parts.push(`--license-grace-ms ${o.licenseGraceMs}`);
   }
+  if (o.projects !== CHAOS_PROJECTS_DEFAULT) parts.push(`--projects ${o.projects}`);
   return parts.join(' ');
 }
 

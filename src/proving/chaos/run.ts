@@ -25,16 +25,20 @@ import { OVERRUN_ENTRIES_MAX, runLoad, settle } from './load.js';
 import { renderSummary, renderSvg } from './report.js';
 import { defaultFaultCount, faultSchedule } from './schedule.js';
 import {
-  CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, processFaultsFor,
+  CHAOS_PROJECTS_DEFAULT, CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS,
+  processFaultsFor,
   type ChaosOptions, type ChaosReport,
 } from './types.js';
 
-export { CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS, processFaultsFor };
+export {
+  CHAOS_PROJECTS_DEFAULT,
+  CLUSTER_PROCESS_FAULTS,
+  LICENSE_GRACE_MS_DEFAULT,
+  PROCESS_FAULTS,
+  processFaultsFor,
+};
 export { CLUSTER_NODES, OVERRUN_ENTRIES_MAX, defaultFaultCount, effectiveRates, faultSchedule };
 export type { ChaosOptions, ChaosReport };
-
-/** Projects a run drives unless told otherwise (contract v2: several). */
-export const CHAOS_PROJECTS_DEFAULT = 3;
 
 /** Defaults: the acceptance run is `--transitions 10000 --replicas 3`. */
 export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): ChaosOptions {

@@ -45,6 +45,9 @@ export function processFaultsFor(cluster: boolean): readonly ProcessFaultKind[] 
  */
 export const LICENSE_GRACE_MS_DEFAULT = 750;
 
+/** Projects a run drives unless told otherwise (contract v2: several). */
+export const CHAOS_PROJECTS_DEFAULT = 3;
+
 /** Everything a run is made of; the same options and seed give the same load and schedule. */
 export interface ChaosOptions {
   readonly seed: number;
