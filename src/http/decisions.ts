@@ -28,7 +28,9 @@ const SEQ_RE = /^[1-9][0-9]{0,15}$/;
 const DR_ID_RE =
   /^bubble:\/\/dr\/[^/\s]+\/([a-z0-9][a-z0-9-]{0,62}|_deployment)\/([1-9][0-9]{0,15})$/;
 const CHAIN_RE = /^([a-z0-9][a-z0-9-]{0,62}|_deployment)$/;
-const LIST_PARAMS = new Set(['chain', 'transition', 'outcome', 'after_seq', 'limit', 'order']);
+const LIST_PARAMS = new Set([
+  'chain', 'transition', 'outcome', 'after_seq', 'after', 'limit', 'order',
+]);
 
 /** A positive safe integer from decimal text, or null. */
 function seqOf(text: string, re: RegExp = SEQ_RE): number | null {
@@ -133,7 +135,9 @@ export function parseListQuery(
     order: 'asc',
     transition: transition ?? null,
     outcome: (outcome ?? null) as ListQuery['outcome'],
-    afterSeq: intParam(q, 'after_seq', { min: 0, max: Number.MAX_SAFE_INTEGER - 1, dflt: 0 }),
+    // `after` is the contract's name on the per-chain routes; `after_seq` the v1 one.
+    afterSeq: intParam(q, q['after'] === undefined ? 'after_seq' : 'after',
+      { min: 0, max: Number.MAX_SAFE_INTEGER - 1, dflt: 0 }),
     limit: intParam(q, 'limit', { min: 1, max: LIST_LIMIT_MAX, dflt: LIST_LIMIT_DEFAULT }),
   };
 }
@@ -200,6 +204,7 @@ async function readPage(
   const records: DecisionRecord[] = [];
   let scanned = 0;
   let lastSeq = q.afterSeq;
+  let lastMatch = q.afterSeq;
   while (pending > 0 && records.length < q.limit && scanned < LIST_SCAN_MAX) {
     const want = Math.min(pending, LIST_SCAN_MAX - scanned, 1000);
     const msgs = await consumer.fetch({ max_messages: want, expires: LIST_FETCH_EXPIRES_MS });
@@ -210,13 +215,17 @@ async function readPage(
       lastSeq = m.seq;
       pending = m.info.pending;
       const r = recordOf(m.data);
-      if (r !== null && q.match(r)) records.push(r);
+      if (r !== null && q.match(r)) {
+        records.push(r);
+        lastMatch = m.seq;
+      }
       if (records.length >= q.limit || pending === 0 || got >= want) break;
     }
     if (got === 0) break;
   }
   const full = records.length >= q.limit;
-  return { records, next_after_seq: full ? (records.at(-1)?.wal_seq ?? lastSeq) : lastSeq };
+  // Cursors are DECISIONS stream positions: the last record returned, or past what was read.
+  return { records, next_after_seq: full ? lastMatch : lastSeq };
 }
 
 /** A record from the stream, or null for bytes SWOOSH did not write (never fatal to a page). */

@@ -59,6 +59,8 @@ export interface DrContent extends DecisionFields {
   readonly state_post_hash: string;
   readonly facts_pre_hash: string;
   readonly facts_post_hash: string;
+  /** identities_hash after the entry: the deployment's registry of signers (contract v2 §2). */
+  readonly identities_post_hash: string;
   readonly applied_count: number;
   readonly prev_dr_hash: string;
 }
@@ -129,6 +131,7 @@ export function drContent(
     state_post_hash: r.post.head,
     facts_pre_hash: r.pre.facts,
     facts_post_hash: r.post.facts,
+    identities_post_hash: r.post.identities,
     applied_count: r.state.clock.applied_count,
     prev_dr_hash: link.prevDrHash,
   };

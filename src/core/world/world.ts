@@ -147,9 +147,17 @@ export function catchUp(
   const activeIn = (name: string): boolean =>
     deps.specs.get(name)?.active_in.includes(s.control.top) ?? false;
   const lic = view.facts.license;
+  const since = lic.since_ms ?? logMs;
+  const until = since + s.meta.config.license_grace_ms;
+  // DEGRADED by an earlier revocation, restored and revoked again since the project last
+  // acted: the grace of *this* revocation applies, so restore first, then degrade afresh.
+  if (
+    lic.status === 'revoked' && s.control.top === 'DEGRADED' &&
+    s.control.grace_until_ms !== until
+  ) {
+    fire(auto('Control_LicenseRestored', seq, logMs, `licence restored before ${since}`));
+  }
   if (lic.status === 'revoked' && activeIn('Control_LicenseGrace')) {
-    const since = lic.since_ms ?? logMs;
-    const until = since + s.meta.config.license_grace_ms;
     const why = `licence revoked at ${since}; grace until ${until}`;
     fire(auto('Control_LicenseGrace', seq, since, why));
   } else if (lic.status === 'active' && s.control.top === 'DEGRADED') {

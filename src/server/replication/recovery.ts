@@ -15,20 +15,27 @@
  * that a crash kept from being stored (the writer publishes them before anything else).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import type { Core, Genesis, Hasher } from '../../core/index.js';
+import { DEPLOYMENT_CHAIN, type Core, type Genesis, type Hasher } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import {
   DR_FORMAT_VERSION,
   contentOf,
   decodeDr,
   drHash,
+  type DecisionRecord,
   transitionRecords,
   verifyDrSignature,
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
-import { Replica, verifyWorld, worldHash, worldStateOf } from './replica.js';
+import {
+  Replica,
+  verifyWorld,
+  worldHash,
+  worldStateOf,
+  type WorldState,
+} from './replica.js';
 import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import { SwooshError } from '../../protocol/errors.js';
 import type { SnapshotStore } from './snapshots.js';
@@ -118,7 +125,10 @@ async function startingPoint(
       }
       const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: snap.wal_seq });
       const rec = dr === null ? null : decodeDr(dr.data);
-      if (rec === null || drHash(hasher, contentOf(rec)) !== snap.dr_hash) {
+      if (
+        rec === null || drHash(hasher, contentOf(rec)) !== snap.dr_hash ||
+        recordMismatch(core, world, rec, snap.dr_hash) !== null
+      ) {
         deps.log('warn', 'snapshot does not match its decision record; trying an older one', {
           revision,
         });
@@ -281,4 +291,35 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
     replica, snapshotSeq, snapshotRevision: revision, replayed: drLast - from,
     pendingTransitions: pending, transitionsStored: trStored, walLastSeq: walLast, millis,
   };
+}
+
+/**
+ * Why a snapshot's documents disagree with the signed record at its WAL seq, or null: that
+ * record's chain document must hash to its `state_post_hash` and its facts to its
+ * `facts_post_hash`, and the snapshot's head of that chain must be that record. A snapshot's
+ * own `state_hash` only certifies itself; this ties it to what the writer signed.
+ */
+export function recordMismatch(
+  core: Core,
+  world: WorldState,
+  rec: DecisionRecord,
+  recHash: string,
+): string | null {
+  const doc = rec.project === DEPLOYMENT_CHAIN ? world.deployment : world.projects.get(rec.project);
+  if (doc === undefined) return `no document for chain ${rec.project}`;
+  const view = rec.project === DEPLOYMENT_CHAIN
+    ? doc
+    : { ...doc, identities: world.deployment.identities, facts: world.deployment.facts };
+  const hs = core.hashes(view);
+  if (hs.head !== rec.state_post_hash) return `chain ${rec.project} hashes to ${hs.head}`;
+  if (hs.facts !== rec.facts_post_hash) return 'facts differ from the record';
+  if (hs.identities !== rec.identities_post_hash) return 'identities differ from the record';
+  const head = world.chains.get(rec.project);
+  if (head === undefined || head.index !== rec.chain_index || head.drHash !== recHash) {
+    return `chain ${rec.project} head is not the record at the snapshot's seq`;
+  }
+  for (const id of Object.keys(world.deployment.projects)) {
+    if (!world.projects.has(id)) return `registered project ${id} has no document`;
+  }
+  return null;
 }

@@ -275,3 +275,23 @@ describe('a World focused on one project', () => {
     expect(cert?.decision.outcome).toBe('accepted');
   });
 });
+
+describe('catch-up after a restore and a new revocation', () => {
+  it('Given a DEGRADED project, When the licence is restored and revoked again before it acts, Then its grace runs from the new revocation', () => {
+    const sim = new DeploymentSim(castGenesis({ license_grace_ms: 60_000 }));
+    boot(sim.lens('default'));
+    ok(sim.fact('license', { status: 'revoked', license_id: 'lic-1' }));
+    const first = sim.propose(CAST.operator, 'default', 'Control_Pause', { reason: 'r' });
+    expect(first.decision.applied).toEqual(['Control_LicenseGrace']); // and refused: degraded
+    sim.advance(10_000);
+    ok(sim.fact('license', { status: 'active', license_id: 'lic-1' }));
+    sim.advance(10_000);
+    ok(sim.fact('license', { status: 'revoked', license_id: 'lic-1' }));
+    const revokedAgainAt = sim.logMs;
+    sim.advance(45_000); // 65 s after the first revocation, 45 s into the second
+    const r = sim.propose(CAST.operator, 'default', 'Control_Resume');
+    expect(r.decision.applied).toEqual(['Control_LicenseRestored', 'Control_LicenseGrace']);
+    expect(r.decision.code).toBe('license_degraded');
+    expect(sim.view('default').control).toMatchObject({ degraded: 'GRACE', grace_until_ms: revokedAgainAt + 60_000 });
+  });
+});
