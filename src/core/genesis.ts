@@ -110,21 +110,29 @@ function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
   if (keys.length > GENESIS_IDENTITIES_MAX) {
     return fail('genesis.identities', `expected at most ${GENESIS_IDENTITIES_MAX} identities`);
   }
-  const out: Record<string, { roles: readonly string[] }> = {};
+  const out: Record<string, { roles: readonly string[]; projects?: readonly string[] }> = {};
   for (const signer of keys) {
     const path = `genesis.identities["${signer}"]`;
     if (!SIGNER_RE.test(signer)) {
       return fail(path, 'expected a key of the form hmmm:pubkey:<64 hex>');
     }
     const entry = v[signer];
-    if (!isJsonObject(entry) || Object.keys(entry).some((k) => k !== 'roles')) {
-      return fail(path, 'expected { roles: [...] }');
+    if (!isJsonObject(entry) || Object.keys(entry).some((k) => k !== 'roles' && k !== 'projects')) {
+      return fail(path, 'expected { roles: [...], projects?: [...] }');
     }
     const roles = stringList(entry['roles'], `${path}.roles`, 16);
     if (typeof roles === 'string') return fail(`${path}.roles`, roles);
     const unknown = roles.find((r) => !Object.hasOwn(chart.roles, r));
     if (unknown !== undefined) return fail(`${path}.roles`, `unknown role "${unknown}"`);
-    out[signer] = { roles };
+    if (entry['projects'] === undefined) {
+      out[signer] = { roles };
+      continue;
+    }
+    const projects = stringList(entry['projects'], `${path}.projects`, 1000);
+    if (typeof projects === 'string') return fail(`${path}.projects`, projects);
+    const bad = projects.find((p) => !PROJECT_RE.test(p));
+    if (bad !== undefined) return fail(`${path}.projects`, `"${bad}" is not a project id`);
+    out[signer] = { roles, projects };
   }
   return { ok: true, value: out };
 }

@@ -9,7 +9,7 @@ import { checkFactPayload, factIsNewer, factValue } from '../facts.js';
 import { parseHlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';
 import { automaticTransitions } from './auto.js';
-import { FACT_KINDS, type State } from '../model/state.js';
+import { FACT_KINDS, rolesIn, type State } from '../model/state.js';
 import type { CoreEvent, Decision, FactKind, WalEntry } from '../model/types.js';
 import { SIGNER_RE } from '../model/ids.js';
 
@@ -59,8 +59,12 @@ export function decideFact(deps: DecideDeps, state: State, entry: Signed): Decis
     return rejection(base, 'bad_signature', `signature does not verify for ${signer}`);
   }
   base = { ...base, guard_outcomes: [...base.guard_outcomes, passed('signature')] };
-  const roles = state.identities[signer]?.roles;
-  if (roles === undefined) return rejection(base, 'unknown_signer', `${signer} is not registered`);
+  const identity = state.identities[signer];
+  if (identity === undefined) {
+    return rejection(base, 'unknown_signer', `${signer} is not registered`);
+  }
+  // Facts are the deployment's: an identity limited to projects holds no role here.
+  const roles = rolesIn(identity, undefined);
   if (!roles.includes('feeder')) {
     return rejection(
       base,

@@ -30,7 +30,7 @@ import { compareStamp, parseHlc, type Hlc } from '../model/hlc.js';
 import { idemBodyKey, idemLookup } from './idem.js';
 import type { JsonObject } from '../encoding/json.js';
 import { parseProposal } from './proposal.js';
-import type { State } from '../model/state.js';
+import { rolesIn, type State } from '../model/state.js';
 import type { CoreEvent, Decision, GuardOutcome, Proposal, WalEntry } from '../model/types.js';
 
 /** Decide one WAL entry. Never throws on bad input: bad input is a rejection. */
@@ -72,11 +72,15 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   if (identity === undefined) {
     return reject('unknown_signer', `${proposal.signer} is not registered`);
   }
-  if (!spec.roles.some((r) => identity.roles.includes(r))) {
+  const roles = rolesIn(identity, state.meta.project);
+  if (!spec.roles.some((r) => roles.includes(r))) {
+    const scoped = identity.projects === undefined
+      ? ''
+      : ` (its roles are limited to projects [${identity.projects.join(', ')}])`;
     return reject(
       'unauthorized_role',
       `${spec.name} needs one of [${spec.roles.join(', ')}]; signer has ` +
-      `[${identity.roles.join(', ')}]`,
+      `[${roles.join(', ')}]${scoped}`,
     );
   }
   outcomes.push(passed('authorization'));

@@ -484,21 +484,31 @@ function quarantineEffect(s: State, au: Auto): State {
   };
 }
 
+/**
+ * Grant adds roles (creating the identity); `projects`, when given, sets the projects its roles
+ * are limited to, and when absent leaves the scope as it was (a new identity: unlimited).
+ * Revoke removes roles; an identity left with none is gone.
+ */
 function identityEffect(ids: Identities, name: TransitionName, i: JsonObject): Identities {
+  type Entry = Identities[string];
   const who = str(i, 'identity');
   const roles = i['roles'] as readonly string[];
-  const have = ids[who]?.roles ?? [];
+  const had = ids[who];
+  const have = had?.roles ?? [];
   const next = name === 'Identity_Grant'
     ? sortedUnique([...have, ...roles])
     : have.filter((r) => !roles.includes(r));
-  const out: Record<string, { readonly roles: readonly string[] }> = {};
+  const given = name === 'Identity_Grant' && Array.isArray(i['projects'])
+    ? sortedUnique(i['projects'] as readonly string[])
+    : had?.projects;
+  const out: Record<string, Entry> = {};
   for (const k of Object.keys(ids)) {
-    if (k !== who) out[k] = ids[k] as { readonly roles: readonly string[] };
+    if (k !== who) out[k] = ids[k] as Entry;
   }
-  if (next.length > 0) out[who] = { roles: next };
-  const sorted: Record<string, { readonly roles: readonly string[] }> = {};
-  for (const k of Object.keys(out).sort()) {
-    sorted[k] = out[k] as { readonly roles: readonly string[] };
+  if (next.length > 0) {
+    out[who] = given === undefined ? { roles: next } : { roles: next, projects: given };
   }
+  const sorted: Record<string, Entry> = {};
+  for (const k of Object.keys(out).sort()) sorted[k] = out[k] as Entry;
   return sorted;
 }

@@ -1155,12 +1155,23 @@ export const CHART: Chart = {
             maxItems: 16,
             uniqueItems: true,
           },
+          projects: {
+            type: 'array',
+            items: {
+              type: 'string',
+              pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+            },
+            minItems: 1,
+            maxItems: 1000,
+            uniqueItems: true,
+          },
         },
         required: ['identity', 'roles'],
       },
       doc: 
         'Adds roles to an identity (creating it); the registry changes only by signed ' +
-        'transitions.',
+        'transitions. `projects`, when given, limits the identity\'s roles to those projects ' +
+        '(replacing any earlier limit); without it the limit stays as it was.',
     },
     {
       name: 'Identity_Revoke',
@@ -1531,6 +1542,7 @@ export interface TransitionInputs {
   readonly Identity_Grant: {
     readonly identity: string;
     readonly roles: readonly string[];
+    readonly projects?: readonly string[];
   };
   readonly Identity_Revoke: {
     readonly identity: string;

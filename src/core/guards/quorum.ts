@@ -6,6 +6,7 @@
  */
 import { deny, pass, type GuardFn } from './contract.js';
 import { memberSetHash } from '../domain/quorum.js';
+import { rolesIn } from '../model/state.js';
 
 interface Vote {
   readonly voter: string;
@@ -46,7 +47,7 @@ export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash }) => {
     if (embedded[i] !== true) {
       return deny('bad_vote_signature', `votes[${i}] from ${v.voter} does not verify`);
     }
-    if (!(state.identities[v.voter]?.roles.includes('voter') ?? false)) {
+    if (!rolesIn(state.identities[v.voter], state.meta.project).includes('voter')) {
       return deny('ineligible_voter', `votes[${i}]: ${v.voter} does not hold the voter role`);
     }
     if (seen.has(v.voter)) return deny('duplicate_voter', `votes[${i}]: ${v.voter} voted twice`);

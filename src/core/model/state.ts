@@ -164,8 +164,27 @@ export interface ClockSection {
   readonly applied_count: number;
 }
 
-/** Identity registry: signer → roles (sorted). */
-export type Identities = { readonly [signer: string]: { readonly roles: readonly string[] } };
+/**
+ * Identity registry: signer → roles (sorted) and, optionally, the projects those roles are
+ * limited to (sorted; contract v2 §2). An identity with `projects` holds no role in the
+ * deployment chain (facts, control) nor in any other project.
+ */
+export type Identities = {
+  readonly [signer: string]: {
+    readonly roles: readonly string[];
+    readonly projects?: readonly string[];
+  };
+};
+
+/** The roles an identity holds in `project` (undefined: the deployment chain). */
+export function rolesIn(
+  identity: Identities[string] | undefined,
+  project: string | undefined,
+): readonly string[] {
+  if (identity === undefined) return [];
+  if (identity.projects === undefined) return identity.roles;
+  return project !== undefined && identity.projects.includes(project) ? identity.roles : [];
+}
 
 /** SHHH policy rules (facts.policy). */
 export interface PolicyRules {

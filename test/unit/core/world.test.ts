@@ -6,7 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { DEPLOYMENT_CHAIN } from '../../../src/core/index.js';
 import { DeploymentSim } from '../../../src/proving/sim/deployment.js';
-import { CAST, World, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { CAST, World, actor, castGenesis, h } from '../../../src/proving/sim/world.js';
+import { createCore } from '../../../src/core/index.js';
+import { nodeHasher } from '../../../src/crypto/hasher.js';
 import { boot, loop, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 describe('the registry', () => {
@@ -293,5 +295,44 @@ describe('catch-up after a restore and a new revocation', () => {
     expect(r.decision.applied).toEqual(['Control_LicenseRestored', 'Control_LicenseGrace']);
     expect(r.decision.code).toBe('license_degraded');
     expect(sim.view('default').control).toMatchObject({ degraded: 'GRACE', grace_until_ms: revokedAgainAt + 60_000 });
+  });
+});
+
+describe('identities limited to projects (contract v2 §2)', () => {
+  const scoped = actor('scoped-operator');
+  function sim(): DeploymentSim {
+    const g = castGenesis({ projects: ['a', 'b'] }) as { identities: Record<string, unknown> };
+    g.identities[scoped.signer] = { roles: ['operator', 'feeder'], projects: ['a'] };
+    return new DeploymentSim(g);
+  }
+
+  it('Given an operator limited to project a, Then it acts in a, not in b, and feeds no facts', () => {
+    const s = sim();
+    ok(s.propose(scoped, 'a', 'Boot_ConfigOk', { config_hash: h('c') }));
+    const b = s.propose(scoped, 'b', 'Boot_ConfigOk', { config_hash: h('c') });
+    expect(b.decision).toMatchObject({ outcome: 'rejected', code: 'unauthorized_role' });
+    expect(b.decision.message).toContain('limited to projects [a]');
+    const f = s.fact('tick', {}, scoped);
+    expect(f.decision).toMatchObject({ outcome: 'rejected', code: 'unauthorized_role' });
+  });
+
+  it('Given an admin grant with projects, Then the identity is limited to them; a later grant without projects keeps the limit', () => {
+    const s = sim();
+    ok(s.propose(CAST.admin, null, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['operator'], projects: ['b'] }));
+    // c3 is a council member in the cast; its roles are now all limited to b.
+    expect(s.deployment.identities[CAST.c3.signer]).toEqual({ roles: ['council', 'operator'], projects: ['b'] });
+    ok(s.propose(CAST.admin, null, 'Identity_Grant', { identity: CAST.c3.signer, roles: ['voter'] }));
+    expect(s.deployment.identities[CAST.c3.signer]).toEqual({ roles: ['council', 'operator', 'voter'], projects: ['b'] });
+    ok(s.propose(CAST.c3, 'b', 'Boot_ConfigOk', { config_hash: h('c') }));
+    expect(s.propose(CAST.c3, 'a', 'Boot_ConfigOk', { config_hash: h('c') }).decision.code).toBe('unauthorized_role');
+  });
+
+  it('Given a genesis naming a project id that is not one, Then invalid_genesis naming the field', () => {
+    const core = createCore(nodeHasher);
+    const g = castGenesis() as { identities: Record<string, unknown> };
+    g.identities[scoped.signer] = { roles: ['operator'], projects: ['Not_An_Id'] };
+    const r = core.parseGenesis(g);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.path).toBe(`genesis.identities["${scoped.signer}"].projects`);
   });
 });
