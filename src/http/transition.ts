@@ -85,6 +85,10 @@ function routeOf(
   const named = typeof project === 'string' ? project : null;
   switch (path.kind) {
     case 'v1':
+      if (control && named !== null) {
+        throw invalidProposal('project_mismatch', 'project',
+          `project: a control proposal names no project, got ${named}`);
+      }
       return control ? { kind: 'control' } : { kind: 'project', project: named };
     case 'control':
       if (!control) {

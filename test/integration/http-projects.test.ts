@@ -153,6 +153,9 @@ describe('HTTP v2: projects', () => {
     const badId = await call('POST', '/projects/{project}/transition', '/projects/No_Such/transition',
       sign('alpha', 'Control_Pause', { reason: 'x' }));
     expect(badId).toMatchObject({ status: 400, body: { code: 'invalid_parameter' } });
+    const v1Control = await call('POST', '/transition', '/transition',
+      sign('alpha', 'Project_Create', { project: 'gamma' }));
+    expect(v1Control).toMatchObject({ status: 400, body: { reason: 'project_mismatch' } });
     expect(inst.status().wal_seq).toBe(walBefore);
   });
 
