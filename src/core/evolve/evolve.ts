@@ -41,8 +41,13 @@ export interface EvolveDeps {
 
 /** Apply a decision. */
 export function evolve(deps: EvolveDeps, state: State, decision: Decision): State {
+  return evolveEvents(deps, state, decision.events);
+}
+
+/** Apply events in order (a decision's, or a project's catch-up before its entry). */
+export function evolveEvents(deps: EvolveDeps, state: State, events: readonly CoreEvent[]): State {
   let s = state;
-  for (const ev of decision.events) s = apply(deps, s, ev);
+  for (const ev of events) s = apply(deps, s, ev);
   return s;
 }
 

@@ -31,9 +31,9 @@
 import type { Chart, TransitionSpec } from '../model/chart-spec.js';
 import type { DecideDeps } from '../decide/deps.js';
 import type { EvolveDeps } from '../evolve/evolve.js';
-import { evolve } from '../evolve/evolve.js';
+import { evolve, evolveEvents } from '../evolve/evolve.js';
 import { decide } from '../decide/decide.js';
-import { baseOf, rejection } from '../decide/decision.js';
+import { baseOf, factRecorded, rejection } from '../decide/decision.js';
 import { isControlTransition } from '../decide/proposal.js';
 import { evaluatePolicy } from '../domain/policy.js';
 import { projectConfigOf } from '../domain/project.js';
@@ -142,7 +142,7 @@ export function catchUp(
   let s = view;
   const fire = (a: Auto): void => {
     events.push(a);
-    s = evolve(deps.evolveDeps, s, { ...EMPTY_DECISION, events: [a] });
+    s = evolveEvents(deps.evolveDeps, s, [a]);
   };
   const activeIn = (name: string): boolean =>
     deps.specs.get(name)?.active_in.includes(s.control.top) ?? false;
@@ -186,29 +186,6 @@ export function catchUp(
   return { state: s, events };
 }
 
-const EMPTY_DECISION: Decision = {
-  seq: 0 as Decision['seq'],
-  log_ms: 0,
-  outcome: 'fact',
-  channel: null,
-  transition: null,
-  region: null,
-  signer: null,
-  idem_key: null,
-  hlc: null,
-  window_id: null,
-  inputs_hash: null,
-  evidence: [],
-  code: null,
-  message: null,
-  failing_guard: null,
-  guard_outcomes: [],
-  justification: '',
-  original: null,
-  applied: [],
-  events: [],
-};
-
 /**
  * A project's document as readers see it at the deployment's current position: the view with
  * the catch-up applied at `logMs` (the last entry's log time). What `current_state_hash`
@@ -233,19 +210,9 @@ export function stepChain(
   const pre = deps.hashes(view);
   const up = catchUp(deps, view, entry.seq, entry.log_ms);
   if (up.events.length > 0) {
-    assertInvariants(
-      view,
-      {
-        ...EMPTY_DECISION,
-        seq: entry.seq,
-        log_ms: entry.log_ms,
-        applied: up.events.map((e) => e.name),
-        events: up.events,
-      },
-      up.state,
-      deps.regionOf,
-      deps.hash,
-    );
+    const names = up.events.map((e) => e.name);
+    const owed = factRecorded(baseOf(entry), 'catch-up', names, up.events);
+    assertInvariants(view, owed, up.state, deps.regionOf, deps.hash);
   }
   const d = decide(deps.decideDeps, up.state, entry);
   const next = evolve(deps.evolveDeps, up.state, d);

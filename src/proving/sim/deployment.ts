@@ -29,6 +29,7 @@ import {
   castGenesis,
   decideInChain,
   parseFixtureGenesis,
+  proposalBody,
   signedEntry,
   type Actor,
   type ProposeOpts,
@@ -102,18 +103,13 @@ export class DeploymentSim {
     const spec = this.core.chart.transitions.find((t) => t.name === transition);
     const target = spec === undefined ? 'head' : hashTargetOf(spec);
     const hs = this.core.hashes(state);
-    const body: Record<string, unknown> = {
-      ...(bodyProject === null ? {} : { project: bodyProject }),
-      current_state_hash: o.hash ?? (target === 'head' ? hs.head : hs.sections[target]),
-      transition,
-      inputs,
-      inputs_hash: o.inputsHash ?? this.core.hash(inputs),
-      signer: by.signer,
-      idem_key: o.idem ?? `goal:${this.idemN++}:${transition}`,
-      hlc: o.hlc ?? this.nextHlc(),
-      window_id: o.window ?? this.deployment.facts.backbeat.window_id ?? '',
-      evidence: [...(o.evidence ?? [])],
-    };
+    const body = proposalBody(this.core, by, transition, inputs, o, {
+      project: bodyProject,
+      hash: () => (target === 'head' ? hs.head : hs.sections[target]),
+      idem: () => `goal:${this.idemN++}:${transition}`,
+      hlc: () => this.nextHlc(),
+      window: this.deployment.facts.backbeat.window_id ?? '',
+    });
     const sig = signObject(DOMAIN.proposal, body, by.secretKey);
     return { ...this.raw('proposal', o.name ?? transition, jcs(body), sig), scope };
   }

@@ -208,18 +208,13 @@ export class World {
     o: ProposeOpts = {},
   ): WalEntry {
     const named = this.focus !== DEFAULT_PROJECT && !this.isControl(transition);
-    const body: Record<string, unknown> = {
-      ...(named ? { project: this.focus } : {}),
-      current_state_hash: o.hash ?? this.defaultHash(transition),
-      transition,
-      inputs,
-      inputs_hash: o.inputsHash ?? this.core.hash(inputs),
-      signer: by.signer,
-      idem_key: o.idem ?? `goal:${this.idemN++}:${transition}`,
-      hlc: o.hlc ?? this.nextHlc(),
-      window_id: o.window ?? this.deployment.facts.backbeat.window_id ?? '',
-      evidence: [...(o.evidence ?? [])],
-    };
+    const body = proposalBody(this.core, by, transition, inputs, o, {
+      project: named ? this.focus : null,
+      hash: () => this.defaultHash(transition),
+      idem: () => `goal:${this.idemN++}:${transition}`,
+      hlc: () => this.nextHlc(),
+      window: this.deployment.facts.backbeat.window_id ?? '',
+    });
     let text = jcs(body);
     const sig = signObject(DOMAIN.proposal, body, by.secretKey);
     if (o.tamper) text = o.tamper(text);
@@ -368,4 +363,36 @@ export function decideInChain(core: Core, docs: SimDocs, entry: WalEntry): Chain
   if (chain !== DEPLOYMENT_CHAIN) docs.projects.set(chain, r.stored);
   for (const c of r.created) docs.projects.set(c.project, c.state);
   return r;
+}
+
+/**
+ * The fields of a proposal a simulated producer signs: `o` overrides each default, which is
+ * computed only when not overridden (an idem key or an HLC is drawn only when used).
+ */
+export function proposalBody(
+  core: Core,
+  by: Actor,
+  transition: string,
+  inputs: JsonObject,
+  o: ProposeOpts,
+  d: {
+    readonly project: string | null;
+    readonly hash: () => string;
+    readonly idem: () => string;
+    readonly hlc: () => string;
+    readonly window: string;
+  },
+): Record<string, unknown> {
+  return {
+    ...(d.project === null ? {} : { project: d.project }),
+    current_state_hash: o.hash ?? d.hash(),
+    transition,
+    inputs,
+    inputs_hash: o.inputsHash ?? core.hash(inputs),
+    signer: by.signer,
+    idem_key: o.idem ?? d.idem(),
+    hlc: o.hlc ?? d.hlc(),
+    window_id: o.window ?? d.window,
+    evidence: [...(o.evidence ?? [])],
+  };
 }
