@@ -120,7 +120,8 @@ export class DecisionWaiter {
       });
     if (m === null) return null;
     const rec = decodeDr(m.data);
-    if (!isRecord(rec)) return null;
+    // With writers by bucket, stream seq and WAL seq differ: only the subscription finds it.
+    if (!isRecord(rec) || rec.wal_seq !== seq) return null;
     this.remember(rec);
     return rec;
   }

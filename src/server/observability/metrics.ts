@@ -28,6 +28,7 @@ export const METRIC_NAMES = {
   swoosh_role: 'gauge',
   swoosh_replay_mismatch_total: 'counter',
   swoosh_chain_decisions_total: 'counter',
+  swoosh_stray_records_total: 'counter',
   swoosh_projects: 'gauge',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
@@ -98,6 +99,7 @@ export interface MetricSeries {
   readonly role: Gauge<'role'>;
   readonly replayMismatchTotal: Counter;
   readonly chainDecisionsTotal: Counter<'bucket'>;
+  readonly strayRecordsTotal: Counter<'kind'>;
   readonly projects: Gauge;
 }
 
@@ -136,6 +138,8 @@ export interface Metrics {
   observePublishLatency(seconds: number): void;
   /** The stream refused an append because its expected sequence (the fence) was stale. */
   recordFenceRejection(): void;
+  /** A message on a record subject that is not a record of this deployment was set aside. */
+  recordStrayRecord(kind: string): void;
   /** A follower's recomputed decision or hash differed from the published one. */
   recordDivergence(): void;
   /** Replaying the WAL gave another state hash than the one recorded. */
@@ -165,6 +169,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     series,
     recordDecision: (d, latencySeconds) => recordDecision(series, d, latencySeconds),
     recordChainDecision: (bucket) => series.chainDecisionsTotal.inc({ bucket }),
+    recordStrayRecord: (kind) => series.strayRecordsTotal.inc({ kind }),
     setProjects: (n) => series.projects.set(n),
     setRole: (role) => {
       for (const r of ROLES) series.role.set({ role: r }, r === role ? 1 : 0);
@@ -266,6 +271,10 @@ function createSeries(registry: Registry, snap: SnapshotClock): MetricSeries {
     role: gauge('swoosh_role', '1 for the current role of this process, 0 otherwise.', ['role']),
     replayMismatchTotal: counter('swoosh_replay_mismatch_total',
       'Replays whose state hash differed from the recorded one.'),
+    strayRecordsTotal: counter('swoosh_stray_records_total',
+      'Messages on a decision-record subject set aside (not a record of this deployment, ' +
+        'a bad signature, a repeated index).',
+      ['kind']),
     chainDecisionsTotal: counter('swoosh_chain_decisions_total',
       'Decision records per bucket of projects (`deployment`: facts and control).', ['bucket']),
     projects: gauge('swoosh_projects', 'Projects in the deployment registry.'),

@@ -15,12 +15,22 @@ export const DEPLOYMENT_CONFIG_KEY = 'config';
 /** Buckets of projects a new deployment is created with (docs/adr/0002). */
 export const DEPLOYMENT_BUCKETS_DEFAULT = 64;
 
+/**
+ * How a deployment's records are fenced and who writes them: `lease`, one writer at a time for
+ * every chain (records fenced on the WAL position, DECISIONS seq == WAL seq); `buckets`, writers
+ * by bucket lease, each chain fenced on its own subject (docs/adr/0002 §2, §4). Fixed when the
+ * deployment is created: a `lease` writer's fence cannot hold once records are spread.
+ */
+export type WritersMode = 'lease' | 'buckets';
+
 /** What the bucket holds. */
 export interface DeploymentConfig {
   readonly genesis_hash: string;
   readonly chart_hash: string;
   readonly buckets: number;
   readonly created: string;
+  /** Absent in configs written before it existed: `lease`. */
+  readonly writers?: WritersMode;
 }
 
 function parseConfig(bytes: Uint8Array): DeploymentConfig | null {
@@ -34,7 +44,8 @@ function parseConfig(bytes: Uint8Array): DeploymentConfig | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   const ok = typeof o['genesis_hash'] === 'string' && typeof o['chart_hash'] === 'string'
-    && typeof o['buckets'] === 'number' && typeof o['created'] === 'string';
+    && typeof o['buckets'] === 'number' && typeof o['created'] === 'string'
+    && (o['writers'] === undefined || o['writers'] === 'lease' || o['writers'] === 'buckets');
   return ok ? (o as unknown as DeploymentConfig) : null;
 }
 
@@ -49,6 +60,7 @@ export async function claimDeployment(
     readonly genesisHash: string;
     readonly chartHash: string;
     readonly prefix: string;
+    readonly writers?: WritersMode;
   },
   now: () => Date = () => new Date(),
 ): Promise<DeploymentConfig> {
@@ -57,6 +69,7 @@ export async function claimDeployment(
     chart_hash: want.chartHash,
     buckets: DEPLOYMENT_BUCKETS_DEFAULT,
     created: now().toISOString(),
+    writers: want.writers ?? 'lease',
   };
   try {
     await kv.create(DEPLOYMENT_CONFIG_KEY, JSON.stringify(fresh));
@@ -87,6 +100,13 @@ export async function claimDeployment(
         `this deployment was created with chart ${have.chart_hash}; this build runs chart `
         + `${want.chartHash}. A chart change is a new version with a written migration `
         + '(docs/upgrading.md); run the build the deployment was created with.');
+    }
+    const mode = have.writers ?? 'lease';
+    if (mode !== (want.writers ?? 'lease')) {
+      throw new SwooshError('invalid_config',
+        `this deployment was created with writers "${mode}"; this instance was started with `
+        + `"${want.writers ?? 'lease'}". Every instance of a deployment must use the same mode `
+        + `(SWOOSH_WRITERS=${mode}); the mode cannot change once records exist.`);
     }
     return have;
   }

@@ -43,7 +43,15 @@ import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore } from '../replication/snapshots.js';
 import { bucketOf } from '../replication/buckets.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
-import { DEPLOYMENT_BUCKETS_DEFAULT, claimDeployment } from './deployment.js';
+import {
+  DEPLOYMENT_BUCKETS_DEFAULT,
+  claimDeployment,
+  type WritersMode,
+} from './deployment.js';
+import { ChainMember } from '../replication/chain-member.js';
+import { BucketLeases, streamKeyLister } from '../replication/bucket-leases.js';
+import { Replica as ReplicaClass } from '../replication/replica.js';
+import type { KV } from '@nats-io/kv';
 import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
 import { CryptoPool } from '../replication/crypto-pool.js';
 import type { Tracing } from '../observability/tracing.js';
@@ -73,6 +81,11 @@ export interface InstanceConfig {
   readonly cryptoThreads?: number;
   readonly leaseTtlMs?: number;
   readonly leaseRenewMs?: number;
+  /**
+   * `lease` (default): one writer for every chain. `buckets`: writers by bucket lease
+   * (chain-member.ts). Recorded in `<P>_DEPLOYMENT` when the deployment is created.
+   */
+  readonly writers?: WritersMode;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
   /** One span per decision when tracing is on (off by default). */
   readonly tracing?: Tracing;
@@ -99,6 +112,11 @@ export interface InstanceStatus {
   readonly last_snapshot_hlc: string | null;
   readonly last_snapshot_seq: number;
   readonly term: number;
+  /**
+   * Writers by bucket: the buckets whose leases this process holds (the deployment chain's is
+   * bucket B, one past the last project bucket); absent with one writer.
+   */
+  readonly buckets_held?: readonly number[];
 }
 
 /** Facts in a row refused for their signer before /health says degraded. */
@@ -146,6 +164,12 @@ export function parseCryptoThreads(raw: string, field: string): number {
 /** How often WAL lag is measured from the stream (both roles). */
 export const LAG_POLL_MS = 1000;
 
+/**
+ * Writers by bucket: decided records waiting to be stored, all chains, past which a member
+ * decides nothing more (a chain whose holder died gets a new one within a lease TTL).
+ */
+export const MEMBER_BACKLOG_MAX = 20_000;
+
 /** Pause after a transient writer failure before recovering and trying again. */
 export const TRANSIENT_BACKOFF_MS = 500;
 
@@ -186,6 +210,9 @@ export class Instance {
   private lastSnapshot = { seq: 0, hlc: null as string | null };
   private term = 0;
   private pool: CryptoPool | null = null;
+  private mode: WritersMode = 'lease';
+  private leasesKv: KV | null = null;
+  private heldBuckets: readonly number[] = [];
 
   constructor(private readonly cfg: InstanceConfig) {
     this.core = createCore(nodeHasher, cfg.core);
@@ -220,12 +247,15 @@ export class Instance {
     const deployed = await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
       bucket: this.subjects.deploymentBucket,
       genesisHash: born.genesis_hash, chartHash: born.chart_hash, prefix: this.cfg.prefix,
+      writers: this.cfg.writers ?? 'lease',
     });
+    this.mode = deployed.writers ?? 'lease';
     this.bucketCount = deployed.buckets;
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
+    this.leasesKv = await kvm.open(this.subjects.leasesBucket);
     this.lease = new WriterLease(
-      await kvm.open(this.subjects.leasesBucket),
+      this.leasesKv,
       this.cfg.name,
       this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs,
     );
@@ -239,8 +269,13 @@ export class Instance {
     if (threads > 0) {
       this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
     }
-    const rec = await this.recover();
-    this.replica = rec.replica;
+    if (this.mode === 'buckets') {
+      // The member replays from genesis against the stored records (chain-member.ts).
+      this.replica = this.genesisReplica();
+    } else {
+      const rec = await this.recover();
+      this.replica = rec.replica;
+    }
     this.lagTimer = setInterval(() => {
       void this.pollLag();
     }, LAG_POLL_MS);
@@ -290,8 +325,16 @@ export class Instance {
     return rec;
   }
 
+  private genesisReplica(): Replica {
+    return ReplicaClass.fromGenesis(this.core, nodeHasher, createNodeVerifier(), this.cfg.genesis);
+  }
+
   /** Writer while holding the lease, follower otherwise; transient failures back off and retry. */
   private async roleLoop(): Promise<void> {
+    if (this.mode === 'buckets') {
+      await this.memberLoop();
+      return;
+    }
     while (!this.stopping) {
       try {
         if (this.diverged === null && (await this.lease.tryAcquire())) await this.actAsWriter();
@@ -311,6 +354,124 @@ export class Instance {
           },
         );
       }
+    }
+  }
+
+  /**
+   * Writers by bucket: one ChainMember from genesis; after a transient failure, a new one from
+   * genesis (what was decided but not stored is only in the member that failed).
+   */
+  private async memberLoop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.actAsMember();
+        return;
+      } catch (err) {
+        if (isFatal(err)) throw err;
+        this.log.warn({ err }, 'member: transient failure; replaying and retrying');
+        await new Promise((r) => setTimeout(r, TRANSIENT_BACKOFF_MS));
+        this.replica = this.genesisReplica();
+      }
+    }
+  }
+
+  private async actAsMember(): Promise<void> {
+    const replica = this.replica ?? this.genesisReplica();
+    this.replica = replica;
+    const kv = this.leasesKv;
+    if (kv === null) throw new Error('member without a leases bucket');
+    const B = this.bucketCount;
+    const ttlMs = this.cfg.leaseTtlMs ?? INSTANCE_DEFAULTS.leaseTtlMs;
+    const renewMs = this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs;
+    const leases = new BucketLeases(kv, {
+      member: this.cfg.name,
+      buckets: B + 1,
+      ttlMs,
+      listKeys: streamKeyLister(this.jsm, this.subjects.leasesBucket),
+      keyOf: (n) => (n === B ? 'deployment' : `bucket.${n}`),
+      log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    });
+    const bucketCache = new Map<string, number>();
+    const bucketOfChain = (chain: string): number => {
+      if (chain === DEPLOYMENT_CHAIN) return B;
+      let b = bucketCache.get(chain);
+      if (b === undefined) {
+        b = bucketOf(chain, B);
+        bucketCache.set(chain, b);
+      }
+      return b;
+    };
+    const member = new ChainMember({
+      nc: this.nc,
+      js: this.js,
+      jsm: this.jsm,
+      replica,
+      signer: this.signer,
+      pool: this.pool,
+      subjects: {
+        dr: (c) => this.subjects.dr(c),
+        transitions: (p, r, t) => this.subjects.transitions(p, r, t),
+      },
+      walName: this.subjects.walName,
+      decisionsName: this.subjects.decisionsName,
+      transitionsName: this.subjects.transitionsName,
+      holds: (chain) => leases.held(bucketOfChain(chain)),
+      batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
+      backlogMax: MEMBER_BACKLOG_MAX,
+      onStored: (d, byMe) => this.onDecided(d, byMe ? Date.now() - d.msg.logMs : null),
+      onDivergence: (err) => this.onDivergence(err),
+      onStray: (kind, detail) => {
+        this.metrics.recordStrayRecord(kind);
+        this.log.warn({ kind, detail }, 'a message on a record subject was set aside');
+      },
+      log: (level, msg, fields) =>
+        this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
+    });
+    // Join (take buckets) only once caught up with the WAL as it was at start: a member still
+    // replaying would hold buckets it cannot publish yet.
+    const walAtStart = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
+    let joined = false;
+    let ticking: Promise<void> = Promise.resolve();
+    const tick = async (): Promise<void> => {
+      if (!joined && replica.lastSeq < walAtStart) return;
+      if (!joined) {
+        joined = true;
+        this.log.info({ wal_seq: replica.lastSeq }, 'member: caught up; joining');
+      }
+      const t = await leases.tick();
+      this.heldBuckets = t.held;
+      const held = t.held.length > 0;
+      const role = held ? 'writer' : 'follower';
+      if (this.role !== role) {
+        this.role = role;
+        this.metrics.setRole(role);
+      }
+      if (t.acquired.length + t.released.length + t.lost.length > 0) {
+        this.term += 1;
+        this.log.info({
+          acquired: t.acquired, released: t.released, lost: t.lost, held: t.held.length,
+          members: t.members?.length ?? null,
+        }, 'member: buckets changed');
+      }
+    };
+    this.role = 'follower';
+    this.metrics.setRole('follower');
+    const timer = setInterval(() => {
+      ticking = ticking.then(tick).catch((err: unknown) => {
+        this.log.warn({ err }, 'member: lease tick failed');
+      });
+    }, renewMs);
+    try {
+      await member.run(() => !this.stopping);
+    } finally {
+      clearInterval(timer);
+      await ticking;
+      this.heldBuckets = [];
+      await leases.releaseAll();
+    }
+    if (member.diverged !== null && !this.stopping) {
+      // A diverged member serves the last state it agreed with and never writes.
+      while (!this.stopping) await new Promise((r) => setTimeout(r, 250));
     }
   }
 
@@ -405,6 +566,16 @@ export class Instance {
     );
   }
 
+  /** A recomputed record differs from the stored one: alarm, and stop applying. */
+  private onDivergence(err: ReplayMismatchError): void {
+    this.diverged = err.message;
+    this.metrics.recordDivergence();
+    this.log.error(
+      { err, wal_seq: err.seq },
+      'DIVERGENCE: recomputed decision differs from the stored record',
+    );
+  }
+
   private onDecided(d: Decided, latencyMs: number | null): void {
     const drId = d.content.dr_id;
     const dec = d.step.decision;
@@ -465,14 +636,7 @@ export class Instance {
       decisionsName: this.subjects.decisionsName,
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
       onChecked: (d) => this.onDecided(d, null),
-      onDivergence: (err) => {
-        this.diverged = err.message;
-        this.metrics.recordDivergence();
-        this.log.error(
-          { err, wal_seq: err.seq },
-          'DIVERGENCE: recomputed decision differs from the stored record',
-        );
-      },
+      onDivergence: (err) => this.onDivergence(err),
     });
     await f.run(() => !this.stopping && Date.now() < until);
     this.walLast = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
@@ -572,6 +736,7 @@ export class Instance {
       last_snapshot_hlc: this.lastSnapshot.hlc,
       last_snapshot_seq: this.lastSnapshot.seq,
       term: this.term,
+      ...(this.mode === 'buckets' ? { buckets_held: this.heldBuckets } : {}),
     };
   }
 

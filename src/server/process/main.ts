@@ -13,6 +13,9 @@
  *   SWOOSH_KEY_FILE          key file that signs decision records
  *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
  *   SWOOSH_CRYPTO_THREADS    verification/signing worker threads (0: on the writer's thread)
+ *   SWOOSH_WRITERS           lease (default: one writer for every chain) or buckets (writers
+ *                            by bucket lease, docs/architecture.md "Writers by bucket");
+ *                            fixed when the deployment is created
  *   SWOOSH_CRASH_AT          test-only fault injection: point:seq[,point:seq…]
  */
 import { writeSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { Instance, parseCryptoThreads } from './instance.js';
 import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from '../observability/log.js';
 import type { CrashPoint } from '../replication/writer.js';
+import type { WritersMode } from './deployment.js';
 
 const CRASH_POINTS: readonly CrashPoint[] = [
   'before_publish',
@@ -32,6 +36,14 @@ const CRASH_POINTS: readonly CrashPoint[] = [
   'before_ack',
   'during_snapshot',
 ];
+
+/** SWOOSH_WRITERS: `lease` or `buckets`, else invalid_config. */
+function writersEnv(name: string): WritersMode {
+  const v = env(name);
+  if (v === 'lease' || v === 'buckets') return v;
+  throw new SwooshError('invalid_config',
+    `${name}: expected lease or buckets, got ${JSON.stringify(v)}`);
+}
 
 function env(name: string): string | undefined {
   const v = process.env[name];
@@ -113,6 +125,7 @@ export async function runFromEnv(): Promise<Instance> {
     ...(intEnv('SWOOSH_LEASE_RENEW_MS') !== undefined
       ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number }
       : {}),
+    ...(env('SWOOSH_WRITERS') !== undefined ? { writers: writersEnv('SWOOSH_WRITERS') } : {}),
     crashAt: crashPlan(),
     log,
   });

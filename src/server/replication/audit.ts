@@ -12,6 +12,7 @@ import { createNodeVerifier } from '../../crypto/verify.js';
 import {
   contentOf,
   decodeDr,
+  type DecisionRecord,
   verifyDrSignature,
 } from '../../protocol/decision-record.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
@@ -26,6 +27,7 @@ export interface AuditProblem {
     | 'chain_break'
     | 'bad_signature'
     | 'seq_mismatch'
+    | 'stray_record'
     | 'transitions_count';
   readonly detail: string;
   /** The chain of the record at fault (absent for a count over the whole log). */
@@ -69,6 +71,12 @@ export interface AuditTarget {
    * decisions depend on the deployment's facts.
    */
   readonly chain?: string;
+  /**
+   * One writer for every chain (writers `lease`, the default): each record is also at the
+   * DECISIONS sequence equal to its WAL seq, and that is checked. With writers by bucket, records
+   * are matched to entries by their `wal_seq` only.
+   */
+  readonly aligned?: boolean;
 }
 
 /** Audit a deployment's streams. */
@@ -86,6 +94,41 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const max = t.maxProblems ?? 20;
   const wal = new StreamReader(t.js, t.walName, 1);
   const drs = new StreamReader(t.js, t.decisionsName, 1);
+  const aligned = t.aligned ?? true;
+  // Records read ahead of the WAL walk, by the WAL seq they name (records of different chains
+  // may be stored out of WAL order when several writers share the chains).
+  const byWal = new Map<number, { seq: number; rec: DecisionRecord }>();
+  let drRead = 0;
+  type Found = { seq: number; rec: DecisionRecord };
+  const recordFor = async (walSeq: number): Promise<Found | null> => {
+    while (!byWal.has(walSeq) && drRead < drLast) {
+      const batch = await drs.read(512, 10_000);
+      if (batch.length === 0) throw new Error(`DECISIONS stopped at ${drRead} before ${drLast}`);
+      for (const m of batch) {
+        drRead = m.seq;
+        let rec: DecisionRecord;
+        try {
+          rec = decodeDr(m.data);
+        } catch (err) {
+          problems.push({ seq: m.seq, kind: 'stray_record',
+            detail: `DECISIONS seq ${m.seq} is not a record: ${(err as Error).message}` });
+          continue;
+        }
+        const w = (rec as { wal_seq?: unknown }).wal_seq;
+        if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 1 || w > walLast ||
+          byWal.has(w) || w < replica.lastSeq) {
+          problems.push({ seq: m.seq, kind: 'stray_record',
+            detail: `DECISIONS seq ${m.seq} names WAL seq ${String(w)}, which has ` +
+              'no entry or already has its record' });
+          continue;
+        }
+        byWal.set(w, { seq: m.seq, rec });
+      }
+    }
+    const hit = byWal.get(walSeq) ?? null;
+    byWal.delete(walSeq);
+    return hit;
+  };
   try {
     while (replica.lastSeq < walLast && problems.length < max) {
       const msg = await wal.next();
@@ -98,7 +141,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       };
       outcomes[d.content.outcome] = (outcomes[d.content.outcome] ?? 0) + 1;
       chains[d.content.project] = (chains[d.content.project] ?? 0) + 1;
-      if (msg.seq > drLast) {
+      const found = await recordFor(msg.seq);
+      if (found === null) {
         report({
           seq: msg.seq,
           kind: 'missing_record',
@@ -106,16 +150,15 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
         });
         continue;
       }
-      const raw = await drs.next();
-      if (raw.seq !== msg.seq) {
+      if (aligned && found.seq !== msg.seq) {
         report({
           seq: msg.seq,
           kind: 'seq_mismatch',
-          detail: `record stream gave ${raw.seq}`,
+          detail: `the record of WAL entry ${msg.seq} is at DECISIONS seq ${found.seq}`,
         });
         break;
       }
-      const rec = decodeDr(raw.data);
+      const rec = found.rec;
       if (rec.prev_dr_hash !== d.content.prev_dr_hash) {
         report({
           seq: msg.seq,

@@ -51,6 +51,11 @@ export interface BucketLeasesOptions {
   readonly ttlMs: number;
   /** The keys of the leases bucket that start with a prefix: see `streamKeyLister`. */
   readonly listKeys: KeyLister;
+  /**
+   * The KV key of bucket n's lease (default `bucket.<n>`); a deployment maps one extra bucket
+   * to its deployment chain's lease this way.
+   */
+  readonly keyOf?: (n: number) => string;
   /** Monotonic clock in ms; default performance.now(). */
   readonly now?: () => number;
   readonly log?: BucketLeasesLog;
@@ -161,6 +166,7 @@ export class BucketLeases {
   private readonly now: () => number;
   private readonly log: BucketLeasesLog;
   private readonly listKeys: KeyLister;
+  private readonly keyOf: (n: number) => string;
   /** Told apart from an earlier run (or a namesake) in the heartbeat value. */
   private readonly incarnation = randomUUID();
   private readonly leases = new Map<number, Held>();
@@ -186,6 +192,7 @@ export class BucketLeases {
     this.buckets = opts.buckets;
     this.ttlMs = opts.ttlMs;
     this.listKeys = opts.listKeys;
+    this.keyOf = opts.keyOf ?? bucketKey;
     this.now = opts.now ?? (() => performance.now());
     this.log = opts.log ?? (() => undefined);
   }
@@ -214,7 +221,7 @@ export class BucketLeases {
       const rev = this.memberRevision;
       this.memberRevision = 0;
       await Promise.all([
-        ...leases.map(([b, h]) => this.remove(bucketKey(b), h.revision, { bucket: b })),
+        ...leases.map(([b, h]) => this.remove(this.keyOf(b), h.revision, { bucket: b })),
         rev > 0 ? this.remove(memberKey(this.member), rev, {}) : Promise.resolve(),
       ]);
     });
@@ -222,7 +229,7 @@ export class BucketLeases {
 
   /** Who holds bucket `b` now according to the KV bucket, if anyone. */
   async holderNow(b: number): Promise<string | null> {
-    const e = await this.kv.get(bucketKey(b));
+    const e = await this.kv.get(this.keyOf(b));
     if (e === null || e.operation !== 'PUT') return null;
     return (JSON.parse(decoder.decode(e.value)) as { holder: string }).holder;
   }
@@ -372,7 +379,7 @@ export class BucketLeases {
   private async create(b: number): Promise<boolean> {
     const sent = this.now();
     const value = this.value({ holder: this.member });
-    const r = await attempt(() => this.kv.create(bucketKey(b), value));
+    const r = await attempt(() => this.kv.create(this.keyOf(b), value));
     if (r.ok) {
       this.leases.set(b, { revision: r.value, sentAt: sent });
       return true;
@@ -394,7 +401,7 @@ export class BucketLeases {
     if (h === undefined) return false;
     const sent = this.now();
     const value = this.value({ holder: this.member });
-    const r = await attempt(() => this.kv.update(bucketKey(b), value, h.revision));
+    const r = await attempt(() => this.kv.update(this.keyOf(b), value, h.revision));
     if (r.ok) {
       this.leases.set(b, { revision: r.value, sentAt: sent });
       return true;
@@ -416,7 +423,7 @@ export class BucketLeases {
   private async release(b: number): Promise<void> {
     const h = this.leases.get(b);
     this.leases.delete(b);
-    if (h !== undefined) await this.remove(bucketKey(b), h.revision, { bucket: b });
+    if (h !== undefined) await this.remove(this.keyOf(b), h.revision, { bucket: b });
   }
 
   /** Delete `key` if it is still at `revision`; a failure leaves it to expire by the TTL. */

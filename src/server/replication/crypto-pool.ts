@@ -17,9 +17,16 @@
  * so runs the same under tsx, vitest and the built dist.
  */
 import { Worker } from 'node:worker_threads';
-import { parseSigner } from '../../crypto/keys.js';
+import { bytesToHex, parseSigner } from '../../crypto/keys.js';
 import { acceptableSignature } from '../../crypto/rule.js';
-import type { SigCheck } from '../../protocol/entry.js';
+import type { NodeSigner } from '../../crypto/node-sign.js';
+import type { SignatureVerifier } from '../../crypto/verify.js';
+import { verdictsOf, type SigCheck } from '../../protocol/entry.js';
+import {
+  composeRecordText,
+  drSigningBytes,
+  type ContentText,
+} from '../../protocol/decision-record.js';
 
 const WORKER_SOURCE = `
 'use strict';
@@ -253,4 +260,43 @@ export class CryptoPool {
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
+}
+
+/**
+ * Verdicts per entry for a batch's signature checks: one call to the pool for the whole batch,
+ * or this thread when there is no pool.
+ */
+export async function batchVerdicts(
+  pool: CryptoPool | null,
+  verifier: SignatureVerifier,
+  checks: readonly (readonly (SigCheck | null)[])[],
+): Promise<boolean[][]> {
+  if (pool === null) return checks.map((c) => verdictsOf(c, verifier));
+  const flat = await pool.verify(checks.flat());
+  let at = 0;
+  return checks.map((c) => {
+    const v = flat.slice(at, at + c.length);
+    at += c.length;
+    return v;
+  });
+}
+
+/**
+ * Sign decision records (`swoosh/dr/v1\n ‖ JCS(content + writer)`) on the pool when it can,
+ * else on this thread; the wire bytes of each record.
+ */
+export async function signRecords(
+  pool: CryptoPool | null,
+  signer: NodeSigner,
+  texts: readonly ContentText[],
+): Promise<Uint8Array[]> {
+  const writer = signer.signer;
+  const messages = texts.map((t) => drSigningBytes(t, writer));
+  const sigs = pool !== null && pool.canSign
+    ? await pool.sign(messages)
+    : messages.map((m) => signer.signBytes(m));
+  const enc = new TextEncoder();
+  return texts.map((t, i) => enc.encode(
+    composeRecordText(t, { writer, signature: bytesToHex(sigs[i] ?? new Uint8Array()) }),
+  ));
 }

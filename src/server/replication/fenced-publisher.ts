@@ -150,11 +150,31 @@ export class FencedPublisher {
     expectLastSeq: number,
     extra: Readonly<Record<string, string>> = {},
   ): Promise<FencedAck> {
+    return this.publishFenced(subject, data, msgId, { stream: expectLastSeq }, extra);
+  }
+
+  /**
+   * Publish `data` to `subject` with a fence: `{stream: n}` stores it only if the stream's last
+   * sequence is n (`Nats-Expected-Last-Sequence`), `{subject: n}` only if the last message on
+   * this subject is at stream sequence n, 0 for none (`Nats-Expected-Last-Subject-Sequence`),
+   * null only deduplicates by `msgId`.
+   */
+  publishFenced(
+    subject: string,
+    data: Uint8Array,
+    msgId: string,
+    fence: { readonly stream: number } | { readonly subject: number } | null,
+    extra: Readonly<Record<string, string>> = {},
+  ): Promise<FencedAck> {
     if (this.closed) return Promise.reject(new Error('publisher is closed'));
     const reply = `${this.prefix}.${(this.next++).toString(36)}`;
     const h = headers();
     h.set('Nats-Msg-Id', msgId);
-    h.set('Nats-Expected-Last-Sequence', String(expectLastSeq));
+    if (fence !== null && 'stream' in fence) {
+      h.set('Nats-Expected-Last-Sequence', String(fence.stream));
+    } else if (fence !== null) {
+      h.set('Nats-Expected-Last-Subject-Sequence', String(fence.subject));
+    }
     for (const [k, v] of Object.entries(extra)) h.set(k, v);
     return new Promise<FencedAck>((resolve, reject) => {
       this.waiting.set(reply, { subject, deadline: Date.now() + this.timeoutMs, resolve, reject });

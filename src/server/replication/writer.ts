@@ -47,14 +47,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { FencedPublisher, PublishRefusedError, type FencedAck } from './fenced-publisher.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
 import {
-  composeRecordText,
-  drSigningBytes,
   subjectToken,
   transitionRecords,
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
-import type { CryptoPool } from './crypto-pool.js';
-import { verdictsOf, type SigCheck } from '../../protocol/entry.js';
+import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
+import type { SigCheck } from '../../protocol/entry.js';
 import { MessagePump, StreamReader } from '../../protocol/batch-reader.js';
 import {
   Replica,
@@ -67,7 +65,6 @@ import {
 import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import type { SnapshotStore } from './snapshots.js';
 import { jcs } from '../../core/index.js';
-import { bytesToHex } from '../../crypto/keys.js';
 import type { OperatingErrorCode } from '../../protocol/errors.js';
 
 /** Another writer holds the log. */
@@ -314,35 +311,14 @@ export class Writer {
   }
 
   /** Verdicts per entry: one call to the pool for the whole batch, or this thread. */
-  private async verdicts(checks: readonly (readonly (SigCheck | null)[])[]): Promise<boolean[][]> {
-    const pool = this.deps.pool;
-    if (pool === null) return checks.map((c) => verdictsOf(c, this.deps.replica.verifier));
-    const flat = await pool.verify(checks.flat());
-    let at = 0;
-    return checks.map((c) => {
-      const v = flat.slice(at, at + c.length);
-      at += c.length;
-      return v;
-    });
+  private verdicts(checks: readonly (readonly (SigCheck | null)[])[]): Promise<boolean[][]> {
+    return batchVerdicts(this.deps.pool, this.deps.replica.verifier, checks);
   }
 
-  /** Sign each record (`swoosh/dr/v1\n ‖ JCS(content + writer)`) and build its wire bytes. */
+  /** Sign each record and build its wire bytes. */
   private async sign(decided: readonly Decided[]): Promise<Signed[]> {
-    const writer = this.deps.signer.signer;
-    const messages = decided.map((d) => drSigningBytes(d.text, writer));
-    const pool = this.deps.pool;
-    const sigs =
-      pool !== null && pool.canSign
-        ? await pool.sign(messages)
-        : messages.map((m) => this.deps.signer.signBytes(m));
-    const enc = new TextEncoder();
-    return decided.map((d, i) => {
-      const signature = bytesToHex(sigs[i] ?? new Uint8Array());
-      return {
-        d,
-        bytes: enc.encode(composeRecordText(d.text, { writer, signature })),
-      };
-    });
+    const bytes = await signRecords(this.deps.pool, this.deps.signer, decided.map((d) => d.text));
+    return decided.map((d, i) => ({ d, bytes: bytes[i] ?? new Uint8Array() }));
   }
 
   /** Wait for the batch in flight; if it was refused, put the replica back before it. */

@@ -1,0 +1,487 @@
+/**
+ * A member of a deployment whose chains are spread over writer processes by bucket lease
+ * (docs/adr/0002-many-projects.md §2 and §4; docs/architecture.md "Writers by bucket").
+ *
+ * Every member folds the whole WAL (every chain is a pure function of the WAL, so each member
+ * computes every record), and publishes only the records of the chains it holds: a project's
+ * chain while it holds that project's bucket lease, the deployment chain while it holds the
+ * deployment lease. For every other chain it is a follower: it reads the records the holders
+ * stored and compares each with its own, byte for byte.
+ *
+ * Per loop turn (numbered as in `turn`):
+ *  1. read stored records from DECISIONS (`<prefix>.dr.>`, in stream order) and confirm or
+ *     compare each against what this member decided for that chain and index (a record not
+ *     decided here yet is remembered by its content hash until it is);
+ *  2. decide the next WAL entries (signatures verified on the crypto pool, then the reducer in
+ *     WAL order), unless too many decided records are still waiting to be stored (backpressure:
+ *     a chain whose holder is gone gets a new holder within a lease TTL);
+ *  3. for each held chain with records waiting, publish them in chain order, one at a time, each
+ *     fenced with `Nats-Expected-Last-Subject-Sequence` = the stream sequence of the chain's
+ *     last stored record and `Nats-Msg-Id: dr:<chain>:<index>`; then its TRANSITIONS records
+ *     (`Nats-Msg-Id: tr:<applied_index>`).
+ *
+ * The fence (what "a paused ex-writer can never get a record stored after a takeover" rests on):
+ * a chain's publisher learns the chain's stored tail from the stream (`last_by_subj`) when it
+ * starts publishing that chain and after any refusal, then from each PubAck. Every record is
+ * fenced on the one before it, and a chain has at most one publish in flight per member. Once
+ * the new holder has stored one record on a chain, any publish by the old holder names a stale
+ * subject sequence and is refused (10071). Before that, the old holder's record is the same
+ * content the new holder computed (records are a pure function of the WAL); the new holder's
+ * own publish of it is then refused, it re-learns the tail and confirms the record as stored.
+ * A lease's validity is also bounded in time (bucket-leases.ts), so a member resumed after a
+ * pause stops publishing at once.
+ *
+ * Never trusting the stream: a message on a record subject that is not a record, whose
+ * signature does not verify, that names another chain than its subject, or that repeats an
+ * index already stored (a stray a foreign client published) is counted and logged, and never
+ * halts the member. A genuine record whose content differs from the recomputation is a
+ * divergence: the member stops deciding (as a follower does) and raises the alarm.
+ */
+import {
+  JetStreamApiCodes,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { DEPLOYMENT_CHAIN } from '../../core/index.js';
+import type { NodeSigner } from '../../crypto/node-sign.js';
+import { jcs } from '../../core/index.js';
+import {
+  contentOf,
+  decodeDr,
+  drHash,
+  subjectToken,
+  transitionRecords,
+  verifyDrSignature,
+  type DecisionRecord,
+  type TransitionRecord,
+} from '../../protocol/decision-record.js';
+import type { SigCheck } from '../../protocol/entry.js';
+import { StreamReader } from '../../protocol/batch-reader.js';
+import type { WalMessage } from '../../protocol/wal-message.js';
+import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
+import { FencedPublisher, PublishRefusedError } from './fenced-publisher.js';
+import { Replica, ReplayMismatchError, type Decided } from './replica.js';
+import type { WriterSubjects } from './writer.js';
+
+/** Why a message on a record subject was set aside. */
+export type StrayKind =
+  | 'not_a_record'
+  | 'bad_signature'
+  | 'wrong_subject'
+  | 'repeated_index'
+  | 'chain_gap';
+
+/** What a member needs. */
+export interface ChainMemberDeps {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly replica: Replica;
+  readonly signer: NodeSigner;
+  readonly pool: CryptoPool | null;
+  readonly subjects: WriterSubjects;
+  readonly walName: string;
+  readonly decisionsName: string;
+  readonly transitionsName: string;
+  /** True while this member may publish `chain` (its lease is held and fresh). */
+  readonly holds: (chain: string) => boolean;
+  readonly batchMax: number;
+  /** Decided records not yet stored, all chains, past which no more entries are decided. */
+  readonly backlogMax: number;
+  /** A record is stored (by this member or another): `byMe` when this member published it. */
+  readonly onStored: (d: Decided, byMe: boolean) => void;
+  readonly onDivergence: (err: ReplayMismatchError) => void;
+  readonly onStray: (kind: StrayKind, detail: string) => void;
+  readonly log: (
+    level: 'info' | 'warn' | 'error',
+    msg: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+}
+
+/** Where a chain's stored records end: the last one's index and stream sequence. */
+interface Tail {
+  readonly index: number;
+  readonly seq: number;
+}
+
+/** A stored record this member has not decided yet: enough to compare it when it does. */
+interface Ahead {
+  readonly hash: string;
+  readonly walSeq: number;
+}
+
+/** Stored records read per turn at most. */
+const RECORDS_PER_TURN = 512;
+/** How long a turn waits for WAL entries when nothing else happened. */
+const IDLE_WAIT_MS = 50;
+
+const enc = new TextEncoder();
+
+/** One member's loop over the WAL and DECISIONS. */
+export class ChainMember {
+  /** Set when a genuine record differs from the recomputation: nothing more is decided. */
+  diverged: ReplayMismatchError | null = null;
+  private readonly wal: StreamReader;
+  private readonly drs: StreamReader;
+  private readonly publisher: FencedPublisher;
+  /** Per chain: records decided here, not yet known stored, in chain order. */
+  private readonly pending = new Map<string, Decided[]>();
+  private pendingCount = 0;
+  /** Per chain: stored records read before this member decided them, by chain index. */
+  private readonly ahead = new Map<string, Map<number, Ahead>>();
+  private aheadCount = 0;
+  /** Per chain: the stored tail as last learned (absent: learn it from the stream). */
+  private readonly tails = new Map<string, Tail>();
+  /**
+   * Per chain: the TRANSITIONS records of its last record stored by another member, which that
+   * member may have died before storing (it stores them before the chain's next record).
+   */
+  private readonly lastTrs = new Map<string, readonly TransitionRecord[]>();
+  /** Chains with a publishing loop running. */
+  private readonly publishing = new Set<string>();
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+
+  constructor(private readonly deps: ChainMemberDeps, drFrom = 1) {
+    this.wal = new StreamReader(deps.js, deps.walName, deps.replica.lastSeq + 1);
+    this.drs = new StreamReader(deps.js, deps.decisionsName, drFrom);
+    this.publisher = new FencedPublisher(deps.nc);
+  }
+
+  /** Records decided here and not yet stored (all chains). */
+  get backlog(): number {
+    return this.pendingCount;
+  }
+
+  /** Stored records read ahead of this member's decisions (all chains). */
+  get readAhead(): number {
+    return this.aheadCount;
+  }
+
+  /** Run until `keepGoing()` is false or a divergence stops deciding. */
+  async run(keepGoing: () => boolean): Promise<void> {
+    try {
+      while (keepGoing() && this.diverged === null) await this.turn();
+    } finally {
+      this.stopped = true;
+      await Promise.allSettled([...this.running]);
+      this.publisher.close();
+      await this.drs.close();
+      await this.wal.close();
+    }
+  }
+
+  /** One turn of steps 1–3 (see the header). */
+  private async turn(): Promise<void> {
+    // 1. Stored records.
+    const recs = await this.drs.read(RECORDS_PER_TURN, 0);
+    for (const m of recs) this.onRecord(m);
+    if (this.diverged !== null) return;
+    // 2. WAL entries, unless too much waits to be stored.
+    const room = this.deps.backlogMax - this.pendingCount;
+    if (room > 0) {
+      const wait = recs.length > 0 ? 0 : IDLE_WAIT_MS;
+      const msgs = await this.wal.read(Math.min(this.deps.batchMax, room), wait);
+      if (msgs.length > 0) await this.decide(msgs);
+    } else if (recs.length === 0) {
+      await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
+    }
+    // 3. Publish what this member holds.
+    this.kick();
+  }
+
+  /** Step 2: verify on the pool, decide in WAL order, then match or queue each record. */
+  private async decide(msgs: readonly WalMessage[]): Promise<void> {
+    const r = this.deps.replica;
+    const prepared = msgs.map((m) => Replica.prepare(m));
+    const verdicts = await this.verdicts(
+      prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)),
+    );
+    msgs.forEach((m, i) => {
+      const p = prepared[i];
+      if (p === undefined || this.diverged !== null) return;
+      const d = r.decideNext(m, { ...p, verdicts: verdicts[i] ?? [] });
+      const chain = d.content.project;
+      const index = d.content.chain_index;
+      const seen = this.ahead.get(chain)?.get(index);
+      if (seen !== undefined) {
+        this.dropAhead(chain, index);
+        if (seen.hash !== d.hash || seen.walSeq !== d.msg.seq) {
+          this.diverge(new ReplayMismatchError(
+            d.msg.seq, 'content', `stored record hashes to ${seen.hash}`,
+            `recomputed record hashes to ${d.hash}`,
+          ));
+          return;
+        }
+        this.noteTransitions(d);
+        this.deps.onStored(d, false);
+        return;
+      }
+      const q = this.pending.get(chain);
+      if (q === undefined) this.pending.set(chain, [d]);
+      else q.push(d);
+      this.pendingCount += 1;
+    });
+  }
+
+  private verdicts(checks: readonly (readonly (SigCheck | null)[])[]): Promise<boolean[][]> {
+    return batchVerdicts(this.deps.pool, this.deps.replica.verifier, checks);
+  }
+
+  private dropAhead(chain: string, index: number): void {
+    const m = this.ahead.get(chain);
+    if (m?.delete(index) === true) {
+      this.aheadCount -= 1;
+      if (m.size === 0) this.ahead.delete(chain);
+    }
+  }
+
+  private diverge(err: ReplayMismatchError): void {
+    if (this.diverged !== null) return;
+    this.diverged = err;
+    this.deps.onDivergence(err);
+  }
+
+  private stray(kind: StrayKind, detail: string): void {
+    this.deps.onStray(kind, detail);
+  }
+
+  /** Step 1 for one stored message: check it is a record of this deployment, then match it. */
+  private onRecord(m: WalMessage): void {
+    let rec: DecisionRecord;
+    try {
+      rec = decodeDr(m.data);
+    } catch (err) {
+      this.stray('not_a_record', `DECISIONS seq ${m.seq}: ${(err as Error).message}`);
+      return;
+    }
+    const chain = (rec as { project?: unknown }).project;
+    const index = (rec as { chain_index?: unknown }).chain_index;
+    const walSeq = (rec as { wal_seq?: unknown }).wal_seq;
+    if (typeof chain !== 'string' || !Number.isSafeInteger(index) ||
+      !Number.isSafeInteger(walSeq) || (index as number) < 1) {
+      this.stray('not_a_record', `DECISIONS seq ${m.seq} has no chain, index or wal_seq`);
+      return;
+    }
+    if (m.subject !== this.deps.subjects.dr(chain)) {
+      this.stray('wrong_subject', `DECISIONS seq ${m.seq} names chain ${chain} on ${m.subject}`);
+      return;
+    }
+    let verifies = false;
+    try {
+      verifies = verifyDrSignature(rec, this.deps.replica.verifier);
+    } catch (err) {
+      void err; // a malformed writer or signature field: reported as not verifying
+    }
+    if (!verifies) {
+      this.stray('bad_signature', `DECISIONS seq ${m.seq}: the signature does not verify`);
+      return;
+    }
+    const i = index as number;
+    const tail = this.tails.get(chain);
+    if (tail !== undefined && i <= tail.index) {
+      // This member already knows the chain got this far. The same message (its own record,
+      // learned from the PubAck, or one read before) is fine; another message repeating an
+      // index is a stray a foreign client got stored.
+      if (m.seq > tail.seq) {
+        this.stray('repeated_index', `DECISIONS seq ${m.seq} repeats ${chain} index ${i}`);
+      }
+      return;
+    }
+    if (tail !== undefined && i !== tail.index + 1) {
+      this.stray('chain_gap', `DECISIONS seq ${m.seq}: ${chain} index ${i} after ${tail.index}`);
+      return;
+    }
+    this.tails.set(chain, { index: i, seq: m.seq });
+    const q = this.pending.get(chain);
+    const head = q?.[0];
+    if (q !== undefined && head !== undefined && head.content.chain_index === i) {
+      try {
+        Replica.compare(head, rec);
+      } catch (err) {
+        if (!(err instanceof ReplayMismatchError)) throw err;
+        this.diverge(err);
+        return;
+      }
+      this.shift(chain, q);
+      this.noteTransitions(head);
+      this.deps.onStored(head, false);
+      return;
+    }
+    const decidedHere = this.deps.replica.chainHead(chain).index;
+    if (i > decidedHere) {
+      let m2 = this.ahead.get(chain);
+      if (m2 === undefined) {
+        m2 = new Map();
+        this.ahead.set(chain, m2);
+      }
+      if (!m2.has(i)) this.aheadCount += 1;
+      const hash = drHash(this.deps.replica.hasher, contentOf(rec));
+      m2.set(i, { hash, walSeq: walSeq as number });
+    }
+    // Otherwise it is below where this member started (a snapshot) or already confirmed.
+  }
+
+  /** Remember the TRANSITIONS records of a chain's newest record stored by another member. */
+  private noteTransitions(d: Decided): void {
+    const trs = transitionRecords(d.content, this.deps.replica.core.regionOf, d.appliedBefore + 1);
+    if (trs.length > 0) this.lastTrs.set(d.content.project, trs);
+    else this.lastTrs.delete(d.content.project);
+  }
+
+  /**
+   * On taking a chain over: store the TRANSITIONS records of its last record if the member that
+   * stored it did not (each is looked up on its own subject first, so none is stored twice even
+   * long after the duplicate window).
+   */
+  private async repairTransitions(chain: string): Promise<void> {
+    const trs = this.lastTrs.get(chain);
+    if (trs === undefined) return;
+    const missing: TransitionRecord[] = [];
+    for (const tr of trs) {
+      const subject =
+        this.deps.subjects.transitions(tr.project, tr.region, subjectToken(tr.transition));
+      const last = await this.deps.jsm.streams.getMessage(this.deps.transitionsName, {
+        last_by_subj: subject,
+      });
+      let at = 0;
+      if (last !== null) {
+        try {
+          const i = (JSON.parse(new TextDecoder().decode(last.data)) as { applied_index?: unknown })
+            .applied_index;
+          if (Number.isSafeInteger(i)) at = i as number;
+        } catch (err) {
+          void err; // a stray message on the subject: ours is not there
+        }
+      }
+      if (at < tr.applied_index) missing.push(tr);
+    }
+    if (missing.length > 0) {
+      this.deps.log('warn', 'storing TRANSITIONS records a previous holder did not', {
+        chain, applied_indexes: missing.map((t) => t.applied_index),
+      });
+      await this.publishTransitions(missing);
+    }
+    this.lastTrs.delete(chain);
+  }
+
+  private shift(chain: string, q: Decided[]): void {
+    q.shift();
+    this.pendingCount -= 1;
+    if (q.length === 0) this.pending.delete(chain);
+  }
+
+  /** Step 3: start a publishing loop for each held chain with records waiting. */
+  private kick(): void {
+    for (const chain of this.pending.keys()) {
+      if (this.publishing.has(chain) || !this.deps.holds(chain)) continue;
+      this.publishing.add(chain);
+      const p = this.publishChain(chain)
+        .catch((err: unknown) => {
+          this.deps.log('warn', 'publishing a chain failed; retrying on the next turn', {
+            chain, err: (err as Error).message,
+          });
+          this.tails.delete(chain);
+        })
+        .finally(() => {
+          this.publishing.delete(chain);
+          this.running.delete(p);
+        });
+      this.running.add(p);
+    }
+  }
+
+  /** The chain's stored tail from the stream (its last record's index and sequence). */
+  private async learnTail(chain: string): Promise<Tail> {
+    const last = await this.deps.jsm.streams.getMessage(this.deps.decisionsName, {
+      last_by_subj: this.deps.subjects.dr(chain),
+    });
+    if (last === null) return { index: 0, seq: 0 };
+    let index = 0;
+    try {
+      const i = (decodeDr(last.data) as { chain_index?: unknown }).chain_index;
+      if (Number.isSafeInteger(i)) index = i as number;
+    } catch (err) {
+      void err; // a stray last message: its index is unknown, so the fence decides below
+    }
+    return { index, seq: last.seq };
+  }
+
+  /**
+   * Publish `chain`'s waiting records in order, one at a time, each fenced on the one before;
+   * stop when the lease is no longer held, the queue is empty, or the stream refuses (another
+   * member stored records first: re-learn the tail on the next turn and let step 1 confirm).
+   */
+  private async publishChain(chain: string): Promise<void> {
+    const fresh = await this.learnTail(chain);
+    const known = this.tails.get(chain);
+    if (known === undefined || fresh.seq > known.seq) this.tails.set(chain, fresh);
+    await this.repairTransitions(chain);
+    while (!this.stopped && this.diverged === null && this.deps.holds(chain)) {
+      const q = this.pending.get(chain);
+      const d = q?.[0];
+      const tail = this.tails.get(chain);
+      if (q === undefined || d === undefined || tail === undefined) return;
+      const index = d.content.chain_index;
+      // Stored already (by another member): step 1 confirms it when it reads it.
+      if (index <= tail.index) return;
+      if (index !== tail.index + 1) {
+        this.deps.log('warn', 'chain tail does not precede the next record; waiting', {
+          chain, tail: tail.index, next: index,
+        });
+        return;
+      }
+      const [bytes] = await signRecords(this.deps.pool, this.deps.signer, [d.text]);
+      if (bytes === undefined || !this.deps.holds(chain)) return;
+      let ack;
+      try {
+        ack = await this.publisher.publishFenced(
+          this.deps.subjects.dr(chain),
+          bytes,
+          `dr:${chain}:${index}`,
+          { subject: tail.seq },
+          {
+            'Swoosh-Outcome': d.content.outcome,
+            'Swoosh-Transition': subjectToken(d.content.transition),
+          },
+        );
+      } catch (err) {
+        if (err instanceof PublishRefusedError &&
+          err.errCode === JetStreamApiCodes.StreamWrongLastSequence) {
+          this.deps.log('info', 'chain moved on; re-learning its tail', { chain, index });
+          this.tails.delete(chain);
+          return;
+        }
+        throw err;
+      }
+      if (ack.duplicate) {
+        this.deps.log('info', 'record already stored by another member', { chain, index });
+        this.tails.delete(chain);
+        return;
+      }
+      // Still ours to confirm? Step 1 may not have moved the queue meanwhile (the fence held).
+      if (q[0] !== d) return;
+      this.tails.set(chain, { index, seq: ack.seq });
+      this.shift(chain, q);
+      await this.publishTransitions(transitionRecords(
+        d.content, this.deps.replica.core.regionOf, d.appliedBefore + 1,
+      ));
+      this.deps.onStored(d, true);
+    }
+  }
+
+  /** TRANSITIONS records of a stored record, deduplicated by applied index. */
+  private async publishTransitions(trs: readonly TransitionRecord[]): Promise<void> {
+    await Promise.all(trs.map((tr) => this.publisher.publishFenced(
+      this.deps.subjects.transitions(tr.project, tr.region, subjectToken(tr.transition)),
+      enc.encode(jcs(tr)),
+      `tr:${tr.applied_index}`,
+      null,
+    )));
+  }
+
+  /** The deployment chain's name, for callers that map chains to leases. */
+  static readonly DEPLOYMENT = DEPLOYMENT_CHAIN;
+}
