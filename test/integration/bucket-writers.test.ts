@@ -7,7 +7,7 @@
  * One run, phases under closed-loop load on 20 projects (seeded; printed): two processes split
  * the buckets; a third joins and takes its share; one is killed (SIGKILL) and its buckets move;
  * one is paused (SIGSTOP) past the lease TTL and resumed; one is stopped (SIGTERM) and its
- * buckets move. Then: exactly one record per WAL entry (no loss, no duplicate, no stray), every
+ * buckets move; the last one is killed and a new process starts from its snapshot. Then: exactly one record per WAL entry (no loss, no duplicate, no stray), every
  * chain links and audits clean against an in-process replay, TRANSITIONS holds one record per
  * applied transition, and every live process serves the replay's state.
  * A second case pins the fence down: a record published with a stale chain tail is refused
@@ -43,6 +43,7 @@ const ENV = {
   SWOOSH_LEASE_TTL_MS: String(LEASE_TTL_MS),
   SWOOSH_LEASE_RENEW_MS: '300',
   SWOOSH_CRYPTO_THREADS: '0',
+  SWOOSH_SNAPSHOT_EVERY: '40',
 } as const;
 const PROJECTS = Array.from({ length: 20 }, (_, i) => `p${String(i).padStart(2, '0')}`);
 /** Project buckets and the deployment chain's (bucket 64). */
@@ -177,6 +178,19 @@ describe('writers by bucket: processes share the chains', () => {
     await waitUntil('phase 5 decided', allDecided, 30_000);
     await waitUntil('a holds every lease', () => balanced([a]), 20_000);
 
+    // 6. a is killed too; a new process starts from the snapshot a wrote, replays the rest
+    //    against the stored records, and carries on.
+    await waitUntil('a snapshot taken', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    a.signal('SIGKILL');
+    await a.exitedWithin(5_000);
+    procs.delete('a');
+    const d = await spawn('d');
+    const started = await d.status();
+    expect(started.last_snapshot_seq).toBeGreaterThan(0);
+    await waitUntil('d holds every lease', () => balanced([d]), 20_000);
+    await load.publish(PER_PHASE / 2);
+    await waitUntil('phase 6 decided', allDecided, 30_000);
+
     // Every entry: one record, in its chain, linked, identical to an in-process replay.
     const n = names();
     const rep = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
@@ -201,10 +215,10 @@ describe('writers by bucket: processes share the chains', () => {
       await reader.close();
     }
     expect([...writers].every((w) => [...signers.values()].includes(w))).toBe(true);
-    expect(writers.size).toBeGreaterThanOrEqual(3);
+    expect(writers.size).toBeGreaterThanOrEqual(4);
 
     // The survivor serves the replay's state.
-    const st = await a.status();
+    const st = await d.status();
     expect(st.diverged).toBeNull();
     expect(st.wal_seq).toBe(rep.wal_entries);
     expect(st.state_hash).toBe(rep.final_state_hash);
@@ -231,7 +245,7 @@ describe('writers by bucket: processes share the chains', () => {
     }
     // The two stray messages never halt the surviving process: it decides new entries, and the
     // audit names exactly those two.
-    const a = procs.get('a') as Proc;
+    const a = procs.get('d') as Proc;
     await load.publish(10);
     const wal = async (): Promise<number> => (await jsm.streams.info(n.walName)).state.last_seq;
     await waitUntil('new entries decided after the strays', async () =>

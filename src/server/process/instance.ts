@@ -33,7 +33,12 @@ import { decisionLogFields, type Logger } from '../observability/log.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { Follower } from '../replication/follower.js';
 import { WriterLease } from '../replication/lease.js';
-import { recover, type Recovered } from '../replication/recovery.js';
+import {
+  memberStart,
+  recover,
+  type MemberStart,
+  type Recovered,
+} from '../replication/recovery.js';
 import {
   ReplayMismatchError,
   type Decided,
@@ -50,7 +55,6 @@ import {
 } from './deployment.js';
 import { ChainMember } from '../replication/chain-member.js';
 import { BucketLeases, streamKeyLister } from '../replication/bucket-leases.js';
-import { Replica as ReplicaClass } from '../replication/replica.js';
 import type { KV } from '@nats-io/kv';
 import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
 import { CryptoPool } from '../replication/crypto-pool.js';
@@ -117,6 +121,12 @@ export interface InstanceStatus {
    * bucket B, one past the last project bucket); absent with one writer.
    */
   readonly buckets_held?: readonly number[];
+  /**
+   * Writers by bucket: every entry up to this WAL seq has its record stored (snapshots are
+   * taken at or below it), and how many records decided here wait to be stored.
+   */
+  readonly stored_seq?: number;
+  readonly backlog?: number;
 }
 
 /** Facts in a row refused for their signer before /health says degraded. */
@@ -213,6 +223,9 @@ export class Instance {
   private mode: WritersMode = 'lease';
   private leasesKv: KV | null = null;
   private heldBuckets: readonly number[] = [];
+  /** Writers by bucket: where the next member starts (read at start, or after a failure). */
+  private memberFrom: MemberStart | null = null;
+  private member: ChainMember | null = null;
 
   constructor(private readonly cfg: InstanceConfig) {
     this.core = createCore(nodeHasher, cfg.core);
@@ -270,8 +283,9 @@ export class Instance {
       this.pool = await CryptoPool.create({ threads, signerSeed: this.cfg.signerSeed });
     }
     if (this.mode === 'buckets') {
-      // The member replays from genesis against the stored records (chain-member.ts).
-      this.replica = this.genesisReplica();
+      // The member replays the WAL after its snapshot against the stored records.
+      this.memberFrom = await this.startMember();
+      this.replica = this.memberFrom.replica;
     } else {
       const rec = await this.recover();
       this.replica = rec.replica;
@@ -304,9 +318,8 @@ export class Instance {
     }
   }
 
-  private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
-    const rec = await recover({
-      ...(resume === undefined ? {} : { resume }),
+  private recoveryDeps(): Parameters<typeof memberStart>[0] {
+    return {
       js: this.js,
       jsm: this.jsm,
       core: this.core,
@@ -318,6 +331,13 @@ export class Instance {
       decisionsName: this.subjects.decisionsName,
       transitionsName: this.subjects.transitionsName,
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
+    };
+  }
+
+  private async recover(resume?: { replica: Replica; snapshotSeq: number }): Promise<Recovered> {
+    const rec = await recover({
+      ...this.recoveryDeps(),
+      ...(resume === undefined ? {} : { resume }),
     });
     this.metrics.setRecoveryTime(rec.millis / 1000);
     this.walLast = rec.walLastSeq;
@@ -325,8 +345,12 @@ export class Instance {
     return rec;
   }
 
-  private genesisReplica(): Replica {
-    return ReplicaClass.fromGenesis(this.core, nodeHasher, createNodeVerifier(), this.cfg.genesis);
+  /** Writers by bucket: the newest verified snapshot (or genesis) to replay from. */
+  private async startMember(): Promise<MemberStart> {
+    const start = await memberStart(this.recoveryDeps());
+    this.metrics.setRecoveryTime(start.millis / 1000);
+    this.lastSnapshot = { seq: start.snapshotSeq, hlc: start.replica.state.clock.hlc_last };
+    return start;
   }
 
   /** Writer while holding the lease, follower otherwise; transient failures back off and retry. */
@@ -370,13 +394,21 @@ export class Instance {
         if (isFatal(err)) throw err;
         this.log.warn({ err }, 'member: transient failure; replaying and retrying');
         await new Promise((r) => setTimeout(r, TRANSIENT_BACKOFF_MS));
-        this.replica = this.genesisReplica();
+        // What was decided but not stored is only in the member that failed: start afresh.
+        this.memberFrom = null;
+        this.memberFrom = await this.startMember().catch((e: unknown) => {
+          if (isFatal(e)) throw e;
+          this.log.warn({ err: e }, 'member: start failed; will retry');
+          return null;
+        });
       }
     }
   }
 
   private async actAsMember(): Promise<void> {
-    const replica = this.replica ?? this.genesisReplica();
+    const from = this.memberFrom ?? await this.startMember();
+    this.memberFrom = null;
+    const replica = from.replica;
     this.replica = replica;
     const kv = this.leasesKv;
     if (kv === null) throw new Error('member without a leases bucket');
@@ -424,9 +456,16 @@ export class Instance {
         this.metrics.recordStrayRecord(kind);
         this.log.warn({ kind, detail }, 'a message on a record subject was set aside');
       },
+      snapshots: {
+        store: this.snapshots,
+        every: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+        revision: from.snapshotRevision,
+        onWritten: (w) => this.onSnapshotWritten(w),
+      },
       log: (level, msg, fields) =>
         this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
-    });
+    }, from.drFrom);
+    this.member = member;
     // Join (take buckets) only once caught up with the WAL as it was at start: a member still
     // replaying would hold buckets it cannot publish yet.
     const walAtStart = (await this.jsm.streams.info(this.subjects.walName)).state.last_seq;
@@ -545,25 +584,31 @@ export class Instance {
           this.metrics.observeBatch(size);
           this.metrics.observePublishLatency(publishSeconds);
         },
-        onSnapshot: (s) => {
-          if ('error' in s) {
-            this.metrics.recordSnapshot(
-              s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error',
-            );
-            this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
-          } else {
-            this.metrics.recordSnapshot('ok');
-            this.metrics.setSnapshot(Date.now(), s.bytes);
-            this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
-            this.log.info(s, 'snapshot written');
-          }
-        },
+        onSnapshot: (s) => this.onSnapshotWritten(s),
         log: (level, msg, fields) =>
           this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
       },
       rec.snapshotRevision,
       rec.snapshotSeq,
     );
+  }
+
+  private onSnapshotWritten(
+    s:
+      | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
+      | { seq: number; error: string },
+  ): void {
+    if ('error' in s) {
+      this.metrics.recordSnapshot(
+        s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error',
+      );
+      this.log.warn({ wal_seq: s.seq, error: s.error }, 'snapshot not written');
+    } else {
+      this.metrics.recordSnapshot('ok');
+      this.metrics.setSnapshot(Date.now(), s.bytes);
+      this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
+      this.log.info(s, 'snapshot written');
+    }
   }
 
   /** A recomputed record differs from the stored one: alarm, and stop applying. */
@@ -736,7 +781,13 @@ export class Instance {
       last_snapshot_hlc: this.lastSnapshot.hlc,
       last_snapshot_seq: this.lastSnapshot.seq,
       term: this.term,
-      ...(this.mode === 'buckets' ? { buckets_held: this.heldBuckets } : {}),
+      ...(this.mode === 'buckets'
+        ? {
+            buckets_held: this.heldBuckets,
+            stored_seq: this.member?.storedUpTo ?? 0,
+            backlog: this.member?.backlog ?? 0,
+          }
+        : {}),
     };
   }
 

@@ -61,7 +61,14 @@ import { StreamReader } from '../../protocol/batch-reader.js';
 import type { WalMessage } from '../../protocol/wal-message.js';
 import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
 import { FencedPublisher, PublishRefusedError } from './fenced-publisher.js';
-import { Replica, ReplayMismatchError, type Decided } from './replica.js';
+import {
+  Replica,
+  ReplayMismatchError,
+  worldDocOf,
+  type Decided,
+  type ReplicaPosition,
+} from './replica.js';
+import { snapshotMeta, type SnapshotStore } from './snapshots.js';
 import type { WriterSubjects } from './writer.js';
 
 /** Why a message on a record subject was set aside. */
@@ -93,6 +100,21 @@ export interface ChainMemberDeps {
   readonly onStored: (d: Decided, byMe: boolean) => void;
   readonly onDivergence: (err: ReplayMismatchError) => void;
   readonly onStray: (kind: StrayKind, detail: string) => void;
+  /**
+   * Snapshots: written by the deployment chain's holder every `every` entries of the stored
+   * watermark, at a position whose records are all stored (see `maybeSnapshot`).
+   */
+  readonly snapshots?: {
+    readonly store: SnapshotStore;
+    readonly every: number;
+    /** The head revision the last snapshot was read or written at (CAS). */
+    revision: number;
+    readonly onWritten: (
+      r:
+        | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
+        | { seq: number; error: string },
+    ) => void;
+  };
   readonly log: (
     level: 'info' | 'warn' | 'error',
     msg: string,
@@ -110,7 +132,19 @@ interface Tail {
 interface Ahead {
   readonly hash: string;
   readonly walSeq: number;
+  /** Its DECISIONS seq. */
+  readonly seq: number;
 }
+
+/** A position this member may snapshot once every record up to it is stored. */
+interface Mark {
+  readonly pos: ReplicaPosition;
+  /** DECISIONS seq of the record of entry `pos.lastSeq`, once known. */
+  drSeq: number | null;
+}
+
+/** Entries between two marks at least (marks hold copy-on-write views of the documents). */
+const MARK_EVERY = 64;
 
 /** Stored records read per turn at most. */
 const RECORDS_PER_TURN = 512;
@@ -132,8 +166,13 @@ export class ChainMember {
   /** Per chain: stored records read before this member decided them, by chain index. */
   private readonly ahead = new Map<string, Map<number, Ahead>>();
   private aheadCount = 0;
-  /** Per chain: the stored tail as last learned (absent: learn it from the stream). */
+  /**
+   * Per chain: the stored tail the publisher fences on, learned from the stream and from
+   * PubAcks (absent: learn it again). It may run ahead of what step 1 has read.
+   */
   private readonly tails = new Map<string, Tail>();
+  /** Per chain: the last record step 1 read (records of a chain are read in index order). */
+  private readonly readTails = new Map<string, Tail>();
   /**
    * Per chain: the TRANSITIONS records of its last record stored by another member, which that
    * member may have died before storing (it stores them before the chain's next record).
@@ -143,11 +182,34 @@ export class ChainMember {
   private readonly publishing = new Set<string>();
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
+  /** WAL seqs decided here whose records are not known stored yet. */
+  private readonly unstored = new Set<number>();
+  /** Every entry up to here has its record stored. */
+  private watermark: number;
+  /** Candidate snapshot positions by WAL seq, oldest first. */
+  private readonly marks = new Map<number, Mark>();
+  /** Records read (DECISIONS seq, WAL seq) that a snapshot's `dr_from` must not skip. */
+  private readAbove: { s: number; w: number }[] = [];
+  /** The last DECISIONS seq read. */
+  private lastRead: number;
+  private lastSnapshotSeq: number;
+  /** WAL seq of the newest mark taken (marks are dropped once a newer one is complete). */
+  private lastMarkSeq: number;
 
-  constructor(private readonly deps: ChainMemberDeps, drFrom = 1) {
+  /** `drFrom`: every record of an entry after the replica's position is past this DECISIONS seq. */
+  constructor(private readonly deps: ChainMemberDeps, drFrom = 0) {
     this.wal = new StreamReader(deps.js, deps.walName, deps.replica.lastSeq + 1);
-    this.drs = new StreamReader(deps.js, deps.decisionsName, drFrom);
+    this.drs = new StreamReader(deps.js, deps.decisionsName, drFrom + 1);
     this.publisher = new FencedPublisher(deps.nc);
+    this.watermark = deps.replica.lastSeq;
+    this.lastRead = drFrom;
+    this.lastSnapshotSeq = deps.replica.lastSeq;
+    this.lastMarkSeq = deps.replica.lastSeq;
+  }
+
+  /** Every entry up to this WAL seq has its record stored. */
+  get storedUpTo(): number {
+    return this.watermark;
   }
 
   /** Records decided here and not yet stored (all chains). */
@@ -190,6 +252,7 @@ export class ChainMember {
     }
     // 3. Publish what this member holds.
     this.kick();
+    await this.maybeSnapshot();
   }
 
   /** Step 2: verify on the pool, decide in WAL order, then match or queue each record. */
@@ -216,14 +279,84 @@ export class ChainMember {
           return;
         }
         this.noteTransitions(d);
-        this.deps.onStored(d, false);
+        this.confirmed(d, seen.seq, false);
         return;
       }
       const q = this.pending.get(chain);
       if (q === undefined) this.pending.set(chain, [d]);
       else q.push(d);
       this.pendingCount += 1;
+      this.unstored.add(d.msg.seq);
     });
+    if (r.lastSeq - this.lastMarkSeq >= MARK_EVERY) {
+      this.lastMarkSeq = r.lastSeq;
+      this.marks.set(r.lastSeq, { pos: r.position(), drSeq: null });
+      // The record of the mark's entry may already be stored (read ahead, or confirmed above).
+      const known = this.storedAt.get(r.lastSeq);
+      if (known !== undefined) (this.marks.get(r.lastSeq) as Mark).drSeq = known;
+    }
+    this.advance();
+  }
+
+  /** DECISIONS seq of recently stored records by WAL seq (for marks; pruned by `advance`). */
+  private readonly storedAt = new Map<number, number>();
+
+  /** A record decided here is stored at DECISIONS seq `seq`. */
+  private confirmed(d: Decided, seq: number, byMe: boolean): void {
+    const w = d.msg.seq;
+    this.unstored.delete(w);
+    const mark = this.marks.get(w);
+    if (mark !== undefined) mark.drSeq = seq;
+    else if (w > this.lastMarkSeq) this.storedAt.set(w, seq);
+    this.deps.onStored(d, byMe);
+  }
+
+  /** Move the watermark over stored entries; drop marks and read records no snapshot needs. */
+  private advance(): void {
+    const last = this.deps.replica.lastSeq;
+    while (this.watermark < last && !this.unstored.has(this.watermark + 1)) this.watermark += 1;
+    let newest: number | null = null;
+    for (const [seq, m] of this.marks) {
+      if (seq <= this.watermark && m.drSeq !== null) newest = seq;
+    }
+    if (newest === null) return;
+    for (const seq of [...this.marks.keys()]) if (seq < newest) this.marks.delete(seq);
+    for (const w of [...this.storedAt.keys()]) if (w <= newest) this.storedAt.delete(w);
+    if (this.readAbove.length > 1024) this.readAbove = this.readAbove.filter((x) => x.w > newest);
+  }
+
+  /**
+   * The deployment chain's holder snapshots the newest mark whose records are all stored, every
+   * `every` entries: the documents at that position, the record of its entry (`dr_seq`), and
+   * the DECISIONS seq from which every later entry's record can be read (`dr_from`).
+   */
+  private async maybeSnapshot(): Promise<void> {
+    const snap = this.deps.snapshots;
+    if (snap === undefined || !this.deps.holds(DEPLOYMENT_CHAIN)) return;
+    if (this.watermark - this.lastSnapshotSeq < snap.every) return;
+    let at: [number, Mark] | null = null;
+    for (const [seq, m] of this.marks) if (seq <= this.watermark && m.drSeq !== null) at = [seq, m];
+    if (at === null || at[0] <= this.lastSnapshotSeq) return;
+    const [seq, mark] = at;
+    const p = mark.pos;
+    let drFrom = this.lastRead;
+    for (const x of this.readAbove) if (x.w > seq && x.s - 1 < drFrom) drFrom = x.s - 1;
+    const meta = {
+      ...snapshotMeta(this.deps.replica.core, p), dr_seq: mark.drSeq as number, dr_from: drFrom,
+    };
+    const hlc = meta.hlc_last;
+    this.lastSnapshotSeq = seq;
+    try {
+      // The deployment chain's previous holder may have written since: CAS on the head as it is
+      // now (the CAS still keeps two concurrent writes from both landing).
+      snap.revision = await snap.store.headRevision();
+      const w = await snap.store.write(meta, worldDocOf(p), snap.revision);
+      snap.revision = w.revision;
+      snap.onWritten({ seq, hlc, revision: w.revision, bytes: w.bytes, encoding: w.encoding });
+    } catch (err) {
+      // Another member's snapshot won the CAS, or a transient error: the next one comes later.
+      snap.onWritten({ seq, error: err instanceof Error ? err.message : String(err) });
+    }
   }
 
   private verdicts(checks: readonly (readonly (SigCheck | null)[])[]): Promise<boolean[][]> {
@@ -250,6 +383,7 @@ export class ChainMember {
 
   /** Step 1 for one stored message: check it is a record of this deployment, then match it. */
   private onRecord(m: WalMessage): void {
+    this.lastRead = m.seq;
     let rec: DecisionRecord;
     try {
       rec = decodeDr(m.data);
@@ -280,23 +414,28 @@ export class ChainMember {
       return;
     }
     const i = index as number;
-    const tail = this.tails.get(chain);
+    this.readAbove.push({ s: m.seq, w: walSeq as number });
+    // A chain's records are stored in index order, so they are read in index order: a second
+    // message with an index already read, or one that skips indexes, is a stray a foreign client
+    // got stored.
+    const tail = this.readTails.get(chain);
     if (tail !== undefined && i <= tail.index) {
-      // This member already knows the chain got this far. The same message (its own record,
-      // learned from the PubAck, or one read before) is fine; another message repeating an
-      // index is a stray a foreign client got stored.
-      if (m.seq > tail.seq) {
-        this.stray('repeated_index', `DECISIONS seq ${m.seq} repeats ${chain} index ${i}`);
-      }
+      this.stray('repeated_index', `DECISIONS seq ${m.seq} repeats ${chain} index ${i}`);
       return;
     }
     if (tail !== undefined && i !== tail.index + 1) {
       this.stray('chain_gap', `DECISIONS seq ${m.seq}: ${chain} index ${i} after ${tail.index}`);
       return;
     }
-    this.tails.set(chain, { index: i, seq: m.seq });
+    this.readTails.set(chain, { index: i, seq: m.seq });
     const q = this.pending.get(chain);
     const head = q?.[0];
+    if (head !== undefined && head.content.chain_index < i) {
+      // Unreachable while records are read in order; said loudly rather than waited on forever.
+      this.deps.log('error', 'a record was read past one still waiting in its chain', {
+        chain, waiting: head.content.chain_index, read: i,
+      });
+    }
     if (q !== undefined && head !== undefined && head.content.chain_index === i) {
       try {
         Replica.compare(head, rec);
@@ -307,7 +446,8 @@ export class ChainMember {
       }
       this.shift(chain, q);
       this.noteTransitions(head);
-      this.deps.onStored(head, false);
+      this.confirmed(head, m.seq, false);
+      this.advance();
       return;
     }
     const decidedHere = this.deps.replica.chainHead(chain).index;
@@ -319,7 +459,7 @@ export class ChainMember {
       }
       if (!m2.has(i)) this.aheadCount += 1;
       const hash = drHash(this.deps.replica.hasher, contentOf(rec));
-      m2.set(i, { hash, walSeq: walSeq as number });
+      m2.set(i, { hash, walSeq: walSeq as number, seq: m.seq });
     }
     // Otherwise it is below where this member started (a snapshot) or already confirmed.
   }
@@ -461,14 +601,18 @@ export class ChainMember {
         this.tails.delete(chain);
         return;
       }
-      // Still ours to confirm? Step 1 may not have moved the queue meanwhile (the fence held).
-      if (q[0] !== d) return;
+      // Stored by this member: its TRANSITIONS records are this member's to store, before the
+      // chain's next record (so only a chain's last record can lack them after a crash).
       this.tails.set(chain, { index, seq: ack.seq });
-      this.shift(chain, q);
       await this.publishTransitions(transitionRecords(
         d.content, this.deps.replica.core.regionOf, d.appliedBefore + 1,
       ));
-      this.deps.onStored(d, true);
+      // Step 1 may have read it already (and confirmed it); otherwise confirm it here.
+      if (q[0] === d) {
+        this.shift(chain, q);
+        this.confirmed(d, ack.seq, true);
+        this.advance();
+      }
     }
   }
 

@@ -92,7 +92,8 @@ async function walAt(deps: RecoveryDeps, seq: number): Promise<WalMessage | null
 async function startingPoint(
   deps: RecoveryDeps,
   drLast: number,
-): Promise<{ replica: Replica; revision: number }> {
+  buckets = false,
+): Promise<{ replica: Replica; revision: number; drFrom: number; snapshotSeq: number }> {
   const { core, hasher } = deps;
   for (const revision of await deps.snapshots.revisions()) {
     try {
@@ -107,7 +108,9 @@ async function startingPoint(
             ? 'facts hash differs'
             : snap.wal_seq > drLast
               ? `snapshot at ${snap.wal_seq} is past the last record ${drLast}`
-              : null);
+              : buckets !== (snap.dr_seq !== undefined)
+                ? `snapshot was taken with ${buckets ? 'one writer' : 'writers by bucket'}`
+                : null);
       if (why !== null) {
         deps.log('warn', 'snapshot rejected; trying an older one', { revision, reason: why });
         continue;
@@ -123,10 +126,15 @@ async function startingPoint(
           false,
         );
       }
-      const dr = await deps.jsm.streams.getMessage(deps.decisionsName, { seq: snap.wal_seq });
+      // With one writer the record of entry n is at DECISIONS seq n; by bucket, the snapshot
+      // names where it is.
+      const dr = await deps.jsm.streams.getMessage(deps.decisionsName, {
+        seq: snap.dr_seq ?? snap.wal_seq,
+      });
       const rec = dr === null ? null : decodeDr(dr.data);
       if (
-        rec === null || drHash(hasher, contentOf(rec)) !== snap.dr_hash ||
+        rec === null || rec.wal_seq !== snap.wal_seq ||
+        drHash(hasher, contentOf(rec)) !== snap.dr_hash ||
         recordMismatch(core, world, rec, snap.dr_hash) !== null
       ) {
         deps.log('warn', 'snapshot does not match its decision record; trying an older one', {
@@ -141,7 +149,7 @@ async function startingPoint(
         lastWalEntryHash: snap.wal_entry_hash,
       });
       replica.lastLogMs = wal.logMs;
-      return { replica, revision };
+      return { replica, revision, drFrom: snap.dr_from ?? 0, snapshotSeq: snap.wal_seq };
     } catch (err) {
       if (err instanceof SwooshError) throw err;
       deps.log('warn', 'snapshot unreadable; trying an older one', {
@@ -151,7 +159,39 @@ async function startingPoint(
     }
   }
   const replica = Replica.fromGenesis(core, hasher, deps.verifier, deps.genesis);
-  return { replica, revision: 0 };
+  return { replica, revision: 0, drFrom: 0, snapshotSeq: 0 };
+}
+
+/** Where a member of a deployment with writers by bucket starts (chain-member.ts). */
+export interface MemberStart {
+  readonly replica: Replica;
+  /** Every record of an entry after the replica's position is at a DECISIONS seq past this. */
+  readonly drFrom: number;
+  readonly snapshotSeq: number;
+  readonly snapshotRevision: number;
+  readonly millis: number;
+}
+
+/**
+ * Writers by bucket: the newest snapshot that verifies (as `recover` checks them, with the
+ * record of its entry found at the DECISIONS seq it names), else genesis. No replay here: the
+ * member replays the WAL after it against the stored records, as it does at the tail.
+ */
+export async function memberStart(deps: RecoveryDeps): Promise<MemberStart> {
+  const t0 = performance.now();
+  const walLast = await lastSeq(deps.jsm, deps.walName);
+  const drLast = await lastSeq(deps.jsm, deps.decisionsName);
+  if (drLast > 0) await checkFormat(deps);
+  const start = await startingPoint(deps, walLast, true);
+  const millis = performance.now() - t0;
+  deps.log('info', 'member start', {
+    snapshot_revision: start.revision, snapshot_seq: start.snapshotSeq, dr_from: start.drFrom,
+    wal_last: walLast, millis: Math.round(millis),
+  });
+  return {
+    replica: start.replica, drFrom: start.drFrom, snapshotSeq: start.snapshotSeq,
+    snapshotRevision: start.revision, millis,
+  };
 }
 
 /**

@@ -15,7 +15,8 @@
  */
 import type { KV } from '@nats-io/kv';
 import { createHash } from 'node:crypto';
-import type { WorldDoc } from './replica.js';
+import type { Core } from '../../core/index.js';
+import { latestHlc, worldHash, type ReplicaPosition, type WorldDoc } from './replica.js';
 
 /** Bytes kept free under max_payload for the KV headers and framing. */
 export const SNAPSHOT_PAYLOAD_MARGIN_BYTES = 4096;
@@ -33,6 +34,31 @@ export interface SnapshotMeta {
   /** Applied-transition count at wal_seq (TRANSITIONS stream fence). */
   readonly applied_count: number;
   readonly taken_at_ms: number;
+  /**
+   * Writers by bucket only (records of different chains are not in WAL order): the DECISIONS
+   * seq of the record of entry `wal_seq`.
+   */
+  readonly dr_seq?: number;
+  /**
+   * Writers by bucket only: every record of an entry after `wal_seq` is at a DECISIONS seq past
+   * this one (a member resumes reading records there).
+   */
+  readonly dr_from?: number;
+}
+
+/** The metadata of a snapshot of position `p` (what every snapshot writer records). */
+export function snapshotMeta(core: Core, p: ReplicaPosition): SnapshotMeta {
+  return {
+    state_hash: worldHash(core, p),
+    facts_hash: core.hashes(p.deployment).facts,
+    wal_seq: p.lastSeq,
+    wal_entry_hash: p.lastWalEntryHash,
+    hlc_last: latestHlc(p),
+    chart_hash: p.deployment.meta.chart_hash,
+    dr_hash: p.lastDrHash,
+    applied_count: p.appliedTotal,
+    taken_at_ms: Date.now(),
+  };
 }
 
 /** A loaded snapshot. */

@@ -56,14 +56,12 @@ import type { SigCheck } from '../../protocol/entry.js';
 import { MessagePump, StreamReader } from '../../protocol/batch-reader.js';
 import {
   Replica,
-  latestHlc,
   worldDocOf,
-  worldHash,
   type Decided,
   type ReplicaPosition,
 } from './replica.js';
 import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
-import type { SnapshotStore } from './snapshots.js';
+import { snapshotMeta, type SnapshotStore } from './snapshots.js';
 import { jcs } from '../../core/index.js';
 import type { OperatingErrorCode } from '../../protocol/errors.js';
 
@@ -451,18 +449,8 @@ export class Writer {
   /** Step 6: snapshot a stored position (revision CAS); by default the last one stored. */
   async snapshot(p: ReplicaPosition = this.stored): Promise<void> {
     const core = this.deps.replica.core;
-    const hlc = latestHlc(p);
-    const meta = {
-      state_hash: worldHash(core, p),
-      facts_hash: core.hashes(p.deployment).facts,
-      wal_seq: p.lastSeq,
-      wal_entry_hash: p.lastWalEntryHash,
-      hlc_last: hlc,
-      chart_hash: p.deployment.meta.chart_hash,
-      dr_hash: p.lastDrHash,
-      applied_count: p.appliedTotal,
-      taken_at_ms: Date.now(),
-    };
+    const meta = snapshotMeta(core, p);
+    const hlc = meta.hlc_last;
     try {
       this.crash('during_snapshot', p.lastSeq);
       const w = await this.deps.snapshots.write(meta, worldDocOf(p), this.snapshotRevision);
