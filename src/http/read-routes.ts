@@ -149,6 +149,12 @@ export interface HealthBody {
   };
   readonly lastSnapshotHLC: string | null;
   readonly walLag: number;
+  /** Writers by bucket only: what this process holds and how far its records are stored. */
+  readonly buckets?: {
+    readonly held: readonly number[];
+    readonly stored_seq: number;
+    readonly backlog: number;
+  };
 }
 
 /** The health body and its HTTP status: 200 for a writer or follower that has not diverged. */
@@ -169,6 +175,15 @@ export function healthOf(
       consensus: { role: st.role, term: st.term, leader },
       lastSnapshotHLC: st.last_snapshot_hlc,
       walLag: st.wal_lag,
+      ...(st.buckets_held === undefined
+        ? {}
+        : {
+            buckets: {
+              held: st.buckets_held,
+              stored_seq: st.stored_seq ?? 0,
+              backlog: st.backlog ?? 0,
+            },
+          }),
     },
   };
 }

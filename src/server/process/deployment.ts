@@ -23,6 +23,9 @@ export const DEPLOYMENT_BUCKETS_DEFAULT = 64;
  */
 export type WritersMode = 'lease' | 'buckets';
 
+/** The mode of a new deployment whose first instance names none. */
+export const DEPLOYMENT_WRITERS_DEFAULT: WritersMode = 'lease';
+
 /** What the bucket holds. */
 export interface DeploymentConfig {
   readonly genesis_hash: string;
@@ -69,7 +72,7 @@ export async function claimDeployment(
     chart_hash: want.chartHash,
     buckets: DEPLOYMENT_BUCKETS_DEFAULT,
     created: now().toISOString(),
-    writers: want.writers ?? 'lease',
+    writers: want.writers ?? DEPLOYMENT_WRITERS_DEFAULT,
   };
   try {
     await kv.create(DEPLOYMENT_CONFIG_KEY, JSON.stringify(fresh));
@@ -101,13 +104,14 @@ export async function claimDeployment(
         + `${want.chartHash}. A chart change is a new version with a written migration `
         + '(docs/upgrading.md); run the build the deployment was created with.');
     }
+    // An instance that names no mode follows the deployment's; one that names another refuses.
     const mode = have.writers ?? 'lease';
-    if (mode !== (want.writers ?? 'lease')) {
+    if (want.writers !== undefined && mode !== want.writers) {
       throw new SwooshError('invalid_config',
         `this deployment was created with writers "${mode}"; this instance was started with `
-        + `"${want.writers ?? 'lease'}". Every instance of a deployment must use the same mode `
-        + `(SWOOSH_WRITERS=${mode}); the mode cannot change once records exist.`);
+        + `"${want.writers}". Every instance of a deployment uses the deployment's mode `
+        + `(SWOOSH_WRITERS=${mode}, or leave it unset); it cannot change once records exist.`);
     }
-    return have;
+    return { ...have, writers: mode };
   }
 }

@@ -180,6 +180,9 @@ export const LAG_POLL_MS = 1000;
  */
 export const MEMBER_BACKLOG_MAX = 20_000;
 
+/** Writers by bucket: the `<P>_LEASES` key of the deployment chain's lease (bucket B). */
+export const DEPLOYMENT_LEASE_KEY = 'deployment';
+
 /** Pause after a transient writer failure before recovering and trying again. */
 export const TRANSIENT_BACKOFF_MS = 500;
 
@@ -260,7 +263,7 @@ export class Instance {
     const deployed = await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
       bucket: this.subjects.deploymentBucket,
       genesisHash: born.genesis_hash, chartHash: born.chart_hash, prefix: this.cfg.prefix,
-      writers: this.cfg.writers ?? 'lease',
+      ...(this.cfg.writers === undefined ? {} : { writers: this.cfg.writers }),
     });
     this.mode = deployed.writers ?? 'lease';
     this.bucketCount = deployed.buckets;
@@ -420,7 +423,7 @@ export class Instance {
       buckets: B + 1,
       ttlMs,
       listKeys: streamKeyLister(this.jsm, this.subjects.leasesBucket),
-      keyOf: (n) => (n === B ? 'deployment' : `bucket.${n}`),
+      keyOf: (n) => (n === B ? DEPLOYMENT_LEASE_KEY : `bucket.${n}`),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     });
     const bucketCache = new Map<string, number>();
@@ -732,9 +735,16 @@ export class Instance {
     return this.replica?.projectIds() ?? [];
   }
 
-  /** Name of the process holding the writer lease now, if any. */
+  /**
+   * Name of the process holding the writer lease now, if any; with writers by bucket, the
+   * holder of the deployment chain's lease.
+   */
   async leaseHolder(): Promise<string | null> {
-    return this.lease.holderNow();
+    if (this.mode !== 'buckets' || this.leasesKv === null) return this.lease.holderNow();
+    const e = await this.leasesKv.get(DEPLOYMENT_LEASE_KEY);
+    if (e === null || e.operation !== 'PUT') return null;
+    const v = JSON.parse(new TextDecoder().decode(e.value)) as { holder?: unknown };
+    return typeof v.holder === 'string' ? v.holder : null;
   }
 
   /** The reducer this process runs. */

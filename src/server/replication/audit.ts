@@ -11,11 +11,10 @@ import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import {
   contentOf,
-  decodeDr,
-  type DecisionRecord,
   verifyDrSignature,
 } from '../../protocol/decision-record.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
+import { RecordsByWal } from './records-by-wal.js';
 import { Replica, ReplayMismatchError, worldHash } from './replica.js';
 
 /** One problem found. */
@@ -93,42 +92,10 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const outcomes: Record<string, number> = {};
   const max = t.maxProblems ?? 20;
   const wal = new StreamReader(t.js, t.walName, 1);
-  const drs = new StreamReader(t.js, t.decisionsName, 1);
   const aligned = t.aligned ?? true;
-  // Records read ahead of the WAL walk, by the WAL seq they name (records of different chains
-  // may be stored out of WAL order when several writers share the chains).
-  const byWal = new Map<number, { seq: number; rec: DecisionRecord }>();
-  let drRead = 0;
-  type Found = { seq: number; rec: DecisionRecord };
-  const recordFor = async (walSeq: number): Promise<Found | null> => {
-    while (!byWal.has(walSeq) && drRead < drLast) {
-      const batch = await drs.read(512, 10_000);
-      if (batch.length === 0) throw new Error(`DECISIONS stopped at ${drRead} before ${drLast}`);
-      for (const m of batch) {
-        drRead = m.seq;
-        let rec: DecisionRecord;
-        try {
-          rec = decodeDr(m.data);
-        } catch (err) {
-          problems.push({ seq: m.seq, kind: 'stray_record',
-            detail: `DECISIONS seq ${m.seq} is not a record: ${(err as Error).message}` });
-          continue;
-        }
-        const w = (rec as { wal_seq?: unknown }).wal_seq;
-        if (typeof w !== 'number' || !Number.isSafeInteger(w) || w < 1 || w > walLast ||
-          byWal.has(w) || w < replica.lastSeq) {
-          problems.push({ seq: m.seq, kind: 'stray_record',
-            detail: `DECISIONS seq ${m.seq} names WAL seq ${String(w)}, which has ` +
-              'no entry or already has its record' });
-          continue;
-        }
-        byWal.set(w, { seq: m.seq, rec });
-      }
-    }
-    const hit = byWal.get(walSeq) ?? null;
-    byWal.delete(walSeq);
-    return hit;
-  };
+  const drs = new RecordsByWal(t.js, t.decisionsName, drLast, walLast, (seq, detail) => {
+    problems.push({ seq, kind: 'stray_record', detail });
+  });
   try {
     while (replica.lastSeq < walLast && problems.length < max) {
       const msg = await wal.next();
@@ -141,7 +108,7 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
       };
       outcomes[d.content.outcome] = (outcomes[d.content.outcome] ?? 0) + 1;
       chains[d.content.project] = (chains[d.content.project] ?? 0) + 1;
-      const found = await recordFor(msg.seq);
+      const found = await drs.take(msg.seq);
       if (found === null) {
         report({
           seq: msg.seq,
