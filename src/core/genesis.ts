@@ -227,8 +227,34 @@ export function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
 const GENESIS_KEYS = [
   'instance_id', 'identities', 'quorum_threshold', 'approvals_threshold', 'window_policy',
   'idem_retention_ms', 'idem_max', 'max_clock_skew_ms', 'license_grace_ms', 'mcp_pins', 'policy',
-  'projects',
+  'projects', 'required_roles',
 ];
+
+/** Most council roles a project may require. */
+export const REQUIRED_ROLES_MAX = 32;
+
+/**
+ * Council roles a role plan must name: sorted and unique, or undefined for none (an empty list
+ * is none, so the configuration hashes as one that never named any).
+ */
+export function parseRequiredRoles(
+  v: unknown,
+  path: string,
+): Result<readonly string[] | undefined> {
+  if (v === undefined) return { ok: true, value: undefined };
+  if (!Array.isArray(v) || v.length > REQUIRED_ROLES_MAX) {
+    return fail(path, `expected an array of at most ${REQUIRED_ROLES_MAX} role names`);
+  }
+  for (let i = 0; i < v.length; i++) {
+    const r: unknown = v[i];
+    if (typeof r !== 'string' || !NAME_RE.test(r)) {
+      return fail(`${path}[${i}]`, 'expected a role name');
+    }
+  }
+  const roles = [...new Set(v as string[])].sort();
+  if (roles.length !== v.length) return fail(path, 'a role is named twice');
+  return { ok: true, value: roles.length === 0 ? undefined : roles };
+}
 
 function parseProjects(v: unknown): Result<readonly string[]> {
   if (v === undefined) return { ok: true, value: [DEFAULT_PROJECT] };
@@ -283,6 +309,8 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
   if (!policy.ok) return policy;
   const projects = parseProjects(raw['projects']);
   if (!projects.ok) return projects;
+  const required = parseRequiredRoles(raw['required_roles'], 'genesis.required_roles');
+  if (!required.ok) return required;
   const config: CoreConfig = {
     quorum_threshold: ints['quorum_threshold'] ?? d.quorum_threshold,
     approvals_threshold: ints['approvals_threshold'] ?? d.approvals_threshold,
@@ -292,6 +320,7 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
     max_clock_skew_ms: ints['max_clock_skew_ms'] ?? d.max_clock_skew_ms,
     license_grace_ms: ints['license_grace_ms'] ?? d.license_grace_ms,
     mcp_pins: pins.value,
+    ...(required.value === undefined ? {} : { required_roles: required.value }),
   };
   return {
     ok: true,

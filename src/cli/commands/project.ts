@@ -17,6 +17,7 @@ interface CreateFlags {
   approvalsThreshold?: string;
   mcpPin: string[];
   windowPolicy: string[];
+  requiredRole: string[];
   json?: boolean;
 }
 
@@ -56,6 +57,7 @@ export function createInputs(id: string, o: CreateFlags): JsonObject {
     ...(a === undefined ? {} : { approvals_threshold: a }),
     ...(pins.length === 0 ? {} : { mcp_pins: pins }),
     ...(windows.length === 0 ? {} : { window_policy: windows }),
+    ...(o.requiredRole.length === 0 ? {} : { required_roles: o.requiredRole }),
   };
 }
 
@@ -90,10 +92,17 @@ export function registerProject(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--required-role <role>',
+      'a council role every role plan of the project must name (repeatable)',
+      collect,
+      [],
+    )
     .option('--json', 'print the answer as JSON')
     .addHelpText('after', `
 Examples:
   $ swoosh project create chorus-api
+  $ swoosh project create chorus-db --required-role architect --required-role dba
   $ swoosh project create chorus-web --quorum-threshold 3 --mcp-pin repo-tools=1.2.0`)
     .action(async (id: string, o: CreateFlags) => {
       try {

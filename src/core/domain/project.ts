@@ -7,7 +7,7 @@
 import type { Chart } from '../model/chart-spec.js';
 import { str, type JsonObject } from '../encoding/json.js';
 import type { CoreConfig } from '../model/state.js';
-import { parsePins, parseWindowPolicy } from '../genesis.js';
+import { parsePins, parseRequiredRoles, parseWindowPolicy } from '../genesis.js';
 
 /** The configuration, or why the inputs do not make one. */
 export type ProjectConfigResult =
@@ -67,10 +67,18 @@ export function projectConfigOf(
     }
     pins = parsed.value;
   }
+  let requiredRoles = base.required_roles;
+  if (i['required_roles'] !== undefined) {
+    const parsed = parseRequiredRoles(i['required_roles'], 'inputs.required_roles');
+    if (!parsed.ok) return { ok: false, message: `${parsed.error.path}: ${parsed.error.message}` };
+    requiredRoles = parsed.value;
+  }
+  const { required_roles: _inherited, ...rest } = base;
   return {
     ok: true,
     config: {
-      ...base,
+      ...rest,
+      ...(requiredRoles === undefined ? {} : { required_roles: requiredRoles }),
       quorum_threshold: int(i, 'quorum_threshold', base.quorum_threshold),
       approvals_threshold: int(i, 'approvals_threshold', base.approvals_threshold),
       window_policy: windowPolicy,

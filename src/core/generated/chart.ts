@@ -1294,6 +1294,16 @@ export const CHART: Chart = {
             },
             maxItems: 64,
           },
+          required_roles: {
+            type: 'array',
+            items: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 200,
+            },
+            maxItems: 32,
+            uniqueItems: true,
+          },
         },
         required: ['project'],
       },
@@ -1560,5 +1570,6 @@ export interface TransitionInputs {
       readonly tool: string;
       readonly version: string;
     }[];
+    readonly required_roles?: readonly string[];
   };
 }

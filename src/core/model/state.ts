@@ -40,6 +40,12 @@ export interface CoreConfig {
   readonly license_grace_ms: number;
   /** MCP tools required at TOOLING_SYNC, with their pinned versions. */
   readonly mcp_pins: { readonly [tool: string]: string };
+  /**
+   * Council roles every role plan of this project must name (sorted, unique; Project_Create
+   * or genesis `required_roles`). Absent when there are none, so configurations written before
+   * the field existed hash as they did.
+   */
+  readonly required_roles?: readonly string[];
 }
 
 /** BOOT region. */

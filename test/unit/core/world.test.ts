@@ -9,7 +9,7 @@ import { DeploymentSim } from '../../../src/proving/sim/deployment.js';
 import { CAST, World, actor, castGenesis, h } from '../../../src/proving/sim/world.js';
 import { createCore } from '../../../src/core/index.js';
 import { nodeHasher } from '../../../src/crypto/hasher.js';
-import { boot, loop, ok, toExecution } from '../../../src/proving/sim/walk.js';
+import { COUNCIL_INPUTS, boot, ingest, loop, ok, toExecution } from '../../../src/proving/sim/walk.js';
 
 describe('the registry', () => {
   it('Given a v1 genesis (no projects field), When the deployment starts, Then it holds one project named default', () => {
@@ -45,6 +45,50 @@ describe('the registry', () => {
     expect(cfg.window_policy['plan']).toEqual(['execute', 'plan']);
     expect(cfg.window_policy['review']).toEqual(['review']);
     expect(sim.view('chorus-api').meta.project).toBe('chorus-api');
+  });
+
+  it('Given a project created with required_roles, When its council plan leaves one out, Then coverage_incomplete names it; a plan naming every one passes', () => {
+    const sim = new DeploymentSim();
+    ok(sim.create('strict', { required_roles: ['security', 'architect', 'reviewer'] }));
+    ok(sim.create('lenient'));
+    expect(sim.view('strict').meta.config.required_roles).toEqual(['architect', 'reviewer', 'security']);
+    expect(sim.view('lenient').meta.config.required_roles).toBeUndefined();
+    // A configuration without required roles hashes as one written before the field existed.
+    expect(sim.deployment.projects['lenient']?.config_hash).toBe(sim.deployment.projects['default']?.config_hash);
+    const strict = sim.lens('strict');
+    const lenient = sim.lens('lenient');
+    for (const w of [strict, lenient]) {
+      boot(w);
+      ingest(w);
+    }
+    const before = sim.core.hashes(sim.view('strict')).head;
+    const r = strict.propose(CAST.c1, 'Council_ProfilesLoaded', COUNCIL_INPUTS);
+    expect(r.decision).toMatchObject({ outcome: 'rejected', code: 'coverage_incomplete', failing_guard: 'formation' });
+    const formation = r.decision.guard_outcomes.find((g) => g.guard === 'formation');
+    expect(formation?.reasons).toContain('role security is required by the project but not in required_roles');
+    expect(sim.core.hashes(sim.view('strict')).head).toBe(before); // a rejection changes nothing
+    expect(sim.view('strict').council.plan).toBeNull();
+    // The same plan is enough for a project that requires nothing.
+    ok(lenient.propose(CAST.c1, 'Council_ProfilesLoaded', COUNCIL_INPUTS));
+    // Naming (and covering) every required role passes.
+    const full = {
+      required_roles: ['architect', 'reviewer', 'security'],
+      candidates: [...COUNCIL_INPUTS.candidates, { agent: CAST.c3.signer, capabilities: ['security'] }],
+    };
+    ok(strict.propose(CAST.c1, 'Council_ProfilesLoaded', full));
+    expect(sim.view('strict').council.plan?.required_roles).toEqual(['architect', 'reviewer', 'security']);
+  });
+
+  it('Given required_roles [] or a role named twice, When Project_Create, Then [] means none and a repeat is invalid_project_config', () => {
+    const sim = new DeploymentSim(castGenesis({ required_roles: ['architect'] }));
+    expect(sim.view('default').meta.config.required_roles).toEqual(['architect']);
+    ok(sim.create('inherits'));
+    expect(sim.view('inherits').meta.config.required_roles).toEqual(['architect']);
+    ok(sim.create('none', { required_roles: [] }));
+    expect(sim.view('none').meta.config.required_roles).toBeUndefined();
+    const r = sim.create('twice', { required_roles: ['a', 'b', 'a'] });
+    expect(r.decision.outcome).toBe('rejected');
+    expect(sim.deployment.projects['twice']).toBeUndefined();
   });
 
   it('Given an existing project, When Project_Create names it again, Then project_exists and nothing changes', () => {
