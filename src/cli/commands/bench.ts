@@ -13,6 +13,7 @@ import {
 } from '../../proving/bench/run.js';
 import { fail, parsePositive } from '../options.js';
 import { projectsReport } from '../../proving/bench/projects.js';
+import { writersReport } from '../../proving/bench/writers.js';
 
 /** Parse `--only`: a comma-separated, non-empty subset of the sections. */
 export function parseSections(v: string): Section[] {
@@ -160,6 +161,7 @@ export function registerBench(program: Command, run: BenchRunner = runAndPrint):
 Example:
   $ swoosh bench --quick
   $ swoosh bench --projects
+  $ swoosh bench --writers --quick
   $ swoosh bench --only ceilings,e2e --decisions 50000 --json
   $ swoosh bench --only recovery,memory --recovery-entries 100000 --memory-decisions 500000`,
     )
@@ -169,8 +171,25 @@ Example:
       'projects and the heap of 1,000 and 10,000 idle ones (run with node --expose-gc for ' +
       'exact heap figures: npm run bench:projects)',
     )
-    .action(async (o: BenchFlags & { projects?: boolean }) => {
+    .option(
+      '--writers',
+      'only the writers figures, end to end through nats-server and writer child processes: ' +
+      'decisions/s and CPU per decision for one writer and writers by bucket, at 1, 100 and ' +
+      '10,000 projects and 1 to 3 processes (npm run bench:writers)',
+    )
+    .action(async (o: BenchFlags & { projects?: boolean; writers?: boolean }) => {
       try {
+        if (o.writers === true) {
+          const cases = await writersReport({
+            entries: o.quick === true ? 2000 : 6000,
+            projects: [1, 100, 10_000],
+            processes: [1, 2, 3],
+            modes: ['lease', 'buckets'],
+            log: (m) => process.stderr.write(`${m}\n`),
+          });
+          if (o.json === true) process.stdout.write(`${JSON.stringify(cases, null, 2)}\n`);
+          return;
+        }
         if (o.projects === true) {
           const r = projectsReport();
           process.stdout.write(o.json === true

@@ -143,6 +143,9 @@ interface Mark {
   drSeq: number | null;
 }
 
+/** Waiting records of a chain signed in one call to the crypto pool. */
+const SIGN_AHEAD = 64;
+
 /** Entries between two marks at least (marks hold copy-on-write views of the documents). */
 const MARK_EVERY = 64;
 
@@ -150,6 +153,12 @@ const MARK_EVERY = 64;
 const RECORDS_PER_TURN = 512;
 /** How long a turn waits for WAL entries when nothing else happened. */
 const IDLE_WAIT_MS = 50;
+/**
+ * A reader that delivered nothing for this long while its stream holds more is reopened at its
+ * position: after a nats-server restart an ordered consumer can stop delivering, and the client
+ * resumes it only once two idle heartbeats are missed, 30 s or more later.
+ */
+const READER_STALL_MS = 1_000;
 
 const enc = new TextEncoder();
 
@@ -178,6 +187,10 @@ export class ChainMember {
    * member may have died before storing (it stores them before the chain's next record).
    */
   private readonly lastTrs = new Map<string, readonly TransitionRecord[]>();
+  /** Records this member stored, by DECISIONS seq, until step 1 reads them. */
+  private readonly published = new Map<number, { chain: string; index: number; walSeq: number }>();
+  /** Signed bytes of waiting records, signed ahead in batches (a record's bytes never change). */
+  private readonly signed = new WeakMap<Decided, Uint8Array>();
   /** Chains with a publishing loop running. */
   private readonly publishing = new Set<string>();
   private readonly running = new Set<Promise<void>>();
@@ -195,6 +208,10 @@ export class ChainMember {
   private lastSnapshotSeq: number;
   /** WAL seq of the newest mark taken (marks are dropped once a newer one is complete). */
   private lastMarkSeq: number;
+  /** When the WAL and DECISIONS readers last delivered (or were last found current). */
+  private walHeard = Date.now();
+  private drHeard = Date.now();
+  private stallChecked = Date.now();
 
   /** `drFrom`: every record of an entry after the replica's position is past this DECISIONS seq. */
   constructor(private readonly deps: ChainMemberDeps, drFrom = 0) {
@@ -239,6 +256,7 @@ export class ChainMember {
   private async turn(): Promise<void> {
     // 1. Stored records.
     const recs = await this.drs.read(RECORDS_PER_TURN, 0);
+    if (recs.length > 0) this.drHeard = Date.now();
     for (const m of recs) this.onRecord(m);
     if (this.diverged !== null) return;
     // 2. WAL entries, unless too much waits to be stored.
@@ -246,13 +264,48 @@ export class ChainMember {
     if (room > 0) {
       const wait = recs.length > 0 ? 0 : IDLE_WAIT_MS;
       const msgs = await this.wal.read(Math.min(this.deps.batchMax, room), wait);
-      if (msgs.length > 0) await this.decide(msgs);
-    } else if (recs.length === 0) {
-      await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
+      if (msgs.length > 0) {
+        this.walHeard = Date.now();
+        await this.decide(msgs);
+      }
+    } else {
+      this.walHeard = Date.now(); // not reading the WAL: not stalled
+      if (recs.length === 0) await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
     }
     // 3. Publish what this member holds.
     this.kick();
     await this.maybeSnapshot();
+    await this.reopenStalled();
+  }
+
+  /**
+   * Reopen a reader (a new ordered consumer at its position) that delivered nothing for
+   * READER_STALL_MS while its stream holds messages past it. Checked at most once per
+   * READER_STALL_MS; a failing check is retried on a later turn.
+   */
+  private async reopenStalled(): Promise<void> {
+    const now = Date.now();
+    if (now - this.stallChecked < READER_STALL_MS) return;
+    this.stallChecked = now;
+    const stalled = async (name: string, at: number, heard: number): Promise<boolean> => {
+      if (now - heard < READER_STALL_MS) return false;
+      const last = (await this.deps.jsm.streams.info(name)).state.last_seq;
+      if (last <= at) return false;
+      this.deps.log('warn', 'stream reader stalled; reopening it', { stream: name, at, last });
+      return true;
+    };
+    try {
+      if (await stalled(this.deps.walName, this.deps.replica.lastSeq, this.walHeard)) {
+        await this.wal.close();
+      }
+      this.walHeard = Math.max(this.walHeard, now);
+      if (await stalled(this.deps.decisionsName, this.lastRead, this.drHeard)) {
+        await this.drs.close();
+      }
+      this.drHeard = Math.max(this.drHeard, now);
+    } catch (err) {
+      this.deps.log('warn', 'checking the stream readers failed', { err: (err as Error).message });
+    }
   }
 
   /** Step 2: verify on the pool, decide in WAL order, then match or queue each record. */
@@ -384,6 +437,14 @@ export class ChainMember {
   /** Step 1 for one stored message: check it is a record of this deployment, then match it. */
   private onRecord(m: WalMessage): void {
     this.lastRead = m.seq;
+    // A record this member stored itself (known from its PubAck): nothing to check or decode.
+    const own = this.published.get(m.seq);
+    if (own !== undefined) {
+      this.published.delete(m.seq);
+      this.readAbove.push({ s: m.seq, w: own.walSeq });
+      this.readTails.set(own.chain, { index: own.index, seq: m.seq });
+      return;
+    }
     let rec: DecisionRecord;
     try {
       rec = decodeDr(m.data);
@@ -573,8 +634,8 @@ export class ChainMember {
         });
         return;
       }
-      const [bytes] = await signRecords(this.deps.pool, this.deps.signer, [d.text]);
-      if (bytes === undefined || !this.deps.holds(chain)) return;
+      const bytes = await this.signedBytes(q);
+      if (bytes === undefined || !this.deps.holds(chain) || q[0] !== d) return;
       let ack;
       try {
         ack = await this.publisher.publishFenced(
@@ -601,6 +662,8 @@ export class ChainMember {
         this.tails.delete(chain);
         return;
       }
+      // (Step 1 may have read it before the PubAck came back: then it is checked already.)
+      if (ack.seq > this.lastRead) this.published.set(ack.seq, { chain, index, walSeq: d.msg.seq });
       // Stored by this member: its TRANSITIONS records are this member's to store, before the
       // chain's next record (so only a chain's last record can lack them after a crash).
       this.tails.set(chain, { index, seq: ack.seq });
@@ -614,6 +677,24 @@ export class ChainMember {
         this.advance();
       }
     }
+  }
+
+  /**
+   * The wire bytes of the first waiting record of a chain; signs up to SIGN_AHEAD waiting
+   * records in one call (one round trip to the crypto pool, not one per record).
+   */
+  private async signedBytes(q: readonly Decided[]): Promise<Uint8Array | undefined> {
+    const first = q[0];
+    if (first === undefined) return undefined;
+    const have = this.signed.get(first);
+    if (have !== undefined) return have;
+    const batch = q.slice(0, SIGN_AHEAD).filter((d) => !this.signed.has(d));
+    const bytes = await signRecords(this.deps.pool, this.deps.signer, batch.map((d) => d.text));
+    batch.forEach((d, i) => {
+      const b = bytes[i];
+      if (b !== undefined) this.signed.set(d, b);
+    });
+    return this.signed.get(first);
   }
 
   /** TRANSITIONS records of a stored record, deduplicated by applied index. */
