@@ -47,7 +47,13 @@ export async function decisionById(
 ): Promise<DecisionRecord> {
   const bySeq = seqOf(id);
   if (bySeq !== null) {
-    const rec = await waiter.stored(bySeq);
+    // With one writer the record of entry n is at DECISIONS seq n. With writers by bucket,
+    // records are stored close to WAL order but not in it: look around n (bounded).
+    const rec = await waiter.stored(bySeq) ?? (await scanDecisions(waiter, {
+      chain: null, transition: null, outcome: null,
+      afterSeq: Math.max(0, bySeq - LIST_SCAN_MAX / 2), limit: 1, order: 'asc',
+      match: (r) => r.wal_seq === bySeq,
+    }, log)).records[0] ?? null;
     if (rec === null) throw new HttpError('not_found', `id: no decision record ${id} in this log`);
     return rec;
   }

@@ -3,6 +3,7 @@
  * created through POST /control/transition, proposals through POST /projects/{p}/transition,
  * GET /projects, GET /projects/{p}/state, GET /deployment and the per-chain decision queries;
  * path and body must agree on the chain. Every answer is checked against docs/openapi.yaml.
+ * Run with one writer and with writers by bucket.
  */
 import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +38,8 @@ function idOf(a: Actor): Identity {
   return identityFromSecretHex(bytesToHex(a.secretKey));
 }
 
-describe('HTTP v2: projects', () => {
+// The same surface with one writer and with writers by bucket (records out of WAL order).
+describe.each(['lease', 'buckets'] as const)('HTTP v2: projects (writers %s)', (writers) => {
   let fx: NatsFixture;
   let inst: Instance;
   let app: FastifyInstance;
@@ -46,6 +48,11 @@ describe('HTTP v2: projects', () => {
   const clock = new ProducerClock();
   const core = createCore(nodeHasher);
   const js = (): ReturnType<typeof jetstream> => jetstream(inst.nats.nc);
+  /** Every entry up to here has its record stored (by bucket, deciding runs ahead of storing). */
+  const storedUpTo = (): number => {
+    const st = inst.status();
+    return st.stored_seq ?? st.wal_seq;
+  };
 
   /** One exchange, checked against the OpenAPI document for `route`. */
   async function call(method: 'GET' | 'POST', route: string, url: string, body?: unknown): Promise<{ status: number; body: J }> {
@@ -62,7 +69,7 @@ describe('HTTP v2: projects', () => {
     fx = await natsFixture();
     inst = new Instance({
       natsUrl: fx.url, prefix: fx.prefix, name: 'p1', genesis: parseFixtureGenesis(castGenesis(), core),
-      signerSeed: randomBytes(32), log: quiet,
+      signerSeed: randomBytes(32), log: quiet, writers,
     });
     await inst.start();
     const until = Date.now() + 20_000;
@@ -180,13 +187,13 @@ describe('HTTP v2: projects', () => {
     const acks = await publishEntries(js(), fx.prefix, w, refused);
     const last = acks.at(-1)?.seq ?? 0;
     const until = Date.now() + 20_000;
-    while (inst.status().wal_seq < last && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    while (storedUpTo() < last && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     const bad = await call('GET', '/health', '/health');
     expect(bad.status).toBe(503);
     expect(bad.body).toMatchObject({ status: 'degraded' });
     expect(String(bad.body['reason'])).toMatch(/facts were refused for their signer \(last: unknown_signer/);
     const [ok] = await publishEntries(js(), fx.prefix, w, [w.factEntry('tick', {})]);
-    while (inst.status().wal_seq < (ok?.seq ?? 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+    while (storedUpTo() < (ok?.seq ?? 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     expect((await call('GET', '/health', '/health')).body).toMatchObject({ status: 'ok' });
   });
 
