@@ -209,7 +209,7 @@ describe('large state', () => {
     await e?.fx.close();
   });
 
-  it('Given a state over max_payload, Then snapshots are chunked, chunks verify, and recovery uses them', async () => {
+  it('Given a state over max_payload, Then snapshots are stored per document in chunks, chunks verify, and recovery uses them', async () => {
     const raw = castGenesis();
     const ids = { ...(raw['identities'] as Record<string, unknown>) };
     // ~1.3 MB of registry: format-valid keys are enough in-process (the file loader checks points).
@@ -222,15 +222,16 @@ describe('large state', () => {
     await drained(e);
     const kv = await new Kvm(e.js).open(subjectsFor(e.fx.prefix).snapshotsBucket);
     // Records are stored before the snapshot is written: wait for the head to appear.
-    let parsed = { encoding: '', chunks: [] as string[] };
+    let parsed = { encoding: '', index: [] as string[], bytes: 0 };
     await waitUntil('a head snapshot', async () => {
       const head = await kv.get('head');
       if (head === null || head.operation !== 'PUT') return false;
       parsed = JSON.parse(new TextDecoder().decode(head.value)) as typeof parsed;
       return true;
     });
-    expect(parsed.encoding).toBe('chunked');
-    expect(parsed.chunks.length).toBeGreaterThanOrEqual(2);
+    expect(parsed.encoding).toBe('documents');
+    expect(parsed.index.length).toBeGreaterThanOrEqual(1);
+    expect(parsed.bytes).toBeGreaterThan(1_048_576);
     const hash = w.status().state_hash;
     await w.stop();
     const again = instance(e, 'big2', genesis, 20);
