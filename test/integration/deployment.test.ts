@@ -59,6 +59,28 @@ describe('<P>_DEPLOYMENT: one genesis per prefix', () => {
     expect((await kv.get('config'))?.revision).toBe(1); // nothing was overwritten
   });
 
+  it('Given a deployment created with writers by bucket, When instances claim it, Then one naming no mode follows it, one naming lease is refused, and a config without the field is lease', async () => {
+    const { fx: f, nc: c } = need();
+    const prefix = `${f.prefix}w`;
+    const defs = streamDefinitions({ prefix, replicas: 1 });
+    await applyStreams(c, defs, { mode: 'apply' });
+    const bucket = defs.subjects.deploymentBucket;
+    const kv = await new Kvm(jetstream(c)).open(bucket);
+    const want = { bucket, genesisHash: `sha256-${'a'.repeat(64)}`, chartHash: `sha256-${'c'.repeat(64)}`, prefix };
+    expect(await claimDeployment(kv, { ...want, writers: 'buckets' })).toMatchObject({ writers: 'buckets' });
+    expect(await claimDeployment(kv, want)).toMatchObject({ writers: 'buckets' });
+    await expect(claimDeployment(kv, { ...want, writers: 'lease' })).rejects.toSatisfy(
+      (e: unknown) => isSwooshError(e, 'invalid_config') && e.message.includes('SWOOSH_WRITERS=buckets'),
+    );
+    // A config written before the field existed is a one-writer deployment.
+    const old = { genesis_hash: want.genesisHash, chart_hash: want.chartHash, buckets: 64, created: '2026-12-01T00:00:00.000Z' };
+    await kv.put('config', JSON.stringify(old));
+    expect(await claimDeployment(kv, want)).toMatchObject({ writers: 'lease' });
+    await expect(claimDeployment(kv, { ...want, writers: 'buckets' })).rejects.toSatisfy(
+      (e: unknown) => isSwooshError(e, 'invalid_config'),
+    );
+  });
+
   it('Given a deployment, When an instance starts on its prefix with another genesis, Then it exits with genesis_mismatch naming both hashes', async () => {
     const { fx: f } = need();
     const prefix = `${f.prefix}b`;
