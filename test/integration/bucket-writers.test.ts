@@ -117,9 +117,9 @@ describe('writers by bucket: processes share the chains', () => {
         streams = producers.map((p, i) => streamSteps(p.w, seed + i * 7919, 100_000, NO_FAULTS));
         nexts = streams.map((s) => s.next(null));
       },
-      publish: async (count: number): Promise<void> => {
+      publish: async (count: number, only?: string): Promise<void> => {
         for (let i = 0; i < count; i++) {
-          const k = rng.int(producers.length);
+          const k = only === undefined ? rng.int(producers.length) : PROJECTS.indexOf(only);
           const p = producers[k] as Producer;
           const pending = nexts[k];
           if (pending === undefined || pending.done === true) continue;
@@ -226,7 +226,7 @@ describe('writers by bucket: processes share the chains', () => {
       `join to fair share ${joinMs} ms, kill to all decided ${failoverMs} ms (lease TTL ${LEASE_TTL_MS} ms)\n`);
   }, 240_000);
 
-  it('Given a chain whose tail moved on, When a record is published with the old tail, Then the stream refuses it (10071) and stores nothing', async () => {
+  it('Given a chain whose tail moved on, When a record is published with the old tail, Then the stream refuses it (10071) and stores nothing; strays on record subjects never halt a member', async () => {
     const n = names();
     const subject = n.dr('fence-probe');
     const pub = new FencedPublisher(nc);
@@ -243,17 +243,25 @@ describe('writers by bucket: processes share the chains', () => {
     } finally {
       pub.close();
     }
-    // The two stray messages never halt the surviving process: it decides new entries, and the
-    // audit names exactly those two.
+    // A stray on top of a real project's chain, as any client with publish rights could store.
+    const onChain = await js.publish(n.dr('p03'), new TextEncoder().encode('{}'));
+    expect(onChain.seq).toBeGreaterThan(0);
+    // The three stray messages never halt the surviving process: it decides new entries (p03's
+    // among them, fenced on the stray), and the audit names exactly those three.
     const a = procs.get('d') as Proc;
-    await load.publish(10);
+    await load.publish(10, 'p03');
+    await load.publish(20);
     const wal = async (): Promise<number> => (await jsm.streams.info(n.walName)).state.last_seq;
     await waitUntil('new entries decided after the strays', async () =>
-      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 2, 30_000);
+      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 3, 30_000);
     const st = await a.status();
     expect(st.diverged).toBeNull();
     expect(st.wal_seq).toBe(await wal());
     const rep = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
-    expect(rep.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record']);
+    expect(rep.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record']);
+    // p03's chain went on past the stray: its last message is a genuine record again.
+    const top = await jsm.streams.getMessage(n.decisionsName, { last_by_subj: n.dr('p03') });
+    expect(top?.seq).toBeGreaterThan(onChain.seq);
+    expect(decodeDr(top?.data ?? new Uint8Array()).project).toBe('p03');
   }, 60_000);
 });

@@ -143,6 +143,9 @@ interface Mark {
   drSeq: number | null;
 }
 
+/** Turns between two looks at chains whose TRANSITIONS records may be missing. */
+const REPAIR_EVERY = 20;
+
 /** Waiting records of a chain signed in one call to the crypto pool. */
 const SIGN_AHEAD = 64;
 
@@ -191,6 +194,7 @@ export class ChainMember {
   private readonly published = new Map<number, { chain: string; index: number; walSeq: number }>();
   /** Signed bytes of waiting records, signed ahead in batches (a record's bytes never change). */
   private readonly signed = new WeakMap<Decided, Uint8Array>();
+  private turns = 0;
   /** Chains with a publishing loop running. */
   private readonly publishing = new Set<string>();
   private readonly running = new Set<Promise<void>>();
@@ -437,13 +441,19 @@ export class ChainMember {
   /** Step 1 for one stored message: check it is a record of this deployment, then match it. */
   private onRecord(m: WalMessage): void {
     this.lastRead = m.seq;
-    // A record this member stored itself (known from its PubAck): nothing to check or decode.
+    // A record this member stored itself (known from its PubAck): nothing to check or decode,
+    // unless it still waits in its chain (the publishing loop failed after the PubAck, storing
+    // its TRANSITIONS records): then it is confirmed below like another member's record, which
+    // also has the next publishing loop store those records if they are missing.
     const own = this.published.get(m.seq);
     if (own !== undefined) {
       this.published.delete(m.seq);
-      this.readAbove.push({ s: m.seq, w: own.walSeq });
-      this.readTails.set(own.chain, { index: own.index, seq: m.seq });
-      return;
+      const waiting = this.pending.get(own.chain)?.[0]?.content.chain_index === own.index;
+      if (!waiting) {
+        this.readAbove.push({ s: m.seq, w: own.walSeq });
+        this.readTails.set(own.chain, { index: own.index, seq: m.seq });
+        return;
+      }
     }
     let rec: DecisionRecord;
     try {
@@ -576,8 +586,19 @@ export class ChainMember {
 
   /** Step 3: start a publishing loop for each held chain with records waiting. */
   private kick(): void {
-    for (const chain of this.pending.keys()) {
-      if (this.publishing.has(chain) || !this.deps.holds(chain)) continue;
+    // Chains with records waiting, every turn; chains whose last record's TRANSITIONS records
+    // may be missing (taken over with nothing new to publish), every REPAIR_EVERY turns.
+    this.turns += 1;
+    const chains = this.turns % REPAIR_EVERY === 0
+      ? new Set([...this.pending.keys(), ...this.lastTrs.keys()])
+      : this.pending.keys();
+    for (const chain of chains) {
+      if (this.publishing.has(chain)) continue;
+      if (!this.deps.holds(chain)) {
+        // Not ours (or no longer): when it is again, its tail is learned afresh.
+        this.tails.delete(chain);
+        continue;
+      }
       this.publishing.add(chain);
       const p = this.publishChain(chain)
         .catch((err: unknown) => {
@@ -595,19 +616,27 @@ export class ChainMember {
   }
 
   /** The chain's stored tail from the stream (its last record's index and sequence). */
-  private async learnTail(chain: string): Promise<Tail> {
+  private async learnTail(chain: string): Promise<Tail | null> {
     const last = await this.deps.jsm.streams.getMessage(this.deps.decisionsName, {
       last_by_subj: this.deps.subjects.dr(chain),
     });
     if (last === null) return { index: 0, seq: 0 };
-    let index = 0;
     try {
-      const i = (decodeDr(last.data) as { chain_index?: unknown }).chain_index;
-      if (Number.isSafeInteger(i)) index = i as number;
+      const rec = decodeDr(last.data);
+      const i = (rec as { chain_index?: unknown }).chain_index;
+      if (rec.project === chain && Number.isSafeInteger(i) &&
+        verifyDrSignature(rec, this.deps.replica.verifier)) {
+        return { index: i as number, seq: last.seq };
+      }
     } catch (err) {
-      void err; // a stray last message: its index is unknown, so the fence decides below
+      void err; // not a record: a stray on top of the chain, handled below
     }
-    return { index, seq: last.seq };
+    // A stray is the subject's last message: the fence names it, and the chain's last genuine
+    // record is the last one this member knows stored, once step 1 has read past the stray
+    // (until then a record stored just before it might not be confirmed yet).
+    if (this.lastRead < last.seq) return null;
+    const waiting = this.pending.get(chain)?.length ?? 0;
+    return { index: this.deps.replica.chainHead(chain).index - waiting, seq: last.seq };
   }
 
   /**
@@ -616,9 +645,13 @@ export class ChainMember {
    * member stored records first: re-learn the tail on the next turn and let step 1 confirm).
    */
   private async publishChain(chain: string): Promise<void> {
-    const fresh = await this.learnTail(chain);
-    const known = this.tails.get(chain);
-    if (known === undefined || fresh.seq > known.seq) this.tails.set(chain, fresh);
+    // The tail is learned from the stream when this member starts publishing the chain (and
+    // again after a refusal or a lost lease), then kept from each PubAck.
+    if (!this.tails.has(chain)) {
+      const fresh = await this.learnTail(chain);
+      if (fresh === null) return;
+      this.tails.set(chain, fresh);
+    }
     await this.repairTransitions(chain);
     while (!this.stopped && this.diverged === null && this.deps.holds(chain)) {
       const q = this.pending.get(chain);
@@ -629,9 +662,10 @@ export class ChainMember {
       // Stored already (by another member): step 1 confirms it when it reads it.
       if (index <= tail.index) return;
       if (index !== tail.index + 1) {
-        this.deps.log('warn', 'chain tail does not precede the next record; waiting', {
+        this.deps.log('warn', 'chain tail does not precede the next record; learning it again', {
           chain, tail: tail.index, next: index,
         });
+        this.tails.delete(chain);
         return;
       }
       const bytes = await this.signedBytes(q);
