@@ -147,8 +147,8 @@ async function startingPoint(
         lastSeq: snap.wal_seq,
         lastDrHash: snap.dr_hash,
         lastWalEntryHash: snap.wal_entry_hash,
+        lastLogMs: wal.logMs,
       });
-      replica.lastLogMs = wal.logMs;
       return { replica, revision, drFrom: snap.dr_from ?? 0, snapshotSeq: snap.wal_seq };
     } catch (err) {
       if (err instanceof SwooshError) throw err;

@@ -107,6 +107,8 @@ export interface ReplicaPosition extends WorldState {
   /** Content hash of the last record (whatever its chain): the record at `lastSeq`. */
   readonly lastDrHash: string;
   readonly lastWalEntryHash: string;
+  /** Log time of the entry at `lastSeq` (what reads catch projects up to); 0 before any. */
+  readonly lastLogMs?: number;
 }
 
 /** A snapshot of a copy-on-write map is O(chunks); any other map is copied once. */
@@ -227,6 +229,7 @@ export class Replica {
     this.lastSeq = pos.lastSeq;
     this.lastDrHash = pos.lastDrHash;
     this.lastWalEntryHash = pos.lastWalEntryHash;
+    this.lastLogMs = pos.lastLogMs ?? 0;
   }
 
   /** A replica at the genesis. */
@@ -250,6 +253,7 @@ export class Replica {
       lastSeq: this.lastSeq,
       lastDrHash: this.lastDrHash,
       lastWalEntryHash: this.lastWalEntryHash,
+      lastLogMs: this.lastLogMs,
     };
   }
 
@@ -262,6 +266,7 @@ export class Replica {
     this.lastSeq = p.lastSeq;
     this.lastDrHash = p.lastDrHash;
     this.lastWalEntryHash = p.lastWalEntryHash;
+    this.lastLogMs = p.lastLogMs ?? 0;
   }
 
   /** Project ids, sorted. */
