@@ -7,13 +7,14 @@ import {
   defaultFaultCount,
   effectiveRates,
   CHAOS_PROJECTS_DEFAULT,
+  CHAOS_WRITERS_DEFAULT,
   LICENSE_GRACE_MS_DEFAULT,
   PROCESS_FAULTS,
   processFaultsFor,
   runChaos,
 } from '../../proving/chaos/run.js';
 import { RATE_KEYS, renderSummary, type RateKey } from '../../proving/chaos/report.js';
-import type { ProcessFaultKind } from '../../proving/chaos/types.js';
+import type { ProcessFaultKind, WritersMode } from '../../proving/chaos/types.js';
 import { CHAOS, DISRUPT_SHARES, DISRUPTIVE_KINDS, NO_FAULTS } from '../../proving/sim/stream.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { fail, parsePositive } from '../options.js';
@@ -34,6 +35,11 @@ function parseNonNegative(v: string): number {
     throw new InvalidArgumentError('expected a non-negative integer');
   }
   return n;
+}
+
+function parseWriters(v: string): WritersMode {
+  if (v !== 'lease' && v !== 'buckets') throw new InvalidArgumentError('expected lease or buckets');
+  return v;
 }
 
 function parseKinds(v: string): ProcessFaultKind[] {
@@ -63,6 +69,7 @@ interface Opts {
   seed?: number;
   transitions: number;
   projects: number;
+  writers: WritersMode;
   replicas: number;
   out: string;
   faults?: number;
@@ -96,7 +103,8 @@ export function registerChaos(program: Command): void {
     .description(
       'Seeded, reproducible chaos run on loopback: a local nats-server (or, with --cluster, a ' +
         '3-node JetStream cluster and R3 streams), ' +
-        'a writer and followers as separate SWOOSH processes, seeded load with stream faults ' +
+        'a writer and followers as separate SWOOSH processes (with --writers buckets, members ' +
+        'sharing the bucket leases), seeded load with stream faults ' +
         '(dup/reorder/drop/stale/badsig/stranger/skew/resubmit; ' +
         'control steps, KACHING licence grace/hard stop/restore, policy quarantine/release, MCP ' +
         'flaps, capacity churn, BACKBEAT tempo changes and missed beats), ' +
@@ -118,6 +126,14 @@ export function registerChaos(program: Command): void {
       'projects the load drives (default, p1, p2, …), each its own lifecycle and stream faults',
       parsePositive,
       CHAOS_PROJECTS_DEFAULT,
+    )
+    .option(
+      '--writers <mode>',
+      'writers mode of the deployment: lease (one writer process for every chain, the others ' +
+        'follow) or buckets (SWOOSH_WRITERS=buckets: every process a member holding some ' +
+        'bucket leases; records checked per chain)',
+      parseWriters,
+      CHAOS_WRITERS_DEFAULT,
     )
     .option('--out <dir>', 'directory for the reports', 'chaos-report')
     .option(
@@ -163,6 +179,7 @@ Examples:
   $ swoosh chaos --seed 1 --transitions 10000 --replicas 3 --projects 20  # the acceptance run
   $ swoosh chaos --seed 7 --disable nats_restart --stream-rates dup=0.1,drop=0.01
   $ swoosh chaos --seed 7 --transitions 2000 --cluster                # 3-node cluster, R3 streams
+  $ swoosh chaos --seed 7 --transitions 1000 --projects 5 --writers buckets  # writers by bucket
   $ swoosh chaos --seed 7 --transitions 600 --stream-rates ` +
         'disrupt=0,license=0.02,tempo=0.03,missed_beat=0.03',
     )
@@ -216,6 +233,7 @@ Examples:
             seed,
             transitions: o.transitions,
             projects: o.projects,
+            writers: o.writers,
             replicas: o.replicas,
             outDir: o.out,
             cluster,

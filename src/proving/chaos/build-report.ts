@@ -62,6 +62,19 @@ function natsOf(run: ChaosRun): Pick<ChaosReport, 'nats_server' | 'nats_cluster'
   };
 }
 
+/** Counts by signer renamed to the process holding that key (an unknown signer stays as is). */
+function byProcess(
+  run: ChaosRun, bySigner: Readonly<Record<string, number>>,
+): Record<string, number> {
+  const names = new Map([...run.keys].map(([name, k]) => [k.signer, name]));
+  const out: Record<string, number> = {};
+  for (const [signer, n] of Object.entries(bySigner)) {
+    const name = names.get(signer) ?? signer;
+    out[name] = (out[name] ?? 0) + n;
+  }
+  return out;
+}
+
 const FAILOVER_KINDS: readonly string[] = [
   'writer_kill', 'writer_stop', 'nats_restart', 'nats_node_restart',
 ];
@@ -87,6 +100,8 @@ export function buildReport(
     overrun_entries: overrun,
     applied_transitions: checked.applied,
     records_by_chain: checked.chains,
+    records_by_writer: byProcess(run, checked.writers),
+    writers_at_once_max: run.writersAtOnce,
     decisions_by_outcome: checked.outcomes,
     rejections_by_code: checked.rejections,
     facts_by_kind: checked.facts,

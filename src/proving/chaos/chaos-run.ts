@@ -16,6 +16,7 @@ import type { Genesis } from '../../core/index.js';
 import { startNatsCluster, type NatsCluster } from '../harness/nats-cluster.js';
 import { startNatsServer, type EmbeddedNats } from '../harness/nats-server.js';
 import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
+import { DEPLOYMENT_BUCKETS_DEFAULT } from '../../server/process/deployment.js';
 import type { InstanceStatus } from '../../server/process/instance.js';
 import { streamDefinitions, subjectsFor, type Subjects } from '../../../streams/definitions.js';
 import { Rng } from '../sim/planner.js';
@@ -31,6 +32,32 @@ export const CLUSTER_NODES = 3;
 
 /** Attempts to start a process before the run gives up. */
 const SPAWN_ATTEMPTS = 5;
+
+/**
+ * Writers by bucket: the leases a deployment's members share, the project buckets and the
+ * deployment chain's (a chaos run always creates its deployment, with the default bucket count).
+ */
+export const BUCKET_LEASES = DEPLOYMENT_BUCKETS_DEFAULT + 1;
+
+/**
+ * Writers by bucket: how the live members' `buckets_held` cover the leases: `all` when every
+ * lease is held by some member, `exact` when moreover none is reported by two members.
+ */
+export function leaseCover(
+  st: Iterable<InstanceStatus>,
+): { readonly all: boolean; readonly exact: boolean } {
+  const seen = new Set<number>();
+  let twice = false;
+  for (const s of st) {
+    for (const b of s.buckets_held ?? []) {
+      if (seen.has(b)) twice = true;
+      seen.add(b);
+    }
+  }
+  let all = true;
+  for (let b = 0; b < BUCKET_LEASES; b += 1) if (!seen.has(b)) all = false;
+  return { all, exact: all && !twice };
+}
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -66,6 +93,8 @@ export class ChaosRun {
   readonly keys = new Map<string, { file: string; signer: string }>();
   published = 0;
   decided = 0;
+  /** Most processes seen writing at once by one sample (several with writers by bucket). */
+  writersAtOnce = 0;
   walLast = 0;
   publishRetries = 0;
   readonly fenceWindows: FenceWindow[] = [];
@@ -98,6 +127,8 @@ export class ChaosRun {
     writeFileSync(this.genesisFile, JSON.stringify(this.genesisRaw));
     this.genesis = parseFixtureGenesis(this.genesisRaw);
     this.env = {
+      // Named in both modes, so an inherited SWOOSH_WRITERS cannot change the run's mode.
+      SWOOSH_WRITERS: o.writers,
       SWOOSH_LEASE_TTL_MS: String(o.leaseTtlMs),
       SWOOSH_LEASE_RENEW_MS: String(Math.max(100, Math.floor(o.leaseTtlMs / 5))),
       SWOOSH_SNAPSHOT_EVERY: String(o.snapshotEvery),
@@ -191,7 +222,10 @@ export class ChaosRun {
     });
   }
 
-  /** The nats-server or cluster, the streams, and the SWOOSH processes (the first the writer). */
+  /**
+   * The nats-server or cluster, the streams, and the SWOOSH processes (the first the writer;
+   * with writers by bucket the first takes every lease, and the others their share as they join).
+   */
   async startTopology(): Promise<void> {
     const o = this.o;
     if (o.cluster) {
@@ -233,6 +267,21 @@ export class ChaosRun {
     return (await this.jsm.streams.info(name)).state.last_seq;
   }
 
+  /** True when the deployment's records are written by bucket lease (`--writers buckets`). */
+  get buckets(): boolean {
+    return this.o.writers === 'buckets';
+  }
+
+  /**
+   * Records decided and stored: DECISIONS' last seq with one writer (record n at seq n); with
+   * writers by bucket its message count (records are stored out of WAL order, so the last seq
+   * says nothing of the gaps below it), and the last seq for reading the newest record.
+   */
+  async decisionsState(): Promise<{ decided: number; lastSeq: number }> {
+    const st = (await this.jsm.streams.info(this.subjects.decisionsName)).state;
+    return { decided: this.buckets ? st.messages : st.last_seq, lastSeq: st.last_seq };
+  }
+
   /** Sampler: throughput, lag, every replica's (seq, hash), and records a client has seen. */
   startSampler(): void {
     this.sampler = (async () => {
@@ -252,7 +301,8 @@ export class ChaosRun {
   private async sampleOnce(prev: { t: number; decided: number }): Promise<void> {
     const { walName, decisionsName } = this.subjects;
     this.walLast = await this.streamLast(walName);
-    this.decided = await this.streamLast(decisionsName);
+    const dr = await this.decisionsState();
+    this.decided = dr.decided;
     const now = this.t();
     const dt = Math.max(1, now - prev.t) / 1000;
     const walLast = this.walLast;
@@ -263,11 +313,15 @@ export class ChaosRun {
     });
     prev.t = now;
     prev.decided = decided;
-    if (decided > 0 && !this.observed.has(decided)) {
-      const m = await this.jsm.streams.getMessage(decisionsName, { seq: decided });
-      if (m !== null) this.observed.set(decided, m.data);
+    // What a client reads: the newest record, kept by its DECISIONS seq.
+    if (dr.lastSeq > 0 && !this.observed.has(dr.lastSeq)) {
+      const m = await this.jsm.streams.getMessage(decisionsName, { seq: dr.lastSeq });
+      if (m !== null) this.observed.set(dr.lastSeq, m.data);
     }
-    for (const [name, s] of await this.statuses()) {
+    const st = await this.statuses();
+    const writing = [...st.values()].filter((s) => s.role === 'writer').length;
+    this.writersAtOnce = Math.max(this.writersAtOnce, writing);
+    for (const [name, s] of st) {
       this.samples.push({ t_ms: now, name, wal_seq: s.wal_seq, state_hash: s.state_hash });
       this.flagOnce(`d:${name}`, s.diverged !== null, () => ({
         kind: 'divergence', seq: s.wal_seq, detail: `${name}: ${s.diverged}`,
@@ -328,17 +382,45 @@ export class ChaosRun {
     return null;
   }
 
+  /**
+   * Records are being written again: a writer is up, or with writers by bucket every lease
+   * (each bucket and the deployment chain's) is held by a live member.
+   */
+  async writing(): Promise<boolean> {
+    if (!this.buckets) return (await this.writerName()) !== null;
+    return leaseCover((await this.statuses()).values()).all;
+  }
+
   async restart(name: string): Promise<void> {
     await sleep(200);
     await this.spawnNamed(name);
   }
 
+  /**
+   * The processes that follow. With writers by bucket, where every member usually holds some
+   * buckets: the members holding none, else those not holding the deployment chain's lease (the
+   * leader's), so a follower kill still kills a process other than the leader.
+   */
   async liveFollowers(): Promise<string[]> {
     const st = [...(await this.statuses()).entries()];
-    return st.filter(([, s]) => s.role === 'follower').map(([n]) => n);
+    const fs = st.filter(([, s]) => s.role === 'follower').map(([n]) => n);
+    if (!this.buckets || fs.length > 0) return fs;
+    const leader = BUCKET_LEASES - 1;
+    return st.filter(([, s]) => s.role === 'writer' && !(s.buckets_held ?? []).includes(leader))
+      .map(([n]) => n).sort();
   }
 
+  /**
+   * A takeover from `victim`: another writer, or with writers by bucket every lease held by the
+   * live members other than it (so each of its chains has a new holder).
+   */
   newWriterOtherThan(victim: string): () => Promise<boolean> {
+    if (this.buckets) {
+      return async () => {
+        const st = [...(await this.statuses()).entries()].filter(([n]) => n !== victim);
+        return leaseCover(st.map(([, s]) => s)).all;
+      };
+    }
     return async () => {
       const w = await this.writerName();
       return w !== null && w !== victim;

@@ -18,19 +18,25 @@
  *    producer's own fold computed, and every record a client read mid-run is still there,
  *    byte for byte, after all the crashes;
  *  - the producer's fold ends on the audit's final state hash;
- *  - no record between a takeover and the stopped writer's step-down carries its signature.
+ *  - no record between a takeover and the stopped writer's step-down carries its signature
+ *    (with writers by bucket, per chain: see RecordChecks.checkChainFence).
+ *
+ * Records are matched to WAL entries by the `wal_seq` they name (RecordsByWal), so the checks
+ * hold in either writers mode: with one writer (`lease`) each record is also at the DECISIONS seq
+ * equal to its WAL seq, and that is checked too; with writers by bucket records of different
+ * chains are stored out of WAL order, and only their chains order them.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { type Genesis, createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import { audit } from '../../server/replication/audit.js';
-import { decodeDr } from '../../protocol/decision-record.js';
 import type { InstanceStatus } from '../../server/process/instance.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
+import { RecordsByWal } from '../../server/replication/records-by-wal.js';
 import { Replica } from '../../server/replication/replica.js';
 import type { Subjects } from '../../../streams/definitions.js';
-import type { Violation } from './types.js';
+import type { Violation, WritersMode } from './types.js';
 import { WindowWitness, type BackbeatSummary } from './windows.js';
 import { RecordChecks, Tally, type Stats } from './record-checks.js';
 
@@ -49,13 +55,24 @@ export interface Sample {
   readonly state_hash: string;
 }
 
-/** DECISIONS seqs after a takeover and before the stopped writer stepped down: none may be its. */
+/**
+ * DECISIONS seqs while a stopped writer may still have had a publish in flight. With one writer:
+ * after the takeover and before the stopped writer stepped down, none may be its. With writers by
+ * bucket: from the SIGSTOP to the member's first lease tick after SIGCONT, on each chain none of
+ * its records may follow another member's (RecordChecks.checkChainFence).
+ */
 export interface FenceWindow {
   readonly signer: string;
   readonly name: string;
-  /** Last record when the new writer was seen (exclusive). */
+  /**
+   * DECISIONS last seq (exclusive) when the new writer was seen; with writers by bucket, right
+   * after the SIGSTOP.
+   */
   readonly fromSeq: number;
-  /** Last record when the zombie was seen back as a follower (inclusive). */
+  /**
+   * DECISIONS last seq (inclusive) when the zombie was seen back as a follower; with writers by
+   * bucket, when it was seen past its first lease tick after SIGCONT (every lease it had lost).
+   */
   readonly toSeq: number;
 }
 
@@ -71,6 +88,8 @@ export interface CheckInput {
   readonly finalStatuses: ReadonlyMap<string, InstanceStatus>;
   readonly producerHead: string;
   readonly fenceWindows: readonly FenceWindow[];
+  /** The deployment's writers mode (default `lease`). */
+  readonly writers?: WritersMode;
 }
 
 /** What the checks found. */
@@ -84,6 +103,8 @@ export interface CheckResult {
   readonly outcomes: Record<string, number>;
   readonly rejections: Record<string, number>;
   readonly facts: Record<string, number>;
+  /** Records by the signer that wrote them. */
+  readonly writers: Record<string, number>;
   /** How many times each check was evaluated. */
   readonly counts: Record<string, number>;
   /** BACKBEAT as the log shows it: frames, tempo changes, missed beats, window rejections. */
@@ -98,10 +119,11 @@ export interface CheckResult {
 /** Run every check: the audit, a second replay record by record, then the end states. */
 export async function runChecks(c: CheckInput): Promise<CheckResult> {
   const tally = new Tally();
+  const aligned = (c.writers ?? 'lease') === 'lease';
   const rep = await audit({
     js: c.js, jsm: c.jsm, genesis: c.genesis, walName: c.subjects.walName,
     decisionsName: c.subjects.decisionsName, transitionsName: c.subjects.transitionsName,
-    maxProblems: 50,
+    maxProblems: 50, aligned,
   });
   tally.count('audit');
   for (const p of rep.problems) {
@@ -109,12 +131,17 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
   }
   const walLast = (await c.jsm.streams.info(c.subjects.walName)).state.last_seq;
   const drLast = (await c.jsm.streams.info(c.subjects.decisionsName)).state.last_seq;
-  const replay = await replayChecked(c, tally, Math.min(walLast, drLast));
+  const replay = await replayChecked(c, tally, aligned, walLast, drLast);
   for (const seq of c.told.keys()) {
-    if (seq > drLast) {
+    // One writer: record n is at DECISIONS seq n, so an entry past the last seq has none. By
+    // bucket: an entry has none when no stored record names it.
+    const missing = aligned ? seq > drLast : replay.missing.has(seq);
+    if (missing) {
       tally.fail({
         kind: 'told_missing', seq,
-        detail: `acknowledged WAL entry ${seq} has no decision record (last ${drLast})`,
+        detail: aligned
+          ? `acknowledged WAL entry ${seq} has no decision record (last ${drLast})`
+          : `acknowledged WAL entry ${seq} has no decision record (none names it)`,
       });
     }
   }
@@ -125,6 +152,7 @@ export async function runChecks(c: CheckInput): Promise<CheckResult> {
     finalHash: rep.final_state_hash,
     chains: rep.chains,
     outcomes: replay.stats.outcomes, rejections: replay.stats.rejections, facts: replay.stats.facts,
+    writers: replay.stats.writers,
     counts: tally.counts, backbeat: replay.witness.summary, automatic: replay.stats.automatic,
   };
 }
@@ -134,10 +162,20 @@ interface Replayed {
   readonly headAt: ReadonlyMap<number, string>;
   readonly stats: Stats;
   readonly witness: WindowWitness;
+  /** WAL entries no stored record names. */
+  readonly missing: ReadonlySet<number>;
 }
 
-/** Replay the WAL up to `last` beside the stored records, checking each record on the way. */
-async function replayChecked(c: CheckInput, tally: Tally, last: number): Promise<Replayed> {
+/**
+ * Replay the WAL up to `walLast` beside the stored records (up to DECISIONS seq `drLast`), each
+ * entry's record found by the `wal_seq` it names, checking each record on the way. `aligned`
+ * (one writer): the record must also be at the DECISIONS seq equal to its WAL seq. An entry
+ * without a record is only remembered (the audit reports it, and told_missing if the producer
+ * was acknowledged it); a stray message in DECISIONS is the audit's to report.
+ */
+async function replayChecked(
+  c: CheckInput, tally: Tally, aligned: boolean, walLast: number, drLast: number,
+): Promise<Replayed> {
   const core = createCore(nodeHasher);
   const replica = Replica.fromGenesis(core, nodeHasher, createNodeVerifier(), c.genesis);
   // What replicas serve as `state_hash`: the default project's view (the v1 reads).
@@ -147,21 +185,35 @@ async function replayChecked(c: CheckInput, tally: Tally, last: number): Promise
   const witness = new WindowWitness(core.chart, policy, (k) => tally.count(k));
   const specs = new Map(core.chart.transitions.map((t) => [t.name, t]));
   const checks = new RecordChecks(c, tally, witness, specs);
+  const missing = new Set<number>();
   const wal = new StreamReader(c.js, c.subjects.walName, 1);
-  const drs = new StreamReader(c.js, c.subjects.decisionsName, 1);
+  const drs = new RecordsByWal(c.js, c.subjects.decisionsName, drLast, walLast, () => undefined);
   try {
-    while (replica.lastSeq < last) {
+    while (replica.lastSeq < walLast) {
       const msg = await wal.next();
       replica.decideNext(msg);
       if (sampledSeqs.has(msg.seq)) headAt.set(msg.seq, core.hashes(replica.state).head);
-      const raw = await drs.next();
-      checks.check(msg, raw.seq, raw.data, decodeDr(raw.data));
+      const found = await drs.take(msg.seq);
+      if (found === null) {
+        missing.add(msg.seq);
+        continue;
+      }
+      if (aligned) {
+        tally.count('record_at_wal_seq');
+        if (found.seq !== msg.seq) {
+          tally.fail({
+            kind: 'record_seq_mismatch', seq: msg.seq,
+            detail: `the record of WAL entry ${msg.seq} is at DECISIONS seq ${found.seq}`,
+          });
+        }
+      }
+      checks.check(msg, found.seq, found.data, found.rec);
     }
   } finally {
     await wal.close();
     await drs.close();
   }
-  return { headAt, stats: checks.stats, witness };
+  return { headAt, stats: checks.stats, witness, missing };
 }
 
 /** Every replica, at every seq it was seen at, agreed with the offline replay. */

@@ -38,6 +38,10 @@ export async function inject(run: ChaosRun, kind: ProcessFaultKind): Promise<voi
 
 async function writerFault(f: Fault, kind: 'writer_kill' | 'writer_stop'): Promise<void> {
   const { run } = f;
+  if (run.buckets) {
+    await memberFault(f, kind);
+    return;
+  }
   const found = await run.waitFor(async () => (await run.writerName()) !== null, 10_000);
   const victim = found === null ? null : await run.writerName();
   const p = victim === null ? undefined : run.procs.get(victim);
@@ -49,13 +53,34 @@ async function writerFault(f: Fault, kind: 'writer_kill' | 'writer_stop'): Promi
   else await writerStop(f, victim, p);
 }
 
+/**
+ * Writers by bucket: the victim is drawn among the lease holders (every member holding some
+ * bucket is a writer), once every lease is held.
+ */
+async function memberFault(f: Fault, kind: 'writer_kill' | 'writer_stop'): Promise<void> {
+  const { run } = f;
+  await run.waitFor(() => run.writing(), 10_000);
+  const st = await run.statuses();
+  const holders = [...st.entries()].filter(([, s]) => s.role === 'writer').map(([n]) => n).sort();
+  const victim = holders.length === 0 ? null : run.rng.pick(holders);
+  const p = victim === null ? undefined : run.procs.get(victim);
+  const before = victim === null ? undefined : st.get(victim);
+  if (victim === null || p === undefined || before === undefined) {
+    f.record('-', null, 'no lease holder to fault');
+    return;
+  }
+  if (kind === 'writer_kill') await writerKill(f, victim, p);
+  else await memberStop(f, victim, p, before);
+}
+
 async function writerKill(f: Fault, victim: string, p: ChaosProc): Promise<void> {
   const { run, ttlBound } = f;
   await killProc(p);
   const t0 = Date.now();
   await run.restart(victim);
-  // Failover: any writer deciding again (another process, or the restarted one).
-  const more = await run.waitFor(async () => (await run.writerName()) !== null, ttlBound);
+  // Failover: any writer deciding again (another process, or the restarted one); by bucket,
+  // every lease held again.
+  const more = await run.waitFor(() => run.writing(), ttlBound);
   f.record(victim, more === null ? null : Date.now() - t0,
     more === null ? 'no writer after the kill' : 'SIGKILL, restarted');
   if (more === null) {
@@ -98,6 +123,68 @@ async function writerStop(f: Fault, victim: string, p: ChaosProc): Promise<void>
     run.violations.push({
       kind: 'zombie_not_fenced', seq: null,
       detail: `${victim} still not a follower 15 s after SIGCONT`,
+    });
+  }
+}
+
+/**
+ * Writers by bucket: SIGSTOP a lease holder past its TTL, wait for the other members to hold
+ * every lease, SIGCONT. The fence window (see RecordChecks.checkChainFence) runs from right after
+ * the SIGSTOP to the member's first lease tick after SIGCONT: that tick finds every lease it had
+ * taken by another (its term moves on, and it holds none until the next rebalancing gives it its
+ * share again, a tick later at the earliest). A tick seen with leases already held again ends the
+ * window before it (the DECISIONS seq read before that status), so that no record it may publish
+ * by a lease held anew falls inside.
+ */
+async function memberStop(
+  f: Fault, victim: string, p: ChaosProc, before: InstanceStatus,
+): Promise<void> {
+  const { run } = f;
+  const decisionsLast = (): Promise<number | null> =>
+    run.retrying('reading DECISIONS', () => run.streamLast(run.subjects.decisionsName), 5_000)
+      .catch(() => null);
+  p.child.kill('SIGSTOP');
+  p.stopped = true;
+  const t0 = Date.now();
+  const fromSeq = await decisionsLast();
+  const took = await run.waitFor(run.newWriterOtherThan(victim), f.ttlBound);
+  const failover = took === null ? null : Date.now() - t0;
+  await sleep(Math.max(0, run.o.leaseTtlMs + 1000 - (Date.now() - t0)));
+  p.child.kill('SIGCONT');
+  p.stopped = false;
+  const c0 = Date.now();
+  let fenced: { ms: number; toSeq: number | null; held: number } | null = null;
+  while (fenced === null && Date.now() - c0 < 15_000) {
+    const ahead = await decisionsLast();
+    const s = await statusOf(run.conn, run.prefix, victim, 800);
+    if (s !== null && s.term > before.term) {
+      const held = (s.buckets_held ?? []).length;
+      fenced = { ms: Date.now() - c0, toSeq: held === 0 ? await decisionsLast() : ahead, held };
+    } else {
+      await sleep(20);
+    }
+  }
+  const toSeq = fenced?.toSeq ?? null;
+  if (fromSeq !== null && toSeq !== null) {
+    run.fenceWindows.push({ signer: p.signer, name: victim, fromSeq, toSeq });
+  }
+  const zombie = fenced === null
+    ? 'NOT fenced'
+    : `leases dropped ${fenced.ms} ms after SIGCONT` +
+      (fenced.held === 0 ? '' : ` (${fenced.held} held anew by then)`);
+  const had = (before.buckets_held ?? []).length;
+  f.record(victim, failover,
+    `SIGSTOP ${Date.now() - t0} ms holding ${had} leases; zombie ${zombie}`);
+  if (failover === null) {
+    run.violations.push({
+      kind: 'no_failover', seq: null,
+      detail: `the other members did not hold every lease while ${victim} was stopped`,
+    });
+  }
+  if (fenced === null) {
+    run.violations.push({
+      kind: 'zombie_not_fenced', seq: null,
+      detail: `${victim} showed no lease tick 15 s after SIGCONT`,
     });
   }
 }
@@ -154,7 +241,7 @@ async function natsNodeRestart(f: Fault): Promise<void> {
   }
   const t0 = Date.now();
   const r = await cluster.restartNode(node.index, signal);
-  const back = await run.waitFor(async () => (await run.writerName()) !== null, ttlBound);
+  const back = await run.waitFor(() => run.writing(), ttlBound);
   const recovery = back === null ? null : Date.now() - t0;
   const healed = await waitHealed(run);
   const which = leader !== undefined ? 'the WAL leader' : 'a node drawn by index';
@@ -204,7 +291,7 @@ async function natsRestart(f: Fault): Promise<void> {
   const t0 = Date.now();
   await server.restart();
   const down = Date.now() - t0;
-  const back = await run.waitFor(async () => (await run.writerName()) !== null, ttlBound);
+  const back = await run.waitFor(() => run.writing(), ttlBound);
   f.record('nats-server', back === null ? null : Date.now() - t0, `restarted (down ${down} ms)`);
   if (back === null) {
     run.violations.push({

@@ -9,7 +9,7 @@ import { rfc3339Ms } from '../../protocol/wal-message.js';
 import { NO_FAULTS, streamSteps } from '../sim/stream.js';
 import { World } from '../sim/world.js';
 import { Rng } from '../sim/planner.js';
-import { chaosProjects } from './chaos-run.js';
+import { chaosProjects, leaseCover } from './chaos-run.js';
 import { sleep, type ChaosRun } from './chaos-run.js';
 import { inject } from './inject.js';
 import { faultSchedule } from './schedule.js';
@@ -197,8 +197,15 @@ export interface Settled {
   timeToConverge: number | null;
 }
 
-/** Every replica agrees: one writer, every record decided, the same hash at the WAL's head. */
+/**
+ * Every replica agrees: one writer, every record decided, the same hash at the WAL's head. With
+ * writers by bucket: one record stored per WAL entry (DECISIONS holds as many messages as the WAL
+ * has entries), every member at the WAL's head with the same hash and every record stored as far
+ * as it knows (`stored_seq`), and the members' leases covering every bucket and the deployment
+ * chain exactly once.
+ */
 async function converged(run: ChaosRun): Promise<boolean> {
+  if (run.buckets) return convergedByBucket(run);
   const wl = await run.streamLast(run.subjects.walName);
   const dl = await run.streamLast(run.subjects.decisionsName);
   const st = await run.statuses();
@@ -206,6 +213,15 @@ async function converged(run: ChaosRun): Promise<boolean> {
   const writers = [...st.values()].filter((s) => s.role === 'writer').length;
   return dl === wl && st.size === run.o.replicas && hs.size === 1 && writers === 1 &&
     [...st.values()].every((s) => s.wal_seq === wl);
+}
+
+async function convergedByBucket(run: ChaosRun): Promise<boolean> {
+  const wl = await run.streamLast(run.subjects.walName);
+  const { decided } = await run.decisionsState();
+  const st = [...(await run.statuses()).values()];
+  const hs = new Set(st.map((s) => s.state_hash));
+  return decided === wl && st.length === run.o.replicas && hs.size === 1 &&
+    st.every((s) => s.wal_seq === wl && s.stored_seq === wl) && leaseCover(st).exact;
 }
 
 /** Faults stop: everything running and resumed, then wait for convergence and probe liveness. */

@@ -48,6 +48,8 @@ export interface Stats {
   readonly rejections: Record<string, number>;
   readonly facts: Record<string, number>;
   readonly automatic: Record<string, number>;
+  /** Records by the signer that wrote them. */
+  readonly writers: Record<string, number>;
 }
 
 const inc = (m: Record<string, number>, k: string): void => {
@@ -71,16 +73,24 @@ function bodyOf(data: Uint8Array): unknown {
 
 /** The per-record checks, in the order they have always run. */
 export class RecordChecks {
-  readonly stats: Stats = { outcomes: {}, rejections: {}, facts: {}, automatic: {} };
+  readonly stats: Stats = { outcomes: {}, rejections: {}, facts: {}, automatic: {}, writers: {} };
   /** The last accepted HLC of each chain (HLC order is per chain, contract v2 §3). */
   private readonly lastHlc = new Map<string, Hlc>();
+  /**
+   * Writers by bucket: per fence window (by index), the chains on which a member other than the
+   * stopped one stored a record inside the window.
+   */
+  private readonly takenOver = new Map<number, Set<string>>();
+  private readonly byBucket: boolean;
 
   constructor(
     private readonly c: CheckInput,
     private readonly tally: Tally,
     private readonly witness: WindowWitness,
     private readonly specOf: ReadonlyMap<string, TransitionSpec>,
-  ) {}
+  ) {
+    this.byBucket = c.writers === 'buckets';
+  }
 
   /** Check one WAL entry's stored record (`drSeq`, `drData` as read from DECISIONS). */
   check(msg: WalMessage, drSeq: number, drData: Uint8Array, rec: DecisionRecord): void {
@@ -93,12 +103,14 @@ export class RecordChecks {
     if (rec.outcome === 'fact' || rec.outcome === 'quarantined') {
       for (const a of rec.applied) inc(this.stats.automatic, a);
     }
-    this.checkFence(msg.seq, rec);
+    if (this.byBucket) this.checkChainFence(drSeq, rec);
+    else this.checkFence(msg.seq, rec);
     if (rec.outcome === 'accepted' && rec.channel === 'proposal') this.checkAccepted(msg.seq, rec);
   }
 
   private countOutcome(rec: DecisionRecord): void {
     inc(this.stats.outcomes, rec.outcome);
+    inc(this.stats.writers, rec.writer);
     if (rec.outcome === 'rejected') inc(this.stats.rejections, rec.code ?? '?');
     if (rec.outcome === 'fact' && rec.transition !== null) inc(this.stats.facts, rec.transition);
   }
@@ -145,6 +157,47 @@ export class RecordChecks {
         });
       }
     }
+  }
+
+  /**
+   * Writers by bucket, the fence per chain. A paused ex-holder may still have a record in flight
+   * when it resumes; each record is fenced on the stream sequence of its chain's last record
+   * (chain-member.ts). So, on one chain: before any other member has stored a record there, the
+   * paused member's in-flight record may land (it is the same content the new holder computes:
+   * records are a pure function of the WAL); once another member has stored a record on that
+   * chain, no record of the paused member may follow it. Inside a fence window (DECISIONS seqs
+   * `fromSeq` exclusive, taken right after the SIGSTOP, to `toSeq` inclusive, taken when the
+   * member was seen past its first lease tick after SIGCONT and before it can hold a lease
+   * again), a record of the stopped signer that comes after (higher chain index) a record of
+   * another writer on the same chain, both stored inside the window, is a zombie record.
+   *
+   * The window is in DECISIONS seqs, the order records were stored in, not in WAL seqs: a
+   * zombie's in-flight record names an entry the member decided before the pause, below any WAL
+   * position read at the takeover. Records arrive here in WAL order, which on one chain is its
+   * index order and its DECISIONS order (each record fenced on the one before).
+   */
+  private checkChainFence(drSeq: number, rec: DecisionRecord): void {
+    this.c.fenceWindows.forEach((f, i) => {
+      if (drSeq <= f.fromSeq || drSeq > f.toSeq) return;
+      this.tally.count('zombie_fence');
+      let taken = this.takenOver.get(i);
+      if (taken === undefined) {
+        taken = new Set();
+        this.takenOver.set(i, taken);
+      }
+      if (rec.writer !== f.signer) {
+        taken.add(rec.project);
+        return;
+      }
+      if (taken.has(rec.project)) {
+        this.tally.fail({
+          kind: 'zombie_record', seq: rec.wal_seq,
+          detail: `${f.name}, stopped past its leases, stored ${rec.project} record ` +
+            `${rec.chain_index} (DECISIONS seq ${drSeq}) after another member's record on that ` +
+            'chain',
+        });
+      }
+    });
   }
 
   /** An accepted proposal's record: outcomes, justification, backlink, HLC order, guards. */

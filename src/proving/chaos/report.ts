@@ -2,6 +2,7 @@
 import { CHAOS, DISRUPTIVE_KINDS } from '../sim/stream.js';
 import {
   CHAOS_PROJECTS_DEFAULT,
+  CHAOS_WRITERS_DEFAULT,
   LICENSE_GRACE_MS_DEFAULT,
   processFaultsFor,
   type ChaosOptions,
@@ -48,6 +49,7 @@ export function reproduceLine(o: ChaosOptions): string {
     parts.push(`--license-grace-ms ${o.licenseGraceMs}`);
   }
   if (o.projects !== CHAOS_PROJECTS_DEFAULT) parts.push(`--projects ${o.projects}`);
+  if (o.writers !== CHAOS_WRITERS_DEFAULT) parts.push(`--writers ${o.writers}`);
   return parts.join(' ');
 }
 
@@ -59,7 +61,9 @@ const table = (r: Readonly<Record<string, number>>): string =>
 /** The one-page summary. */
 export function renderSummary(r: ChaosReport): string {
   const L: string[] = [];
-  L.push(`SWOOSH chaos — seed ${r.seed} — ${r.ok ? 'PASSED' : 'FAILED'}`);
+  // Reports written before the writers mode existed have none: one writer.
+  const writers = (r.options as { writers?: string }).writers ?? CHAOS_WRITERS_DEFAULT;
+  L.push(`SWOOSH chaos — seed ${r.seed} — writers ${writers} — ${r.ok ? 'PASSED' : 'FAILED'}`);
   const c = r.nats_cluster;
   if (c === null) {
     L.push(
@@ -98,6 +102,11 @@ export function renderSummary(r: ChaosReport): string {
   );
   L.push(`automatic transitions: ${table(r.automatic_transitions)}`);
   L.push(`records by chain: ${table(r.records_by_chain)}`);
+  L.push(
+    `records by writer: ${table(r.records_by_writer ?? {})}` + (writers === 'buckets'
+      ? `; at most ${r.writers_at_once_max} members seen holding leases at once`
+      : ''),
+  );
   const b = r.backbeat;
   L.push(
     `backbeat: ${b.frames} frames, ${b.tempo_changes} tempo changes, ${b.beat_gaps} gaps ` +

@@ -1,14 +1,14 @@
 /**
  * The chaos runner: a real nats-server on a free loopback port (or, with `cluster`, a 3-node
  * JetStream cluster on loopback with replicas-3 streams), N SWOOSH processes (one writer, the
- * rest followers), a seeded closed-loop producer walking full lifecycles with signed proposals
- * and facts (with stream faults at seeded rates), and a seeded schedule of process faults
- * (SIGKILL of writer and followers, SIGSTOP of the writer past its lease then SIGCONT,
- * nats-server restart or one cluster node's restart, snapshot corruption and rollback). Then
- * faults stop, the run waits for convergence, probes liveness and checks everything a
- * downstream service could read (see check.ts). Same seed and options, same load and same fault
- * sequence (the timing of process faults relative to the log varies a little with machine
- * speed).
+ * rest followers; with `writers: 'buckets'`, N members sharing the bucket leases), a seeded
+ * closed-loop producer walking full lifecycles with signed proposals and facts (with stream
+ * faults at seeded rates), and a seeded schedule of process faults (SIGKILL of writer and
+ * followers, SIGSTOP of the writer past its lease then SIGCONT, nats-server restart or one
+ * cluster node's restart, snapshot corruption and rollback). Then faults stop, the run waits
+ * for convergence, probes liveness and checks everything a downstream service could read (see
+ * check.ts). Same seed and options, same load and same fault sequence (the timing of process
+ * faults relative to the log varies a little with machine speed).
  *
  * The phases live beside it: chaos-run.ts (the shared state, the topology, the processes and
  * the sampler), load.ts (producer, injector loop, convergence and liveness), inject.ts (one
@@ -25,13 +25,14 @@ import { OVERRUN_ENTRIES_MAX, runLoad, settle } from './load.js';
 import { renderSummary, renderSvg } from './report.js';
 import { defaultFaultCount, faultSchedule } from './schedule.js';
 import {
-  CHAOS_PROJECTS_DEFAULT, CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT, PROCESS_FAULTS,
-  processFaultsFor,
+  CHAOS_PROJECTS_DEFAULT, CHAOS_WRITERS_DEFAULT, CLUSTER_PROCESS_FAULTS, LICENSE_GRACE_MS_DEFAULT,
+  PROCESS_FAULTS, processFaultsFor,
   type ChaosOptions, type ChaosReport,
 } from './types.js';
 
 export {
   CHAOS_PROJECTS_DEFAULT,
+  CHAOS_WRITERS_DEFAULT,
   CLUSTER_PROCESS_FAULTS,
   LICENSE_GRACE_MS_DEFAULT,
   PROCESS_FAULTS,
@@ -47,6 +48,7 @@ export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): Ch
     processFaults: PROCESS_FAULTS, faultCount: 0, ratePerSec: 100, leaseTtlMs: 1500,
     snapshotEvery: 50, convergeTimeoutMs: 60_000, probeEntries: 20,
     cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT, projects: CHAOS_PROJECTS_DEFAULT,
+    writers: CHAOS_WRITERS_DEFAULT,
     ...over,
   };
 }
@@ -83,6 +85,9 @@ export function validateChaosOptions(o: ChaosOptions): void {
   if (!Number.isSafeInteger(o.projects) || o.projects < 1 || o.projects > 1000) {
     bad('projects', 'expected an integer in 1..1000');
   }
+  if (o.writers !== 'lease' && o.writers !== 'buckets') {
+    bad('writers', `expected lease or buckets, got ${String(o.writers)}`);
+  }
 }
 
 /** Run one chaos experiment end to end. */
@@ -103,6 +108,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       js: run.js, jsm: run.jsm, genesis: run.genesis, subjects: run.subjects,
       told: run.told, observed: run.observed, samples: run.samples,
       finalStatuses: final, producerHead: producer.w.head(), fenceWindows: run.fenceWindows,
+      writers: o.writers,
     });
     run.violations.push(...checked.violations);
     run.violations.push(...fatalLogViolations(run));

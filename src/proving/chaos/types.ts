@@ -1,10 +1,15 @@
 /** Options and report of a chaos run (`swoosh chaos`). */
+import type { WritersMode } from '../../server/process/deployment.js';
 import type { FaultRates } from '../sim/stream.js';
+
+export type { WritersMode };
 
 /**
  * Faults done to processes and storage (the stream faults are rates, see FaultRates).
  * `nats_restart` restarts the single nats-server; in a cluster run (`--cluster`) it is
- * replaced by `nats_node_restart`, which restarts one node of the cluster.
+ * replaced by `nats_node_restart`, which restarts one node of the cluster. With writers by
+ * bucket, `writer_kill` and `writer_stop` hit a member drawn among the lease holders, and
+ * `follower_kill` a member holding no lease or else not the deployment chain's (inject.ts).
  */
 export type ProcessFaultKind =
   | 'writer_kill'
@@ -48,12 +53,15 @@ export const LICENSE_GRACE_MS_DEFAULT = 750;
 /** Projects a run drives unless told otherwise (contract v2: several). */
 export const CHAOS_PROJECTS_DEFAULT = 3;
 
+/** The writers mode of a run's deployment unless told otherwise (one writer for every chain). */
+export const CHAOS_WRITERS_DEFAULT: WritersMode = 'lease';
+
 /** Everything a run is made of; the same options and seed give the same load and schedule. */
 export interface ChaosOptions {
   readonly seed: number;
   /** WAL entries the producer publishes (proposals and facts, junk included). */
   readonly transitions: number;
-  /** SWOOSH processes: one writer, the rest followers (at least 3). */
+  /** SWOOSH processes: one writer, the rest followers (at least 3); with `buckets`, members. */
   readonly replicas: number;
   /** Directory for report.json, summary.txt and timeline.svg; null writes nothing. */
   readonly outDir: string | null;
@@ -83,6 +91,12 @@ export interface ChaosOptions {
    * default project and `p1`, `p2`, … (contract v2). Their entries interleave by the seed.
    */
   readonly projects: number;
+  /**
+   * The deployment's writers mode: `lease`, one writer process for every chain (the others
+   * follow); `buckets`, every process a member holding the leases of some buckets
+   * (SWOOSH_WRITERS=buckets), so DECISIONS seq != WAL seq and the checks work per chain.
+   */
+  readonly writers: WritersMode;
   /** Progress (TTY bar or plain lines). */
   readonly onProgress?: (p: ChaosProgress) => void;
 }
@@ -155,6 +169,17 @@ export interface ChaosReport {
   readonly applied_transitions: number;
   /** Decision records per chain: each project's and the deployment's (`_deployment`). */
   readonly records_by_chain: Readonly<Record<string, number>>;
+  /**
+   * Decision records by the process whose key signed them (one writer at a time with `lease`,
+   * several at once with `buckets`).
+   */
+  readonly records_by_writer: Readonly<Record<string, number>>;
+  /**
+   * Most processes one status sample saw in the writer role at once: with writers by bucket, the
+   * members holding leases together; with one writer 1, or 2 when a resumed writer still
+   * reported its old role beside its successor before stepping down (its records are fenced).
+   */
+  readonly writers_at_once_max: number;
   readonly decisions_by_outcome: Readonly<Record<string, number>>;
   readonly rejections_by_code: Readonly<Record<string, number>>;
   readonly facts_by_kind: Readonly<Record<string, number>>;
