@@ -246,22 +246,49 @@ describe('writers by bucket: processes share the chains', () => {
     // A stray on top of a real project's chain, as any client with publish rights could store.
     const onChain = await js.publish(n.dr('p03'), new TextEncoder().encode('{}'));
     expect(onChain.seq).toBeGreaterThan(0);
+    // A replay of an old genuine record of p05 (its first), stored on top of its chain.
+    let old: { data: Uint8Array } | undefined;
+    const scan = new StreamReader(js, n.decisionsName, 1);
+    try {
+      while (old === undefined) old = (await scan.read(256, 5000)).find((m) => m.subject === n.dr('p05'));
+    } finally {
+      await scan.close();
+    }
+    expect(decodeDr(old?.data ?? new Uint8Array()).chain_index).toBe(1);
+    await js.publish(n.dr('p05'), old?.data ?? new Uint8Array());
     // The three stray messages never halt the surviving process: it decides new entries (p03's
     // among them, fenced on the stray), and the audit names exactly those three.
     const a = procs.get('d') as Proc;
     await load.publish(10, 'p03');
+    await load.publish(10, 'p05');
     await load.publish(20);
     const wal = async (): Promise<number> => (await jsm.streams.info(n.walName)).state.last_seq;
     await waitUntil('new entries decided after the strays', async () =>
-      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 3, 30_000);
+      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 4, 30_000);
     const st = await a.status();
     expect(st.diverged).toBeNull();
     expect(st.wal_seq).toBe(await wal());
     const rep = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
-    expect(rep.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record']);
+    expect(rep.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record', 'stray_record']);
     // p03's chain went on past the stray: its last message is a genuine record again.
     const top = await jsm.streams.getMessage(n.decisionsName, { last_by_subj: n.dr('p03') });
     expect(top?.seq).toBeGreaterThan(onChain.seq);
     expect(decodeDr(top?.data ?? new Uint8Array()).project).toBe('p03');
+    const top5 = await jsm.streams.getMessage(n.decisionsName, { last_by_subj: n.dr('p05') });
+    expect(decodeDr(top5?.data ?? new Uint8Array()).chain_index).toBeGreaterThan(1);
+
+    // A process that starts from the snapshot reads the replayed record first on p05 and sets
+    // it aside; p05 goes on.
+    await waitUntil('a snapshot past the strays', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    a.signal('SIGKILL');
+    await a.exitedWithin(5_000);
+    procs.delete('d');
+    const e = await spawn('e');
+    await load.publish(10, 'p05');
+    await waitUntil('entries decided after the restart', async () =>
+      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 4, 30_000);
+    const after = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
+    expect(after.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record', 'stray_record']);
+    expect((await e.status()).state_hash).toBe(after.final_state_hash);
   }, 60_000);
 });

@@ -475,7 +475,9 @@ export class Instance {
     let joined = false;
     let ticking: Promise<void> = Promise.resolve();
     const tick = async (): Promise<void> => {
-      if (!joined && replica.lastSeq < walAtStart) return;
+      // (A member whose backlog is full joins anyway: its waiting records drain only once some
+      // member holds their chains, and every member may be in the same state after a restart.)
+      if (!joined && replica.lastSeq < walAtStart && member.backlog < MEMBER_BACKLOG_MAX) return;
       if (!joined) {
         joined = true;
         this.log.info({ wal_seq: replica.lastSeq }, 'member: caught up; joining');

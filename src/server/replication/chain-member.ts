@@ -77,7 +77,8 @@ export type StrayKind =
   | 'bad_signature'
   | 'wrong_subject'
   | 'repeated_index'
-  | 'chain_gap';
+  | 'chain_gap'
+  | 'unmatched';
 
 /** What a member needs. */
 export interface ChainMemberDeps {
@@ -352,7 +353,25 @@ export class ChainMember {
       const known = this.storedAt.get(r.lastSeq);
       if (known !== undefined) (this.marks.get(r.lastSeq) as Mark).drSeq = known;
     }
+    this.sweepAhead();
     this.advance();
+  }
+
+  /**
+   * A stored record read ahead names an entry this member has now decided without matching it
+   * (another chain or index): not a record of this log. Set aside, so it pins nothing.
+   */
+  private sweepAhead(): void {
+    if (this.aheadCount === 0) return;
+    const last = this.deps.replica.lastSeq;
+    for (const [chain, m] of this.ahead) {
+      for (const [index, a] of m) {
+        if (a.walSeq > last) continue;
+        this.dropAhead(chain, index);
+        this.stray('unmatched', `DECISIONS seq ${a.seq}: ${chain} index ${index} names WAL ` +
+          `entry ${a.walSeq}, whose record is another`);
+      }
+    }
   }
 
   /** DECISIONS seq of recently stored records by WAL seq (for marks; pruned by `advance`). */
@@ -362,6 +381,7 @@ export class ChainMember {
   private confirmed(d: Decided, seq: number, byMe: boolean): void {
     const w = d.msg.seq;
     this.unstored.delete(w);
+    this.readAbove.push({ s: seq, w });
     const mark = this.marks.get(w);
     if (mark !== undefined) mark.drSeq = seq;
     else if (w > this.lastMarkSeq) this.storedAt.set(w, seq);
@@ -398,6 +418,9 @@ export class ChainMember {
     const p = mark.pos;
     let drFrom = this.lastRead;
     for (const x of this.readAbove) if (x.w > seq && x.s - 1 < drFrom) drFrom = x.s - 1;
+    for (const m of this.ahead.values()) {
+      for (const a of m.values()) if (a.walSeq > seq && a.seq - 1 < drFrom) drFrom = a.seq - 1;
+    }
     const meta = {
       ...snapshotMeta(this.deps.replica.core, p), dr_seq: mark.drSeq as number, dr_from: drFrom,
     };
@@ -450,7 +473,6 @@ export class ChainMember {
       this.published.delete(m.seq);
       const waiting = this.pending.get(own.chain)?.[0]?.content.chain_index === own.index;
       if (!waiting) {
-        this.readAbove.push({ s: m.seq, w: own.walSeq });
         this.readTails.set(own.chain, { index: own.index, seq: m.seq });
         return;
       }
@@ -485,11 +507,21 @@ export class ChainMember {
       return;
     }
     const i = index as number;
-    this.readAbove.push({ s: m.seq, w: walSeq as number });
     // A chain's records are stored in index order, so they are read in index order: a second
     // message with an index already read, or one that skips indexes, is a stray a foreign client
     // got stored.
     const tail = this.readTails.get(chain);
+    if (tail === undefined) {
+      // The first record of this chain read since this member started: the next one after what
+      // it has confirmed, or an older one (below its snapshot, or a replay of an old record).
+      const confirmedIndex = this.confirmedIndex(chain);
+      if (i <= confirmedIndex) return;
+      if (i !== confirmedIndex + 1) {
+        this.stray('chain_gap',
+          `DECISIONS seq ${m.seq}: ${chain} index ${i} after ${confirmedIndex}`);
+        return;
+      }
+    }
     if (tail !== undefined && i <= tail.index) {
       this.stray('repeated_index', `DECISIONS seq ${m.seq} repeats ${chain} index ${i}`);
       return;
@@ -621,22 +653,17 @@ export class ChainMember {
       last_by_subj: this.deps.subjects.dr(chain),
     });
     if (last === null) return { index: 0, seq: 0 };
-    try {
-      const rec = decodeDr(last.data);
-      const i = (rec as { chain_index?: unknown }).chain_index;
-      if (rec.project === chain && Number.isSafeInteger(i) &&
-        verifyDrSignature(rec, this.deps.replica.verifier)) {
-        return { index: i as number, seq: last.seq };
-      }
-    } catch (err) {
-      void err; // not a record: a stray on top of the chain, handled below
-    }
-    // A stray is the subject's last message: the fence names it, and the chain's last genuine
-    // record is the last one this member knows stored, once step 1 has read past the stray
-    // (until then a record stored just before it might not be confirmed yet).
+    // The fence names the subject's last message, whatever it is. The chain's last genuine
+    // record is never taken from that message (a stray, or a replay of an old record, could
+    // be it): it is the last one step 1 has read, once step 1 has read that far.
     if (this.lastRead < last.seq) return null;
-    const waiting = this.pending.get(chain)?.length ?? 0;
-    return { index: this.deps.replica.chainHead(chain).index - waiting, seq: last.seq };
+    const index = this.readTails.get(chain)?.index ?? this.confirmedIndex(chain);
+    return { index, seq: last.seq };
+  }
+
+  /** The index of the last record of `chain` this member knows stored. */
+  private confirmedIndex(chain: string): number {
+    return this.deps.replica.chainHead(chain).index - (this.pending.get(chain)?.length ?? 0);
   }
 
   /**
@@ -701,9 +728,12 @@ export class ChainMember {
       // Stored by this member: its TRANSITIONS records are this member's to store, before the
       // chain's next record (so only a chain's last record can lack them after a crash).
       this.tails.set(chain, { index, seq: ack.seq });
-      await this.publishTransitions(transitionRecords(
-        d.content, this.deps.replica.core.regionOf, d.appliedBefore + 1,
-      ));
+      const regionOf = this.deps.replica.core.regionOf;
+      const trs = transitionRecords(d.content, regionOf, d.appliedBefore + 1);
+      // A holder that lost the chain meanwhile (paused past its lease) leaves them to the new
+      // holder's repair, and remembers them for its own if it holds the chain again.
+      if (this.deps.holds(chain)) await this.publishTransitions(trs);
+      else if (trs.length > 0) this.lastTrs.set(chain, trs);
       // Step 1 may have read it already (and confirmed it); otherwise confirm it here.
       if (q[0] === d) {
         this.shift(chain, q);
