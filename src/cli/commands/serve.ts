@@ -18,7 +18,8 @@ export function registerServe(program: Command): void {
     .command('serve')
     .description(
       'Run one SWOOSH instance against an existing NATS cluster: writer while it holds the ' +
-      'lease, follower otherwise, HTTP API on every instance.',
+      'lease (or, with --writers buckets, of the chains whose bucket leases it holds), ' +
+      'follower otherwise, HTTP API on every instance.',
     )
     .option('--nats-url <url>', 'NATS server or cluster [env NATS_URL]', env('NATS_URL'))
     .option(
@@ -64,6 +65,12 @@ export function registerServe(program: Command): void {
       Number(env('SWOOSH_SNAPSHOT_EVERY') ?? 1000),
     )
     .option(
+      '--writers <mode>',
+      'lease (one writer for every chain) or buckets (writers by bucket lease); fixed when the ' +
+      "deployment is created, unset: the deployment's (a new one: lease) [env SWOOSH_WRITERS]",
+      env('SWOOSH_WRITERS'),
+    )
+    .option(
       '--log-level <level>',
       'log level [env SWOOSH_LOG_LEVEL]',
       env('SWOOSH_LOG_LEVEL') ?? 'info',
@@ -92,6 +99,10 @@ Example:
         if (o['replicas'] !== '1' && o['replicas'] !== '3') {
           throw new Error('--replicas: expected 1 or 3');
         }
+        const writers = o['writers'];
+        if (writers !== undefined && writers !== 'lease' && writers !== 'buckets') {
+          throw new Error(`--writers: expected lease or buckets, got ${JSON.stringify(writers)}`);
+        }
         const core = createCore(nodeHasher);
         const instance = new Instance({
           // A cluster's comma-separated URLs: the first reachable node; the client learns the rest
@@ -105,6 +116,7 @@ Example:
           signerSeed: loadKeyFile(String(o['keyFile'])).seed,
           replicas: o['replicas'] === '3' ? 3 : 1,
           snapshotEvery: o['snapshotEvery'] as number,
+          ...(writers === undefined ? {} : { writers }),
           log,
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),
         });
