@@ -91,11 +91,15 @@ async function writerKill(f: Fault, victim: string, p: ChaosProc): Promise<void>
   }
 }
 
+/** DECISIONS' last sequence, retried for 5 s through a NATS restart; null when unreadable. */
+function decisionsLastOf(run: Fault['run']): Promise<number | null> {
+  return run.retrying('reading DECISIONS', () => run.streamLast(run.subjects.decisionsName), 5_000)
+    .catch(() => null);
+}
+
 async function writerStop(f: Fault, victim: string, p: ChaosProc): Promise<void> {
   const { run } = f;
-  const decisionsLast = (): Promise<number | null> =>
-    run.retrying('reading DECISIONS', () => run.streamLast(run.subjects.decisionsName), 5_000)
-      .catch(() => null);
+  const decisionsLast = (): Promise<number | null> => decisionsLastOf(run);
   p.child.kill('SIGSTOP');
   p.stopped = true;
   const t0 = Date.now();
@@ -140,9 +144,7 @@ async function memberStop(
   f: Fault, victim: string, p: ChaosProc, before: InstanceStatus,
 ): Promise<void> {
   const { run } = f;
-  const decisionsLast = (): Promise<number | null> =>
-    run.retrying('reading DECISIONS', () => run.streamLast(run.subjects.decisionsName), 5_000)
-      .catch(() => null);
+  const decisionsLast = (): Promise<number | null> => decisionsLastOf(run);
   p.child.kill('SIGSTOP');
   p.stopped = true;
   const t0 = Date.now();

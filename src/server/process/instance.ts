@@ -45,7 +45,7 @@ import {
   type Replica,
 } from '../replication/replica.js';
 import { SwooshError } from '../../protocol/errors.js';
-import { SnapshotStore } from '../replication/snapshots.js';
+import { SnapshotStore, type SnapshotOutcome } from '../replication/snapshots.js';
 import { bucketOf } from '../replication/buckets.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
 import {
@@ -226,6 +226,7 @@ export class Instance {
   private mode: WritersMode = 'lease';
   private leasesKv: KV | null = null;
   private heldBuckets: readonly number[] = [];
+  private readonly bucketCache = new Map<string, number>();
   /** Writers by bucket: where the next member starts (read at start, or after a failure). */
   private memberFrom: MemberStart | null = null;
   private member: ChainMember | null = null;
@@ -426,16 +427,6 @@ export class Instance {
       keyOf: (n) => (n === B ? DEPLOYMENT_LEASE_KEY : `bucket.${n}`),
       log: (level, msg, fields) => this.log[level](fields ?? {}, msg),
     });
-    const bucketCache = new Map<string, number>();
-    const bucketOfChain = (chain: string): number => {
-      if (chain === DEPLOYMENT_CHAIN) return B;
-      let b = bucketCache.get(chain);
-      if (b === undefined) {
-        b = bucketOf(chain, B);
-        bucketCache.set(chain, b);
-      }
-      return b;
-    };
     const member = new ChainMember({
       nc: this.nc,
       js: this.js,
@@ -450,7 +441,7 @@ export class Instance {
       walName: this.subjects.walName,
       decisionsName: this.subjects.decisionsName,
       transitionsName: this.subjects.transitionsName,
-      holds: (chain) => leases.held(bucketOfChain(chain)),
+      holds: (chain) => leases.held(this.bucketOfChain(chain)),
       batchMax: this.cfg.batchMax ?? INSTANCE_DEFAULTS.batchMax,
       backlogMax: MEMBER_BACKLOG_MAX,
       onStored: (d, byMe) => this.onDecided(d, byMe ? Date.now() - d.msg.logMs : null),
@@ -598,11 +589,7 @@ export class Instance {
     );
   }
 
-  private onSnapshotWritten(
-    s:
-      | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
-      | { seq: number; error: string },
-  ): void {
+  private onSnapshotWritten(s: SnapshotOutcome): void {
     if ('error' in s) {
       this.metrics.recordSnapshot(
         s.error.includes('wrong last sequence') ? 'cas_conflict' : 'error',
@@ -614,6 +601,20 @@ export class Instance {
       this.lastSnapshot = { seq: s.seq, hlc: s.hlc };
       this.log.info(s, 'snapshot written');
     }
+  }
+
+  /**
+   * A chain's bucket (the deployment chain's is bucket B, one past the last project bucket),
+   * remembered: it is asked for on every decision (metrics, and leases by bucket).
+   */
+  private bucketOfChain(chain: string): number {
+    if (chain === DEPLOYMENT_CHAIN) return this.bucketCount;
+    let b = this.bucketCache.get(chain);
+    if (b === undefined) {
+      b = bucketOf(chain, this.bucketCount);
+      this.bucketCache.set(chain, b);
+    }
+    return b;
   }
 
   /** A recomputed record differs from the stored one: alarm, and stop applying. */
@@ -631,7 +632,7 @@ export class Instance {
     const dec = d.step.decision;
     const chain = d.content.project;
     this.metrics.recordChainDecision(
-      chain === DEPLOYMENT_CHAIN ? 'deployment' : String(bucketOf(chain, this.bucketCount)),
+      chain === DEPLOYMENT_CHAIN ? 'deployment' : String(this.bucketOfChain(chain)),
     );
     if (d.step.created.length > 0 || d.msg.seq === 1) {
       this.metrics.setProjects(Object.keys(d.step.deployment.projects).length);

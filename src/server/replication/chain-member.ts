@@ -68,7 +68,7 @@ import {
   type Decided,
   type ReplicaPosition,
 } from './replica.js';
-import { snapshotMeta, type SnapshotStore } from './snapshots.js';
+import { snapshotMeta, type SnapshotOutcome, type SnapshotStore } from './snapshots.js';
 import type { WriterSubjects } from './writer.js';
 
 /** Why a message on a record subject was set aside. */
@@ -110,11 +110,7 @@ export interface ChainMemberDeps {
     readonly every: number;
     /** The head revision the last snapshot was read or written at (CAS). */
     revision: number;
-    readonly onWritten: (
-      r:
-        | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
-        | { seq: number; error: string },
-    ) => void;
+    readonly onWritten: (r: SnapshotOutcome) => void;
   };
   readonly log: (
     level: 'info' | 'warn' | 'error',

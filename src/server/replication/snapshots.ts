@@ -64,6 +64,11 @@ export function snapshotMeta(core: Core, p: ReplicaPosition): SnapshotMeta {
   };
 }
 
+/** What one snapshot attempt came to, as writers report it. */
+export type SnapshotOutcome =
+  | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
+  | { seq: number; error: string };
+
 /** A loaded snapshot. */
 export interface Snapshot extends SnapshotMeta {
   readonly state: WorldDoc;

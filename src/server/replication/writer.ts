@@ -61,7 +61,7 @@ import {
   type ReplicaPosition,
 } from './replica.js';
 import { fromJsMsg, fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
-import { snapshotMeta, type SnapshotStore } from './snapshots.js';
+import { snapshotMeta, type SnapshotOutcome, type SnapshotStore } from './snapshots.js';
 import { jcs } from '../../core/index.js';
 import type { OperatingErrorCode } from '../../protocol/errors.js';
 
@@ -109,11 +109,7 @@ export interface WriterDeps {
   readonly onDecided: (d: Decided, storedMs: number) => void;
   /** One stored batch: its size and how long its publishes took until every ack. */
   readonly onBatch?: (size: number, publishSeconds: number) => void;
-  readonly onSnapshot: (
-    r:
-      | { seq: number; hlc: string | null; revision: number; bytes: number; encoding: string }
-      | { seq: number; error: string },
-  ) => void;
+  readonly onSnapshot: (r: SnapshotOutcome) => void;
   readonly log: (
     level: 'info' | 'warn' | 'error',
     msg: string,
