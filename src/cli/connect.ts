@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
 import { SwooshError } from '../protocol/errors.js';
 import { parseNatsUrls } from '../server/process/nats-urls.js';
-import { env } from './options.js';
+import { env, natsAuthFromOptions } from './options.js';
+import { natsConnectOptions, redactNatsUrl } from '../protocol/nats-auth.js';
 
 /** What `swoosh dev` records for other commands. */
 export interface DevConnection {
@@ -81,15 +82,17 @@ export interface Connected {
 export async function connectFor(
   natsUrl: string | undefined,
   prefix: string | undefined,
+  flags: Readonly<Record<string, unknown>> = {},
 ): Promise<Connected> {
   const url = natsUrlOf(natsUrl);
+  const parts = natsConnectOptions(parseNatsUrls(url), natsAuthFromOptions(flags));
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: parseNatsUrls(url), noAsyncTraces: true, timeout: 5000 });
+    nc = await connect({ ...parts, noAsyncTraces: true, timeout: 5000 });
   } catch (err) {
     throw new SwooshError(
       'invalid_config',
-      `cannot connect to NATS at ${url}: ${(err as Error).message}`,
+      `cannot connect to NATS at ${redactNatsUrl(url)}: ${(err as Error).message}`,
       { cause: err },
     );
   }

@@ -6,6 +6,7 @@ import { SwooshError } from '../protocol/errors.js';
 import { loadGenesisFile, loadKeyFile, parseGenesisText } from '../protocol/files.js';
 import { readDevConnection } from './connect.js';
 import { env } from './options.js';
+import { dirname, join } from 'node:path';
 
 /** Resolve the genesis for replaying commands. */
 export function genesisFor(flag: string | undefined): Genesis {
@@ -17,9 +18,11 @@ export function genesisFor(flag: string | undefined): Genesis {
     return loadGenesisFile(core, dev.genesis);
   }
   if (dev?.dev_keys !== null && dev?.dev_keys !== undefined) {
+    // swoosh dev keeps its writer key beside the dev keys (runDev).
+    const writer = loadKeyFile(join(dirname(dev.dev_keys), 'writer-key.json')).signer;
     return parseGenesisText(
       core,
-      JSON.stringify(devGenesis(loadKeyFile(dev.dev_keys).signer)),
+      JSON.stringify(devGenesis(loadKeyFile(dev.dev_keys).signer, writer)),
       'dev-genesis.json',
     );
   }

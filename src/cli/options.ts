@@ -2,7 +2,14 @@
  * Option helpers for the CLI: every flag can also come from an environment variable, and
  * numbers are validated with a message naming the flag.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import {
+  NATS_AUTH_SETTINGS,
+  natsAuthEnv,
+  natsAuthOf,
+  type NatsAuth,
+  type NatsAuthValues,
+} from '../protocol/nats-auth.js';
 
 /** Parse a port: 0 (pick a free one) to 65535. */
 export function parsePort(v: string): number {
@@ -38,4 +45,33 @@ export function fail(err: unknown): never {
   const e = err as Error & { code?: string };
   process.stderr.write(`swoosh: ${e.code !== undefined ? `${e.code}: ` : ''}${e.message}\n`);
   process.exit(1);
+}
+
+/** The commander attribute of a flag: `--nats-ca <file>` → `natsCa`. */
+function attrOf(flag: string): string {
+  const name = flag.replace(/^--/, '').split(' ')[0] ?? '';
+  return name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/**
+ * Add the NATS credential and TLS flags (src/protocol/nats-auth.ts) to a command that
+ * connects to NATS; each also comes from its environment variable.
+ */
+export function withNatsAuthOptions(cmd: Command): Command {
+  for (const s of NATS_AUTH_SETTINGS) {
+    if (s.flag === null) continue;
+    cmd.option(s.flag, `NATS: ${s.doc} [env ${s.env}]`);
+  }
+  return cmd;
+}
+
+/** The NATS settings of a command: its flags over the environment. */
+export function natsAuthFromOptions(o: Readonly<Record<string, unknown>>): NatsAuth {
+  const values: NatsAuthValues = { ...natsAuthEnv() };
+  for (const s of NATS_AUTH_SETTINGS) {
+    if (s.flag === null) continue;
+    const v = o[attrOf(s.flag)];
+    if (typeof v === 'string' || typeof v === 'boolean') values[s.key] = v;
+  }
+  return natsAuthOf(values);
 }

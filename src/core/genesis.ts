@@ -16,6 +16,7 @@ import type {
   State,
 } from './model/state.js';
 import { SIGNER_RE } from './model/ids.js';
+import { rotateWriters } from './domain/writers.js';
 
 /** Defaults, each with the reason it is what it is. */
 export const GENESIS_DEFAULTS = {
@@ -137,6 +138,22 @@ function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
   return { ok: true, value: out };
 }
 
+/**
+ * `writers`: the keys that may sign decision records, merged into the registry as the
+ * `writer` role (contract §2). Absent, the registry keeps whatever writer roles `identities`
+ * names; naming none leaves the deployment unpinned.
+ */
+function parseWriters(v: unknown, ids: Identities): Result<Identities> {
+  if (v === undefined) return { ok: true, value: ids };
+  const path = 'genesis.writers';
+  const keys = stringList(v, path, 16);
+  if (typeof keys === 'string') return fail(path, keys.replace(`${path}: `, ''));
+  if (keys.length === 0) return fail(path, 'expected at least one key (or leave writers out)');
+  const bad = keys.find((k) => !SIGNER_RE.test(k));
+  if (bad !== undefined) return fail(path, `"${bad}" is not of the form hmmm:pubkey:<64 hex>`);
+  return { ok: true, value: rotateWriters(ids, keys, []) };
+}
+
 function parsePolicy(v: unknown): Result<PolicyRules> {
   if (v === undefined) {
     return {
@@ -227,7 +244,7 @@ export function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
 const GENESIS_KEYS = [
   'instance_id', 'identities', 'quorum_threshold', 'approvals_threshold', 'window_policy',
   'idem_retention_ms', 'idem_max', 'max_clock_skew_ms', 'license_grace_ms', 'mcp_pins', 'policy',
-  'projects', 'required_roles',
+  'projects', 'required_roles', 'writers',
 ];
 
 /** Most council roles a project may require. */
@@ -284,7 +301,9 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
   if (typeof id !== 'string' || !NAME_RE.test(id)) {
     return fail('genesis.instance_id', 'expected 1..200 characters of [A-Za-z0-9_.:@/-]');
   }
-  const identities = parseIdentities(raw['identities'], chart);
+  const parsedIds = parseIdentities(raw['identities'], chart);
+  if (!parsedIds.ok) return parsedIds;
+  const identities = parseWriters(raw['writers'], parsedIds.value);
   if (!identities.ok) return identities;
   const d = GENESIS_DEFAULTS;
   const ints: Record<string, number> = {};

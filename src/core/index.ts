@@ -213,3 +213,4 @@ export {
 export type { Hlc } from './model/hlc.js';
 export { FACT_KINDS } from './model/state.js';
 export type { PolicyRules } from './model/state.js';
+export { WRITER_ROLE, writerAllowed, writerKeys } from './domain/writers.js';

@@ -8,6 +8,13 @@
  * randomness. What they must not do is publish a payload the core refuses, or two facts of a
  * kind out of HLC order — either becomes a rejected decision record.
  */
+import {
+  natsAuthEnv,
+  natsAuthOf,
+  natsConnectOptions,
+  redactNatsUrl,
+  type NatsAuth,
+} from '../protocol/nats-auth.js';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -281,20 +288,27 @@ export interface FeederProcessOptions {
   readonly logLevel: string;
   readonly publishRetries: number;
   readonly publishTimeoutMs: number;
+  /** Credentials and TLS for NATS (default: from the environment, docs/security.md). */
+  readonly natsAuth?: NatsAuth;
 }
 
 /**
  * Connect to NATS (comma-separated URLs for a cluster) so that the connection reconnects
  * forever: a feeder outlives NATS restarts instead of exiting after a few attempts.
  */
-export async function connectNats(url: string, name: string): Promise<NatsConnection> {
+export async function connectNats(
+  url: string,
+  name: string,
+  auth: NatsAuth = natsAuthOf(natsAuthEnv()),
+): Promise<NatsConnection> {
+  const parts = natsConnectOptions(url.split(','), auth);
   try {
     return await connect({
-      servers: url.split(','), name, noAsyncTraces: true, timeout: CONNECT_TIMEOUT_MS,
+      ...parts, name, noAsyncTraces: true, timeout: CONNECT_TIMEOUT_MS,
       maxReconnectAttempts: -1,
     });
   } catch (err) {
-    const msg = `cannot connect to NATS at ${url}: ${(err as Error).message}`;
+    const msg = `cannot connect to NATS at ${redactNatsUrl(url)}: ${(err as Error).message}`;
     throw new SwooshError('invalid_config', msg, { cause: err, retryable: true });
   }
 }
@@ -306,7 +320,7 @@ export async function openFeederContext(
 ): Promise<FeederContext> {
   const key = loadKeyFile(o.keyFile);
   const signer = createNodeSigner(key.seed);
-  const nc = await connectNats(o.natsUrl, `swoosh-feeder-${o.name}`);
+  const nc = await connectNats(o.natsUrl, `swoosh-feeder-${o.name}`, o.natsAuth);
   const js = jetstream(nc, { timeout: o.publishTimeoutMs });
   const publisher = new FactPublisher(js, o.prefix, signer, log, { retries: o.publishRetries });
   return { nc, js, prefix: o.prefix, signer, log, publisher };

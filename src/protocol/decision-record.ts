@@ -19,9 +19,12 @@ import {
   type ChainStep,
   type Hasher,
   type Sha256,
+  type State,
   hashJcs,
   hashText,
   jcs,
+  writerAllowed,
+  writerKeys,
 } from '../core/index.js';
 import { DOMAIN } from '../crypto/domains.js';
 import type { NodeSigner } from '../crypto/node-sign.js';
@@ -245,6 +248,21 @@ export function verifyDrSignature(r: DecisionRecord, verifier: SignatureVerifier
   const { signature, ...unsigned } = r;
   const msg = new TextEncoder().encode(`${DOMAIN.dr}\n${jcs(unsigned)}`);
   return verifier.verify(r.writer, msg, signature);
+}
+
+/**
+ * Why a record cannot count although its signature verifies: its writer did not hold the
+ * writer role in the registry the record's entry was decided on (`identities`: the deployment's
+ * registry before that entry). Null when it did, or when the registry pins no writer.
+ */
+export function writerProblem(
+  identities: State['identities'],
+  r: { readonly writer: string },
+): string | null {
+  if (writerAllowed(identities, r.writer)) return null;
+  const keys = writerKeys(identities);
+  return `${r.writer} is not a writer of this deployment at that position ` +
+    `(writers: ${keys.join(', ')}); Writer_Rotate changes them`;
 }
 
 /** Subject token for a transition or fact kind (`_` when unknown). */

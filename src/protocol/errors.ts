@@ -24,6 +24,10 @@ export const OPERATING_ERRORS = {
     'DECISIONS holds records of another format version; this SWOOSH cannot replay them equal.',
   dr_signature_invalid:
     'A stored decision record carries a signature that does not verify for its writer.',
+  unknown_writer:
+    'A stored decision record is signed by a key the registry did not hold as a writer there.',
+  writer_not_registered:
+    'This instance\'s writer key is not a writer in the registry, so it does not write.',
   invalid_genesis: 'The genesis file is unreadable or invalid; the message names the field.',
   invalid_key_file: 'The key file is unreadable, malformed, or its signer does not match.',
   genesis_mismatch:

@@ -4,7 +4,7 @@
  * canonical, non-small-order Ed25519 point (docs/signatures.md), so no identity that could
  * never verify — or could verify forgeries — is ever registered.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Core, Genesis } from '../core/index.js';
 import { hexToBytes, keyPairFromSeed, parseSigner } from '../crypto/keys.js';
@@ -58,8 +58,37 @@ export interface KeyFile {
   readonly seed: Uint8Array;
 }
 
-/** Read a key file and check that its signer matches its seed. */
+/**
+ * A secret file must be readable by its owner only (like ssh's private keys): a key readable by
+ * the group or by others is refused before it is read, with the command that fixes it.
+ */
+export function refuseShared(path: string): void {
+  if (process.platform === 'win32') return; // no POSIX modes to check
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT'
+      ? `no such key file; create one with swoosh keygen --out ${path}`
+      : `cannot read the key file (${code ?? (err as Error).message})`;
+    throw new SwooshError('invalid_key_file', `${path}: ${why}`, { cause: err });
+  }
+  if ((mode & 0o077) !== 0) {
+    throw new SwooshError(
+      'invalid_key_file',
+      `${path}: the key file is readable by group or others (mode ${
+        (mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
+    );
+  }
+}
+
+/**
+ * Read a key file and check that its signer matches its seed. Refused (invalid_key_file) when
+ * the group or others may read it.
+ */
 export function loadKeyFile(path: string): KeyFile {
+  refuseShared(path);
   let o: { signer?: unknown; secret_key?: unknown };
   try {
     o = JSON.parse(readFileSync(path, 'utf8')) as typeof o;

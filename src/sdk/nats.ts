@@ -8,6 +8,7 @@
  * Publishing answers when JetStream has stored the entry, not when it is decided: follow the
  * decisions (or ask the HTTP API for `wal_seq`) to learn the outcome.
  */
+import { natsConnectOptions, type NatsAuth } from '../protocol/nats-auth.js';
 import {
   DeliverPolicy,
   jetstream,
@@ -32,6 +33,11 @@ export interface NatsClientOptions {
   readonly name?: string;
   /** JetStream API timeout (publish acks); default 10 s. */
   readonly timeoutMs?: number;
+  /**
+   * Credentials and TLS (docs/security.md, "Connecting to NATS"); default anonymous and plain.
+   * `natsAuthOf(natsAuthEnv())` reads the same environment variables as SWOOSH's processes.
+   */
+  readonly auth?: NatsAuth;
 }
 
 /** Where JetStream stored a published entry. */
@@ -94,7 +100,7 @@ export class NatsClient {
   ): Promise<NatsClient> {
     subjectsFor(opts.prefix); // validate before connecting
     const nc = await connect({
-      servers: typeof url === 'string' ? url : [...url],
+      ...natsConnectOptions(typeof url === 'string' ? [url] : [...url], opts.auth),
       name: opts.name ?? 'swoosh-sdk',
       noAsyncTraces: true,
     });

@@ -121,7 +121,7 @@ export function verifyRecord(
     problems.push(`signature: the record cannot be encoded (${message(err)})`);
   }
   if (opts.writers !== undefined && !opts.writers.includes(record.writer)) {
-    problems.push(`writer: ${record.writer} is not a trusted writer`);
+    problems.push(`writer: ${record.writer} is not a trusted writer (unknown_writer)`);
   }
   try {
     const link = linkProblem(record, previous, opts.genesisHash ?? null);

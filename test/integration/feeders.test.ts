@@ -477,7 +477,7 @@ describe('CLI', () => {
     dirs.push(dir);
     const seed = randomBytes(32);
     const keyFile = join(dir, 'feeder.key.json');
-    writeFileSync(keyFile, JSON.stringify({ secret_key: seed.toString('hex') }));
+    writeFileSync(keyFile, JSON.stringify({ secret_key: seed.toString('hex') }), { mode: 0o600 });
     const script = [
       "import { Command } from 'commander';",
       "import { registerFeeder } from './src/cli/commands/feeder.ts';",

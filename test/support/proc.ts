@@ -23,7 +23,7 @@ export function writeInstanceFiles(genesis: unknown): { dir: string; genesisFile
     keyFile: (name) => {
       const seed = randomBytes(32);
       const f = join(dir, `${name}.key.json`);
-      writeFileSync(f, JSON.stringify({ signer: keyPairFromSeed(seed).signer, secret_key: seed.toString('hex') }));
+      writeFileSync(f, JSON.stringify({ signer: keyPairFromSeed(seed).signer, secret_key: seed.toString('hex') }), { mode: 0o600 });
       return f;
     },
   };

@@ -112,7 +112,7 @@ describe('verifying decision records', () => {
     const start = signDr(contentOf(r1), intruder);
     expect(verifyRecord(start, null, { genesisHash })).toEqual(clean);
     expect(verifyRecord(start, null, { genesisHash, writers: [writer.signer] }).problems)
-      .toEqual([`writer: ${intruder.signer} is not a trusted writer`]);
+      .toEqual([`writer: ${intruder.signer} is not a trusted writer (unknown_writer)`]);
   });
 
   it('Given a gap, another chain, a wrong genesis, or a run not from 1, Then the problem says which', () => {

@@ -4,7 +4,7 @@
  * schema stage and are decided by the real reducer; the producer clock follows the HLC rules;
  * hashFor names the hash the core checks; and the portable modules import nothing from node.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
@@ -130,7 +130,7 @@ describe('identities and key files', () => {
     const path = join(dir, 'c.key.json');
     const id = generateIdentity();
     const other = generateIdentity().signer;
-    writeFileSync(path, JSON.stringify({ signer: other, secret_key: secretHexOf(id) }));
+    writeFileSync(path, JSON.stringify({ signer: other, secret_key: secretHexOf(id) }), { mode: 0o600 });
     expect(() => loadIdentity(path)).toThrow(/signer does not match secret_key/);
     writeFileSync(path, JSON.stringify({ signer: id.signer, secret_key: 'zz' }));
     let caught: unknown = null;
@@ -141,6 +141,23 @@ describe('identities and key files', () => {
     }
     expect(isSwooshError(caught, 'invalid_key_file')).toBe(true);
     expect(() => identityFromSecretHex('abc')).toThrow(TypeError);
+  });
+
+  it('Given a key file the group or others may read, or none at all, Then invalid_key_file with the fix; chmod 600 makes it load', () => {
+    const path = join(dir, 'd.key.json');
+    const id = generateIdentity();
+    saveIdentity(path, id);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    for (const mode of [0o644, 0o640, 0o604]) {
+      chmodSync(path, mode);
+      expect(() => loadIdentity(path)).toThrow(
+        `${path}: the key file is readable by group or others (mode 0${mode.toString(8)}); run chmod 600 ${path}`,
+      );
+    }
+    chmodSync(path, 0o600);
+    expect(loadIdentity(path).signer).toBe(id.signer);
+    const missing = join(dir, 'missing.key.json');
+    expect(() => loadIdentity(missing)).toThrow(`${missing}: no such key file; create one with swoosh keygen --out ${missing}`);
   });
 });
 
@@ -268,7 +285,7 @@ describe('which hash a proposal names', () => {
     }
     // Control transitions name the deployment's HEAD, read from GET /deployment.
     const dep = { hash: w.core.hashes(w.deployment).head, region_hashes: {} };
-    expect(control.map((t) => t.name).sort()).toEqual(['Identity_Grant', 'Identity_Revoke', 'Project_Create']);
+    expect(control.map((t) => t.name).sort()).toEqual(['Identity_Grant', 'Identity_Revoke', 'Project_Create', 'Writer_Rotate']);
     for (const t of control) expect(hashFor(t.name, dep), t.name).toBe(w.defaultHash(t.name));
     expect(hashFor('Execution_SubmitApproval', answer)).toBe(hs.head);
     expect(() => hashFor('Council_QuorumCert', { hash: hs.head, region_hashes: {} }))

@@ -4,12 +4,12 @@ import { SingleBar, Presets } from 'cli-progress';
 import { audit } from '../../server/replication/audit.js';
 import { connectFor } from '../connect.js';
 import { genesisFor } from '../genesis.js';
-import { fail } from '../options.js';
+import { fail, withNatsAuthOptions } from '../options.js';
 
 /** Register the command. */
 export function registerAudit(program: Command): void {
   const a = program.command('audit').description('Check the decision log.');
-  a.command('verify')
+  withNatsAuthOptions(a.command('verify'))
     .description(
       'Replay the WAL from genesis; check every record exists at its sequence, matches its ' +
       'recomputation byte for byte, links to the previous one and carries a valid signature; ' +
@@ -42,7 +42,7 @@ Example:
       }) => {
         try {
           const genesis = genesisFor(o.genesis);
-          const c = await connectFor(o.natsUrl, o.prefix);
+          const c = await connectFor(o.natsUrl, o.prefix, o);
           const tty = process.stderr.isTTY && o.json !== true;
           const bar = tty
             ? new SingleBar(

@@ -16,7 +16,13 @@ import { loadMcpConfig, MCP_DEFAULTS, startMcpFeeder } from '../../feeders/mcp.j
 import { POLICY_DEFAULTS, startPolicyFeeder, type PolicySource } from '../../feeders/policy.js';
 import { startTickFeeder, TICK_DEFAULTS } from '../../feeders/tick.js';
 import { natsUrlOf, prefixOf } from '../connect.js';
-import { env, fail, parsePositive } from '../options.js';
+import {
+  env,
+  fail,
+  natsAuthFromOptions,
+  parsePositive,
+  withNatsAuthOptions,
+} from '../options.js';
 
 /** Options every feeder command takes. */
 interface CommonFlags {
@@ -58,7 +64,7 @@ function required<T>(v: T | undefined, flag: string, envName: string): T {
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd
+  return withNatsAuthOptions(cmd)
     .addOption(opt('--nats-url <url>',
       'NATS server(s) of the WAL, comma-separated (else dev.json)', 'NATS_URL'))
     .addOption(opt('--prefix <prefix>',
@@ -78,6 +84,7 @@ function processOptions(name: string, o: CommonFlags): FeederProcessOptions {
   return {
     name, natsUrl: natsUrlOf(o.natsUrl), prefix: prefixOf(o.prefix), keyFile,
     logLevel: o.logLevel, publishRetries: o.publishRetries, publishTimeoutMs: o.publishTimeoutMs,
+    natsAuth: natsAuthFromOptions(o as unknown as Record<string, unknown>),
   };
 }
 
@@ -171,7 +178,8 @@ ${COMMON_HELP}`)
       const own = o.sourceUrl !== undefined;
       const source = o.sourceUrl === undefined
         ? ctx.nc
-        : await connectNats(o.sourceUrl, 'swoosh-feeder-backbeat-source');
+        : await connectNats(o.sourceUrl, 'swoosh-feeder-backbeat-source',
+          natsAuthFromOptions(o as unknown as Record<string, unknown>));
       // The subscription ended without a stop: exit so a supervisor restarts the bridge.
       const onSourceLost = (): void => process.exit(1);
       const feeder = await startBackbeatFeeder(ctx, {

@@ -9,13 +9,21 @@ import { Instance } from '../../server/process/instance.js';
 import { createLogger } from '../../server/observability/log.js';
 import { firstReachable, parseNatsUrls } from '../../server/process/nats-urls.js';
 import { createTracing, parseTracingExporter } from '../../server/observability/tracing.js';
-import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
+import {
+  env,
+  fail,
+  jsonLine,
+  natsAuthFromOptions,
+  parsePort,
+  parsePositive,
+  withNatsAuthOptions,
+} from '../options.js';
 import { natsUrlOf } from '../connect.js';
 
 /** Register the command. */
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
+  withNatsAuthOptions(program
+    .command('serve'))
     .description(
       'Run one SWOOSH instance against an existing NATS cluster: writer while it holds the ' +
       'lease (or, with --writers buckets, of the chains whose bucket leases it holds), ' +
@@ -110,6 +118,7 @@ Example:
           natsUrl: await firstReachable(
             parseNatsUrls(natsUrlOf(o['natsUrl'] as string | undefined)),
           ),
+          natsAuth: natsAuthFromOptions(o),
           prefix: String(o['prefix']),
           name: String(o['name']),
           genesis: loadGenesisFile(core, String(o['genesis'])),

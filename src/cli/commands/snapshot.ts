@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Kvm } from '@nats-io/kv';
 import { SnapshotStore } from '../../server/replication/snapshots.js';
 import { connectFor, type Connected } from '../connect.js';
-import { fail } from '../options.js';
+import { fail, withNatsAuthOptions } from '../options.js';
 import { SNAPSHOT_HISTORY_DEFAULT } from '../../../streams/definitions.js';
 
 async function storeOf(
@@ -16,7 +16,7 @@ async function storeOf(
   };
 }
 
-const common = (cmd: Command): Command => cmd
+const common = (cmd: Command): Command => withNatsAuthOptions(cmd)
   .option('--nats-url <url>', 'NATS server [env NATS_URL, or .swoosh/dev.json]')
   .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]');
 
@@ -29,7 +29,7 @@ export function registerSnapshot(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swoosh snapshot list')
     .action(async (o: { natsUrl?: string; prefix?: string; json?: boolean }) => {
       try {
-        const c = await connectFor(o.natsUrl, o.prefix);
+        const c = await connectFor(o.natsUrl, o.prefix, o);
         try {
           const { store } = await storeOf(c);
           const rows = [];
@@ -72,7 +72,7 @@ export function registerSnapshot(program: Command): void {
         if (!Number.isSafeInteger(rev) || rev <= 0) {
           throw new Error('--revision: expected a positive integer');
         }
-        const c = await connectFor(o.natsUrl, o.prefix);
+        const c = await connectFor(o.natsUrl, o.prefix, o);
         try {
           const { store, kv } = await storeOf(c);
           const snap = await store.load(rev);

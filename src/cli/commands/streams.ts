@@ -3,11 +3,10 @@ import type { Command } from 'commander';
 import { streamDefinitions } from '../../../streams/definitions.js';
 import { applyStreams, assertNoDrift } from '../../server/process/apply-streams.js';
 import { connectFor, prefixOf } from '../connect.js';
-import { fail } from '../options.js';
+import { fail, withNatsAuthOptions } from '../options.js';
 
 function register(parent: Command, mode: 'apply' | 'check', name: string, about: string): void {
-  parent
-    .command(name)
+  withNatsAuthOptions(parent.command(name))
     .description(about)
     .option('--nats-url <url>', 'NATS server [env NATS_URL, or .swoosh/dev.json]')
     .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]')
@@ -21,7 +20,7 @@ Example:
         if (o.replicas !== '1' && o.replicas !== '3') {
           throw new Error('--replicas: expected 1 or 3');
         }
-        const c = await connectFor(o.natsUrl, o.prefix);
+        const c = await connectFor(o.natsUrl, o.prefix, o);
         try {
           const defs = streamDefinitions({
             prefix: prefixOf(o.prefix),

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { NatsClient, type DecisionRecord, type Outcome } from '../../sdk/index.js';
 import { natsUrlOf, prefixOf } from '../connect.js';
 import { parseNatsUrls } from '../../server/process/nats-urls.js';
-import { fail } from '../options.js';
+import { fail, natsAuthFromOptions, withNatsAuthOptions } from '../options.js';
 
 const OUTCOMES: readonly Outcome[] = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'];
 
@@ -24,8 +24,8 @@ export function humanLine(r: DecisionRecord): string {
 
 /** Register the command. */
 export function registerTail(program: Command): void {
-  program
-    .command('tail')
+  withNatsAuthOptions(program
+    .command('tail'))
     .description(
       'Follow decision records from the DECISIONS stream: human-readable lines, or JSON with ' +
       '--json.',
@@ -69,6 +69,7 @@ Examples:
           if (!(limit > 0)) throw new Error('--limit: expected a positive integer');
           const client = await NatsClient.connect(parseNatsUrls(natsUrlOf(o.natsUrl)), {
             prefix: prefixOf(o.prefix),
+            auth: natsAuthFromOptions(o),
           });
           const stop = new AbortController();
           process.once('SIGINT', () => stop.abort());

@@ -168,7 +168,7 @@ export function parseProposal(
  * Regions whose transitions are control transitions, decided in the deployment chain and
  * published to `<prefix>.control.<transition>` (contract v2 §3, §7).
  */
-export const CONTROL_REGIONS: readonly string[] = ['identity', 'project'];
+export const CONTROL_REGIONS: readonly string[] = ['identity', 'project', 'writer'];
 
 /** True when a transition is a control transition (deployment chain). */
 export function isControlTransition(spec: TransitionSpec): boolean {

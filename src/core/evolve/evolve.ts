@@ -24,6 +24,7 @@ import type {
   State,
 } from '../model/state.js';
 import { projectConfigOf } from '../domain/project.js';
+import { rotateWriters } from '../domain/writers.js';
 import type { CoreEvent, Decision, PolicyBreach } from '../model/types.js';
 import { assertNever } from '../model/never.js';
 
@@ -263,6 +264,12 @@ function effect(deps: EvolveDeps, s: State, name: TransitionName, ev: Applied, a
     case 'Identity_Grant':
     case 'Identity_Revoke':
       return { ...s, identities: identityEffect(s.identities, name, inputsOf(ev)) };
+    case 'Writer_Rotate': {
+      const i = inputsOf(ev);
+      const list = (k: string): string[] =>
+        (Array.isArray(i[k]) ? (i[k] as unknown[]).map(String) : []);
+      return { ...s, identities: rotateWriters(s.identities, list('add'), list('remove')) };
+    }
     case 'Project_Create':
       return { ...s, projects: projectEffect(deps, s, inputsOf(ev), ev?.seq ?? 0) };
   }

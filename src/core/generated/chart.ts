@@ -90,6 +90,9 @@ export const CHART: Chart = {
     project: {
       states: [],
     },
+    writer: {
+      states: [],
+    },
   },
   roles: {
     admin: 'Changes the identity registry.',
@@ -99,6 +102,10 @@ export const CHART: Chart = {
     voter: 'Eligible to sign council quorum votes.',
     environment: 'Environment provisioners.',
     feeder: 'Publishes signed facts (licence, beat frames, MCP health, policy, capacity, ticks).',
+    writer: 
+      'Signs decision records. Given by the genesis `writers` and changed only by Writer_Rotate ' +
+      '(never by Identity_Grant or Identity_Revoke); a deployment whose registry names no writer ' +
+      'accepts records from any key (unpinned).',
   },
   window_classes: {
     plan: {
@@ -130,6 +137,10 @@ export const CHART: Chart = {
     approvals: 'Enough distinct council members approved the reviewed work.',
     membership: 'The signer is an elected council member.',
     project: 'Project_Create names a new project and a valid configuration.',
+    identity: 
+      'Identity_Grant/Revoke never touch the writer role, an admin never grants admin or feeder ' +
+      'to itself, and the last admin is never revoked.',
+    writers: 'Writer_Rotate names keys to add or remove and leaves at least one writer.',
   },
   transitions: [
     {
@@ -1132,7 +1143,7 @@ export const CHART: Chart = {
       ],
       from: [],
       roles: ['admin'],
-      guards: [],
+      guards: ['identity'],
       scope: 'global',
       coordination: 'non_monotone',
       automatic: false,
@@ -1187,7 +1198,7 @@ export const CHART: Chart = {
       ],
       from: [],
       roles: ['admin'],
-      guards: [],
+      guards: ['identity'],
       scope: 'global',
       coordination: 'non_monotone',
       automatic: false,
@@ -1213,6 +1224,53 @@ export const CHART: Chart = {
         },
         required: ['identity', 'roles'],
       },
+    },
+    {
+      name: 'Writer_Rotate',
+      region: 'writer',
+      active_in: [
+        'BOOT',
+        'PROJECT_LIFECYCLE',
+        'EXECUTION',
+        'PAUSED',
+        'RECOVERY',
+        'DEGRADED',
+        'QUARANTINED',
+      ],
+      from: [],
+      roles: ['admin'],
+      guards: ['writers'],
+      scope: 'global',
+      coordination: 'non_monotone',
+      automatic: false,
+      compensation: false,
+      inputs: {
+        type: 'object',
+        properties: {
+          add: {
+            type: 'array',
+            items: {
+              type: 'string',
+              format: 'signer',
+            },
+            maxItems: 16,
+            uniqueItems: true,
+          },
+          remove: {
+            type: 'array',
+            items: {
+              type: 'string',
+              format: 'signer',
+            },
+            maxItems: 16,
+            uniqueItems: true,
+          },
+        },
+      },
+      doc: 
+        'Changes the keys that may sign decision records (the `writer` role). A record is valid ' +
+        'only when its writer held the role before the record\'s entry, so rotate in two steps: ' +
+        'add the new key, restart the writers with it, then remove the old one.',
     },
     {
       name: 'Project_Create',
@@ -1336,7 +1394,8 @@ export type RegionName =
   | 'control'
   | 'policy'
   | 'identity'
-  | 'project';
+  | 'project'
+  | 'writer';
 
 /** Local states of region `boot`. */
 export type BootState = 'UNINITIALIZED' | 'LICENSE_CHECK' | 'DONE';
@@ -1394,6 +1453,7 @@ export type TransitionName =
   | 'Policy_ConfirmedBlock'
   | 'Identity_Grant'
   | 'Identity_Revoke'
+  | 'Writer_Rotate'
   | 'Project_Create';
 
 /** Fired by the reducer, never proposed. */
@@ -1416,7 +1476,9 @@ export type GuardId =
   | 'capacity'
   | 'approvals'
   | 'membership'
-  | 'project';
+  | 'project'
+  | 'identity'
+  | 'writers';
 
 /** Role names. */
 export type RoleName =
@@ -1426,7 +1488,8 @@ export type RoleName =
   | 'council'
   | 'voter'
   | 'environment'
-  | 'feeder';
+  | 'feeder'
+  | 'writer';
 
 /** BACKBEAT window classes. */
 export type WindowClass = 'plan' | 'review_gate' | 'review' | 'reverb' | 'next_window';
@@ -1557,6 +1620,10 @@ export interface TransitionInputs {
   readonly Identity_Revoke: {
     readonly identity: string;
     readonly roles: readonly string[];
+  };
+  readonly Writer_Rotate: {
+    readonly add?: readonly string[];
+    readonly remove?: readonly string[];
   };
   readonly Project_Create: {
     readonly project: string;

@@ -4,6 +4,7 @@ import type { GuardId } from '../generated/chart.js';
 import { approvalsGuard } from './approvals.js';
 import { capacityGuard } from './capacity.js';
 import { formationGuard } from './formation.js';
+import { identityGuard } from './identity.js';
 import { licenseGuard } from './license.js';
 import { membershipGuard } from './membership.js';
 import { policyGuard } from './policy.js';
@@ -12,6 +13,7 @@ import { quorumGuard } from './quorum.js';
 import { readinessGuard } from './readiness.js';
 import { toolingGuard } from './tooling.js';
 import { windowGuard } from './window.js';
+import { writersGuard } from './writers.js';
 
 /**
  * Guard id → provider. Typed by the generated union, so a chart guard without a provider fails to
@@ -21,6 +23,7 @@ export const GUARDS: { readonly [K in GuardId]: GuardFn } = {
   approvals: approvalsGuard,
   capacity: capacityGuard,
   formation: formationGuard,
+  identity: identityGuard,
   license: licenseGuard,
   membership: membershipGuard,
   policy: policyGuard,
@@ -29,5 +32,6 @@ export const GUARDS: { readonly [K in GuardId]: GuardFn } = {
   readiness: readinessGuard,
   tooling: toolingGuard,
   window: windowGuard,
+  writers: writersGuard,
 };
 

@@ -22,6 +22,11 @@ export const REJECTION_CODES = {
   wrong_chain: ['schema', 'A control transition on a project subject, or the reverse.'],
   project_exists: ['project', 'Project_Create names a project that already exists.'],
   invalid_project_config: ['project', 'Project_Create parameters are not a valid config.'],
+  // identity safety and writer keys
+  reserved_role: ['identity', 'The writer role changes only by Writer_Rotate.'],
+  self_grant: ['identity', 'An admin tried to grant admin or feeder to its own key.'],
+  last_admin: ['identity', 'The revocation would leave the registry without an admin.'],
+  invalid_writers: ['writers', 'Writer_Rotate names no key, a wrong key, or leaves no writer.'],
   // signature and authorization
   bad_signature: ['signature', 'The signature does not verify for the signer.'],
   unknown_signer: ['authorization', 'The signer is not in the identity registry.'],

@@ -123,7 +123,7 @@ async function runCase(
       const keyFile = join(dir, `${prefix}.${k}.key.json`);
       const seed = randomBytes(32);
       const key = { signer: keyPairFromSeed(seed).signer, secret_key: seed.toString('hex') };
-      await writeFile(keyFile, JSON.stringify(key));
+      await writeFile(keyFile, JSON.stringify(key), { mode: 0o600 });
       children.push(await spawnReadyInstance({
         natsUrl: url, prefix, name: `bench-${k}`, genesisFile, keyFile,
         env: { SWOOSH_WRITERS: writers, SWOOSH_SNAPSHOT_EVERY: '100000' },

@@ -17,7 +17,8 @@ export function writeKeyFile(dir: string, name: string): { file: string; signer:
   const seed = randomBytes(32);
   const file = join(dir, `${name}.key.json`);
   const signer = keyPairFromSeed(seed).signer;
-  writeFileSync(file, JSON.stringify({ signer, secret_key: seed.toString('hex') }));
+  const text = JSON.stringify({ signer, secret_key: seed.toString('hex') });
+  writeFileSync(file, text, { mode: 0o600 });
   return { file, signer };
 }
 

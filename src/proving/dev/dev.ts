@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { CHART, type Genesis, createCore } from '../../core/index.js';
+import { CHART, WRITER_ROLE, type Genesis, createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { generateKeyPair } from '../../crypto/keys.js';
 import { createNodeSigner } from '../../crypto/node-sign.js';
@@ -64,10 +64,14 @@ function ensureKeyFile(path: string): { signer: string; seed: Uint8Array } {
 }
 
 /** The dev genesis: one identity with every role, thresholds of one, the dev MCP pins. */
-export function devGenesis(signer: string): Record<string, unknown> {
+export function devGenesis(signer: string, writer: string): Record<string, unknown> {
   return {
     instance_id: 'swoosh-dev',
-    identities: { [signer]: { roles: Object.keys(CHART.roles).sort() } },
+    // Every role but `writer`: the dev signer proposes; the writer key signs records.
+    identities: {
+      [signer]: { roles: Object.keys(CHART.roles).filter((r) => r !== WRITER_ROLE).sort() },
+    },
+    writers: [writer],
     quorum_threshold: 1,
     approvals_threshold: 1,
     mcp_pins: DEV_MCP_PINS,
@@ -96,14 +100,14 @@ export async function runDev(o: DevOptions): Promise<DevHandle> {
   let genesis: Genesis;
   let devKeysFile: string | null = null;
   let devSigner: ReturnType<typeof createNodeSigner> | null = null;
+  const writerKey = ensureKeyFile(join(dataDir, 'writer-key.json'));
   if (o.genesisFile !== undefined) genesis = loadGenesisFile(core, o.genesisFile);
   else {
     devKeysFile = join(dataDir, 'dev-keys.json');
     const dev = ensureKeyFile(devKeysFile);
     devSigner = createNodeSigner(dev.seed);
-    genesis = parseDevGenesis(devGenesis(dev.signer));
+    genesis = parseDevGenesis(devGenesis(dev.signer, writerKey.signer));
   }
-  const writerKey = ensureKeyFile(join(dataDir, 'writer-key.json'));
   const instance = new Instance({
     natsUrl,
     prefix: o.prefix,

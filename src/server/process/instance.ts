@@ -44,6 +44,8 @@ import {
   type Decided,
   type Replica,
 } from '../replication/replica.js';
+import { writerProblem } from '../../protocol/decision-record.js';
+import { natsConnectOptions, type NatsAuth } from '../../protocol/nats-auth.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { SnapshotStore, type SnapshotOutcome } from '../replication/snapshots.js';
 import { bucketOf } from '../replication/buckets.js';
@@ -56,13 +58,20 @@ import {
 import { ChainMember } from '../replication/chain-member.js';
 import { BucketLeases, streamKeyLister } from '../replication/bucket-leases.js';
 import type { KV } from '@nats-io/kv';
-import { FencedError, Writer, type CrashPoint } from '../replication/writer.js';
+import {
+  FencedError,
+  Writer,
+  WriterNotRegisteredError,
+  type CrashPoint,
+} from '../replication/writer.js';
 import { CryptoPool } from '../replication/crypto-pool.js';
 import type { Tracing } from '../observability/tracing.js';
 
 /** Configuration of one process. */
 export interface InstanceConfig {
   readonly natsUrl: string;
+  /** Credentials and TLS for NATS (src/protocol/nats-auth.ts); default anonymous, plain. */
+  readonly natsAuth?: NatsAuth;
   readonly prefix: string;
   /** This process's name (lease holder id, admin subject). */
   readonly name: string;
@@ -245,7 +254,7 @@ export class Instance {
   /** Connect, apply streams, recover, and start the role loop. */
   async start(): Promise<void> {
     this.nc = await connect({
-      servers: this.cfg.natsUrl,
+      ...natsConnectOptions([this.cfg.natsUrl], this.cfg.natsAuth),
       name: `swoosh:${this.cfg.name}`,
       noAsyncTraces: true,
       maxReconnectAttempts: -1,
@@ -365,7 +374,10 @@ export class Instance {
     }
     while (!this.stopping) {
       try {
-        if (this.diverged === null && (await this.lease.tryAcquire())) await this.actAsWriter();
+        if (this.diverged === null && this.keyProblem() === null &&
+          (await this.lease.tryAcquire())) {
+          await this.actAsWriter();
+        }
         else await this.actAsFollower(this.cfg.leaseRenewMs ?? INSTANCE_DEFAULTS.leaseRenewMs);
       } catch (err) {
         if (isFatal(err)) throw err;
@@ -473,6 +485,16 @@ export class Instance {
         joined = true;
         this.log.info({ wal_seq: replica.lastSeq }, 'member: caught up; joining');
       }
+      if (this.keyProblem() !== null) {
+        // Not a writer here: hold nothing, so the members whose keys are take every chain.
+        if (this.heldBuckets.length > 0) {
+          this.log.error({ code: 'writer_not_registered', detail: this.keyProblem() },
+            'member: this key is not a writer in the registry; releasing every bucket');
+          await leases.releaseAll();
+          this.heldBuckets = [];
+        }
+        return;
+      }
       const t = await leases.tick();
       this.heldBuckets = t.held;
       const held = t.held.length > 0;
@@ -542,9 +564,17 @@ export class Instance {
       }
       if (!this.lease.held) this.log.warn({ term: this.term }, 'writer: lease lost; stepping down');
     } catch (err) {
-      if (!(err instanceof FencedError)) throw err;
-      this.metrics.recordFenceRejection();
-      this.log.warn({ err, term: this.term }, 'writer: fenced by another writer; stepping down');
+      if (err instanceof WriterNotRegisteredError) {
+        this.log.error(
+          { code: err.code, wal_seq: err.seq, term: this.term, detail: err.message },
+          'writer: this key is not a writer in the registry; stepping down (add it with ' +
+          'Writer_Rotate, or start this process with a registered key)',
+        );
+      } else {
+        if (!(err instanceof FencedError)) throw err;
+        this.metrics.recordFenceRejection();
+        this.log.warn({ err, term: this.term }, 'writer: fenced by another writer; stepping down');
+      }
     } finally {
       if (this.renewTimer !== null) clearInterval(this.renewTimer);
       this.renewTimer = null;
@@ -615,6 +645,16 @@ export class Instance {
       this.bucketCache.set(chain, b);
     }
     return b;
+  }
+
+  /**
+   * Why this process's key may not sign records at the replica's position (the registry pins
+   * other writers), or null. Checked before taking the writer lease or any bucket.
+   */
+  private keyProblem(): string | null {
+    const r = this.replica;
+    if (r === null) return null;
+    return writerProblem(r.deployment.identities, { writer: this.signer.signer });
   }
 
   /** A recomputed record differs from the stored one: alarm, and stop applying. */
@@ -786,7 +826,9 @@ export class Instance {
       region_hashes: hs?.sections ?? {},
       wal_lag: Math.max(0, this.walLast - (r?.lastSeq ?? 0)),
       diverged: this.diverged,
-      degraded: this.factsRefused >= FACTS_REFUSED_WINDOW
+      degraded: this.keyProblem() !== null
+        ? `writer_not_registered: ${this.keyProblem() ?? ''}; this process does not write`
+        : this.factsRefused >= FACTS_REFUSED_WINDOW
         ? `the last ${this.factsRefused} facts were refused for their signer (last: ` +
           `${this.lastFactRefusal.slice(0, 300)}); the feeders' keys are not in this ` +
           "deployment's identities: check the genesis or grant them the feeder role"

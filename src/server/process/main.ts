@@ -16,6 +16,10 @@
  *   SWOOSH_WRITERS           lease (default: one writer for every chain) or buckets (writers
  *                            by bucket lease, docs/architecture.md "Writers by bucket");
  *                            fixed when the deployment is created
+ *   NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD(_FILE), NATS_TOKEN(_FILE), NATS_CA,
+ *   NATS_CERT, NATS_KEY, NATS_TLS_FIRST
+ *                            credentials and TLS for NATS (docs/security.md, "Connecting to
+ *                            NATS"); a tls:// URL or a CA makes TLS required
  *   SWOOSH_CRASH_AT          test-only fault injection: point:seq[,point:seq…]
  */
 import { writeSync } from 'node:fs';
@@ -29,6 +33,7 @@ import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from '../observability/log.js';
 import type { CrashPoint } from '../replication/writer.js';
 import type { WritersMode } from './deployment.js';
+import { natsAuthEnv, natsAuthOf, redactNatsUrl } from '../../protocol/nats-auth.js';
 
 const CRASH_POINTS: readonly CrashPoint[] = [
   'before_publish',
@@ -100,6 +105,7 @@ export async function runFromEnv(): Promise<Instance> {
   const opt = <T>(v: T | undefined): T | undefined => v;
   const instance = new Instance({
     natsUrl: await firstReachable(parseNatsUrls(required('NATS_URL'))),
+    natsAuth: natsAuthOf(natsAuthEnv()),
     ...(env('SWOOSH_REPLICAS') !== undefined ? { replicas: replicasEnv('SWOOSH_REPLICAS') } : {}),
     prefix: env('SWOOSH_PREFIX') ?? 'swoosh',
     name,
@@ -136,7 +142,8 @@ export async function runFromEnv(): Promise<Instance> {
   // would lose it with its buffer.
   const ready = {
     level: 'info', time: Date.now(), pid: process.pid, hostname: hostname(), name,
-    event: 'ready', nats_url: required('NATS_URL'), writer_key: key.signer, msg: 'ready',
+    event: 'ready', nats_url: redactNatsUrl(required('NATS_URL')), writer_key: key.signer,
+    msg: 'ready',
   };
   writeSync(1, `${JSON.stringify(ready)}\n`);
   let stopping = false;

@@ -12,6 +12,7 @@ import { createNodeVerifier } from '../../crypto/verify.js';
 import {
   contentOf,
   verifyDrSignature,
+  writerProblem,
 } from '../../protocol/decision-record.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { RecordsByWal } from './records-by-wal.js';
@@ -25,6 +26,7 @@ export interface AuditProblem {
     | 'content_mismatch'
     | 'chain_break'
     | 'bad_signature'
+    | 'unknown_writer'
     | 'seq_mismatch'
     | 'stray_record'
     | 'transitions_count';
@@ -155,6 +157,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
           detail: `signature of ${rec.writer} does not verify`,
         });
       }
+      const notWriter = writerProblem(d.step.before.identities, rec);
+      if (notWriter !== null) report({ seq: msg.seq, kind: 'unknown_writer', detail: notWriter });
       if (msg.seq % 1000 === 0) t.onProgress?.(msg.seq, walLast);
     }
   } finally {

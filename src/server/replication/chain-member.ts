@@ -53,6 +53,7 @@ import {
   subjectToken,
   transitionRecords,
   verifyDrSignature,
+  writerProblem,
   type DecisionRecord,
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
@@ -78,7 +79,8 @@ export type StrayKind =
   | 'wrong_subject'
   | 'repeated_index'
   | 'chain_gap'
-  | 'unmatched';
+  | 'unmatched'
+  | 'unknown_writer';
 
 /** What a member needs. */
 export interface ChainMemberDeps {
@@ -128,6 +130,8 @@ interface Tail {
 /** A stored record this member has not decided yet: enough to compare it when it does. */
 interface Ahead {
   readonly hash: string;
+  /** The key that signed it: checked against the registry at its entry once decided. */
+  readonly writer: string;
   readonly walSeq: number;
   /** Its DECISIONS seq. */
   readonly seq: number;
@@ -192,6 +196,8 @@ export class ChainMember {
   /** Signed bytes of waiting records, signed ahead in batches (a record's bytes never change). */
   private readonly signed = new WeakMap<Decided, Uint8Array>();
   private turns = 0;
+  /** The WAL seq of the first record this member's key could not sign (logged once). */
+  private keyRefusedAt = 0;
   /** Chains with a publishing loop running. */
   private readonly publishing = new Set<string>();
   private readonly running = new Set<Promise<void>>();
@@ -332,9 +338,17 @@ export class ChainMember {
           ));
           return;
         }
-        this.noteTransitions(d);
-        this.confirmed(d, seen.seq, false);
-        return;
+        const notWriter = writerProblem(d.step.before.identities, seen);
+        if (notWriter !== null) {
+          // Read ahead under the registry of the time, refused under the one at its entry: set
+          // aside, and the chain's genuine record is still to come (or to publish).
+          this.stray('unknown_writer', `DECISIONS seq ${seen.seq}: ${notWriter}`);
+          this.readTails.set(chain, { index: index - 1, seq: seen.seq });
+        } else {
+          this.noteTransitions(d);
+          this.confirmed(d, seen.seq, false);
+          return;
+        }
       }
       const q = this.pending.get(chain);
       if (q === undefined) this.pending.set(chain, [d]);
@@ -526,9 +540,19 @@ export class ChainMember {
       this.stray('chain_gap', `DECISIONS seq ${m.seq}: ${chain} index ${i} after ${tail.index}`);
       return;
     }
-    this.readTails.set(chain, { index: i, seq: m.seq });
     const q = this.pending.get(chain);
     const head = q?.[0];
+    // Signed by a key that is not a writer at the record's entry (the registry there, when this
+    // member decided it; the latest one it has folded, when the record is ahead of it).
+    const registry = head !== undefined && head.content.chain_index === i
+      ? head.step.before.identities
+      : this.deps.replica.deployment.identities;
+    const notWriter = writerProblem(registry, rec);
+    if (notWriter !== null) {
+      this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${notWriter}`);
+      return;
+    }
+    this.readTails.set(chain, { index: i, seq: m.seq });
     if (head !== undefined && head.content.chain_index < i) {
       // Unreachable while records are read in order; said loudly rather than waited on forever.
       this.deps.log('error', 'a record was read past one still waiting in its chain', {
@@ -558,7 +582,7 @@ export class ChainMember {
       }
       if (!m2.has(i)) this.aheadCount += 1;
       const hash = drHash(this.deps.replica.hasher, contentOf(rec));
-      m2.set(i, { hash, walSeq: walSeq as number, seq: m.seq });
+      m2.set(i, { hash, writer: rec.writer, walSeq: walSeq as number, seq: m.seq });
     }
     // Otherwise it is below where this member started (a snapshot) or already confirmed.
   }
@@ -689,6 +713,19 @@ export class ChainMember {
           chain, tail: tail.index, next: index,
         });
         this.tails.delete(chain);
+        return;
+      }
+      // This member's key must be a writer in the registry the record's entry was decided on
+      // (a Writer_Rotate may have removed it): otherwise every reader would refuse the record.
+      const me = { writer: this.deps.signer.signer };
+      const notWriter = writerProblem(d.step.before.identities, me);
+      if (notWriter !== null) {
+        if (this.keyRefusedAt !== d.msg.seq) {
+          this.keyRefusedAt = d.msg.seq;
+          this.deps.log('error', 'this member\'s key is not a writer here; not publishing', {
+            code: 'writer_not_registered', chain, wal_seq: d.msg.seq, detail: notWriter,
+          });
+        }
         return;
       }
       const bytes = await this.signedBytes(q);

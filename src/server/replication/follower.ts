@@ -5,7 +5,7 @@
  * computation can no longer be trusted; it stays at, and serves, the last state it agreed with.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { decodeDr, verifyDrSignature } from '../../protocol/decision-record.js';
+import { decodeDr, verifyDrSignature, writerProblem } from '../../protocol/decision-record.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { Replica, ReplayMismatchError, type Decided } from './replica.js';
@@ -48,6 +48,16 @@ export class Follower {
               'dr_signature_invalid',
               `decision record ${rec.seq} has a signature that does not verify for ` +
               `${stored.writer}`,
+              false,
+            );
+          }
+          // Signed by a key that was not a writer there: not a record of this deployment.
+          const notWriter = writerProblem(d.step.before.identities, stored);
+          if (notWriter !== null) {
+            r.restore(agreed);
+            throw new SwooshError(
+              'unknown_writer',
+              `decision record ${rec.seq}: ${notWriter}`,
               false,
             );
           }

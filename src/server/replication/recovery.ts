@@ -25,6 +25,7 @@ import {
   type DecisionRecord,
   transitionRecords,
   verifyDrSignature,
+  writerProblem,
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
 import { walEntryHash } from '../../protocol/envelope.js';
@@ -299,6 +300,11 @@ export async function recover(deps: RecoveryDeps): Promise<Recovered> {
               `decision record ${r.seq} has a signature that does not verify for ${stored.writer}`,
               false,
             );
+          }
+          const notWriter = writerProblem(decided.step.before.identities, stored);
+          if (notWriter !== null) {
+            const msg = `decision record ${r.seq}: ${notWriter}`;
+            throw new SwooshError('unknown_writer', msg, false);
           }
           for (const tr of transitionRecords(
             decided.content,

@@ -49,6 +49,7 @@ import type { NodeSigner } from '../../crypto/node-sign.js';
 import {
   subjectToken,
   transitionRecords,
+  writerProblem,
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
 import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
@@ -71,6 +72,18 @@ export class FencedError extends Error {
   constructor(readonly seq: number, detail: string) {
     super(`fenced at WAL seq ${seq}: ${detail}; another writer holds the log`);
     this.name = 'FencedError';
+  }
+}
+
+/**
+ * This writer's key is not a writer in the registry the next entry is decided on (never
+ * registered, or removed by a Writer_Rotate): it stores what it decided before and stops.
+ */
+export class WriterNotRegisteredError extends Error {
+  readonly code = 'writer_not_registered' satisfies OperatingErrorCode;
+  constructor(readonly seq: number, detail: string) {
+    super(`WAL seq ${seq}: ${detail}`);
+    this.name = 'WriterNotRegisteredError';
   }
 }
 
@@ -289,15 +302,25 @@ export class Writer {
       prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)),
     );
     const decided: Decided[] = [];
-    batch.forEach((m, i) => {
+    let refused: string | null = null;
+    for (const [i, m] of batch.entries()) {
       const p = prepared[i];
       if (p === undefined) throw new Error('writer: batch and preparation out of step');
+      // Records are only valid from a key the registry holds as a writer at their entry.
+      refused = writerProblem(r.deployment.identities, { writer: this.deps.signer.signer });
+      if (refused !== null) break;
       decided.push(r.decideNext(m, { ...p, verdicts: verdicts[i] ?? [] }));
-    });
+    }
+    if (refused !== null && decided.length === 0) {
+      await this.flush();
+      throw new WriterNotRegisteredError(r.lastSeq + 1, refused);
+    }
     const after = r.position();
     const signed = await this.sign(decided);
     await this.flush();
-    const done = this.store(signed, acks, after).then(
+    // Acknowledge only what was decided; the rest is the next writer's.
+    const decidedAcks = refused === null ? acks : acks.filter((a) => a.seq <= r.lastSeq);
+    const done = this.store(signed, decidedAcks, after).then(
       () => null,
       (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
     );

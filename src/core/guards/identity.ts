@@ -1,0 +1,42 @@
+/**
+ * Identity safety (Identity_Grant, Identity_Revoke): the writer role is Writer_Rotate's alone,
+ * an admin cannot hand itself the powers that need a second person (admin, feeder), and the
+ * registry never loses its last admin (nothing could change it again).
+ */
+import { deny, pass, type GuardFn } from './contract.js';
+import { WRITER_ROLE } from '../domain/writers.js';
+import { str } from '../encoding/json.js';
+
+/** Roles an admin may not grant to its own key. */
+const SECOND_PERSON_ROLES = ['admin', 'feeder'];
+
+/** Passes when the grant or revocation keeps the registry safe. */
+export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
+  const who = str(proposal.inputs, 'identity');
+  const roles = proposal.inputs['roles'] as readonly string[];
+  if (roles.includes(WRITER_ROLE)) {
+    return deny(
+      'reserved_role',
+      `the ${WRITER_ROLE} role changes only by Writer_Rotate (it decides which keys may sign ` +
+      'decision records)',
+    );
+  }
+  if (spec.name === 'Identity_Grant') {
+    const own = roles.filter((r) => SECOND_PERSON_ROLES.includes(r));
+    if (who === proposal.signer && own.length > 0) {
+      return deny(
+        'self_grant',
+        `an admin cannot grant ${own.join(', ')} to its own key; another admin must sign`,
+      );
+    }
+    return pass(`grants ${roles.join(', ')} to ${who}`);
+  }
+  if (roles.includes('admin')) {
+    const admins = Object.keys(state.identities)
+      .filter((k) => state.identities[k]?.roles.includes('admin') === true);
+    if (admins.length === 1 && admins[0] === who) {
+      return deny('last_admin', `${who} is the last admin; grant admin to another key first`);
+    }
+  }
+  return pass(`revokes ${roles.join(', ')} from ${who}`);
+};
