@@ -9,6 +9,7 @@ import { registerChaos } from './commands/chaos.js';
 import { registerDev } from './commands/dev.js';
 import { registerFeeder } from './commands/feeder.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerNatsConfig } from './commands/nats-config.js';
 import { registerProject } from './commands/project.js';
 import { registerPropose } from './commands/propose.js';
 import { registerState } from './commands/state.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerDev(program);
   registerServe(program);
   registerKeygen(program);
+  registerNatsConfig(program);
   registerPropose(program);
   registerProject(program);
   registerState(program);

@@ -94,6 +94,13 @@ export {
   NatsClient,
 } from './nats.js';
 export { type SaveIdentityOptions, loadIdentity, saveIdentity } from './keyfile.js';
+export {
+  type NatsAuth,
+  NATS_AUTH_SETTINGS,
+  natsAuthEnv,
+  natsAuthOf,
+  redactNatsUrl,
+} from '../protocol/nats-auth.js';
 export type { DecisionRecord } from '../protocol/decision-record.js';
 export type { GuardOutcome, Outcome } from '../core/index.js';
 export type { JsonObject } from '../core/index.js';

@@ -12,6 +12,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import type { ConnectionOptions } from '@nats-io/nats-core';
 import { SwooshError } from '../../protocol/errors.js';
 import { compareVersions } from '../../server/process/apply-streams.js';
 
@@ -29,6 +30,12 @@ export interface StartNatsServerOptions {
   readonly startTimeoutMs?: number;
   /** How long stop() waits after SIGTERM before SIGKILL; default 5 s. */
   readonly stopTimeoutMs?: number;
+  /**
+   * Config text appended as it is (an `authorization` block, a `tls` block). With it, the
+   * readiness probe connects with `probeOptions` (credentials and TLS for that config).
+   */
+  readonly extraConfig?: string;
+  readonly probeOptions?: Partial<ConnectionOptions>;
 }
 
 /** A running (or stopped, restartable) local nats-server. */
@@ -322,8 +329,12 @@ async function logTail(logFile: string, offset: number): Promise<string> {
  * Connect, check it is our server (by name), ask JetStream for the account info, close.
  * Throws while the server is not ready.
  */
-async function probeJetStream(url: string, serverName: string): Promise<void> {
-  const nc = await connect({ servers: url, reconnect: false, timeout: 1_000 });
+async function probeJetStream(
+  url: string,
+  serverName: string,
+  extra: Partial<ConnectionOptions> = {},
+): Promise<void> {
+  const nc = await connect({ ...extra, servers: url, reconnect: false, timeout: 1_000 });
   try {
     const name = nc.info?.server_name;
     if (name !== serverName) throw new Error(`${url} is answered by server ${name}, not ours`);
@@ -355,13 +366,14 @@ async function waitReady(
   serverName: string,
   running: Running,
   timeoutMs: number,
+  probe?: Partial<ConnectionOptions>,
 ): Promise<ReadyOutcome> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown = null;
   while (Date.now() < deadline) {
     if (running.hasExited) return { kind: 'exited' };
     try {
-      await probeJetStream(url, serverName);
+      await probeJetStream(url, serverName, probe);
       return running.hasExited ? { kind: 'exited' } : { kind: 'ready' };
     } catch (err) {
       // Not listening yet, or JetStream still recovering its store: poll again.
@@ -397,6 +409,9 @@ export interface ServerSettings {
   readonly stopTimeoutMs: number;
   /** A cluster node's route settings; absent for a single server. */
   readonly cluster?: ClusterBlock;
+  /** Appended config text and the probe's connection options (StartNatsServerOptions). */
+  readonly extraConfig?: string;
+  readonly probeOptions?: Partial<ConnectionOptions>;
 }
 
 /**
@@ -456,7 +471,9 @@ export class LocalNatsServer implements EmbeddedNats {
     for (let attempt = 1; ; attempt++) {
       this.#port = port ?? (await pickFreePort());
       const r = await this.#launch();
-      const outcome = await waitReady(this.url, this.#s.serverName, r, this.#s.startTimeoutMs);
+      const outcome = await waitReady(
+        this.url, this.#s.serverName, r, this.#s.startTimeoutMs, this.#s.probeOptions,
+      );
       if (outcome.kind === 'ready') return;
       await signalAndWait(r, 'SIGKILL', this.#s.stopTimeoutMs);
       this.#running = null;
@@ -474,7 +491,7 @@ export class LocalNatsServer implements EmbeddedNats {
       serverName: this.#s.serverName,
       ...(this.#s.cluster !== undefined ? { cluster: this.#s.cluster } : {}),
     });
-    await writeFile(confPath, conf);
+    await writeFile(confPath, conf + (this.#s.extraConfig ?? ''));
     this.#running = await spawnServer(this.#s.bin, confPath, this.#s.logFile);
     return this.#running;
   }
@@ -511,6 +528,8 @@ export async function startNatsServer(opts: StartNatsServerOptions): Promise<Emb
     syncAlways: (opts.syncAlways ?? false) && supportsSyncInterval(version),
     startTimeoutMs: opts.startTimeoutMs ?? startTimeoutMsDefault,
     stopTimeoutMs: opts.stopTimeoutMs ?? stopTimeoutMsDefault,
+    ...(opts.extraConfig !== undefined ? { extraConfig: opts.extraConfig } : {}),
+    ...(opts.probeOptions !== undefined ? { probeOptions: opts.probeOptions } : {}),
   });
   await server.start(opts.port !== undefined && opts.port !== 0 ? opts.port : null);
   return server;
