@@ -2,7 +2,7 @@
  * Option helpers for the CLI: every flag can also come from an environment variable, and
  * numbers are validated with a message naming the flag.
  */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   NATS_AUTH_SETTINGS,
   natsAuthEnv,
@@ -60,7 +60,7 @@ function attrOf(flag: string): string {
 export function withNatsAuthOptions(cmd: Command): Command {
   for (const s of NATS_AUTH_SETTINGS) {
     if (s.flag === null) continue;
-    cmd.option(s.flag, `NATS: ${s.doc} [env ${s.env}]`);
+    cmd.addOption(new Option(s.flag, `NATS: ${s.doc}`).env(s.env));
   }
   return cmd;
 }

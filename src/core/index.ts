@@ -211,6 +211,6 @@ export {
   parseIsoUtcMs,
 } from './model/hlc.js';
 export type { Hlc } from './model/hlc.js';
-export { FACT_KINDS } from './model/state.js';
+export { FACT_KINDS, rolesIn } from './model/state.js';
 export type { PolicyRules } from './model/state.js';
 export { WRITER_ROLE, writerAllowed, writerKeys } from './domain/writers.js';

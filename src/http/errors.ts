@@ -12,6 +12,30 @@ export const HTTP_ERRORS = {
     http: 400, status: 'rejected',
     meaning: 'The POST /transition body is not a valid signed proposal; nothing was published.',
   },
+  bad_signature: {
+    http: 403, status: 'rejected',
+    meaning: 'The gateway checked the signature before writing: it does not verify for the ' +
+      'signer. Nothing was published.',
+  },
+  unknown_signer: {
+    http: 403, status: 'rejected',
+    meaning: 'The signer is not in the registry (as this instance last saw it). Nothing was ' +
+      'published.',
+  },
+  unauthorized_role: {
+    http: 403, status: 'rejected',
+    meaning: 'The signer holds none of the roles the transition allows (in that project). ' +
+      'Nothing was published.',
+  },
+  unsupported_media_type: {
+    http: 415, status: 'rejected',
+    meaning: 'A POST body must be sent as Content-Type: application/json. Nothing was published.',
+  },
+  rate_limited: {
+    http: 429, status: 'rejected',
+    meaning: 'Too many proposals from this client or signer; retry after `retry_after_s` ' +
+      '(also the Retry-After header). Nothing was published.',
+  },
   body_too_large: {
     http: 413, status: 'rejected',
     meaning: 'The request body is larger than the configured limit; nothing was published.',
@@ -23,6 +47,10 @@ export const HTTP_ERRORS = {
   invalid_parameter: {
     http: 400, status: 'rejected',
     meaning: 'A path or query parameter is malformed, out of range or unknown.',
+  },
+  unauthorized: {
+    http: 401, status: null,
+    meaning: 'A read route needs Authorization: Bearer with the read or admin token.',
   },
   not_found: { http: 404, status: null, meaning: 'No such decision record (or route).' },
   decision_timeout: {
@@ -95,5 +123,7 @@ export function invalidParameter(path: string, message: string): HttpError {
 
 /** Send an error answer. */
 export function sendError(reply: FastifyReply, err: HttpError): FastifyReply {
+  const wait = err.extra['retry_after_s'];
+  if (typeof wait === 'number') void reply.header('retry-after', String(wait));
   return reply.code(err.http).type('application/json; charset=utf-8').send(err.body());
 }

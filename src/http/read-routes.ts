@@ -39,16 +39,24 @@ export function parseProjection(raw: unknown): ProjectionSection[] {
   return out;
 }
 
-/** The sections asked for; `idem` is summarized as `{count, base, head}`, never dumped. */
+/**
+ * The sections asked for; `idem` is summarized as `{count, base, head}`, never dumped, and
+ * `identities` (who holds which role: a map of the deployment's keys) as `{count, hash}`
+ * unless `showIdentities` (a request with the admin token).
+ */
 export function project(
   state: State,
   names: readonly ProjectionSection[],
+  identitiesHash: string,
+  showIdentities = false,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of names) {
     if (name === 'idem') {
       const { count, base, head } = state.idem;
       out[name] = { count, base, head };
+    } else if (name === 'identities' && !showIdentities) {
+      out[name] = { count: Object.keys(state.identities).length, hash: identitiesHash };
     } else {
       out[name] = state[name];
     }
@@ -67,6 +75,7 @@ export function stateBody(
   projectId: string,
   state: State | null,
   projectionRaw: unknown,
+  showIdentities = false,
 ): Record<string, unknown> {
   const names = parseProjection(projectionRaw);
   if (st.role === 'starting') {
@@ -84,7 +93,7 @@ export function stateBody(
     hlc_last: state.clock.hlc_last,
     wal_seq: st.wal_seq,
     region_hashes: hs.sections,
-    projection: project(state, names),
+    projection: project(state, names, hs.identities, showIdentities),
   };
 }
 

@@ -30,6 +30,7 @@ import Fastify, {
   type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest,
 } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { timingSafeEqual } from 'node:crypto';
 import type { Instance } from '../server/process/instance.js';
 import { decisionById, listDecisions, parseListQuery } from './decisions.js';
 import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
@@ -43,7 +44,14 @@ import {
   stateBody,
   type ProjectRow,
 } from './read-routes.js';
-import { handleTransition, type TransitionPath } from './transition.js';
+import {
+  handleTransition,
+  verifyAdmitted,
+  type AdmittedProposal,
+  type TransitionPath,
+} from './transition.js';
+import { createNodeVerifier } from '../crypto/verify.js';
+import { RateLimiter, type Rate } from './rate-limit.js';
 import { DecisionWaiter } from './waiter.js';
 
 /** What the gateway uses of an instance (an `Instance` satisfies it). */
@@ -62,7 +70,37 @@ export interface HttpServerOptions {
   readonly bodyLimitBytes?: number;
   /** How long POST /transition waits for the decision record (default 5 s). */
   readonly decisionTimeoutMs?: number;
+  /** Proposals per client address and per signer (token buckets; 0 per second: no limit). */
+  readonly rateLimits?: { readonly client?: Rate; readonly signer?: Rate };
+  /** The limiters' clock (tests); default Date.now. */
+  readonly now?: () => number;
+  /**
+   * Bearer tokens. With either set, every GET but /health and /openapi.json needs
+   * `Authorization: Bearer <read or admin token>` (401 otherwise); the registry's identities
+   * in GET /state and /deployment are shown only to the admin token (a `{count, hash}`
+   * summary otherwise). POST routes are authenticated by the proposals' signatures.
+   */
+  readonly readToken?: string;
+  readonly adminToken?: string;
 }
+
+/** Constant-time equality of a presented token with a configured one. */
+function tokenIs(presented: string | null, expected: string | undefined): boolean {
+  if (presented === null || expected === undefined) return false;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The bearer token of a request, or null. */
+function bearerOf(req: FastifyRequest): string | null {
+  const h = req.headers.authorization;
+  const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+  return m?.[1] ?? null;
+}
+
+/** Reads that stay open with tokens configured: liveness and the API description. */
+const OPEN_READS = new Set(['/health', '/openapi.json']);
 
 /** Defaults, each with why. */
 export const HTTP_DEFAULTS = {
@@ -73,6 +111,15 @@ export const HTTP_DEFAULTS = {
    * A writer failover (lease TTL 5 s) may exceed it: the 504 names the WAL seq to read later.
    */
   decisionTimeoutMs: 5000,
+  /**
+   * Proposals per second (and burst) per client address and per signer. Far above one
+   * producer's honest rate (a council step every few seconds; the bench drives 300/s), low
+   * enough that one key or client cannot fill the WAL unnoticed.
+   */
+  rateClient: { perSecond: 1000, burst: 2000 },
+  rateSigner: { perSecond: 500, burst: 1000 },
+  /** Time to receive a whole request; a proposal is a few KiB, so 10 s is generous. */
+  requestTimeoutMs: 10_000,
   /** /health must answer even when the lease bucket does not: the leader is then unknown. */
   leaderLookupMs: 1000,
 } as const;
@@ -111,10 +158,15 @@ async function leaderOf(instance: GatewayInstance, log: Logger): Promise<string 
   }
 }
 
-/** Body parsing: any content type is read as JSON text; failures are `invalid_proposal`. */
+/**
+ * Body parsing: only `application/json` (any parameters, e.g. a charset) is parsed; any other
+ * type is `unsupported_media_type` (415), so a browser page cannot POST a proposal as
+ * `text/plain` without a CORS preflight. Parse failures are `invalid_proposal`.
+ */
 function installParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, text, done) => {
+  const json = /^application\/json(\s*;.*)?$/i;
+  app.addContentTypeParser(json, { parseAs: 'string' }, (_req, text, done) => {
     if (text === '') {
       done(null, undefined);
       return;
@@ -140,6 +192,12 @@ function installParser(app: FastifyInstance): void {
 function installErrors(app: FastifyInstance, log: Logger, bodyLimit: number): void {
   app.setErrorHandler((err: Error & { code?: string; statusCode?: number }, req, reply) => {
     if (err instanceof HttpError) return sendError(reply, err);
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      const type = String(req.headers['content-type'] ?? 'none');
+      return sendError(reply, new HttpError('unsupported_media_type',
+        `content-type: ${type.slice(0, 100)} is not accepted; send the body as ` +
+        'application/json; nothing was published'));
+    }
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
       return sendError(reply, new HttpError('body_too_large',
         `body: larger than the limit of ${bodyLimit} bytes`));
@@ -167,6 +225,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const app = Fastify({
     loggerInstance,
     bodyLimit,
+    // A client has this long to send its whole request (no slow-loris connections held open).
+    requestTimeout: HTTP_DEFAULTS.requestTimeoutMs,
     frameworkErrors: (err, _req, reply) => {
       void sendError(reply, invalidParameter('url', err.message));
     },
@@ -184,27 +244,64 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       ? { state_hash: '', hlc_last: null }
       : { state_hash: core.hashes(s).head, hlc_last: s.clock.hlc_last };
   };
-  const deps = { core, waiter, headOf, timeoutMs };
+  const verifier = createNodeVerifier();
+  const verify = (p: AdmittedProposal): void => {
+    const d = instance.currentDeployment();
+    if (d === null) throw new HttpError('not_ready', 'deployment: not recovered yet');
+    verifyAdmitted(core, verifier, d.identities, p);
+  };
+  const now = opts.now ?? Date.now;
+  const byClient = new RateLimiter(opts.rateLimits?.client ?? HTTP_DEFAULTS.rateClient, now);
+  const bySigner = new RateLimiter(opts.rateLimits?.signer ?? HTTP_DEFAULTS.rateSigner, now);
+  const limited = (who: string, wait: number): HttpError => new HttpError('rate_limited',
+    `${who}: too many proposals; retry in ${wait} s; nothing was published`,
+    { retry_after_s: wait });
   const post = (path: (req: FastifyRequest) => TransitionPath): Handler =>
     guarded(log, async (req, reply) => {
-      const a = await handleTransition(deps, req.body, path(req));
+      const verifyLimited = (p: AdmittedProposal): void => {
+        const wait = bySigner.take(String(p.signed['signer']));
+        if (wait > 0) throw limited('signer', wait);
+        verify(p);
+      };
+      const a = await handleTransition({ ...deps, verify: verifyLimited }, req.body, path(req));
       return reply.code(a.http).send(a.body);
     });
+  const isAdmin = (req: FastifyRequest): boolean => tokenIs(bearerOf(req), opts.adminToken);
+  const tokens = opts.readToken !== undefined || opts.adminToken !== undefined;
+  app.addHook('onRequest', async (req, reply) => {
+    if (!tokens || req.method !== 'GET' || OPEN_READS.has(req.url.split('?')[0] ?? '')) {
+      return undefined;
+    }
+    const t = bearerOf(req);
+    if (tokenIs(t, opts.readToken) || tokenIs(t, opts.adminToken)) return undefined;
+    void reply.header('www-authenticate', 'Bearer realm="swoosh"');
+    return sendError(reply, new HttpError('unauthorized', t === null
+      ? 'authorization: this route needs Authorization: Bearer <read token>'
+      : 'authorization: the bearer token is not a read or admin token of this gateway'));
+  });
+  // Per client, before the body is parsed: a flood costs one map lookup per request.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    const wait = byClient.take(req.ip);
+    if (wait > 0) return sendError(reply, limited('client', wait));
+    return undefined;
+  });
+  const deps = { core, waiter, headOf, timeoutMs, verify };
   app.post('/transition', post(() => ({ kind: 'v1' })));
   app.post('/control/transition', post(() => ({ kind: 'control' })));
   app.post('/projects/:project/transition', post((req) => ({
     kind: 'project', project: projectParam((req.params as { project: string }).project),
   })));
-  const stateOf = (id: string, projection: unknown): Record<string, unknown> =>
-    stateBody(core, instance.status(), id, instance.currentState(id), projection);
+  const stateOf = (req: FastifyRequest, id: string, projection: unknown): Record<string, unknown> =>
+    stateBody(core, instance.status(), id, instance.currentState(id), projection, isAdmin(req));
   app.get('/state', guarded(log, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const id = q['project'] === undefined ? DEFAULT_PROJECT : projectParam(q['project']);
-    return reply.send(stateOf(id, q['projection']));
+    return reply.send(stateOf(req, id, q['projection']));
   }));
   app.get('/projects/:project/state', guarded(log, async (req, reply) => {
     const id = projectParam((req.params as { project: string }).project);
-    return reply.send(stateOf(id, (req.query as Record<string, unknown>)['projection']));
+    return reply.send(stateOf(req, id, (req.query as Record<string, unknown>)['projection']));
   }));
   app.get('/projects', guarded(log, async (req, reply) => {
     const writer = await leaderOf(instance, log);
@@ -241,7 +338,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         name: writer, buckets: Array.from({ length: instance.buckets() }, (_, i) => i),
         lag: writer === st.name ? st.wal_lag : null,
       }],
-      projection: project(d, names),
+      projection: project(d, names, hs.identities, isAdmin(req)),
     });
   }));
   app.get('/health', guarded(log, async (_req, reply) => {

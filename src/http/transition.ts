@@ -7,7 +7,10 @@
 import type { PubAck } from '@nats-io/jetstream';
 import {
   type Core,
+  type State,
+  DEFAULT_PROJECT,
   SIGNATURE_RE,
+  rolesIn,
   assertNever,
   isControlTransition,
   isJsonObject,
@@ -16,6 +19,8 @@ import {
 import type { DecisionRecord } from '../protocol/decision-record.js';
 import { envelopeOfSigned, publishProposal, type ProposalRoute } from '../protocol/publish.js';
 import { HttpError, invalidProposal } from './errors.js';
+import { DOMAIN } from '../crypto/domains.js';
+import type { SignatureVerifier } from '../crypto/verify.js';
 import type { DecisionWaiter } from './waiter.js';
 
 /**
@@ -27,6 +32,8 @@ export interface AdmittedProposal {
   readonly transition: string;
   /** Where it is published: the body's project, the v1 subject, or the control subject. */
   readonly route: ProposalRoute;
+  /** JCS of the body without its signature: what the signature covers. */
+  readonly canonical: string;
 }
 
 /** Which path the body came in on (contract v2 §4). */
@@ -64,7 +71,44 @@ export function admitProposal(
   if (problem !== null) throw invalidProposal(problem.code, problem.path, problem.message);
   const transition = unsigned['transition'] as string;
   const route = routeOf(core, transition, unsigned['project'], path);
-  return { signed: { ...unsigned, signature }, transition, route };
+  return { signed: { ...unsigned, signature }, transition, route, canonical: canonical.text };
+}
+
+/**
+ * The gateway writes nothing it can tell the writer would refuse for its signer: the
+ * signature must verify (the verifier every replica uses) and the signer must hold a role the
+ * transition allows, in the registry as this instance last folded it (`identities`). The
+ * writer decides again from the log, so a registry change this instance has not seen yet
+ * only delays a new identity's first proposal; it never lets a refused one in.
+ */
+export function verifyAdmitted(
+  core: Core,
+  verifier: SignatureVerifier,
+  identities: State['identities'],
+  p: AdmittedProposal,
+): void {
+  const signer = String(p.signed['signer']);
+  const msg = new TextEncoder().encode(`${DOMAIN.proposal}\n${p.canonical}`);
+  if (!verifier.verify(signer, msg, p.signed.signature)) {
+    throw new HttpError('bad_signature',
+      `signature: does not verify for ${signer} over the body's canonical form; nothing was ` +
+      'published', { path: 'signature' });
+  }
+  const identity = identities[signer];
+  if (identity === undefined) {
+    throw new HttpError('unknown_signer',
+      `signer: ${signer} is not in the registry; an admin grants it roles (Identity_Grant); ` +
+      'nothing was published', { path: 'signer' });
+  }
+  const spec = core.chart.transitions.find((t) => t.name === p.transition);
+  const project = p.route.kind === 'project' ? p.route.project ?? DEFAULT_PROJECT : undefined;
+  const roles = rolesIn(identity, project);
+  if (spec !== undefined && !spec.roles.some((r) => roles.includes(r))) {
+    throw new HttpError('unauthorized_role',
+      `signer: ${p.transition} needs one of [${spec.roles.join(', ')}]; ${signer} has ` +
+      `[${roles.join(', ')}]${project === undefined ? '' : ` in project ${project}`}; nothing ` +
+      'was published', { path: 'signer' });
+  }
 }
 
 /**
@@ -126,6 +170,8 @@ export interface Answer {
 /** What answering needs from the gateway. */
 export interface TransitionDeps {
   readonly core: Core;
+  /** Check a body's signer before it is written (verifyAdmitted over the current registry). */
+  readonly verify: (p: AdmittedProposal) => void;
   readonly waiter: DecisionWaiter;
   /** The chain's HEAD and last HLC now (a project id or `_deployment`), for rejections. */
   readonly headOf: (chain: string) => { state_hash: string; hlc_last: string | null };
@@ -151,6 +197,7 @@ export async function handleTransition(
   path: TransitionPath = { kind: 'v1' },
 ): Promise<Answer> {
   const p = admitProposal(deps.core, body, path);
+  deps.verify(p);
   const ack = await publish(deps, p);
   const rec = await deps.waiter.wait(ack.seq, deps.timeoutMs, ack.duplicate);
   if (rec === null) throw timeout(ack.seq, deps.timeoutMs);

@@ -61,13 +61,20 @@ export interface SigCheck {
   readonly signatureHex: string;
 }
 
+/**
+ * Votes verified per entry at most: Council_QuorumCert's `votes.maxItems` (a test keeps the
+ * two equal). An entry with more is refused by the schema stage before any guard reads a
+ * verdict, so the checks past this many are never run (their verdict is false).
+ */
+export const VOTES_VERIFIED_MAX = 256;
+
 /** The checks of a council vote list, in input order. */
 function voteChecks(parsed: unknown): (SigCheck | null)[] {
   const inputs = (parsed as { inputs?: { votes?: unknown } }).inputs;
   const votes = inputs?.votes;
   if (!Array.isArray(votes)) return [];
-  return votes.map((v: unknown) => {
-    if (typeof v !== 'object' || v === null) return null;
+  return votes.map((v: unknown, i) => {
+    if (i >= VOTES_VERIFIED_MAX || typeof v !== 'object' || v === null) return null;
     const { signature, ...unsigned } = v as Record<string, unknown>;
     const voter = unsigned['voter'];
     if (typeof signature !== 'string' || typeof voter !== 'string') return null;
@@ -150,12 +157,20 @@ export function completeEntry(p: PreparedEntry, verdicts: readonly boolean[]): W
   return { ...p.base, sig: sig as SigVerdict, embedded: embedded as SigVerdict[] };
 }
 
-/** Verdicts of the checks with `verifier`, in this thread. */
+/**
+ * Verdicts of the checks with `verifier`, in this thread. The envelope first: when it does not
+ * verify, no embedded vote is verified (all false), since the core refuses the entry with
+ * `bad_signature` before anything reads a vote's verdict. So an unsigned message full of votes
+ * costs one verification, not one per vote.
+ */
 export function verdictsOf(
   checks: readonly (SigCheck | null)[],
   verifier: SignatureVerifier,
 ): boolean[] {
-  return checks.map((c) => c !== null && verifier.verify(c.signer, c.message, c.signatureHex));
+  const one = (c: SigCheck | null | undefined): boolean =>
+    c !== null && c !== undefined && verifier.verify(c.signer, c.message, c.signatureHex);
+  const envelope = one(checks[0]);
+  return checks.map((c, i) => (i === 0 ? envelope : envelope && one(c)));
 }
 
 /**

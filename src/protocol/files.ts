@@ -84,6 +84,23 @@ export function refuseShared(path: string): void {
 }
 
 /**
+ * A secret from a file (a password, a token, a seed): owner-only (refuseShared), trimmed,
+ * non-empty. `what` names it in errors (invalid_config), which never include its content.
+ */
+export function readSecretFile(path: string, what: string): string {
+  refuseShared(path);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new SwooshError('invalid_config', `${what} ${path}: cannot read it (${
+      (err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+  }
+  if (text === '') throw new SwooshError('invalid_config', `${what} ${path} is empty`);
+  return text;
+}
+
+/**
  * Read a key file and check that its signer matches its seed. Refused (invalid_key_file) when
  * the group or others may read it.
  */

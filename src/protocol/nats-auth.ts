@@ -13,14 +13,13 @@
  * - Secret files (creds, nkey seed, password, token, client key) must be readable by their
  *   owner only, like the writer key.
  */
-import { readFileSync } from 'node:fs';
 import {
   credsAuthenticator,
   nkeyAuthenticator,
   type ConnectionOptions,
 } from '@nats-io/nats-core';
 import { SwooshError } from './errors.js';
-import { refuseShared } from './files.js';
+import { readSecretFile, refuseShared } from './files.js';
 
 /** How to authenticate and secure a NATS connection (all optional: anonymous, plain). */
 export interface NatsAuth {
@@ -88,20 +87,6 @@ export function natsAuthEnv(env: NodeJS.ProcessEnv = process.env): NatsAuthValue
   return out;
 }
 
-/** A secret read from a file: owner-only, trimmed, non-empty. */
-function secretFrom(path: string, what: string): string {
-  refuseShared(path);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new SwooshError('invalid_config', `${what} ${path}: cannot read it (${
-      (err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
-  }
-  if (text === '') throw new SwooshError('invalid_config', `${what} ${path} is empty`);
-  return text;
-}
-
 /** The settings from raw values: files named for password and token are read here. */
 export function natsAuthOf(v: NatsAuthValues): NatsAuth {
   const str = (k: NatsAuthSetting['key']): string | undefined => {
@@ -113,7 +98,7 @@ export function natsAuthOf(v: NatsAuthValues): NatsAuth {
     if (value !== undefined && file !== undefined) {
       throw new SwooshError('invalid_config', `${what}: give the value or its file, not both`);
     }
-    return file !== undefined ? secretFrom(file, `${what} file`) : value;
+    return file !== undefined ? readSecretFile(file, `${what} file`) : value;
   };
   const password = pick(str('password'), str('passwordFile'), 'NATS password');
   const token = pick(str('token'), str('tokenFile'), 'NATS token');
@@ -188,10 +173,10 @@ export function natsConnectOptions(urls: readonly string[], auth: NatsAuth = {})
   };
   if (auth.credsFile !== undefined) {
     out.authenticator = credsAuthenticator(new TextEncoder().encode(
-      secretFrom(auth.credsFile, 'NATS creds file')));
+      readSecretFile(auth.credsFile, 'NATS creds file')));
   } else if (auth.nkeyFile !== undefined) {
     out.authenticator = nkeyAuthenticator(new TextEncoder().encode(
-      secretFrom(auth.nkeyFile, 'NATS nkey seed file')));
+      readSecretFile(auth.nkeyFile, 'NATS nkey seed file')));
   } else if (auth.token !== undefined) {
     out.token = auth.token;
   } else if (auth.user !== undefined || auth.password !== undefined) {

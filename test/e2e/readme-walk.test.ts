@@ -97,7 +97,8 @@ describe('README: npm start and the five-minute walk', () => {
     expect(cli(['keygen', '--out', keyFile], env).code).toBe(1); // refuses to overwrite
     const stranger = cli(['propose', 'Control_Pause', '--inputs', '{"reason":"x"}', '--key', keyFile, '--json'], env);
     expect(stranger.code).toBe(1);
-    expect(JSON.parse(stranger.out) as { code: string }).toMatchObject({ kind: 'rejected', code: 'unknown_signer' });
+    // Refused by the gateway before writing (403): no record, nothing in the WAL.
+    expect(JSON.parse(stranger.out) as { code: string }).toMatchObject({ kind: 'invalid', httpStatus: 403, code: 'unknown_signer' });
     const bad = cli(['propose', 'Boot_ConfigOk', '--inputs', '{"config_hash":"nope"}'], env);
     expect(bad.code).toBe(1);
     expect(bad.out).toMatch(/invalid proposal.*inputs\.config_hash/);

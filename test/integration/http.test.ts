@@ -12,7 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REJECTION_CODES, createCore, type Genesis, type WalEntry } from '../../src/core/index.js';
+import { REJECTION_CODES, createCore, type Genesis, type State, type WalEntry } from '../../src/core/index.js';
 import { formatHlc, formatIsoUtcMs } from '../../src/core/model/hlc.js';
 import type { JsonObject } from '../../src/core/encoding/json.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
@@ -228,6 +228,20 @@ class Harness {
     expect(r.body['head']).toEqual({ state_hash: st.hash, hlc_last: st.hlc_last });
     return r;
   }
+
+  /** POST a proposal the gateway must refuse before writing: `code`, 403, the WAL unchanged. */
+  async refuse(body: J | string, code: string, status = 403, headers: Record<string, string> = {}): Promise<Res> {
+    const before = await this.walLast();
+    const r = await call(this.base, 'POST', '/transition', '/transition', {
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.body).toMatchObject({ status: 'rejected', code });
+    expect(String(r.body['message'])).toContain('nothing was published');
+    expect(await this.walLast()).toBe(before);
+    return r;
+  }
 }
 
 /*
@@ -316,11 +330,15 @@ describe('POST /transition: decisions', () => {
     const good = await t.build(CAST.c1, 'Execution_PlanLocked', plan);
     const sig = good['signature'] as string;
     const flipped = `${sig.startsWith('0') ? '1' : '0'}${sig.slice(1)}`;
-    await t.reject({ ...good, signature: flipped }, 'bad_signature', 'signature');
-    await t.reject(await t.build(CAST.stranger, 'Execution_PlanLocked', plan),
-      'unknown_signer', 'authorization');
-    await t.reject(await t.build(CAST.ingest, 'Execution_PlanLocked', plan),
-      'unauthorized_role', 'authorization');
+    // Refused by the gateway before anything reaches the WAL (the writer would refuse them too).
+    await t.refuse({ ...good, signature: flipped }, 'bad_signature');
+    await t.refuse(await t.build(CAST.stranger, 'Execution_PlanLocked', plan), 'unknown_signer');
+    const role = await t.refuse(await t.build(CAST.ingest, 'Execution_PlanLocked', plan), 'unauthorized_role');
+    expect(role.body['message']).toContain('Execution_PlanLocked needs one of [council]');
+    // Only application/json is parsed: a text/plain POST (no CORS preflight) is 415.
+    const plain = await t.refuse(JSON.stringify(good), 'unsupported_media_type', 415, { 'content-type': 'text/plain' });
+    expect(plain.body['message']).toBe('content-type: text/plain is not accepted; send the body as application/json; nothing was published');
+    await t.refuse(JSON.stringify(good), 'unsupported_media_type', 415, { 'content-type': 'application/x-www-form-urlencoded' });
     t.saved.staleBody = await t.build(CAST.c1, 'Execution_PlanLocked', plan, { hash: h('stale') });
     t.saved.stale = await t.reject(t.saved.staleBody, 'stale_state_hash', 'concurrency');
     const old = formatHlc({ ms: Date.now() - 3_600_000, logical: 0 });
@@ -470,7 +488,9 @@ describe('GET /decisions', () => {
       const acc = await q('transition=Ingestion_SourcesResolved&outcome=accepted');
       expect(acc.body.records.map((r) => r.transition)).toEqual(['Ingestion_SourcesResolved']);
       const rej = await q('outcome=rejected&limit=1000');
-      expect(rej.body.records.length).toBeGreaterThanOrEqual(6);
+      // stale_state_hash, hlc_regression and window_mismatch at least (signature and role
+      // refusals never reach the WAL: the gateway refuses them).
+      expect(rej.body.records.length).toBeGreaterThanOrEqual(3);
       expect(new Set(rej.body.records.map((r) => r.outcome))).toEqual(new Set(['rejected']));
       const p1 = await q('limit=2');
       expect(p1.body).toMatchObject({ next_after_seq: 2 });
@@ -524,7 +544,7 @@ describe('other instances', () => {
     }
   });
 
-  it('Given no writer and an instance not started, Then 504 with wal_seq, /health and /state 503',
+  it('Given no writer and an instance not started, Then 504 with wal_seq, /health and /state 503; with no registry yet a proposal is 503 and nothing is published',
     async () => {
       const prefix = uniquePrefix();
       await applyStreams(t.nc, streamDefinitions({ prefix, replicas: 1 }), { mode: 'apply' });
@@ -533,8 +553,10 @@ describe('other instances', () => {
         region_hashes: {}, wal_lag: 0, diverged: null, degraded: null, last_snapshot_hlc: null,
         last_snapshot_seq: 0, term: 0,
       };
+      // The registry the gateway verifies signers against (the writer's, of another prefix).
+      let registry: State | null = t.inst.currentDeployment();
       const idle: GatewayInstance = {
-        status: () => status, currentState: () => null, currentDeployment: () => null,
+        status: () => status, currentState: () => null, currentDeployment: () => registry,
         projectIds: () => [], buckets: () => 64, reducer: t.core, metrics: createMetrics(),
         nats: { nc: t.nc, js: t.js, jsm: t.jsm, subjects: subjectsFor(prefix), prefix },
         leaseHolder: () => Promise.resolve(null),
@@ -543,6 +565,12 @@ describe('other instances', () => {
       const ibase = await iapp.listen({ port: 0, host: '127.0.0.1' });
       try {
         const body = await t.build(CAST.c1, 'Execution_PlanLocked', { plan_hash: h('plan-x') });
+        registry = null;
+        const early = await t.post(body, ibase);
+        expect(early.status).toBe(503);
+        expect(early.body).toMatchObject({ code: 'not_ready' });
+        expect((await t.jsm.streams.info(subjectsFor(prefix).walName)).state.last_seq).toBe(0);
+        registry = t.inst.currentDeployment();
         const r = await t.post(body, ibase);
         expect(r.status).toBe(504);
         expect(r.body).toMatchObject({ status: 'timeout', code: 'decision_timeout', wal_seq: 1 });
@@ -570,5 +598,72 @@ describe('docs/openapi.yaml', () => {
       .toEqual(Object.keys(REJECTION_CODES).sort());
     expect([...(schemas['Error']?.properties?.code?.enum ?? []), 'decision_timeout'].sort())
       .toEqual(Object.keys(HTTP_ERRORS).sort());
+  });
+});
+
+describe('the gateway locked down: tokens and rate limits', () => {
+  beforeAll(walked);
+  it('Given read and admin tokens, Then GETs need one (401 with WWW-Authenticate otherwise), /health stays open, and only the admin token sees the identities', async () => {
+    const app = await createHttpServer({ instance: t.inst, readToken: 'r3ad-token', adminToken: 'adm1n-token' });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const as = (token: string | null, route: string, url: string): Promise<Res<StateBody>> =>
+        call<StateBody>(base, 'GET', route, url, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
+      const none = await as(null, '/state', '/state');
+      expect(none.status).toBe(401);
+      expect(none.body).toMatchObject({ code: 'unauthorized' });
+      expect((await as('wrong', '/state', '/state')).status).toBe(401);
+      expect((await as(null, '/decisions', '/decisions')).status).toBe(401);
+      expect((await as(null, '/metrics', '/metrics')).status).toBe(401);
+      expect((await as(null, '/health', '/health')).status).toBe(200);
+      const raw = await fetch(`${base}/state`);
+      expect(raw.headers.get('www-authenticate')).toBe('Bearer realm="swoosh"');
+      const reader = await as('r3ad-token', '/state', '/state?projection=identities');
+      expect(reader.status).toBe(200);
+      const summary = reader.body.projection['identities'] as { count: number; hash: string };
+      expect(summary).toEqual({ count: Object.keys(castGenesis()['identities'] as object).length, hash: t.core.hashes(t.inst.currentDeployment() as State).identities });
+      const admin = await as('adm1n-token', '/state', '/state?projection=identities');
+      expect(Object.keys(admin.body.projection['identities'] ?? {})).toContain(CAST.admin.signer);
+      // Without tokens configured (the main app), reads are open but the registry is summarized.
+      const open = await t.get<StateBody>('/state', '/state?projection=identities');
+      expect(open.body.projection['identities']).toEqual(summary);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('Given small per-signer and per-client buckets, Then the next proposal is 429 with Retry-After, nothing published, and the bucket refills', async () => {
+    let nowMs = 1_000_000;
+    const app = await createHttpServer({
+      instance: t.inst, now: () => nowMs,
+      rateLimits: { signer: { perSecond: 1, burst: 2 }, client: { perSecond: 4, burst: 3 } },
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const good = await t.build(CAST.c1, 'Execution_PlanLocked', { plan_hash: h('plan-rl') });
+      const sig = good['signature'] as string;
+      const bad = { ...good, signature: `${sig.startsWith('0') ? '1' : '0'}${sig.slice(1)}` };
+      const before = await t.walLast();
+      const post = (body: J): Promise<Res> => call(base, 'POST', '/transition', '/transition', {
+        headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      // Two tokens for this signer: two bad-signature refusals, then the signer is limited.
+      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
+      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
+      const limited = await post(bad);
+      expect(limited.status).toBe(429);
+      expect(limited.body).toMatchObject({ status: 'rejected', code: 'rate_limited', retry_after_s: 1 });
+      expect(String(limited.body['message'])).toMatch(/^signer: too many proposals/);
+      // The client's fourth request in the same instant is limited before its body is read.
+      const res = await fetch(`${base}/transition`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { message: string }).message).toMatch(/^client: too many proposals/);
+      expect(await t.walLast()).toBe(before);
+      nowMs += 1_000; // one token back for each
+      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -201,7 +201,8 @@ function print(a: SubmitAnswer, json: boolean, transition: string): void {
       return;
     case 'invalid':
       process.stdout.write(
-        `invalid proposal (${a.code}) at ${a.path === '' ? '(body)' : a.path}: ${a.message}\n`,
+        `${a.httpStatus === 403 ? 'refused by the gateway' : 'invalid proposal'} (${a.code}) ` +
+        `at ${a.path === '' ? '(body)' : a.path}: ${a.message}\n`,
       );
       return;
     case 'timeout':

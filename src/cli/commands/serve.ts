@@ -1,10 +1,11 @@
 /** `swoosh serve`: production — connect to NATS_URL with a genesis and a writer key. */
+import { parseRate } from '../../http/rate-limit.js';
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createHttpServer } from '../../http/server.js';
-import { loadGenesisFile, loadKeyFile } from '../../protocol/files.js';
+import { loadGenesisFile, loadKeyFile, readSecretFile } from '../../protocol/files.js';
 import { Instance } from '../../server/process/instance.js';
 import { createLogger } from '../../server/observability/log.js';
 import { firstReachable, parseNatsUrls } from '../../server/process/nats-urls.js';
@@ -79,6 +80,28 @@ export function registerServe(program: Command): void {
       env('SWOOSH_WRITERS'),
     )
     .option(
+      '--http-read-token-file <file>',
+      'bearer token every GET but /health needs (mode 0600) [env SWOOSH_HTTP_READ_TOKEN_FILE]',
+      env('SWOOSH_HTTP_READ_TOKEN_FILE'),
+    )
+    .option(
+      '--http-admin-token-file <file>',
+      'bearer token that also sees the identity registry (mode 0600) ' +
+      '[env SWOOSH_HTTP_ADMIN_TOKEN_FILE]',
+      env('SWOOSH_HTTP_ADMIN_TOKEN_FILE'),
+    )
+    .option(
+      '--http-rate-client <rate>',
+      'proposals per second[:burst] per client address, 0 for no limit ' +
+      '[env SWOOSH_HTTP_RATE_CLIENT]',
+      env('SWOOSH_HTTP_RATE_CLIENT') ?? '1000:2000',
+    )
+    .option(
+      '--http-rate-signer <rate>',
+      'proposals per second[:burst] per signer, 0 for no limit [env SWOOSH_HTTP_RATE_SIGNER]',
+      env('SWOOSH_HTTP_RATE_SIGNER') ?? '500:1000',
+    )
+    .option(
       '--log-level <level>',
       'log level [env SWOOSH_LOG_LEVEL]',
       env('SWOOSH_LOG_LEVEL') ?? 'info',
@@ -130,7 +153,23 @@ Example:
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),
         });
         await instance.start();
-        const http = await createHttpServer({ instance, log });
+        const tokenOf = (k: string, what: string, flag: string): { [x: string]: string } => {
+          const f = o[k];
+          return typeof f === 'string' ? { [what]: readSecretFile(f, flag) } : {};
+        };
+        const http = await createHttpServer({
+          instance, log,
+          rateLimits: {
+            client: parseRate(String(o['httpRateClient']), '--http-rate-client'),
+            signer: parseRate(String(o['httpRateSigner']), '--http-rate-signer'),
+          },
+          ...tokenOf('httpReadTokenFile', 'readToken', '--http-read-token-file'),
+          ...tokenOf('httpAdminTokenFile', 'adminToken', '--http-admin-token-file'),
+        });
+        if (o['httpReadTokenFile'] === undefined && o['httpAdminTokenFile'] === undefined) {
+          log.warn('http: no read token: reads are open to anyone who reaches the port ' +
+            '(the identity registry stays summarized); see docs/security.md');
+        }
         const url = await http.listen({
           port: o['httpPort'] as number,
           host: String(o['httpHost']),

@@ -272,12 +272,17 @@ export async function batchVerdicts(
   checks: readonly (readonly (SigCheck | null)[])[],
 ): Promise<boolean[][]> {
   if (pool === null) return checks.map((c) => verdictsOf(c, verifier));
-  const flat = await pool.verify(checks.flat());
+  // Envelopes first; an entry's votes only when its envelope verifies (as verdictsOf does).
+  const envelopes = await pool.verify(checks.map((c) => c[0] ?? null));
+  const votes = checks.flatMap((c, i) => (envelopes[i] === true ? c.slice(1) : []));
+  const flat = votes.length === 0 ? [] : await pool.verify(votes);
   let at = 0;
-  return checks.map((c) => {
-    const v = flat.slice(at, at + c.length);
-    at += c.length;
-    return v;
+  return checks.map((c, i) => {
+    if (c.length === 0) return [];
+    if (envelopes[i] !== true) return c.map(() => false);
+    const v = flat.slice(at, at + c.length - 1);
+    at += c.length - 1;
+    return [true, ...v];
   });
 }
 
