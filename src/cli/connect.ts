@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { subjectsFor, type Subjects } from '../../streams/definitions.js';
 import { SwooshError } from '../protocol/errors.js';
 import { parseNatsUrls } from '../server/process/nats-urls.js';
-import { env, natsAuthFromOptions } from './options.js';
+import { env, natsAuthFromOptions, unlockNatsFiles } from './options.js';
 import { natsConnectOptions, redactNatsUrl } from '../protocol/nats-auth.js';
 
 /** What `swoosh dev` records for other commands. */
@@ -85,6 +85,7 @@ export async function connectFor(
   flags: Readonly<Record<string, unknown>> = {},
 ): Promise<Connected> {
   const url = natsUrlOf(natsUrl);
+  await unlockNatsFiles(flags);
   const parts = natsConnectOptions(parseNatsUrls(url), natsAuthFromOptions(flags));
   let nc: NatsConnection;
   try {

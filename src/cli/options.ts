@@ -3,9 +3,11 @@
  * numbers are validated with a message naming the flag.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { unlockAgeFiles } from '../protocol/age-secrets.js';
 import {
   NATS_AUTH_SETTINGS,
   natsAuthEnv,
+  natsAuthFiles,
   natsAuthOf,
   type NatsAuth,
   type NatsAuthValues,
@@ -65,13 +67,29 @@ export function withNatsAuthOptions(cmd: Command): Command {
   return cmd;
 }
 
-/** The NATS settings of a command: its flags over the environment. */
-export function natsAuthFromOptions(o: Readonly<Record<string, unknown>>): NatsAuth {
+/** The raw NATS settings of a command: its flags over the environment (files not read). */
+export function natsAuthValuesOf(o: Readonly<Record<string, unknown>>): NatsAuthValues {
   const values: NatsAuthValues = { ...natsAuthEnv() };
   for (const s of NATS_AUTH_SETTINGS) {
     if (s.flag === null) continue;
     const v = o[attrOf(s.flag)];
     if (typeof v === 'string' || typeof v === 'boolean') values[s.key] = v;
   }
-  return natsAuthOf(values);
+  return values;
+}
+
+/**
+ * The NATS settings of a command: its flags over the environment. Age-encrypted files among
+ * them must have been unlocked (unlockNatsFiles) before.
+ */
+export function natsAuthFromOptions(o: Readonly<Record<string, unknown>>): NatsAuth {
+  return natsAuthOf(natsAuthValuesOf(o));
+}
+
+/** Unlock the age-encrypted NATS files a command names (and `more` secret paths). */
+export async function unlockNatsFiles(
+  o: Readonly<Record<string, unknown>>,
+  more: readonly (string | undefined)[] = [],
+): Promise<void> {
+  await unlockAgeFiles([...natsAuthFiles(natsAuthValuesOf(o)), ...more]);
 }

@@ -10,11 +10,14 @@
  */
 import {
   natsAuthEnv,
+  natsAuthFiles,
   natsAuthOf,
   natsConnectOptions,
   redactNatsUrl,
   type NatsAuth,
+  type NatsAuthValues,
 } from '../protocol/nats-auth.js';
+import { unlockAgeFiles } from '../protocol/age-secrets.js';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -288,8 +291,11 @@ export interface FeederProcessOptions {
   readonly logLevel: string;
   readonly publishRetries: number;
   readonly publishTimeoutMs: number;
-  /** Credentials and TLS for NATS (default: from the environment, docs/security.md). */
-  readonly natsAuth?: NatsAuth;
+  /**
+   * Credentials and TLS for NATS as given (flags over the environment; default: the
+   * environment). Files are read, and age files unlocked, when the feeder starts.
+   */
+  readonly natsAuthValues?: NatsAuthValues;
 }
 
 /**
@@ -318,9 +324,11 @@ export async function openFeederContext(
   o: FeederProcessOptions,
   log: Logger,
 ): Promise<FeederContext> {
+  const values = o.natsAuthValues ?? natsAuthEnv();
+  await unlockAgeFiles([o.keyFile, ...natsAuthFiles(values)]);
   const key = loadKeyFile(o.keyFile);
   const signer = createNodeSigner(key.seed);
-  const nc = await connectNats(o.natsUrl, `swoosh-feeder-${o.name}`, o.natsAuth);
+  const nc = await connectNats(o.natsUrl, `swoosh-feeder-${o.name}`, natsAuthOf(values));
   const js = jetstream(nc, { timeout: o.publishTimeoutMs });
   const publisher = new FactPublisher(js, o.prefix, signer, log, { retries: o.publishRetries });
   return { nc, js, prefix: o.prefix, signer, log, publisher };

@@ -4,11 +4,15 @@
  * canonical, non-small-order Ed25519 point (docs/signatures.md), so no identity that could
  * never verify — or could verify forgeries — is ever registered.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { Core, Genesis } from '../core/index.js';
 import { hexToBytes, keyPairFromSeed, parseSigner } from '../crypto/keys.js';
 import { SwooshError } from './errors.js';
+import { isAgeFile, unlockedContent } from './age-secrets.js';
+import { refuseShared } from './secret-mode.js';
+
+export { refuseShared } from './secret-mode.js';
 
 /** Parse genesis text; `source` names the file in errors. */
 export function parseGenesisText(core: Core, text: string, source: string): Genesis {
@@ -43,7 +47,9 @@ export function parseGenesisText(core: Core, text: string, source: string): Gene
 export function loadGenesisFile(core: Core, path: string): Genesis {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = isAgeFile(path)
+      ? new TextDecoder().decode(unlockedContent(path))
+      : readFileSync(path, 'utf8');
   } catch (err) {
     throw new SwooshError('invalid_genesis', `${path}: cannot read: ${(err as Error).message}`, {
       cause: err,
@@ -59,35 +65,15 @@ export interface KeyFile {
 }
 
 /**
- * A secret file must be readable by its owner only (like ssh's private keys): a key readable by
- * the group or by others is refused before it is read, with the command that fixes it.
- */
-export function refuseShared(path: string): void {
-  if (process.platform === 'win32') return; // no POSIX modes to check
-  let mode: number;
-  try {
-    mode = statSync(path).mode;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT'
-      ? `no such key file; create one with swoosh keygen --out ${path}`
-      : `cannot read the key file (${code ?? (err as Error).message})`;
-    throw new SwooshError('invalid_key_file', `${path}: ${why}`, { cause: err });
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new SwooshError(
-      'invalid_key_file',
-      `${path}: the key file is readable by group or others (mode ${
-        (mode & 0o777).toString(8).padStart(4, '0')}); run chmod 600 ${path}`,
-    );
-  }
-}
-
-/**
  * A secret from a file (a password, a token, a seed): owner-only (refuseShared), trimmed,
  * non-empty. `what` names it in errors (invalid_config), which never include its content.
  */
 export function readSecretFile(path: string, what: string): string {
+  if (isAgeFile(path)) {
+    const t = new TextDecoder().decode(unlockedContent(path)).trim();
+    if (t === '') throw new SwooshError('invalid_config', `${what} ${path} is empty`);
+    return t;
+  }
   refuseShared(path);
   let text: string;
   try {
@@ -105,10 +91,12 @@ export function readSecretFile(path: string, what: string): string {
  * the group or others may read it.
  */
 export function loadKeyFile(path: string): KeyFile {
-  refuseShared(path);
+  const age = isAgeFile(path);
+  if (!age) refuseShared(path); // an age file's bytes are not the secret
   let o: { signer?: unknown; secret_key?: unknown };
   try {
-    o = JSON.parse(readFileSync(path, 'utf8')) as typeof o;
+    const text = age ? new TextDecoder().decode(unlockedContent(path)) : readFileSync(path, 'utf8');
+    o = JSON.parse(text) as typeof o;
   } catch (err) {
     throw new SwooshError(
       'invalid_key_file',

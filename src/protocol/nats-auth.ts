@@ -20,6 +20,7 @@ import {
 } from '@nats-io/nats-core';
 import { SwooshError } from './errors.js';
 import { readSecretFile, refuseShared } from './files.js';
+import { isAgeFile } from './age-secrets.js';
 
 /** How to authenticate and secure a NATS connection (all optional: anonymous, plain). */
 export interface NatsAuth {
@@ -85,6 +86,13 @@ export function natsAuthEnv(env: NodeJS.ProcessEnv = process.env): NatsAuthValue
     out[s.key] = s.key === 'tlsFirst' ? v === '1' || v === 'true' : v;
   }
   return out;
+}
+
+/** The files among raw values (to unlock the age-encrypted ones at start). */
+export function natsAuthFiles(v: NatsAuthValues): string[] {
+  return (['credsFile', 'nkeyFile', 'passwordFile', 'tokenFile', 'tlsKeyFile'] as const)
+    .map((k) => v[k])
+    .filter((x): x is string => typeof x === 'string' && x !== '');
 }
 
 /** The settings from raw values: files named for password and token are read here. */
@@ -196,12 +204,16 @@ export function natsConnectOptions(urls: readonly string[], auth: NatsAuth = {})
   const tlsWanted = parts.some((p) => p.tls) || auth.tlsCaFile !== undefined ||
     auth.tlsCertFile !== undefined || auth.tlsFirst === true;
   if (tlsWanted) {
-    if (auth.tlsKeyFile !== undefined) refuseShared(auth.tlsKeyFile);
+    const ageKey = auth.tlsKeyFile !== undefined && isAgeFile(auth.tlsKeyFile);
+    if (auth.tlsKeyFile !== undefined && !ageKey) refuseShared(auth.tlsKeyFile);
     // An object (even empty) makes nats.js refuse a server that offers no TLS.
     out.tls = {
       ...(auth.tlsCaFile !== undefined ? { caFile: auth.tlsCaFile } : {}),
       ...(auth.tlsCertFile !== undefined ? { certFile: auth.tlsCertFile } : {}),
-      ...(auth.tlsKeyFile !== undefined ? { keyFile: auth.tlsKeyFile } : {}),
+      ...(auth.tlsKeyFile !== undefined
+        ? ageKey ? { key: readSecretFile(auth.tlsKeyFile, 'NATS TLS key') }
+          : { keyFile: auth.tlsKeyFile }
+        : {}),
       ...(auth.tlsFirst === true ? { handshakeFirst: true } : {}),
     };
   }

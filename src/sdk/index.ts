@@ -94,6 +94,7 @@ export {
   NatsClient,
 } from './nats.js';
 export { type SaveIdentityOptions, loadIdentity, saveIdentity } from './keyfile.js';
+export { unlockAgeFiles } from '../protocol/age-secrets.js';
 export {
   type NatsAuth,
   NATS_AUTH_SETTINGS,

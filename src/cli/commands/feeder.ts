@@ -20,6 +20,7 @@ import {
   env,
   fail,
   natsAuthFromOptions,
+  natsAuthValuesOf,
   parsePositive,
   withNatsAuthOptions,
 } from '../options.js';
@@ -84,7 +85,7 @@ function processOptions(name: string, o: CommonFlags): FeederProcessOptions {
   return {
     name, natsUrl: natsUrlOf(o.natsUrl), prefix: prefixOf(o.prefix), keyFile,
     logLevel: o.logLevel, publishRetries: o.publishRetries, publishTimeoutMs: o.publishTimeoutMs,
-    natsAuth: natsAuthFromOptions(o as unknown as Record<string, unknown>),
+    natsAuthValues: natsAuthValuesOf(o as unknown as Record<string, unknown>),
   };
 }
 

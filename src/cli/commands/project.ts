@@ -108,7 +108,7 @@ Examples:
       try {
         const inputs = createInputs(id, o);
         const http = new HttpClient(httpUrlOf(o.url));
-        const producer = new Producer({ identity: identityOf(o.key), http });
+        const producer = new Producer({ identity: await identityOf(o.key), http });
         const a = await producer.propose('Project_Create', inputs);
         if (o.json === true) process.stdout.write(`${JSON.stringify(a)}\n`);
         else if (a.kind === 'accepted') {

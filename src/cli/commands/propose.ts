@@ -3,6 +3,7 @@
  * hash from GET /state (region hash for region-scoped transitions), keeps an HLC, and for
  * BACKBEAT-gated transitions waits until the open window's phase allows the transition.
  */
+import { unlockAgeFiles } from '../../protocol/age-secrets.js';
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CHART, type JsonObject, assertNever, isJsonObject, parseHlc } from '../../core/index.js';
@@ -52,13 +53,14 @@ function inputsOf(o: ProposeFlags): JsonObject {
   return v;
 }
 
-export function identityOf(flag: string | undefined): Identity {
+export async function identityOf(flag: string | undefined): Promise<Identity> {
   const path = flag ?? env('SWOOSH_KEY_FILE') ?? readDevConnection()?.dev_keys ?? undefined;
   if (path === undefined || path === null) {
     throw new Error(
       'no key: pass --key FILE, set SWOOSH_KEY_FILE, or run `npm start` (swoosh dev) first',
     );
   }
+  await unlockAgeFiles([path]);
   return loadIdentity(path);
 }
 
@@ -267,7 +269,7 @@ Examples:
           throw new Error(`unknown transition ${transition} (see docs/statechart.md)`);
         }
         const http = new HttpClient(httpUrlOf(o.url));
-        const id = identityOf(o.key);
+        const id = await identityOf(o.key);
         let inputs = inputsOf(o);
         if (o.fill === true) inputs = await fill(http, transition, id, inputs, o.project);
         const windowId =

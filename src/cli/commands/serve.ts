@@ -15,6 +15,7 @@ import {
   fail,
   jsonLine,
   natsAuthFromOptions,
+  unlockNatsFiles,
   parsePort,
   parsePositive,
   withNatsAuthOptions,
@@ -134,6 +135,12 @@ Example:
         if (writers !== undefined && writers !== 'lease' && writers !== 'buckets') {
           throw new Error(`--writers: expected lease or buckets, got ${JSON.stringify(writers)}`);
         }
+        // Age-encrypted secrets are opened once, here (docs/security.md, "Secrets at rest").
+        await unlockNatsFiles(o, [
+          o['genesis'] as string | undefined, o['keyFile'] as string | undefined,
+          o['httpReadTokenFile'] as string | undefined,
+          o['httpAdminTokenFile'] as string | undefined,
+        ]);
         const core = createCore(nodeHasher);
         const instance = new Instance({
           // A cluster's comma-separated URLs: the first reachable node; the client learns the rest

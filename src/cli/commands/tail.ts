@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import { NatsClient, type DecisionRecord, type Outcome } from '../../sdk/index.js';
 import { natsUrlOf, prefixOf } from '../connect.js';
 import { parseNatsUrls } from '../../server/process/nats-urls.js';
-import { fail, natsAuthFromOptions, withNatsAuthOptions } from '../options.js';
+import {
+  fail,
+  natsAuthFromOptions,
+  unlockNatsFiles,
+  withNatsAuthOptions,
+} from '../options.js';
 
 const OUTCOMES: readonly Outcome[] = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'];
 
@@ -67,6 +72,7 @@ Examples:
           }
           const limit = o.limit === undefined ? Infinity : Number(o.limit);
           if (!(limit > 0)) throw new Error('--limit: expected a positive integer');
+          await unlockNatsFiles(o);
           const client = await NatsClient.connect(parseNatsUrls(natsUrlOf(o.natsUrl)), {
             prefix: prefixOf(o.prefix),
             auth: natsAuthFromOptions(o),

@@ -33,7 +33,13 @@ import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from '../observability/log.js';
 import type { CrashPoint } from '../replication/writer.js';
 import type { WritersMode } from './deployment.js';
-import { natsAuthEnv, natsAuthOf, redactNatsUrl } from '../../protocol/nats-auth.js';
+import {
+  natsAuthEnv,
+  natsAuthFiles,
+  natsAuthOf,
+  redactNatsUrl,
+} from '../../protocol/nats-auth.js';
+import { unlockAgeFiles } from '../../protocol/age-secrets.js';
 
 const CRASH_POINTS: readonly CrashPoint[] = [
   'before_publish',
@@ -101,11 +107,15 @@ export async function runFromEnv(): Promise<Instance> {
   });
   const core = createCore(nodeHasher);
   const name = env('SWOOSH_NAME') ?? `${hostname()}-${process.pid}`;
+  const natsValues = natsAuthEnv();
+  await unlockAgeFiles([
+    ...natsAuthFiles(natsValues), required('SWOOSH_KEY_FILE'), required('SWOOSH_GENESIS'),
+  ]);
   const key = loadKeyFile(required('SWOOSH_KEY_FILE'));
   const opt = <T>(v: T | undefined): T | undefined => v;
   const instance = new Instance({
     natsUrl: await firstReachable(parseNatsUrls(required('NATS_URL'))),
-    natsAuth: natsAuthOf(natsAuthEnv()),
+    natsAuth: natsAuthOf(natsValues),
     ...(env('SWOOSH_REPLICAS') !== undefined ? { replicas: replicasEnv('SWOOSH_REPLICAS') } : {}),
     prefix: env('SWOOSH_PREFIX') ?? 'swoosh',
     name,
