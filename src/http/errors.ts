@@ -61,6 +61,11 @@ export const HTTP_ERRORS = {
     http: 503, status: null,
     meaning: 'The instance has not recovered its state or connected to NATS yet.',
   },
+  license_expired: {
+    http: 503, status: null,
+    meaning: 'The licence was revoked and its grace period is over: the gateway writes ' +
+      'nothing until it is active again. Reads and /health stay up.',
+  },
   log_unavailable: {
     http: 503, status: null,
     meaning: 'NATS JetStream did not answer (publishing to the WAL or reading DECISIONS).',

@@ -20,6 +20,7 @@
  *   GET  /openapi.json      docs/openapi.yaml as JSON
  */
 import {
+  type State,
   DEFAULT_PROJECT,
   DEPLOYMENT_CHAIN,
   describeJsonProblem,
@@ -97,6 +98,23 @@ function bearerOf(req: FastifyRequest): string | null {
   const h = req.headers.authorization;
   const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
   return m?.[1] ?? null;
+}
+
+/**
+ * The licence gate at the network (brief §9): once a revoked licence's grace period is over,
+ * the gateway writes nothing more (`503 license_expired`); reads and /health stay up, and a
+ * licence fact from the licence feeder (NATS) can still restore it. The writer refuses the
+ * same proposals from the log (`license_expired`); this keeps them out of the WAL.
+ */
+function licenceGate(d: State, nowMs: number): void {
+  const lic = d.facts.license;
+  if (lic.status !== 'revoked' || lic.since_ms === null) return;
+  const until = lic.since_ms + d.meta.config.license_grace_ms;
+  if (nowMs < until) return;
+  throw new HttpError('license_expired',
+    `license: revoked at ${new Date(lic.since_ms).toISOString()}, grace ended ` +
+    `${new Date(until).toISOString()}; writes resume when the licence is active again; ` +
+    'nothing was published');
 }
 
 /** Reads that stay open with tokens configured: liveness and the API description. */
@@ -248,6 +266,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const verify = (p: AdmittedProposal): void => {
     const d = instance.currentDeployment();
     if (d === null) throw new HttpError('not_ready', 'deployment: not recovered yet');
+    licenceGate(d, now());
     verifyAdmitted(core, verifier, d.identities, p);
   };
   const now = opts.now ?? Date.now;
