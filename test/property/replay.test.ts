@@ -149,7 +149,8 @@ describe('replay determinism', () => {
       }),
       { numRuns: 25 },
     );
-  });
+    // ~20 s alone; room for a busy 2-core machine.
+  }, 120_000);
 
   it('Given only the named disruptive faults, When a seed is generated twice, Then the same stream, every kind injected, and the machine goes through grace, hard stop, restore, quarantine, release and window rejections', () => {
     const a = generateStream(seed, 2000, NAMED);
