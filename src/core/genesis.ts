@@ -24,13 +24,21 @@ export const GENESIS_DEFAULTS = {
   idem_retention_ms: 86_400_000,
   /** Bounds idempotency memory (~100 bytes an entry, so ~10 MB at the limit). */
   idem_max: 100_000,
-  /** Producers' clocks may run this far ahead of the server's log time. */
-  max_clock_skew_ms: 30_000,
+  /**
+   * Producers' clocks may run this far ahead of the server's log time. Also its upper bound
+   * (MAX_CLOCK_SKEW_MS_MAX): an HLC far in the future would let one proposal fence every later
+   * one of its chain out (hlc_regression) until the log time catches up. NTP keeps hosts
+   * within milliseconds.
+   */
+  max_clock_skew_ms: 5_000,
   /** Five minutes of grace after a licence is revoked. */
   license_grace_ms: 300_000,
   quorum_threshold: 1,
   approvals_threshold: 1,
 } as const;
+
+/** The largest `max_clock_skew_ms` a genesis may set (see GENESIS_DEFAULTS). */
+export const MAX_CLOCK_SKEW_MS_MAX = 5_000;
 
 /** Largest identity registry accepted at genesis: keeps the identities section hashable. */
 export const GENESIS_IDENTITIES_MAX = 100_000;
@@ -312,7 +320,7 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
     ['approvals_threshold', d.approvals_threshold, 1, 256],
     ['idem_retention_ms', d.idem_retention_ms, 0, 365 * 86_400_000],
     ['idem_max', d.idem_max, 1, 10_000_000],
-    ['max_clock_skew_ms', d.max_clock_skew_ms, 0, 86_400_000],
+    ['max_clock_skew_ms', d.max_clock_skew_ms, 0, MAX_CLOCK_SKEW_MS_MAX],
     ['license_grace_ms', d.license_grace_ms, 0, 30 * 86_400_000],
   ];
   for (const [key, dflt, min, max] of limits) {

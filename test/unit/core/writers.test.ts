@@ -125,3 +125,15 @@ function ok<T extends { decision: { outcome: string } }>(r: T): T {
   expect(r.decision.outcome).toBe('accepted');
   return r;
 }
+
+describe('clock skew is bounded', () => {
+  it('Given a genesis max_clock_skew_ms past 5,000 ms, Then it is refused; 5,000 and the 5,000 default are taken', () => {
+    const core = createCore(nodeHasher);
+    const g = core.parseGenesis(castGenesis({ max_clock_skew_ms: 5001 }));
+    expect(g.ok ? 'ok' : `${g.error.path}: ${g.error.message}`).toBe('genesis.max_clock_skew_ms: expected an integer in 0..5000');
+    const at = core.parseGenesis(castGenesis({ max_clock_skew_ms: 5000 }));
+    expect(at.ok && at.value.config.max_clock_skew_ms).toBe(5000);
+    const dflt = core.parseGenesis(castGenesis());
+    expect(dflt.ok && dflt.value.config.max_clock_skew_ms).toBe(5000);
+  });
+});
