@@ -266,7 +266,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const verify = (p: AdmittedProposal): void => {
     const d = instance.currentDeployment();
     if (d === null) throw new HttpError('not_ready', 'deployment: not recovered yet');
-    licenceGate(d, now());
+    // Termination is what the writer still applies after the grace (the license_expired gate).
+    if (p.transition !== 'Control_Terminate') licenceGate(d, now());
     verifyAdmitted(core, verifier, d.identities, p);
   };
   const now = opts.now ?? Date.now;
@@ -277,10 +278,12 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     { retry_after_s: wait });
   const post = (path: (req: FastifyRequest) => TransitionPath): Handler =>
     guarded(log, async (req, reply) => {
+      // The signer's bucket is charged only once the signature verifies, so a stranger
+      // naming someone else's key cannot spend that key's budget.
       const verifyLimited = (p: AdmittedProposal): void => {
+        verify(p);
         const wait = bySigner.take(String(p.signed['signer']));
         if (wait > 0) throw limited('signer', wait);
-        verify(p);
       };
       const a = await handleTransition({ ...deps, verify: verifyLimited }, req.body, path(req));
       return reply.code(a.http).send(a.body);
@@ -288,7 +291,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const isAdmin = (req: FastifyRequest): boolean => tokenIs(bearerOf(req), opts.adminToken);
   const tokens = opts.readToken !== undefined || opts.adminToken !== undefined;
   app.addHook('onRequest', async (req, reply) => {
-    if (!tokens || req.method !== 'GET' || OPEN_READS.has(req.url.split('?')[0] ?? '')) {
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (!tokens || !read || OPEN_READS.has(req.url.split('?')[0] ?? '')) {
       return undefined;
     }
     const t = bearerOf(req);

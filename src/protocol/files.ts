@@ -98,11 +98,12 @@ export function loadKeyFile(path: string): KeyFile {
     const text = age ? new TextDecoder().decode(unlockedContent(path)) : readFileSync(path, 'utf8');
     o = JSON.parse(text) as typeof o;
   } catch (err) {
-    throw new SwooshError(
-      'invalid_key_file',
-      `${path}: cannot read a JSON key file: ${(err as Error).message}`,
-      { cause: err },
-    );
+    if (err instanceof SwooshError) throw err;
+    // Never the parser's message: it quotes the start of the file, which is the secret.
+    const why = err instanceof SyntaxError
+      ? 'not JSON; expected {"signer": "hmmm:pubkey:…", "secret_key": "<64 hex>"}'
+      : `cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    throw new SwooshError('invalid_key_file', `${path}: ${why}`, { cause: err });
   }
   if (typeof o.secret_key !== 'string' || !/^[0-9a-f]{64}$/.test(o.secret_key)) {
     throw new SwooshError(

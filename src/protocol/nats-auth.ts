@@ -122,17 +122,37 @@ export function natsAuthOf(v: NatsAuthValues): NatsAuth {
   return out;
 }
 
-/** A URL with any user, password or token replaced, for logs and messages. */
+/**
+ * One server URL split at its scheme and at the *last* `@` (a password may hold `/` or `@`
+ * unencoded): the userinfo, if any, and the rest.
+ */
+function parts(url: string): { scheme: string; info: string | undefined; rest: string } {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)?(.*)$/i.exec(url.trim());
+  const scheme = m?.[1] ?? '';
+  const body = m?.[2] ?? '';
+  const at = body.lastIndexOf('@');
+  return at < 0
+    ? { scheme, info: undefined, rest: body }
+    : { scheme, info: body.slice(0, at), rest: body.slice(at + 1) };
+}
+
+/**
+ * A URL, or a comma-separated list of them, with every user, password or token replaced, for
+ * logs and messages.
+ */
 export function redactNatsUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/)[^@/]*@/i, '$1***@');
+  return url.split(',').map((u) => {
+    const p = parts(u);
+    return p.info === undefined ? u : `${p.scheme}***@${p.rest}`;
+  }).join(',');
 }
 
 /** `tls://` names TLS; userinfo is split off. */
 function splitUrl(url: string): { server: string; user?: string; pass?: string; tls: boolean } {
-  const m = /^([a-z]+:\/\/)?(?:([^@/]*)@)?(.*)$/i.exec(url.trim());
-  const scheme = m?.[1] ?? '';
-  const info = m?.[2];
-  const server = `${scheme}${m?.[3] ?? ''}`;
+  const p = parts(url);
+  const scheme = p.scheme;
+  const info = p.info;
+  const server = `${scheme}${p.rest}`;
   const tls = scheme.toLowerCase() === 'tls://';
   if (info === undefined || info === '') return { server, tls };
   const at = info.indexOf(':');

@@ -616,6 +616,7 @@ describe('the gateway locked down: tokens and rate limits', () => {
       expect((await as(null, '/decisions', '/decisions')).status).toBe(401);
       expect((await as(null, '/metrics', '/metrics')).status).toBe(401);
       expect((await as(null, '/health', '/health')).status).toBe(200);
+      expect((await fetch(`${base}/state`, { method: 'HEAD' })).status).toBe(401);
       const raw = await fetch(`${base}/state`);
       expect(raw.headers.get('www-authenticate')).toBe('Bearer realm="swoosh"');
       const reader = await as('r3ad-token', '/state', '/state?projection=identities');
@@ -632,36 +633,46 @@ describe('the gateway locked down: tokens and rate limits', () => {
     }
   });
 
-  it('Given small per-signer and per-client buckets, Then the next proposal is 429 with Retry-After, nothing published, and the bucket refills', async () => {
+  it('Given small per-signer and per-client buckets, Then the next proposal is 429 with Retry-After, nothing more published, and the bucket refills; bad signatures never spend a signer\'s budget', async () => {
     let nowMs = 1_000_000;
     const app = await createHttpServer({
       instance: t.inst, now: () => nowMs,
-      rateLimits: { signer: { perSecond: 1, burst: 2 }, client: { perSecond: 4, burst: 3 } },
+      rateLimits: { signer: { perSecond: 1, burst: 2 }, client: { perSecond: 4, burst: 6 } },
     });
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const good = await t.build(CAST.c1, 'Execution_PlanLocked', { plan_hash: h('plan-rl') });
+      // Verified proposals the writer refuses (a stale HEAD, a wrong phase): recorded, nothing
+      // changes.
+      const stale = (): Promise<J> => t.build(CAST.c1, 'Execution_PlanLocked', { plan_hash: h('plan-rl') }, { hash: h('stale-rl') });
+      const good = await stale();
       const sig = good['signature'] as string;
       const bad = { ...good, signature: `${sig.startsWith('0') ? '1' : '0'}${sig.slice(1)}` };
       const before = await t.walLast();
       const post = (body: J): Promise<Res> => call(base, 'POST', '/transition', '/transition', {
         headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
       });
-      // Two tokens for this signer: two bad-signature refusals, then the signer is limited.
-      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
-      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
-      const limited = await post(bad);
+      // A stranger's forged bodies naming c1 are refused without spending c1's budget.
+      for (let i = 0; i < 3; i++) expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
+      // Two tokens for c1: two verified proposals go through (and are recorded), the third waits.
+      const recorded = (r: Res): void => {
+        expect(r.status, JSON.stringify(r.body)).toBe(400);
+        expect(typeof r.body['dr_id']).toBe('string');
+      };
+      recorded(await post(await stale()));
+      recorded(await post(await stale()));
+      const limited = await post(await stale());
       expect(limited.status).toBe(429);
       expect(limited.body).toMatchObject({ status: 'rejected', code: 'rate_limited', retry_after_s: 1 });
       expect(String(limited.body['message'])).toMatch(/^signer: too many proposals/);
-      // The client's fourth request in the same instant is limited before its body is read.
+      expect(await t.walLast()).toBe(before + 2);
+      // The client's seventh request in the same instant is limited before its body is read.
       const res = await fetch(`${base}/transition`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(res.status).toBe(429);
       expect(res.headers.get('retry-after')).toBe('1');
       expect(((await res.json()) as { message: string }).message).toMatch(/^client: too many proposals/);
-      expect(await t.walLast()).toBe(before);
+      expect(await t.walLast()).toBe(before + 2);
       nowMs += 1_000; // one token back for each
-      expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
+      recorded(await post(await stale()));
     } finally {
       await app.close();
     }
@@ -699,6 +710,11 @@ describe('the licence gate at the network', () => {
       expect((await call(base, 'GET', '/state', '/state')).status).toBe(200);
       // One millisecond earlier the grace still runs: the gate lets the proposal on to the
       // signature check (a bad one here, so nothing is published either way).
+      // Termination is still what the writer applies after the grace: it passes the gate.
+      const term = await t.build(CAST.operator, 'Control_Terminate', { reason: 'licence gone' });
+      const tsig = term['signature'] as string;
+      const badTerm = { ...term, signature: `${tsig.startsWith('0') ? '1' : '0'}${tsig.slice(1)}` };
+      expect((await post(badTerm)).body).toMatchObject({ code: 'bad_signature' });
       nowMs -= 1;
       expect((await post(bad)).body).toMatchObject({ code: 'bad_signature' });
     } finally {

@@ -42,6 +42,11 @@ describe('NATS connection settings', () => {
     expect(natsConnectOptions(['nats://tok123@h:4222'])).toEqual({ servers: ['nats://h:4222'], token: 'tok123' });
     expect(redactNatsUrl('nats://alice:s3cret@h:4222')).toBe('nats://***@h:4222');
     expect(redactNatsUrl('nats://h:4222')).toBe('nats://h:4222');
+    // Every server of a list, with or without a scheme, and a password holding '/' or '@'.
+    expect(redactNatsUrl('nats://a:b@h1:4222,nats://c:d@h2:4222')).toBe('nats://***@h1:4222,nats://***@h2:4222');
+    expect(redactNatsUrl('u:p@h:4222')).toBe('***@h:4222');
+    expect(redactNatsUrl('nats://u:a/b@c@h:4222')).toBe('nats://***@h:4222');
+    expect(natsConnectOptions(['nats://u:a/b@c@h:4222'])).toEqual({ servers: ['nats://h:4222'], user: 'u', pass: 'a/b@c' });
   });
 
   it('Given a tls:// URL, a CA or a client certificate, Then TLS is required (a tls object is always passed)', () => {

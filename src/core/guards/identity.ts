@@ -6,6 +6,7 @@
 import { deny, pass, type GuardFn } from './contract.js';
 import { WRITER_ROLE } from '../domain/writers.js';
 import { str } from '../encoding/json.js';
+import { rolesIn } from '../model/state.js';
 
 /** Roles an admin may not grant to its own key. */
 const SECOND_PERSON_ROLES = ['admin', 'feeder'];
@@ -21,6 +22,11 @@ export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
       'decision records)',
     );
   }
+  // Admins of the deployment: control transitions are decided with no project, so an admin
+  // whose roles are limited to projects cannot change the registry.
+  const admins = Object.keys(state.identities)
+    .filter((k) => rolesIn(state.identities[k], undefined).includes('admin'));
+  const lastAdmin = admins.length === 1 && admins[0] === who;
   if (spec.name === 'Identity_Grant') {
     const own = roles.filter((r) => SECOND_PERSON_ROLES.includes(r));
     if (who === proposal.signer && own.length > 0) {
@@ -29,14 +35,14 @@ export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
         `an admin cannot grant ${own.join(', ')} to its own key; another admin must sign`,
       );
     }
+    if (lastAdmin && Array.isArray(proposal.inputs['projects'])) {
+      return deny('last_admin', `${who} is the last admin of the deployment; limiting it to ` +
+        'projects would leave none; grant admin to another key first');
+    }
     return pass(`grants ${roles.join(', ')} to ${who}`);
   }
-  if (roles.includes('admin')) {
-    const admins = Object.keys(state.identities)
-      .filter((k) => state.identities[k]?.roles.includes('admin') === true);
-    if (admins.length === 1 && admins[0] === who) {
-      return deny('last_admin', `${who} is the last admin; grant admin to another key first`);
-    }
+  if (roles.includes('admin') && lastAdmin) {
+    return deny('last_admin', `${who} is the last admin; grant admin to another key first`);
   }
   return pass(`revokes ${roles.join(', ')} from ${who}`);
 };

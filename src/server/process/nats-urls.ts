@@ -7,6 +7,7 @@
  */
 import { Socket } from 'node:net';
 import { SwooshError } from '../../protocol/errors.js';
+import { redactNatsUrl } from '../../protocol/nats-auth.js';
 
 /** The default NATS client port, for a URL that names none. */
 const NATS_PORT_DEFAULT = 4222;
@@ -17,12 +18,15 @@ export function hostPortOf(url: string, field = 'NATS_URL'): { host: string; por
   try {
     u = new URL(url.includes('://') ? url : `nats://${url}`);
   } catch (err) {
-    throw new SwooshError('invalid_config', `${field}: "${url}" is not a server URL`, {
+    const shown = redactNatsUrl(url);
+    throw new SwooshError('invalid_config', `${field}: "${shown}" is not a server URL`, {
       cause: err,
     });
   }
   const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw new SwooshError('invalid_config', `${field}: "${url}" names no host`);
+  if (host === '') {
+    throw new SwooshError('invalid_config', `${field}: "${redactNatsUrl(url)}" names no host`);
+  }
   return { host, port: u.port === '' ? NATS_PORT_DEFAULT : Number(u.port) };
 }
 

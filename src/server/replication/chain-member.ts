@@ -542,12 +542,12 @@ export class ChainMember {
     }
     const q = this.pending.get(chain);
     const head = q?.[0];
-    // Signed by a key that is not a writer at the record's entry (the registry there, when this
-    // member decided it; the latest one it has folded, when the record is ahead of it).
-    const registry = head !== undefined && head.content.chain_index === i
-      ? head.step.before.identities
-      : this.deps.replica.deployment.identities;
-    const notWriter = writerProblem(registry, rec);
+    // Signed by a key that is not a writer at the record's entry. Checked here against the
+    // registry of the entry this member decided; a record read ahead of it is checked when the
+    // entry is decided (the registry may gain the key before then).
+    const notWriter = head !== undefined && head.content.chain_index === i
+      ? writerProblem(head.step.before.identities, rec)
+      : null;
     if (notWriter !== null) {
       this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${notWriter}`);
       return;

@@ -119,6 +119,16 @@ describe('identity safety', () => {
     expect(again.decision.outcome).toBe('accepted');
     expect(sim.deployment.identities[CAST.admin.signer]).toBeUndefined();
   });
+
+  it('Given a second admin limited to projects, Then it does not count: the last deployment admin is still kept, and cannot be limited to projects itself', () => {
+    const sim = new DeploymentSim();
+    ok(sim.propose(CAST.admin, null, 'Identity_Grant', { identity: CAST.operator.signer, roles: ['admin'], projects: ['default'] }));
+    const r = sim.propose(CAST.admin, null, 'Identity_Revoke', { identity: CAST.admin.signer, roles: ['admin'] });
+    expect(r.decision).toMatchObject({ outcome: 'rejected', code: 'last_admin' });
+    const limit = sim.propose(CAST.admin, null, 'Identity_Grant', { identity: CAST.admin.signer, roles: ['voter'], projects: ['default'] });
+    expect(limit.decision).toMatchObject({ outcome: 'rejected', code: 'last_admin' });
+    expect(limit.decision.message).toContain('limiting it to projects would leave none');
+  });
 });
 
 function ok<T extends { decision: { outcome: string } }>(r: T): T {
