@@ -111,7 +111,12 @@ describe('AGE-encrypted secrets', () => {
       const texts: string[] = [];
       const r = new StreamReader(jetstream(nc), s.decisionsName, 1);
       try {
-        for (const m of await r.read(10, 5000)) texts.push(new TextDecoder().decode(m.data));
+        // A read may return before the batch is full: read until all five are in.
+        while (texts.length < 5) {
+          const got = await r.read(10, 5000);
+          if (got.length === 0) break;
+          for (const m of got) texts.push(new TextDecoder().decode(m.data));
+        }
       } finally {
         await r.close();
       }
