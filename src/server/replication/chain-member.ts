@@ -331,19 +331,19 @@ export class ChainMember {
       const seen = this.ahead.get(chain)?.get(index);
       if (seen !== undefined) {
         this.dropAhead(chain, index);
-        if (seen.hash !== d.hash || seen.walSeq !== d.msg.seq) {
+        // The writer first: a record from a key that was not a writer at this entry is not a
+        // record of this deployment (whatever it holds), so it is set aside, not compared; the
+        // chain's genuine record is still to come (or to publish).
+        const notWriter = writerProblem(d.step.before.identities, seen);
+        if (notWriter !== null) {
+          this.stray('unknown_writer', `DECISIONS seq ${seen.seq}: ${notWriter}`);
+          this.readTails.set(chain, { index: index - 1, seq: seen.seq });
+        } else if (seen.hash !== d.hash || seen.walSeq !== d.msg.seq) {
           this.diverge(new ReplayMismatchError(
             d.msg.seq, 'content', `stored record hashes to ${seen.hash}`,
             `recomputed record hashes to ${d.hash}`,
           ));
           return;
-        }
-        const notWriter = writerProblem(d.step.before.identities, seen);
-        if (notWriter !== null) {
-          // Read ahead under the registry of the time, refused under the one at its entry: set
-          // aside, and the chain's genuine record is still to come (or to publish).
-          this.stray('unknown_writer', `DECISIONS seq ${seen.seq}: ${notWriter}`);
-          this.readTails.set(chain, { index: index - 1, seq: seen.seq });
         } else {
           this.noteTransitions(d);
           this.confirmed(d, seen.seq, false);
@@ -542,12 +542,15 @@ export class ChainMember {
     }
     const q = this.pending.get(chain);
     const head = q?.[0];
-    // Signed by a key that is not a writer at the record's entry. Checked here against the
-    // registry of the entry this member decided; a record read ahead of it is checked when the
-    // entry is decided (the registry may gain the key before then).
-    const notWriter = head !== undefined && head.content.chain_index === i
-      ? writerProblem(head.step.before.identities, rec)
-      : null;
+    // Signed by a key that is not a writer at the record's entry: checked against the registry
+    // of that entry when this member has decided it, else against the newest registry it has
+    // folded (a record read ahead of its entry), and again when the entry is decided. A key
+    // added by a rotation this member has not folded yet makes it set such a record aside
+    // (known limit: that chain then waits for this member to be told again; docs/security.md).
+    const registry = head !== undefined && head.content.chain_index === i
+      ? head.step.before.identities
+      : this.deps.replica.deployment.identities;
+    const notWriter = writerProblem(registry, rec);
     if (notWriter !== null) {
       this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${notWriter}`);
       return;
