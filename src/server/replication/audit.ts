@@ -18,6 +18,9 @@ import { StreamReader } from '../../protocol/batch-reader.js';
 import { RecordsByWal } from './records-by-wal.js';
 import { Replica, ReplayMismatchError, worldHash } from './replica.js';
 
+/** How long the audit waits for the records of the WAL's newest entries to be stored. */
+const AUDIT_SETTLE_MS = 5_000;
+
 /** One problem found. */
 export interface AuditProblem {
   readonly seq: number;
@@ -88,6 +91,13 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const replica = Replica.fromGenesis(core, nodeHasher, verifier, t.genesis);
   const chains: Record<string, number> = {};
   const walLast = (await t.jsm.streams.info(t.walName)).state.last_seq;
+  // A live deployment: the newest entries may still be being decided. Give their records a
+  // moment (AUDIT_SETTLE_MS) before any is called missing.
+  const settleUntil = Date.now() + AUDIT_SETTLE_MS;
+  while ((await t.jsm.streams.info(t.decisionsName)).state.messages < walLast &&
+    Date.now() < settleUntil) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const drLast = (await t.jsm.streams.info(t.decisionsName)).state.last_seq;
   const trLast = (await t.jsm.streams.info(t.transitionsName)).state.last_seq;
   const problems: AuditProblem[] = [];
