@@ -110,6 +110,11 @@ function stringList(v: unknown, path: string, maxItems: number): readonly string
   return [...new Set(v as string[])].sort();
 }
 
+const IDENTITY_FIELDS = ['roles', 'projects', 'not_after_ms'];
+
+/** Latest `not_after_ms` an identity may carry: the last millisecond of year 9999 UTC. */
+export const NOT_AFTER_MS_MAX = 253_402_300_799_999;
+
 function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
   if (!isJsonObject(v)) {
     return fail('genesis.identities', 'expected an object of signer → { roles }');
@@ -119,29 +124,37 @@ function parseIdentities(v: unknown, chart: Chart): Result<Identities> {
   if (keys.length > GENESIS_IDENTITIES_MAX) {
     return fail('genesis.identities', `expected at most ${GENESIS_IDENTITIES_MAX} identities`);
   }
-  const out: Record<string, { roles: readonly string[]; projects?: readonly string[] }> = {};
+  type Entry = { roles: readonly string[]; projects?: readonly string[]; not_after_ms?: number };
+  const out: Record<string, Entry> = {};
   for (const signer of keys) {
     const path = `genesis.identities["${signer}"]`;
     if (!SIGNER_RE.test(signer)) {
       return fail(path, 'expected a key of the form hmmm:pubkey:<64 hex>');
     }
     const entry = v[signer];
-    if (!isJsonObject(entry) || Object.keys(entry).some((k) => k !== 'roles' && k !== 'projects')) {
-      return fail(path, 'expected { roles: [...], projects?: [...] }');
+    if (!isJsonObject(entry) || Object.keys(entry).some((k) => !IDENTITY_FIELDS.includes(k))) {
+      return fail(path, 'expected { roles: [...], projects?: [...], not_after_ms?: <ms> }');
     }
     const roles = stringList(entry['roles'], `${path}.roles`, 16);
     if (typeof roles === 'string') return fail(`${path}.roles`, roles);
     const unknown = roles.find((r) => !Object.hasOwn(chart.roles, r));
     if (unknown !== undefined) return fail(`${path}.roles`, `unknown role "${unknown}"`);
-    if (entry['projects'] === undefined) {
-      out[signer] = { roles };
-      continue;
+    let e: Entry = { roles };
+    if (entry['projects'] !== undefined) {
+      const projects = stringList(entry['projects'], `${path}.projects`, 1000);
+      if (typeof projects === 'string') return fail(`${path}.projects`, projects);
+      const bad = projects.find((p) => !PROJECT_RE.test(p));
+      if (bad !== undefined) return fail(`${path}.projects`, `"${bad}" is not a project id`);
+      e = { ...e, projects };
     }
-    const projects = stringList(entry['projects'], `${path}.projects`, 1000);
-    if (typeof projects === 'string') return fail(`${path}.projects`, projects);
-    const bad = projects.find((p) => !PROJECT_RE.test(p));
-    if (bad !== undefined) return fail(`${path}.projects`, `"${bad}" is not a project id`);
-    out[signer] = { roles, projects };
+    if (entry['not_after_ms'] !== undefined) {
+      const t = intField(entry, 'not_after_ms', 0, 0, NOT_AFTER_MS_MAX);
+      if (typeof t === 'string') {
+        return fail(`${path}.not_after_ms`, `expected an integer in 0..${NOT_AFTER_MS_MAX} (ms)`);
+      }
+      e = { ...e, not_after_ms: t };
+    }
+    out[signer] = e;
   }
   return { ok: true, value: out };
 }
@@ -252,8 +265,12 @@ export function parsePins(v: unknown): Result<CoreConfig['mcp_pins']> {
 const GENESIS_KEYS = [
   'instance_id', 'identities', 'quorum_threshold', 'approvals_threshold', 'window_policy',
   'idem_retention_ms', 'idem_max', 'max_clock_skew_ms', 'license_grace_ms', 'mcp_pins', 'policy',
-  'projects', 'required_roles', 'writers',
+  'projects', 'required_roles', 'writers', 'max_proposal_age_ms',
 ];
+
+/** Bounds of a genesis `max_proposal_age_ms`: a second (clock jitter) to a year. */
+export const PROPOSAL_AGE_MS_MIN = 1_000;
+export const PROPOSAL_AGE_MS_MAX = 365 * 86_400_000;
 
 /** Most council roles a project may require. */
 export const REQUIRED_ROLES_MAX = 32;
@@ -328,6 +345,14 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
     if (typeof v === 'string') return fail(`genesis.${key}`, v.replace(`genesis.${key}: `, ''));
     ints[key] = v;
   }
+  let age: number | undefined;
+  if (raw['max_proposal_age_ms'] !== undefined) {
+    const v = intField(raw, 'max_proposal_age_ms', 0, PROPOSAL_AGE_MS_MIN, PROPOSAL_AGE_MS_MAX);
+    if (typeof v === 'string') {
+      return fail('genesis.max_proposal_age_ms', v.replace('genesis.max_proposal_age_ms: ', ''));
+    }
+    age = v;
+  }
   const windows = parseWindowPolicy(raw['window_policy'], chart);
   if (!windows.ok) return windows;
   const pins = parsePins(raw['mcp_pins']);
@@ -348,6 +373,7 @@ export function parseGenesis(raw: unknown, chart: Chart): Result<Genesis> {
     license_grace_ms: ints['license_grace_ms'] ?? d.license_grace_ms,
     mcp_pins: pins.value,
     ...(required.value === undefined ? {} : { required_roles: required.value }),
+    ...(age === undefined ? {} : { max_proposal_age_ms: age }),
   };
   return {
     ok: true,

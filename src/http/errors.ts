@@ -27,6 +27,11 @@ export const HTTP_ERRORS = {
     meaning: 'The signer holds none of the roles the transition allows (in that project). ' +
       'Nothing was published.',
   },
+  identity_expired: {
+    http: 403, status: 'rejected',
+    meaning: "The signer's not_after_ms has passed (by this instance's clock). Nothing was " +
+      'published.',
+  },
   unsupported_media_type: {
     http: 415, status: 'rejected',
     meaning: 'A POST body must be sent as Content-Type: application/json. Nothing was published.',

@@ -268,7 +268,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     if (d === null) throw new HttpError('not_ready', 'deployment: not recovered yet');
     // Termination is what the writer still applies after the grace (the license_expired gate).
     if (p.transition !== 'Control_Terminate') licenceGate(d, now());
-    verifyAdmitted(core, verifier, d.identities, p);
+    verifyAdmitted(core, verifier, d.identities, p, now());
   };
   const now = opts.now ?? Date.now;
   const byClient = new RateLimiter(opts.rateLimits?.client ?? HTTP_DEFAULTS.rateClient, now);

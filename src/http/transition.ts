@@ -86,6 +86,7 @@ export function verifyAdmitted(
   verifier: SignatureVerifier,
   identities: State['identities'],
   p: AdmittedProposal,
+  nowMs: number,
 ): void {
   const signer = String(p.signed['signer']);
   const msg = new TextEncoder().encode(`${DOMAIN.proposal}\n${p.canonical}`);
@@ -99,6 +100,11 @@ export function verifyAdmitted(
     throw new HttpError('unknown_signer',
       `signer: ${signer} is not in the registry; an admin grants it roles (Identity_Grant); ` +
       'nothing was published', { path: 'signer' });
+  }
+  if (identity.not_after_ms !== undefined && nowMs >= identity.not_after_ms) {
+    throw new HttpError('identity_expired',
+      `signer: ${signer} expired at ${new Date(identity.not_after_ms).toISOString()}; an admin ` +
+      'renews it with Identity_Grant; nothing was published', { path: 'signer' });
   }
   const spec = core.chart.transitions.find((t) => t.name === p.transition);
   const project = p.route.kind === 'project' ? p.route.project ?? DEFAULT_PROJECT : undefined;

@@ -36,9 +36,9 @@ export interface RejectedAnswer {
  * Refused by the gateway before publishing, so there is no decision record:
  * `400 {status:"rejected", code:"invalid_proposal", reason, message, path}` for a malformed
  * proposal (`reason` is the schema-stage code the writer would have recorded), `403` with
- * `bad_signature`, `unknown_signer` or `unauthorized_role` (checked against the registry before
- * writing), or another gateway code such as `413 body_too_large` or `415
- * unsupported_media_type` (docs/openapi.yaml).
+ * `bad_signature`, `unknown_signer`, `identity_expired` or `unauthorized_role` (checked
+ * against the registry before writing), or another gateway code such as `413
+ * body_too_large` or `415 unsupported_media_type` (docs/openapi.yaml).
  */
 export interface InvalidAnswer {
   readonly kind: 'invalid';

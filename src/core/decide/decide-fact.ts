@@ -2,14 +2,14 @@
  * decide for facts: schema → signature → feeder authorized → newer than the recorded fact and
  * not too far ahead → record it, then fire any automatic transitions it triggers.
  */
-import { baseOf, factRecorded, passed, rejection } from './decision.js';
+import { baseOf, expiredMessage, factRecorded, passed, rejection } from './decision.js';
 import { parseCanonical } from '../encoding/canonical.js';
 import type { DecideDeps } from './deps.js';
 import { checkFactPayload, factIsNewer, factValue } from '../facts.js';
 import { parseHlc } from '../model/hlc.js';
 import { isJsonObject, type JsonObject } from '../encoding/json.js';
 import { automaticTransitions } from './auto.js';
-import { FACT_KINDS, rolesIn, type State } from '../model/state.js';
+import { FACT_KINDS, expiredAt, rolesIn, type State } from '../model/state.js';
 import type { CoreEvent, Decision, FactKind, WalEntry } from '../model/types.js';
 import { SIGNER_RE } from '../model/ids.js';
 
@@ -62,6 +62,9 @@ export function decideFact(deps: DecideDeps, state: State, entry: Signed): Decis
   const identity = state.identities[signer];
   if (identity === undefined) {
     return rejection(base, 'unknown_signer', `${signer} is not registered`);
+  }
+  if (expiredAt(identity, entry.log_ms)) {
+    return rejection(base, 'identity_expired', expiredMessage(signer, identity.not_after_ms));
   }
   // Facts are the deployment's: an identity limited to projects holds no role here.
   const roles = rolesIn(identity, undefined);

@@ -15,6 +15,7 @@ import {
   accepted,
   baseOf,
   duplicate,
+  expiredMessage,
   guardRejection,
   passed,
   quarantined,
@@ -30,7 +31,7 @@ import { compareStamp, parseHlc, type Hlc } from '../model/hlc.js';
 import { idemBodyKey, idemLookup } from './idem.js';
 import type { JsonObject } from '../encoding/json.js';
 import { parseProposal } from './proposal.js';
-import { rolesIn, type State } from '../model/state.js';
+import { expiredAt, proposalAgeMaxOf, rolesIn, type State } from '../model/state.js';
 import type { CoreEvent, Decision, GuardOutcome, Proposal, WalEntry } from '../model/types.js';
 
 /** Decide one WAL entry. Never throws on bad input: bad input is a rejection. */
@@ -71,6 +72,9 @@ function decideProposal(deps: DecideDeps, state: State, entry: Signed): Decision
   const identity = state.identities[proposal.signer];
   if (identity === undefined) {
     return reject('unknown_signer', `${proposal.signer} is not registered`);
+  }
+  if (expiredAt(identity, entry.log_ms)) {
+    return reject('identity_expired', expiredMessage(proposal.signer, identity.not_after_ms));
   }
   const roles = rolesIn(identity, state.meta.project);
   if (!spec.roles.some((r) => roles.includes(r))) {
@@ -118,7 +122,7 @@ function checkHlc(
   p: Proposal,
   hlc: Hlc,
   logMs: number,
-): ['hlc_regression' | 'hlc_too_far_ahead', string] | null {
+): ['hlc_regression' | 'hlc_too_far_ahead' | 'hlc_too_old', string] | null {
   const c = state.clock;
   if (c.hlc_last !== null) {
     const last = parseHlc(c.hlc_last);
@@ -137,6 +141,14 @@ function checkHlc(
     return [
       'hlc_too_far_ahead',
       `hlc ${p.hlc} is ${hlc.ms - logMs} ms ahead of log time (max ${skew})`,
+    ];
+  }
+  const age = proposalAgeMaxOf(state.meta.config);
+  if (hlc.ms < logMs - age) {
+    return [
+      'hlc_too_old',
+      `hlc ${p.hlc} is ${logMs - hlc.ms} ms behind log time (max ${age}); sign the request ` +
+      'again with a current HLC and a new idem_key',
     ];
   }
   return null;

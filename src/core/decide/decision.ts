@@ -4,6 +4,7 @@
  */
 import { REJECTION_CODES, type RejectionCode } from '../model/codes.js';
 import type { CoreEvent, Decision, GuardOutcome, WalEntry } from '../model/types.js';
+import { formatIsoUtcMs } from '../model/hlc.js';
 
 /** Fields common to every decision about an entry, before the verdict. */
 export type DecisionBase = Omit<
@@ -164,4 +165,11 @@ export function factRecorded(
     applied,
     events,
   });
+}
+
+/** Why an expired identity's entry is refused (shared with facts). */
+export function expiredMessage(signer: string, notAfterMs: number | undefined): string {
+  const at = notAfterMs === undefined ? '?' : formatIsoUtcMs(notAfterMs);
+  return `${signer} expired at ${at} (not_after_ms ${notAfterMs ?? '?'}); an admin renews it ` +
+    'with Identity_Grant';
 }

@@ -517,8 +517,15 @@ function identityEffect(ids: Identities, name: TransitionName, i: JsonObject): I
   for (const k of Object.keys(ids)) {
     if (k !== who) out[k] = ids[k] as Entry;
   }
+  const notAfter = name === 'Identity_Grant' && typeof i['not_after_ms'] === 'number'
+    ? i['not_after_ms']
+    : had?.not_after_ms;
   if (next.length > 0) {
-    out[who] = given === undefined ? { roles: next } : { roles: next, projects: given };
+    out[who] = {
+      roles: next,
+      ...(given === undefined ? {} : { projects: given }),
+      ...(notAfter === undefined ? {} : { not_after_ms: notAfter }),
+    };
   }
   const sorted: Record<string, Entry> = {};
   for (const k of Object.keys(out).sort()) sorted[k] = out[k] as Entry;

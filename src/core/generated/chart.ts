@@ -139,7 +139,7 @@ export const CHART: Chart = {
     project: 'Project_Create names a new project and a valid configuration.',
     identity: 
       'Identity_Grant/Revoke never touch the writer role, an admin never grants admin or feeder ' +
-      'to itself, and the last admin is never revoked.',
+      'to itself, and the last admin without an expiry is never revoked, limited or given one.',
     writers: 'Writer_Rotate names keys to add or remove and leaves at least one writer.',
   },
   transitions: [
@@ -1176,13 +1176,20 @@ export const CHART: Chart = {
             maxItems: 1000,
             uniqueItems: true,
           },
+          not_after_ms: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 253402300799999,
+          },
         },
         required: ['identity', 'roles'],
       },
       doc: 
         'Adds roles to an identity (creating it); the registry changes only by signed ' +
         'transitions. `projects`, when given, limits the identity\'s roles to those projects ' +
-        '(replacing any earlier limit); without it the limit stays as it was.',
+        '(replacing any earlier limit); without it the limit stays as it was. `not_after_ms`, ' +
+        'when given, is the log time (ms since the epoch) from which the identity holds no role ' +
+        '(replacing any earlier expiry); without it the expiry stays as it was.',
     },
     {
       name: 'Identity_Revoke',
@@ -1616,6 +1623,7 @@ export interface TransitionInputs {
     readonly identity: string;
     readonly roles: readonly string[];
     readonly projects?: readonly string[];
+    readonly not_after_ms?: number;
   };
   readonly Identity_Revoke: {
     readonly identity: string;

@@ -1,7 +1,8 @@
 /**
  * Identity safety (Identity_Grant, Identity_Revoke): the writer role is Writer_Rotate's alone,
  * an admin cannot hand itself the powers that need a second person (admin, feeder), and the
- * registry never loses its last admin (nothing could change it again).
+ * registry never loses its last lasting admin (one for the whole deployment, without an
+ * expiry): nothing could change the registry again.
  */
 import { deny, pass, type GuardFn } from './contract.js';
 import { WRITER_ROLE } from '../domain/writers.js';
@@ -22,10 +23,13 @@ export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
       'decision records)',
     );
   }
-  // Admins of the deployment: control transitions are decided with no project, so an admin
-  // whose roles are limited to projects cannot change the registry.
-  const admins = Object.keys(state.identities)
-    .filter((k) => rolesIn(state.identities[k], undefined).includes('admin'));
+  // Lasting admins of the deployment: control transitions are decided with no project, so an
+  // admin whose roles are limited to projects cannot change the registry, and one with an
+  // expiry will stop being able to.
+  const admins = Object.keys(state.identities).filter((k) => {
+    const id = state.identities[k];
+    return rolesIn(id, undefined).includes('admin') && id?.not_after_ms === undefined;
+  });
   const lastAdmin = admins.length === 1 && admins[0] === who;
   if (spec.name === 'Identity_Grant') {
     const own = roles.filter((r) => SECOND_PERSON_ROLES.includes(r));
@@ -38,6 +42,10 @@ export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
     if (lastAdmin && Array.isArray(proposal.inputs['projects'])) {
       return deny('last_admin', `${who} is the last admin of the deployment; limiting it to ` +
         'projects would leave none; grant admin to another key first');
+    }
+    if (lastAdmin && proposal.inputs['not_after_ms'] !== undefined) {
+      return deny('last_admin', `${who} is the last admin without an expiry; an expiry would ` +
+        'leave the deployment without one; grant admin to another key first');
     }
     return pass(`grants ${roles.join(', ')} to ${who}`);
   }

@@ -6,7 +6,7 @@
  */
 import { deny, pass, type GuardFn } from './contract.js';
 import { memberSetHash } from '../domain/quorum.js';
-import { rolesIn } from '../model/state.js';
+import { expiredAt, rolesIn } from '../model/state.js';
 
 interface Vote {
   readonly voter: string;
@@ -16,7 +16,7 @@ interface Vote {
 }
 
 /** Passes when enough eligible, distinct, validly signed votes certify the member set. */
-export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash }) => {
+export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash, log_ms }) => {
   const inputs = proposal.inputs as unknown as {
     members: string[]; member_set_hash: string; term: number; votes: Vote[];
   };
@@ -47,8 +47,13 @@ export const quorumGuard: GuardFn = ({ state, proposal, embedded, hash }) => {
     if (embedded[i] !== true) {
       return deny('bad_vote_signature', `votes[${i}] from ${v.voter} does not verify`);
     }
-    if (!rolesIn(state.identities[v.voter], state.meta.project).includes('voter')) {
+    const voter = state.identities[v.voter];
+    if (!rolesIn(voter, state.meta.project).includes('voter')) {
       return deny('ineligible_voter', `votes[${i}]: ${v.voter} does not hold the voter role`);
+    }
+    if (expiredAt(voter, log_ms)) {
+      return deny('ineligible_voter', `votes[${i}]: ${v.voter} expired at not_after_ms ` +
+        `${voter?.not_after_ms ?? '?'}`);
     }
     if (seen.has(v.voter)) return deny('duplicate_voter', `votes[${i}]: ${v.voter} voted twice`);
     seen.add(v.voter);

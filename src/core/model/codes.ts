@@ -31,10 +31,12 @@ export const REJECTION_CODES = {
   bad_signature: ['signature', 'The signature does not verify for the signer.'],
   unknown_signer: ['authorization', 'The signer is not in the identity registry.'],
   unauthorized_role: ['authorization', 'The signer holds none of the roles allowed.'],
+  identity_expired: ['authorization', "The log time reached the signer's not_after_ms."],
   idem_conflict: ['idempotency', 'The idem key was already accepted for another request.'],
   // ordering
   hlc_regression: ['hlc', 'The HLC is not after the last accepted one.'],
   hlc_too_far_ahead: ['hlc', 'The HLC is further ahead of log time than allowed.'],
+  hlc_too_old: ['hlc', 'The HLC is further behind log time than max_proposal_age_ms.'],
   stale_fact: ['hlc', 'The fact is not newer than the one already recorded.'],
   // gates
   in_quarantine: ['gate', 'The machine is QUARANTINED; only release or block apply.'],

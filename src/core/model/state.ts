@@ -36,6 +36,12 @@ export interface CoreConfig {
   readonly idem_max: number;
   /** How far a proposal's HLC may run ahead of the entry's log time. */
   readonly max_clock_skew_ms: number;
+  /**
+   * How far a proposal's HLC may lag behind the entry's log time (`hlc_too_old`). Absent when
+   * a genesis does not set it (so such configurations hash as before): then
+   * `proposalAgeMaxOf` gives idem_retention_ms, at least PROPOSAL_AGE_FLOOR_MS.
+   */
+  readonly max_proposal_age_ms?: number;
   /** Licence grace period before the hard stop. */
   readonly license_grace_ms: number;
   /** MCP tools required at TOOLING_SYNC, with their pinned versions. */
@@ -179,8 +185,30 @@ export type Identities = {
   readonly [signer: string]: {
     readonly roles: readonly string[];
     readonly projects?: readonly string[];
+    /**
+     * Log time (ms) from which the identity holds no role: entries logged at or after it are
+     * refused (`identity_expired`). Absent: no expiry.
+     */
+    readonly not_after_ms?: number;
   };
 };
+
+/** True when `identity` carries an expiry that log time `logMs` has reached. */
+export function expiredAt(identity: Identities[string] | undefined, logMs: number): boolean {
+  return identity?.not_after_ms !== undefined && logMs >= identity.not_after_ms;
+}
+
+/**
+ * The smallest age limit a configuration without `max_proposal_age_ms` gets. Why: a producer
+ * stamps before it publishes, so log time is always a little after the HLC; a deployment that
+ * remembers idem keys briefly must still take proposals that spent a moment in flight.
+ */
+export const PROPOSAL_AGE_FLOOR_MS = 60_000;
+
+/** The proposal age limit of a configuration (see CoreConfig.max_proposal_age_ms). */
+export function proposalAgeMaxOf(config: CoreConfig): number {
+  return config.max_proposal_age_ms ?? Math.max(config.idem_retention_ms, PROPOSAL_AGE_FLOOR_MS);
+}
 
 /** The roles an identity holds in `project` (undefined: the deployment chain). */
 export function rolesIn(

@@ -140,7 +140,9 @@ export interface InstanceStatus {
 
 /** Facts in a row refused for their signer before /health says degraded. */
 export const FACTS_REFUSED_WINDOW = 20;
-const SIGNER_REFUSALS: readonly string[] = ['unknown_signer', 'unauthorized_role', 'bad_signature'];
+const SIGNER_REFUSALS: readonly string[] = [
+  'unknown_signer', 'unauthorized_role', 'bad_signature', 'identity_expired',
+];
 
 /** Defaults, each with why. */
 export const INSTANCE_DEFAULTS = {
