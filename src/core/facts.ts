@@ -8,7 +8,7 @@ import { policyRulesFrom } from './genesis.js';
 import { compareHlc, parseHlc, parseIsoUtcMs } from './model/hlc.js';
 import { str, type JsonObject } from './encoding/json.js';
 import { validateInputs } from './encoding/schema.js';
-import type { FactsSection } from './model/state.js';
+import type { FactsSection, State } from './model/state.js';
 import type { FactKind } from './model/types.js';
 
 const strSchema = (maxLength = 200): InputSchema => ({ type: 'string', minLength: 1, maxLength });
@@ -199,4 +199,15 @@ export function factIsNewer(facts: FactsSection, kind: FactKind, hlc: string): b
   const a = parseHlc(hlc);
   const b = parseHlc(prev);
   return a.ok && b.ok && compareHlc(a.hlc, b.hlc) > 0;
+}
+
+/**
+ * When the grace period of the deployment's revoked licence ends (the revoking fact's log time
+ * plus `license_grace_ms`), or null while the licence is not revoked. The licence gate at the
+ * network (the HTTP gateway, and feeders through the deployment bucket) shuts from then on.
+ */
+export function licenceGraceEndOf(deployment: State): number | null {
+  const lic = deployment.facts.license;
+  if (lic.status !== 'revoked' || lic.since_ms === null) return null;
+  return lic.since_ms + deployment.meta.config.license_grace_ms;
 }

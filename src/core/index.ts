@@ -188,7 +188,7 @@ export { hashJcs, hashText, isSha256 } from './encoding/hash.js';
 export { describeJsonProblem, scanJson } from './encoding/json-scan.js';
 export { isJsonObject, jcsOrProblem } from './encoding/json.js';
 export { PATTERN_FLAGS, schemaToTs, validateInputs } from './encoding/schema.js';
-export { FACT_PAYLOAD_SCHEMAS, checkFactPayload } from './facts.js';
+export { FACT_PAYLOAD_SCHEMAS, checkFactPayload, licenceGraceEndOf } from './facts.js';
 export type { FactProblem } from './facts.js';
 export { CHART } from './generated/chart.js';
 export { GENESIS_DEFAULTS, policyRulesFrom } from './genesis.js';

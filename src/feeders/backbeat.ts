@@ -22,7 +22,7 @@ import {
   parseIsoUtcMs,
   validateInputs,
 } from '../core/index.js';
-import { resumeFrom, type Feeder, type FeederContext } from './common.js';
+import { reportUnpublished, resumeFrom, type Feeder, type FeederContext } from './common.js';
 
 /** The INT-A beat-frame fields the core records. */
 export const BEAT_FRAME_FIELDS = [
@@ -177,9 +177,10 @@ class BackbeatBridge implements Feeder<BackbeatStats> {
       const fields = { cluster_id: cluster, beat_index: beat, hlc: f.hlc, seq: f.seq };
       this.ctx.log.debug({ ...fields, tempo_rounded: r.tempoRounded }, 'beat frame bridged');
     } catch (err) {
-      this.counts.failed += 1;
-      const fields = { err, cluster_id: cluster, beat_index: beat };
-      this.ctx.log.error(fields, 'publishing a beat frame failed');
+      const fields = { cluster_id: cluster, beat_index: beat };
+      if (reportUnpublished(this.ctx.log, err, fields, 'publishing a beat frame failed')) {
+        this.counts.failed += 1;
+      }
     }
   }
 }

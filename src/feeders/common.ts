@@ -40,6 +40,7 @@ import { loadKeyFile } from '../protocol/files.js';
 import { createLogger, type Logger } from '../server/observability/log.js';
 import { publishFact, type BytesSigner } from '../protocol/publish.js';
 import { subjectsFor } from '../../streams/definitions.js';
+import { DEPLOYMENT_LICENCE_KEY } from '../server/process/deployment.js';
 
 /** Publish attempts after the first. Why: rides out a leader election, not an outage. */
 export const PUBLISH_RETRIES_DEFAULT = 3;
@@ -99,6 +100,137 @@ export interface PublishedFact {
 export interface PublisherOptions {
   readonly retries?: number;
   readonly retryDelayMs?: number;
+  /** The licence gate at the network: facts other than licence facts wait while it is shut. */
+  readonly gate?: LicenceGate;
+}
+
+/** A fact held back because the deployment's licence expired (not a failure). */
+export class FactHeldError extends Error {
+  constructor(readonly kind: FactKind) {
+    super(`the ${kind} fact is held: the deployment's licence expired (after its grace period)`);
+    this.name = 'FactHeldError';
+  }
+}
+
+/**
+ * Report a publish that did not happen: a fact held by the licence gate is logged at debug
+ * (the gate logs when it shuts and opens), anything else as an error. True for a failure.
+ */
+export function reportUnpublished(
+  log: Logger,
+  err: unknown,
+  fields: Readonly<Record<string, unknown>>,
+  msg: string,
+): boolean {
+  if (err instanceof FactHeldError) {
+    log.debug({ ...fields, kind: err.kind }, 'fact held: the licence expired');
+    return false;
+  }
+  log.error({ ...fields, err }, msg);
+  return true;
+}
+
+/** How long a feeder trusts its last reading of the licence gate. */
+export const LICENCE_GATE_REFRESH_MS = 2_000;
+
+/** The gate's last reading. */
+interface GateReading {
+  /** When it was read (host clock). */
+  readonly atMs: number;
+  /** When the grace of a revoked licence ends, as the deployment's instances published it. */
+  readonly graceUntilMs: number | null;
+}
+
+/**
+ * The licence gate at the network (brief §9), for feeders: once a revoked licence's grace
+ * period is over, facts other than licence facts are not published — the licence feeder alone
+ * keeps going, since only it can restore the licence. The deployment's instances publish the
+ * decided licence status and the grace end in the deployment bucket (key `licence`,
+ * src/server/process/deployment.ts); a feeder reads it with a stream message get (no consumer)
+ * at most every LICENCE_GATE_REFRESH_MS and compares the grace end with its clock, as the HTTP
+ * gateway does. A read that fails leaves the gate as it was (open at first): the writer
+ * refuses what the licence does not allow in any case; this keeps such facts out of the log.
+ */
+export class LicenceGate {
+  private reading: GateReading | null = null;
+  private inFlight: Promise<void> | null = null;
+  private shut = false;
+  private heldCount = 0;
+  private readFailed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Facts held back so far. */
+  held(): number {
+    return this.heldCount;
+  }
+
+  /** Count a fact held back (FactPublisher calls it). */
+  noteHeld(): void {
+    this.heldCount += 1;
+  }
+
+  /** True when facts other than licence facts may be published. */
+  async open(): Promise<boolean> {
+    const r = this.reading;
+    if (r === null || this.now() - r.atMs >= LICENCE_GATE_REFRESH_MS) {
+      this.inFlight ??= this.read().finally(() => {
+        this.inFlight = null;
+      });
+      await this.inFlight;
+    }
+    const until = this.reading?.graceUntilMs ?? null;
+    const shut = until !== null && this.now() >= until;
+    if (shut !== this.shut) {
+      this.shut = shut;
+      if (shut) {
+        this.log.warn({ grace_until: new Date(until).toISOString() },
+          'licence expired (grace period over): holding every fact but licence facts');
+      } else {
+        this.log.info('licence restored: publishing facts again');
+      }
+    }
+    return !shut;
+  }
+
+  private async read(): Promise<void> {
+    let graceUntilMs = this.reading?.graceUntilMs ?? null;
+    try {
+      const s = subjectsFor(this.prefix);
+      const jsm = await jetstreamManager(this.nc);
+      const m = await jsm.streams.getMessage(`KV_${s.deploymentBucket}`, {
+        last_by_subj: `$KV.${s.deploymentBucket}.${DEPLOYMENT_LICENCE_KEY}`,
+      });
+      graceUntilMs = m === null ? null : graceUntilOf(m.data);
+      this.readFailed = false;
+    } catch (err) {
+      // Once per run of failures (a deployment whose instances have not started yet has no
+      // bucket to read), not at every fact.
+      const msg = 'cannot read whether the licence expired; the gate stays as it was';
+      if (this.readFailed) this.log.debug({ err }, msg);
+      else this.log.warn({ err }, msg);
+      this.readFailed = true;
+    }
+    this.reading = { atMs: this.now(), graceUntilMs };
+  }
+}
+
+/** `grace_until_ms` of a licence gate record, or null (none, or not a record SWOOSH wrote). */
+function graceUntilOf(data: Uint8Array): number | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(data).toString('utf8'));
+  } catch (err) {
+    void err; // a stray value under the key: no gate (the writer still enforces the licence)
+    return null;
+  }
+  const g = isJsonObject(v) ? v['grace_until_ms'] : null;
+  return typeof g === 'number' && Number.isSafeInteger(g) ? g : null;
 }
 
 /** A payload the core would refuse; a feeder bug, never published. */
@@ -141,6 +273,7 @@ export class FactPublisher {
   private readonly abort = new AbortController();
   private readonly retries: number;
   private readonly retryDelayMs: number;
+  private readonly gate: LicenceGate | undefined;
 
   constructor(
     private readonly js: JetStreamClient,
@@ -151,6 +284,7 @@ export class FactPublisher {
   ) {
     this.retries = opts.retries ?? PUBLISH_RETRIES_DEFAULT;
     this.retryDelayMs = opts.retryDelayMs ?? PUBLISH_RETRY_DELAY_MS_DEFAULT;
+    this.gate = opts.gate;
     checkIntOption('publish retries', this.retries, 0, PUBLISH_RETRIES_MAX);
   }
 
@@ -184,6 +318,10 @@ export class FactPublisher {
   private async send(kind: FactKind, payload: JsonObject): Promise<PublishedFact> {
     const problem = checkFactPayload(kind, payload);
     if (problem !== null) throw new FactRefusedError(kind, problem.message);
+    if (kind !== 'license' && this.gate !== undefined && !(await this.gate.open())) {
+      this.gate.noteHeld();
+      throw new FactHeldError(kind);
+    }
     this.hlc = hlcSend(this.hlc, Date.now());
     const hlc = formatHlc(this.hlc);
     for (let attempt = 0; ; attempt++) {
@@ -330,7 +468,10 @@ export async function openFeederContext(
   const signer = createNodeSigner(key.seed);
   const nc = await connectNats(o.natsUrl, `swoosh-feeder-${o.name}`, natsAuthOf(values));
   const js = jetstream(nc, { timeout: o.publishTimeoutMs });
-  const publisher = new FactPublisher(js, o.prefix, signer, log, { retries: o.publishRetries });
+  const gate = new LicenceGate(nc, o.prefix, log);
+  const publisher = new FactPublisher(js, o.prefix, signer, log, {
+    retries: o.publishRetries, gate,
+  });
   return { nc, js, prefix: o.prefix, signer, log, publisher };
 }
 

@@ -3,7 +3,8 @@
  * outside world into signed facts. `swoosh feeder …` runs them as processes.
  */
 export {
-  connectNats, FactPublisher, FactRefusedError, Loop, openFeederContext, resumeFrom,
+  connectNats, FactHeldError, FactPublisher, FactRefusedError, LicenceGate, Loop,
+  openFeederContext, reportUnpublished, resumeFrom,
   runFeederProcess, type Feeder, type FeederContext, type FeederProcessOptions, type LastFact,
   type PublishedFact, type Started,
 } from './common.js';

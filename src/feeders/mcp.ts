@@ -18,7 +18,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { isJsonObject, jcs, type JsonObject } from '../core/index.js';
 import { SwooshError } from '../protocol/errors.js';
-import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
+import {
+  checkIntOption, Loop, reportUnpublished, resumeFrom, type Feeder, type FeederContext,
+} from './common.js';
 import { getJson, HTTP_TIMEOUT_MS_MAX, loggableUrl, urlProblem } from './http-get.js';
 
 /** Most tools. Why: the core's mcp schema accepts at most 1000 items. */
@@ -203,8 +205,9 @@ class McpProber implements Feeder<McpStats> {
       const msg = changed ? 'MCP tool status published' : 'MCP tool status re-affirmed';
       this.ctx.log.info({ reachable: up, tools: tools.length, hlc: f.hlc, seq: f.seq }, msg);
     } catch (err) {
-      this.failed += 1;
-      this.ctx.log.error({ err }, 'publishing the MCP tool status failed');
+      if (reportUnpublished(this.ctx.log, err, {}, 'publishing the MCP tool status failed')) {
+        this.failed += 1;
+      }
     }
   }
 }

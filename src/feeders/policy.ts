@@ -19,7 +19,9 @@ import type { QueuedIterator } from '@nats-io/nats-core';
 import { stat, readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { type JsonObject, type PolicyRules, policyRulesFrom } from '../core/index.js';
-import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
+import {
+  checkIntOption, Loop, reportUnpublished, resumeFrom, type Feeder, type FeederContext,
+} from './common.js';
 
 /** Largest policy document. Why: the WAL refuses messages over 1 MiB, envelope included. */
 export const POLICY_BYTES_MAX = 512 * 1024;
@@ -226,8 +228,10 @@ class PolicyLoader implements Feeder<PolicyStats> {
       this.ctx.log.info({ ...where, version: v, hlc: f.hlc, seq: f.seq }, 'policy published');
       return true;
     } catch (err) {
-      this.failed += 1;
-      this.ctx.log.error({ ...where, err, version: v }, 'publishing the policy failed');
+      const fields = { ...where, version: v };
+      if (reportUnpublished(this.ctx.log, err, fields, 'publishing the policy failed')) {
+        this.failed += 1;
+      }
       return false;
     }
   }

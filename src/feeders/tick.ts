@@ -7,7 +7,9 @@
  * feeder cannot see the state, so it runs always at a coarse interval; the interval bounds
  * how late a deadline is acted on (a grace period ends at most `intervalMs` late).
  */
-import { checkIntOption, Loop, resumeFrom, type Feeder, type FeederContext } from './common.js';
+import {
+  checkIntOption, Loop, reportUnpublished, resumeFrom, type Feeder, type FeederContext,
+} from './common.js';
 
 /** Options of the tick source. */
 export interface TickFeederOptions {
@@ -58,8 +60,7 @@ class TickSource implements Feeder<TickStats> {
       this.published += 1;
       this.ctx.log.debug({ hlc: f.hlc, seq: f.seq }, 'tick');
     } catch (err) {
-      this.failed += 1;
-      this.ctx.log.error({ err }, 'publishing a tick failed');
+      if (reportUnpublished(this.ctx.log, err, {}, 'publishing a tick failed')) this.failed += 1;
     }
   }
 }

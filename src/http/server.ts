@@ -24,6 +24,7 @@ import {
   DEFAULT_PROJECT,
   DEPLOYMENT_CHAIN,
   describeJsonProblem,
+  licenceGraceEndOf,
   scanJson,
 } from '../core/index.js';
 import { bucketOf } from '../server/replication/buckets.js';
@@ -107,12 +108,11 @@ function bearerOf(req: FastifyRequest): string | null {
  * same proposals from the log (`license_expired`); this keeps them out of the WAL.
  */
 function licenceGate(d: State, nowMs: number): void {
-  const lic = d.facts.license;
-  if (lic.status !== 'revoked' || lic.since_ms === null) return;
-  const until = lic.since_ms + d.meta.config.license_grace_ms;
-  if (nowMs < until) return;
+  const until = licenceGraceEndOf(d);
+  if (until === null || nowMs < until) return;
+  const since = d.facts.license.since_ms ?? until;
   throw new HttpError('license_expired',
-    `license: revoked at ${new Date(lic.since_ms).toISOString()}, grace ended ` +
+    `license: revoked at ${new Date(since).toISOString()}, grace ended ` +
     `${new Date(until).toISOString()}; writes resume when the licence is active again; ` +
     'nothing was published');
 }

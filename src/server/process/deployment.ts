@@ -12,6 +12,21 @@ import { SwooshError } from '../../protocol/errors.js';
 
 /** The key of the record in the bucket. */
 export const DEPLOYMENT_CONFIG_KEY = 'config';
+/**
+ * The key where instances publish the licence gate (LicenceGateRecord) for feeders: the
+ * deployment's licence status and when a revoked licence's grace period ends. Not part of the
+ * deployment's identity: it follows the decided licence facts.
+ */
+export const DEPLOYMENT_LICENCE_KEY = 'licence';
+
+/** The value at DEPLOYMENT_LICENCE_KEY. */
+export interface LicenceGateRecord {
+  readonly status: 'unknown' | 'active' | 'revoked';
+  /** Log time (ms) of the fact that set the status; null before any licence fact. */
+  readonly since_ms: number | null;
+  /** When a revoked licence's grace ends (since_ms + license_grace_ms); null otherwise. */
+  readonly grace_until_ms: number | null;
+}
 /** Buckets of projects a new deployment is created with (docs/adr/0002). */
 export const DEPLOYMENT_BUCKETS_DEFAULT = 64;
 

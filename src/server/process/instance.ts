@@ -24,6 +24,7 @@ import {
   InvariantViolation,
   type State,
   createCore,
+  licenceGraceEndOf,
 } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeSigner, type NodeSigner } from '../../crypto/node-sign.js';
@@ -52,7 +53,9 @@ import { bucketOf } from '../replication/buckets.js';
 import { applyStreams, assertNoDrift } from './apply-streams.js';
 import {
   DEPLOYMENT_BUCKETS_DEFAULT,
+  DEPLOYMENT_LICENCE_KEY,
   claimDeployment,
+  type LicenceGateRecord,
   type WritersMode,
 } from './deployment.js';
 import { ChainMember } from '../replication/chain-member.js';
@@ -225,6 +228,9 @@ export class Instance {
   private loop: Promise<void> | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
+  private deploymentKv: KV | null = null;
+  /** The licence gate value last put (DEPLOYMENT_LICENCE_KEY), to put only changes. */
+  private licencePublished: string | null = null;
   private admin: Subscription | null = null;
   private walLast = 0;
   private diverged: string | null = null;
@@ -272,7 +278,8 @@ export class Instance {
     assertNoDrift(await this.applyWithRetry(defs));
     const kvm = new Kvm(this.js);
     const born = this.core.genesis(this.cfg.genesis).meta;
-    const deployed = await claimDeployment(await kvm.open(this.subjects.deploymentBucket), {
+    this.deploymentKv = await kvm.open(this.subjects.deploymentBucket);
+    const deployed = await claimDeployment(this.deploymentKv, {
       bucket: this.subjects.deploymentBucket,
       genesisHash: born.genesis_hash, chartHash: born.chart_hash, prefix: this.cfg.prefix,
       ...(this.cfg.writers === undefined ? {} : { writers: this.cfg.writers }),
@@ -743,6 +750,31 @@ export class Instance {
       this.metrics.setWalLag(this.walLast, this.replica?.lastSeq ?? 0);
     } catch (err) {
       this.log.debug({ err }, 'lag poll failed (NATS unreachable?)');
+    }
+    await this.publishLicenceGate();
+  }
+
+  /**
+   * Publish the licence gate (DEPLOYMENT_LICENCE_KEY) when the decided licence status changed,
+   * so feeders stop once a revoked licence's grace is over. Every instance of a deployment
+   * folds the same facts and writes the same value; a failed put is tried again next poll.
+   */
+  private async publishLicenceGate(): Promise<void> {
+    const d = this.currentDeployment();
+    const kv = this.deploymentKv;
+    if (d === null || kv === null) return;
+    const rec: LicenceGateRecord = {
+      status: d.facts.license.status,
+      since_ms: d.facts.license.since_ms,
+      grace_until_ms: licenceGraceEndOf(d),
+    };
+    const text = JSON.stringify(rec);
+    if (text === this.licencePublished) return;
+    try {
+      await kv.put(DEPLOYMENT_LICENCE_KEY, text);
+      this.licencePublished = text;
+    } catch (err) {
+      this.log.warn({ err }, 'publishing the licence gate failed; trying again');
     }
   }
 
