@@ -1,72 +1,60 @@
 /**
  * The README's two commands and its five-minute walk, as a user runs them: `swoosh dev` (what
- * `npm start` runs) as a real process with its own nats-server child, then exactly the walk's
- * lines through bash and the real CLI, then the CLI's other commands — including `audit verify`
- * on a chain someone tampered with — and a clean Ctrl-C.
+ * `npm start` runs) as a real process with its own nats-server child and its NATS accounts on,
+ * then exactly the walk's lines through bash and the real CLI (which find their role's key
+ * through dev.json), then the CLI's other commands — including `audit verify` on a chain
+ * someone tampered with — a server log free of permission violations, and a clean Ctrl-C.
+ *
+ * It always starts dev's own nats-server (NATS_URL is cleared): the accounts are part of what
+ * `npm start` does, and a server at NATS_URL would have none of them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
+import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { jcs } from '../../src/core/encoding/json.js';
 import { createNodeSigner } from '../../src/crypto/node-sign.js';
 import { DOMAIN } from '../../src/crypto/domains.js';
 import { randomBytes } from 'node:crypto';
+import { cli, startDev, type DevProc, type DevReady } from '../support/dev.js';
 
 const ROOT = process.cwd();
 const WALK = /<!-- walk:start -->\s*```sh\n([\s\S]*?)```\s*<!-- walk:end -->/;
 
-interface Ready { http: string; nats: string; dev_keys: string }
-
-function cli(args: string[], env: NodeJS.ProcessEnv): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['bin/swoosh.js', ...args], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
 describe('README: npm start and the five-minute walk', () => {
   const dir = mkdtempSync(join(tmpdir(), 'swoosh-e2e-'));
   const dataDir = join(dir, '.swoosh');
-  const env = { ...process.env, SWOOSH_DATA_DIR: dataDir, SWOOSH_URL: '', NATS_URL: process.env['NATS_URL'] ?? '' };
-  let dev: ChildProcess;
-  let ready: Ready;
-  let exited: Promise<number | null>;
+  const env = { ...process.env, SWOOSH_DATA_DIR: dataDir, SWOOSH_URL: '', NATS_URL: '' };
+  let dev: DevProc;
+  let ready: DevReady;
 
   beforeAll(async () => {
-    // The child's output goes to a file: the walk runs through spawnSync, which blocks this
-    // process, and an undrained pipe would stall the server once its buffer filled.
-    const logFile = join(dir, 'dev.log');
-    const fd = openSync(logFile, 'w');
-    dev = spawn(process.execPath, ['bin/swoosh.js', 'dev', '--http-port', '0', '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
-    closeSync(fd);
-    exited = new Promise((resolve) => dev.on('exit', (code) => resolve(code)));
-    const until = Date.now() + 30_000;
-    for (;;) {
-      const line = readFileSync(logFile, 'utf8').split('\n').find((l) => l.includes('"event":"ready"'));
-      if (line !== undefined) {
-        ready = JSON.parse(line) as Ready;
-        break;
-      }
-      if (dev.exitCode !== null || Date.now() > until) throw new Error(`swoosh dev not ready:\n${readFileSync(logFile, 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    dev = await startDev(['--http-port', '0', '--data-dir', dataDir], env, join(dir, 'dev.log'));
+    ready = dev.ready;
   }, 60_000);
 
   afterAll(async () => {
-    if (dev.exitCode === null) {
-      dev.kill('SIGKILL');
-      await exited;
+    if (dev?.proc.exitCode === null) {
+      dev.proc.kill('SIGKILL');
+      await dev.exited;
     }
   });
 
-  it('Given npm start, Then one ready line with the HTTP and NATS URLs and the dev key file', () => {
+  it('Given npm start, Then one ready line with the HTTP and NATS URLs, the dev key file and the NATS users\' seeds', () => {
     expect(ready.http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(ready.nats).toMatch(/^nats:\/\/127\.0\.0\.1:\d+$/);
     const key = JSON.parse(readFileSync(ready.dev_keys, 'utf8')) as { signer: string; secret_key: string };
     expect(key.signer).toMatch(/^hmmm:pubkey:[0-9a-f]{64}$/);
     expect(key.secret_key).toMatch(/^[0-9a-f]{64}$/);
+    // Accounts on: one nkey seed per role, owner-only, and no warning.
+    expect(ready.nats_auth).toBe(join(dataDir, 'nats-auth'));
+    expect(ready.warning).toBeUndefined();
+    expect(readFileSync(join(dataDir, 'nats-auth', 'reader.nk'), 'utf8')).toMatch(/^SU[A-Z2-7]+\n$/);
+    expect(statSync(join(dataDir, 'nats-auth', 'reader.nk')).mode & 0o777).toBe(0o600);
   });
 
   it('Given the README walk, When run line by line, Then every step is accepted and one loop completes', () => {
@@ -117,9 +105,13 @@ describe('README: npm start and the five-minute walk', () => {
   it('Given a decision record forged into a chain, Then audit verify fails and names it', async () => {
     // A second deployment on the same server (prefix "forged"), with no writer: we write its
     // one decision record ourselves, signed by a stranger and claiming a state it never had.
+    // Its subjects are outside the dev users' permissions but the admin's: `streams apply`
+    // takes the admin key from dev.json by itself; the rest is given it explicitly.
     const prefixEnv = { ...env, SWOOSH_PREFIX: 'forged' };
     expect(cli(['streams', 'apply'], prefixEnv).code).toBe(0);
-    const nc = await connect({ servers: ready.nats });
+    const adminSeed = join(dataDir, 'nats-auth', 'admin.nk');
+    const seed = new TextEncoder().encode(readFileSync(adminSeed, 'utf8').trim());
+    const nc = await connect({ servers: ready.nats, authenticator: nkeyAuthenticator(seed) });
     const js = jetstream(nc);
     await js.publish('forged.facts.tick', new TextEncoder().encode('not an envelope'));
     const forger = createNodeSigner(randomBytes(32));
@@ -134,7 +126,7 @@ describe('README: npm start and the five-minute walk', () => {
     const record = { ...content, signature: forger.signObject(DOMAIN.dr, content) };
     await js.publish('forged.dr.accepted.tick', new TextEncoder().encode(jcs(record)), { expect: { lastSequence: 0 } });
     await nc.close();
-    const r = cli(['audit', 'verify'], prefixEnv);
+    const r = cli(['audit', 'verify'], { ...prefixEnv, NATS_NKEY: adminSeed });
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/PROBLEM seq 1 chain \S+ (chain_break|content_mismatch)/);
     expect(r.out).toMatch(/^FAILED:/m);
@@ -143,10 +135,17 @@ describe('README: npm start and the five-minute walk', () => {
     expect((JSON.parse(good.out) as { ok: boolean }).ok).toBe(true);
   }, 60_000);
 
+  it('Given the walk and the commands above, Then the server refused no client of dev or the CLI anything', () => {
+    // Every part ran as its own role (the Instance and its gateway, the simulators, tail,
+    // audit, streams): a missing permission shows here, even where a client falls back.
+    const log = readFileSync(join(dataDir, 'nats', 'nats-server.log'), 'utf8');
+    expect(log.split('\n').filter((l) => /Violation/.test(l))).toEqual([]);
+    expect(dev.output()).not.toMatch(/Permissions Violation/);
+  });
+
   it('Given Ctrl-C, Then dev drains, stops its nats-server child and exits 0', async () => {
     const natsPort = new URL(ready.nats).port;
-    dev.kill('SIGINT');
-    expect(await exited).toBe(0);
+    expect(await dev.stop()).toBe(0);
     const ps = spawnSync('pgrep', ['-af', `nats-server.*${natsPort}|${dataDir}`], { encoding: 'utf8' });
     expect(ps.stdout.split('\n').filter((l) => l.includes('nats-server') && !l.includes('pgrep'))).toEqual([]);
     expect(existsSync(join(dataDir, 'dev.json'))).toBe(true);

@@ -25,6 +25,7 @@ import { NatsClient, ProducerClock, buildFact, buildProposal, identityFromSeed, 
 import { CAST, castGenesis } from '../../src/proving/sim/world.js';
 import { spawnInstance, writeInstanceFiles, type Proc } from '../support/proc.js';
 import type { InstanceStatus } from '../../src/server/process/instance.js';
+import { DEPLOYMENT_LICENCE_KEY } from '../../src/server/process/deployment.js';
 
 const PREFIX = 'perm';
 const s = subjectsFor(PREFIX);
@@ -117,6 +118,16 @@ describe('NATS permissions per role (swoosh nats-config)', () => {
       natsUrl: server.url, prefix: PREFIX, name: 'perm-1', genesisFile: files.genesisFile,
       keyFile: files.keyFile('perm-1'), env: { NATS_NKEY: seeds.get('instance')?.file ?? '' },
     });
+    // The HTTP gateway answers a proposal with its record as soon as it sees it on `dr.>`,
+    // over the instance's connection: the instance user may subscribe there.
+    const instanceNc = conns.get('instance') as NatsConnection;
+    const drSeen: string[] = [];
+    const drSub = instanceNc.subscribe(`${PREFIX}.dr.>`, {
+      callback: (err, m) => {
+        drSeen.push(err === null ? m.subject : `error: ${err.message}`);
+      },
+    });
+    await instanceNc.flush();
     const clock = new ProducerClock();
     const feeder = NatsClient.fromConnection(conns.get('feeder') as NatsConnection, { prefix: PREFIX });
     const fact = await feeder.publishFact(
@@ -146,6 +157,14 @@ describe('NATS permissions per role (swoosh nats-config)', () => {
       { wal_seq: fact.wal_seq, outcome: 'fact' },
       { wal_seq: proposal.wal_seq, outcome: 'accepted' },
     ]);
+    // The feeder reads the licence gate the instance keeps in the deployment bucket.
+    const feederJsm = await jetstreamManager(conns.get('feeder') as NatsConnection);
+    const gateKey = { last_by_subj: `$KV.${s.deploymentBucket}.${DEPLOYMENT_LICENCE_KEY}` };
+    await expect.poll(async () => (await feederJsm.streams.getMessage(`KV_${s.deploymentBucket}`, gateKey))?.subject, { timeout: 10_000 })
+      .toBe(gateKey.last_by_subj);
+    await expect.poll(() => drSeen.length).toBeGreaterThanOrEqual(2);
+    drSub.unsubscribe();
+    expect(drSeen.filter((x) => x.startsWith('error:'))).toEqual([]);
     expect(proc.output.join('\n')).not.toMatch(/Permissions Violation/);
     const anonymous = await connect({ servers: server.url, reconnect: false, timeout: 2000 }).then(
       async (nc) => {

@@ -42,7 +42,8 @@ Example:
       }) => {
         try {
           const genesis = genesisFor(o.genesis);
-          const c = await connectFor(o.natsUrl, o.prefix, o);
+          // The audit reads the WAL as well as DECISIONS and TRANSITIONS: the operator's reads.
+          const c = await connectFor(o.natsUrl, o.prefix, o, 'operator');
           const tty = process.stderr.isTTY && o.json !== true;
           const bar = tty
             ? new SingleBar(

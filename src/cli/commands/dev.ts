@@ -1,9 +1,15 @@
 /** `swoosh dev`: the embedded default (what `npm start` runs). */
 import type { Command } from 'commander';
 import { runDev } from '../../proving/dev/dev.js';
+import { DEV_NATS_AUTH_DIR } from '../../proving/dev/dev-accounts.js';
 import { createLogger } from '../../server/observability/log.js';
 import { writeDevConnection } from '../connect.js';
 import { env, fail, jsonLine, parsePort, parsePositive } from '../options.js';
+
+/** What the ready line says when `--insecure` turned the accounts off. */
+export const INSECURE_WARNING =
+  'NATS accounts are off (--insecure): any client that reaches the NATS port may publish ' +
+  'proposals, facts and decision records, and delete or purge the streams';
 
 /** Register the command. */
 export function registerDev(program: Command): void {
@@ -11,7 +17,8 @@ export function registerDev(program: Command): void {
     .command('dev')
     .description(
       'Run SWOOSH on one machine: a local nats-server child, the writer, the HTTP API and ' +
-      'simulated feeders.',
+      'simulated feeders. The child nats-server runs with one nkey user per role, seeds in ' +
+      '<data-dir>/nats-auth/, which the other commands use through dev.json.',
     )
     .option(
       '--genesis <file>',
@@ -34,6 +41,13 @@ export function registerDev(program: Command): void {
       '--nats-url <url>',
       'use this NATS server instead of starting one [env NATS_URL]',
       env('NATS_URL'),
+    )
+    // A flag only, no environment variable: security is never turned off by an inherited
+    // environment, only by a switch on the command line (and the ready line says so).
+    .option(
+      '--insecure',
+      'start the child nats-server without accounts: anonymous clients may do anything ' +
+      '(no effect with --nats-url, whose server has its own settings)',
     )
     .option(
       '--prefix <prefix>',
@@ -67,16 +81,23 @@ export function registerDev(program: Command): void {
 Example:
   $ swoosh dev --http-port 8080 --tempo 30
   {"event":"ready","http":"http://127.0.0.1:8080","nats":"nats://127.0.0.1:40123",...}
-Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH").`,
+Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH"). Other commands
+find this instance through <data-dir>/dev.json and connect to its NATS as the role they need
+(tail as reader, audit as operator, streams and snapshot as admin), unless given credentials.
+Other NATS clients: --nkey <data-dir>/${DEV_NATS_AUTH_DIR}/<role>.nk (docs/security.md).`,
     )
     .action(async (o: Record<string, unknown>) => {
       const log = createLogger({ name: 'swoosh-dev', level: String(o['logLevel']) });
+      // The child runs without accounts only when asked to; a server at --nats-url is not ours.
+      const insecure = o['insecure'] === true && typeof o['natsUrl'] !== 'string';
+      if (insecure) log.warn(INSECURE_WARNING);
       try {
         const h = await runDev({
           dataDir: String(o['dataDir']),
           httpPort: o['httpPort'] as number,
           httpHost: '127.0.0.1',
           ...(typeof o['natsUrl'] === 'string' ? { natsUrl: o['natsUrl'] } : {}),
+          insecure,
           ...(typeof o['genesis'] === 'string' ? { genesisFile: o['genesis'] } : {}),
           prefix: String(o['prefix']),
           log,
@@ -97,6 +118,7 @@ Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH").`,
           prefix: String(o['prefix']),
           dev_keys: h.devKeysFile,
           genesis: typeof o['genesis'] === 'string' ? o['genesis'] : null,
+          nats_auth: h.natsAuth?.files ?? null,
         });
         jsonLine({
           event: 'ready',
@@ -104,7 +126,10 @@ Then walk the lifecycle with the dev key (README "Five minutes with SWOOSH").`,
           nats: h.natsUrl,
           data_dir: String(o['dataDir']),
           dev_keys: h.devKeysFile,
+          // The directory of the seed files, never a seed.
+          nats_auth: h.natsAuth?.dir ?? null,
           prefix: o['prefix'],
+          ...(insecure ? { warning: INSECURE_WARNING } : {}),
         });
         let stopping = false;
         const stop = (): void => {

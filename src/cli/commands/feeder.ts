@@ -15,12 +15,11 @@ import { LICENSE_DEFAULTS, startLicenseFeeder } from '../../feeders/license.js';
 import { loadMcpConfig, MCP_DEFAULTS, startMcpFeeder } from '../../feeders/mcp.js';
 import { POLICY_DEFAULTS, startPolicyFeeder, type PolicySource } from '../../feeders/policy.js';
 import { startTickFeeder, TICK_DEFAULTS } from '../../feeders/tick.js';
-import { natsUrlOf, prefixOf } from '../connect.js';
+import { natsAuthValuesFor, natsUrlOf, prefixOf } from '../connect.js';
 import {
   env,
   fail,
   natsAuthFromOptions,
-  natsAuthValuesOf,
   parsePositive,
   withNatsAuthOptions,
 } from '../options.js';
@@ -85,7 +84,8 @@ function processOptions(name: string, o: CommonFlags): FeederProcessOptions {
   return {
     name, natsUrl: natsUrlOf(o.natsUrl), prefix: prefixOf(o.prefix), keyFile,
     logLevel: o.logLevel, publishRetries: o.publishRetries, publishTimeoutMs: o.publishTimeoutMs,
-    natsAuthValues: natsAuthValuesOf(o as unknown as Record<string, unknown>),
+    natsAuthValues: natsAuthValuesFor(o as unknown as Record<string, unknown>, o.natsUrl,
+      'feeder'),
   };
 }
 

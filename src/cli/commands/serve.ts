@@ -14,13 +14,12 @@ import {
   env,
   fail,
   jsonLine,
-  natsAuthFromOptions,
   unlockNatsFiles,
   parsePort,
   parsePositive,
   withNatsAuthOptions,
 } from '../options.js';
-import { natsUrlOf } from '../connect.js';
+import { natsAuthFor, natsUrlOf } from '../connect.js';
 
 /** Register the command. */
 export function registerServe(program: Command): void {
@@ -148,7 +147,8 @@ Example:
           natsUrl: await firstReachable(
             parseNatsUrls(natsUrlOf(o['natsUrl'] as string | undefined)),
           ),
-          natsAuth: natsAuthFromOptions(o),
+          // Against swoosh dev (its URL from dev.json): the dev's instance user.
+          natsAuth: natsAuthFor(o, o['natsUrl'] as string | undefined, 'instance'),
           prefix: String(o['prefix']),
           name: String(o['name']),
           genesis: loadGenesisFile(core, String(o['genesis'])),

@@ -16,6 +16,12 @@ async function storeOf(
   };
 }
 
+/**
+ * The SNAPSHOTS bucket is open to the instance (a process) and the admin (a person) only; the
+ * CLI never borrows the instance's identity, so against swoosh dev both commands run as admin.
+ */
+const ROLE = 'admin';
+
 const common = (cmd: Command): Command => withNatsAuthOptions(cmd)
   .option('--nats-url <url>', 'NATS server [env NATS_URL, or .swoosh/dev.json]')
   .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]');
@@ -29,7 +35,7 @@ export function registerSnapshot(program: Command): void {
     .addHelpText('after', '\nExample:\n  $ swoosh snapshot list')
     .action(async (o: { natsUrl?: string; prefix?: string; json?: boolean }) => {
       try {
-        const c = await connectFor(o.natsUrl, o.prefix, o);
+        const c = await connectFor(o.natsUrl, o.prefix, o, ROLE);
         try {
           const { store } = await storeOf(c);
           const rows = [];
@@ -72,7 +78,7 @@ export function registerSnapshot(program: Command): void {
         if (!Number.isSafeInteger(rev) || rev <= 0) {
           throw new Error('--revision: expected a positive integer');
         }
-        const c = await connectFor(o.natsUrl, o.prefix, o);
+        const c = await connectFor(o.natsUrl, o.prefix, o, ROLE);
         try {
           const { store, kv } = await storeOf(c);
           const snap = await store.load(rev);

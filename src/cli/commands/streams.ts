@@ -20,7 +20,8 @@ Example:
         if (o.replicas !== '1' && o.replicas !== '3') {
           throw new Error('--replicas: expected 1 or 3');
         }
-        const c = await connectFor(o.natsUrl, o.prefix, o);
+        // Stream management is the admin's job (against swoosh dev: its admin user).
+        const c = await connectFor(o.natsUrl, o.prefix, o, 'admin');
         try {
           const defs = streamDefinitions({
             prefix: prefixOf(o.prefix),

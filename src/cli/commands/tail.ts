@@ -1,14 +1,9 @@
 /** `swoosh tail`: follow decision records as they are stored. */
 import type { Command } from 'commander';
 import { NatsClient, type DecisionRecord, type Outcome } from '../../sdk/index.js';
-import { natsUrlOf, prefixOf } from '../connect.js';
+import { natsAuthFor, natsUrlOf, prefixOf } from '../connect.js';
 import { parseNatsUrls } from '../../server/process/nats-urls.js';
-import {
-  fail,
-  natsAuthFromOptions,
-  unlockNatsFiles,
-  withNatsAuthOptions,
-} from '../options.js';
+import { fail, unlockNatsFiles, withNatsAuthOptions } from '../options.js';
 
 const OUTCOMES: readonly Outcome[] = ['accepted', 'rejected', 'duplicate', 'quarantined', 'fact'];
 
@@ -75,7 +70,8 @@ Examples:
           await unlockNatsFiles(o);
           const client = await NatsClient.connect(parseNatsUrls(natsUrlOf(o.natsUrl)), {
             prefix: prefixOf(o.prefix),
-            auth: natsAuthFromOptions(o),
+            // Reading DECISIONS is the reader's job (against swoosh dev: its reader user).
+            auth: natsAuthFor(o, o.natsUrl, 'reader'),
           });
           const stop = new AbortController();
           process.once('SIGINT', () => stop.abort());

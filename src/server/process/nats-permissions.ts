@@ -74,7 +74,8 @@ export function rolePermissions(
           `$JS.API.CONSUMER.CREATE.${s.walName}.${s.writerDurable}`,
           `$JS.ACK.${s.walName}.>`,
         ],
-        subscribe: [inbox, `${prefix}.admin.>`],
+        // `dr.>`: the HTTP gateway answers a proposal with its record as soon as it is seen.
+        subscribe: [inbox, `${prefix}.admin.>`, `${prefix}.dr.>`],
         allowResponses: true,
       };
     case 'producer':
@@ -89,9 +90,13 @@ export function rolePermissions(
         allowResponses: false,
       };
     case 'feeder':
-      // Feeders resume from their last fact (read from the WAL) and publish new ones.
+      // Feeders resume from their last fact (read from the WAL), publish new ones, and read
+      // the licence gate the instances keep in the deployment bucket (a message get).
       return {
-        publish: [...listing, `${prefix}.facts.>`, ...readApi(s.walName)],
+        publish: [
+          ...listing, `${prefix}.facts.>`, ...readApi(s.walName),
+          `$JS.API.STREAM.MSG.GET.KV_${s.deploymentBucket}`,
+        ],
         subscribe: [inbox],
         allowResponses: false,
       };
