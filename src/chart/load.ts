@@ -611,8 +611,10 @@ function readArraySchema(ctx: Ctx, o: Obj, path: string, defs: Defs): InputSchem
 const FORMATS = ['hash', 'signer', 'signature'] as const;
 
 function readStringSchema(ctx: Ctx, o: Obj, path: string): InputSchema {
-  readObject(ctx, o, path, ['type'], ['minLength', 'maxLength', 'enum', 'format', 'pattern']);
+  readObject(ctx, o, path, ['type'],
+    ['minLength', 'maxLength', 'enum', 'format', 'pattern', 'sensitive']);
   const s: Mutable<Extract<InputSchema, { type: 'string' }>> = { type: 'string' };
+  if (readBool(ctx, o, 'sensitive', path) === true) s.sensitive = true;
   const [minLength, maxLength] = readBounds(ctx, o, path, 'minLength', 'maxLength', true);
   if (minLength !== undefined) s.minLength = minLength;
   if (maxLength !== undefined) s.maxLength = maxLength;

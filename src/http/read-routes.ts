@@ -3,9 +3,10 @@
  * from `Instance.status()` and the replica's current (immutable) state, read in the same tick
  * so the hashes and the projection describe the same state.
  */
-import { PROJECT_RE, type Core, type State } from '../core/index.js';
+import { PROJECT_RE, type Chart, type Core, type State } from '../core/index.js';
 import type { InstanceStatus } from '../server/process/instance.js';
 import { HttpError } from './errors.js';
+import { redactSection } from './redact.js';
 
 /** Section names a projection may ask for (lowercase; matched case-insensitively). */
 export const PROJECTION_SECTIONS = [
@@ -42,9 +43,11 @@ export function parseProjection(raw: unknown): ProjectionSection[] {
 /**
  * The sections asked for; `idem` is summarized as `{count, base, head}`, never dumped, and
  * `identities` (who holds which role: a map of the deployment's keys) as `{count, hash}`
- * unless `showIdentities` (a request with the admin token).
+ * unless `showIdentities` (a request with the admin token); values from sensitive inputs are
+ * redacted (redact.ts) for every reader.
  */
 export function project(
+  chart: Chart,
   state: State,
   names: readonly ProjectionSection[],
   identitiesHash: string,
@@ -58,7 +61,7 @@ export function project(
     } else if (name === 'identities' && !showIdentities) {
       out[name] = { count: Object.keys(state.identities).length, hash: identitiesHash };
     } else {
-      out[name] = state[name];
+      out[name] = redactSection(name, state[name], chart);
     }
   }
   return out;
@@ -93,7 +96,7 @@ export function stateBody(
     hlc_last: state.clock.hlc_last,
     wal_seq: st.wal_seq,
     region_hashes: hs.sections,
-    projection: project(state, names, hs.identities, showIdentities),
+    projection: project(core.chart, state, names, hs.identities, showIdentities),
   };
 }
 

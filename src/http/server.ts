@@ -361,7 +361,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         name: writer, buckets: Array.from({ length: instance.buckets() }, (_, i) => i),
         lag: writer === st.name ? st.wal_lag : null,
       }],
-      projection: project(d, names, hs.identities, isAdmin(req)),
+      projection: project(core.chart, d, names, hs.identities, isAdmin(req)),
     });
   }));
   app.get('/health', guarded(log, async (_req, reply) => {

@@ -119,7 +119,14 @@ export class DecisionWaiter {
           `wal_seq: reading the decision record ${seq} failed`);
       });
     if (m === null) return null;
-    const rec = decodeDr(m.data);
+    let rec: unknown;
+    try {
+      rec = decodeDr(m.data);
+    } catch (err) {
+      // A stray on a record subject is not a record: never fatal to a read.
+      this.log.debug({ err, seq }, 'http: a DECISIONS message that is not a record');
+      return null;
+    }
     // With writers by bucket, stream seq and WAL seq differ: only the subscription finds it.
     if (!isRecord(rec) || rec.wal_seq !== seq) return null;
     this.remember(rec);

@@ -47,10 +47,13 @@ export function evaluatePolicy(
   evidence: readonly string[],
 ): [string, string][] {
   const out: [string, string][] = [];
-  for (const uri of subject.uris) {
+  for (let i = 0; i < subject.uris.length; i++) {
+    const uri = subject.uris[i] as string;
     const hit = rules.denied_source_patterns.find((p) => globMatch(p, uri));
     if (hit !== undefined) {
-      out.push(['denied_source', `source ${uri} matches denied pattern ${hit}`]);
+      // A source URI is `sensitive` in the chart (it may carry a credential): named by its
+      // position, never shown (docs/security.md, "Redaction").
+      out.push(['denied_source', `sources[${i}].uri matches denied pattern ${hit}`]);
     }
   }
   const size = subject.council_size;

@@ -208,6 +208,7 @@ export const CHART: Chart = {
               properties: {
                 uri: {
                   type: 'string',
+                  sensitive: true,
                   minLength: 1,
                   maxLength: 2000,
                 },

@@ -49,6 +49,11 @@ export type InputSchema =
       /** hash: sha256-<hex>; signer: hmmm:pubkey:<hex>; signature: 128 hex. */
       readonly format?: 'hash' | 'signer' | 'signature';
       readonly pattern?: string;
+      /**
+       * The value may hold a secret (a credential in a URL, a token): it is never echoed in a
+       * message, reason, justification or projection (docs/security.md, "Redaction").
+       */
+      readonly sensitive?: true;
     }
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
   | { readonly type: 'boolean' };
