@@ -38,8 +38,9 @@ export const HTTP_ERRORS = {
   },
   rate_limited: {
     http: 429, status: 'rejected',
-    meaning: 'Too many proposals from this client or signer; retry after `retry_after_s` ' +
-      '(also the Retry-After header). Nothing was published.',
+    meaning: 'Too many proposals from this client or signer, or reads of the decision log from ' +
+      'this client; retry after `retry_after_s` (also the Retry-After header). Nothing was ' +
+      'published.',
   },
   body_too_large: {
     http: 413, status: 'rejected',

@@ -73,7 +73,7 @@ export interface HttpServerOptions {
   /** How long POST /transition waits for the decision record (default 5 s). */
   readonly decisionTimeoutMs?: number;
   /** Proposals per client address and per signer (token buckets; 0 per second: no limit). */
-  readonly rateLimits?: { readonly client?: Rate; readonly signer?: Rate };
+  readonly rateLimits?: { readonly client?: Rate; readonly signer?: Rate; readonly reads?: Rate };
   /** The limiters' clock (tests); default Date.now. */
   readonly now?: () => number;
   /**
@@ -117,6 +117,9 @@ function licenceGate(d: State, nowMs: number): void {
     'nothing was published');
 }
 
+/** The routes that read DECISIONS (rate-limited per client as log reads). */
+const LOG_READ_RE = /^\/(decisions(\/[^/]*)?|projects\/[^/]+\/decisions|deployment\/decisions)$/;
+
 /** Reads that stay open with tokens configured: liveness and the API description. */
 const OPEN_READS = new Set(['/health', '/openapi.json']);
 
@@ -136,6 +139,11 @@ export const HTTP_DEFAULTS = {
    */
   rateClient: { perSecond: 1000, burst: 2000 },
   rateSigner: { perSecond: 500, burst: 1000 },
+  /**
+   * Log reads (the /decisions routes) per client address: each may cost up to 2,000 JetStream
+   * message gets, so a client is held to about 100,000 gets a second at the burst.
+   */
+  rateReads: { perSecond: 50, burst: 100 },
   /** Time to receive a whole request; a proposal is a few KiB, so 10 s is generous. */
   requestTimeoutMs: 10_000,
   /** /health must answer even when the lease bucket does not: the leader is then unknown. */
@@ -273,6 +281,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const now = opts.now ?? Date.now;
   const byClient = new RateLimiter(opts.rateLimits?.client ?? HTTP_DEFAULTS.rateClient, now);
   const bySigner = new RateLimiter(opts.rateLimits?.signer ?? HTTP_DEFAULTS.rateSigner, now);
+  const byReader = new RateLimiter(opts.rateLimits?.reads ?? HTTP_DEFAULTS.rateReads, now);
   const limited = (who: string, wait: number): HttpError => new HttpError('rate_limited',
     `${who}: too many proposals; retry in ${wait} s; nothing was published`,
     { retry_after_s: wait });
@@ -302,11 +311,20 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       ? 'authorization: this route needs Authorization: Bearer <read token>'
       : 'authorization: the bearer token is not a read or admin token of this gateway'));
   });
-  // Per client, before the body is parsed: a flood costs one map lookup per request.
+  // Per client, before the body is parsed: a flood costs one map lookup per request. Reads of
+  // the log have their own bucket: each costs the server up to a page of message gets.
   app.addHook('onRequest', async (req, reply) => {
-    if (req.method !== 'POST') return;
-    const wait = byClient.take(req.ip);
-    if (wait > 0) return sendError(reply, limited('client', wait));
+    if (req.method === 'POST') {
+      const wait = byClient.take(req.ip);
+      if (wait > 0) return sendError(reply, limited('client', wait));
+    } else if (LOG_READ_RE.test(req.url.split('?')[0] ?? '')) {
+      const wait = byReader.take(req.ip);
+      if (wait > 0) {
+        return sendError(reply, new HttpError('rate_limited',
+          `client: too many reads of the decision log; retry in ${wait} s`,
+          { retry_after_s: wait }));
+      }
+    }
     return undefined;
   });
   const deps = { core, waiter, headOf, timeoutMs, verify };

@@ -82,6 +82,7 @@ describe('GET /decisions over message gets', () => {
   let nc: NatsConnection;
   let jsm: JetStreamManager;
   let app: FastifyInstance;
+  let instance: GatewayInstance;
   let base = '';
   let decisionsName = '';
   const stored: Stored = { recordSeqs: [], straySeqs: [], byChain: new Map(), rare: [] };
@@ -145,7 +146,7 @@ describe('GET /decisions over message gets', () => {
     const fail = (): never => {
       throw new Error('not used by the decision routes');
     };
-    const instance: GatewayInstance = {
+    instance = {
       nats: { nc, js, jsm, subjects, prefix: fx.prefix },
       reducer: createCore(nodeHasher),
       metrics: createMetrics(),
@@ -269,4 +270,28 @@ describe('GET /decisions over message gets', () => {
         expect(r.body).toMatchObject({ code: 'not_found' });
       }
     });
+
+  it('Given a small read bucket, Then the next log read is 429 with Retry-After, other reads are not limited, and the bucket refills', async () => {
+    let nowMs = 1_000_000;
+    const limited = await createHttpServer({ instance, log: quiet, now: () => nowMs, rateLimits: { reads: { perSecond: 1, burst: 2 } } });
+    const at = await limited.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const seq = stored.recordSeqs[0] as number;
+      for (const url of ['/decisions?limit=1', `/decisions/${seq}`]) expect((await fetch(`${at}${url}`)).status).toBe(200);
+      for (const url of ['/decisions?limit=1', '/projects/alpha/decisions', '/deployment/decisions', `/decisions/${seq}`]) {
+        const res = await fetch(`${at}${url}`);
+        const body = (await res.json()) as J;
+        expectConforms('GET', url.startsWith('/decisions/') ? '/decisions/{id}' : url.startsWith('/projects') ? '/projects/{project}/decisions' : url.split('?')[0] as string, res.status, body);
+        expect(res.status, url).toBe(429);
+        expect(res.headers.get('retry-after')).toBe('1');
+        expect(body).toMatchObject({ code: 'rate_limited', retry_after_s: 1 });
+      }
+      // Not a log read: not limited by the read bucket.
+      expect((await fetch(`${at}/openapi.json`)).status).toBe(200);
+      nowMs += 1_000;
+      expect((await fetch(`${at}/decisions?limit=1`)).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
 });
