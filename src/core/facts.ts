@@ -5,7 +5,7 @@
 import type { InputSchema } from './model/chart-spec.js';
 import type { RejectionCode } from './model/codes.js';
 import { policyRulesFrom } from './genesis.js';
-import { compareHlc, parseHlc, parseIsoUtcMs } from './model/hlc.js';
+import { compareHlc, parseHlc, parseRfc3339Ms } from './model/hlc.js';
 import { str, type JsonObject } from './encoding/json.js';
 import { validateInputs } from './encoding/schema.js';
 import type { FactsSection, State } from './model/state.js';
@@ -18,6 +18,10 @@ const intSchema = (maximum = Number.MAX_SAFE_INTEGER): InputSchema => ({
   maximum,
 });
 
+/** INT-A's tempo bounds (beats per minute; fractional allowed). */
+export const TEMPO_BPM_MIN = 0.1;
+export const TEMPO_BPM_MAX = 1000;
+
 /** Payload schemas by kind. Policy payloads are checked by policyRulesFrom. */
 export const FACT_PAYLOAD_SCHEMAS: { readonly [K in Exclude<FactKind, 'policy'>]: InputSchema } = {
   license: {
@@ -28,6 +32,10 @@ export const FACT_PAYLOAD_SCHEMAS: { readonly [K in Exclude<FactKind, 'policy'>]
       license_id: strSchema(),
     },
   },
+  // BACKBEAT INT-A beat frames as BACKBEAT publishes them (ARCHITECTURE §6): its own `hlc`
+  // (`XXXX:XXXX:XXXX`, hex; kept as data), a fractional `tempo_bpm`, an RFC 3339
+  // `deadline_at`. The feeder checks a frame against the whole INT-A schema first
+  // (src/feeders/chorus/); these are the fields the core records, checked by SWOOSH's own code.
   backbeat: {
     type: 'object',
     required: [
@@ -49,7 +57,7 @@ export const FACT_PAYLOAD_SCHEMAS: { readonly [K in Exclude<FactKind, 'policy'>]
       phase: { type: 'string', enum: ['plan', 'execute', 'review'] },
       hlc: strSchema(),
       deadline_at: strSchema(64),
-      tempo_bpm: { type: 'integer', minimum: 1, maximum: 10_000 },
+      tempo_bpm: { type: 'number', minimum: TEMPO_BPM_MIN, maximum: TEMPO_BPM_MAX },
       window_id: strSchema(),
     },
   },
@@ -101,16 +109,12 @@ export function checkFactPayload(kind: FactKind, payload: JsonObject): FactProbl
   }
   const err = validateInputs(FACT_PAYLOAD_SCHEMAS[kind], payload, 'payload');
   if (err !== null) return { code: 'invalid_fact', message: `${err.path}: ${err.message}` };
-  if (kind === 'backbeat') {
-    if (!parseHlc(str(payload, 'hlc')).ok) {
-      return { code: 'invalid_fact', message: 'payload.hlc: expected an HLC' };
-    }
-    if (parseIsoUtcMs(str(payload, 'deadline_at')) === null) {
-      return {
-        code: 'invalid_fact',
-        message: 'payload.deadline_at: expected an ISO-8601 UTC time',
-      };
-    }
+  if (kind === 'backbeat' && parseRfc3339Ms(str(payload, 'deadline_at')) === null) {
+    return {
+      code: 'invalid_fact',
+      message: 'payload.deadline_at: expected an RFC 3339 date-time in 1970..9999 ' +
+        '(YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM))',
+    };
   }
   return null;
 }
@@ -130,7 +134,11 @@ function backbeatValue(facts: FactsSection, hlc: string, p: JsonObject): FactUpd
     value: {
       hlc, cluster_id: cluster, beat_index: beat, downbeat: p['downbeat'] === true,
       phase: str(p, 'phase'), window_id: str(p, 'window_id'),
-      deadline_ms: parseIsoUtcMs(str(p, 'deadline_at')), tempo_bpm: p['tempo_bpm'] as number,
+      deadline_ms: parseRfc3339Ms(str(p, 'deadline_at')),
+      // Whole milli-beats per minute: the state holds integers only (IEEE multiplication and
+      // Math.round are exact by the language's definition, so every runtime agrees).
+      tempo_mbpm: Math.round((p['tempo_bpm'] as number) * 1000),
+      source_hlc: str(p, 'hlc'),
     },
   };
 }

@@ -392,7 +392,7 @@ function initialFacts(policy: PolicyRules): FactsSection {
     license: { status: 'unknown', hlc: null, since_ms: null, license_id: null },
     backbeat: {
       hlc: null, cluster_id: null, beat_index: -1, downbeat: false, phase: null,
-      window_id: null, deadline_ms: null, tempo_bpm: 0,
+      window_id: null, deadline_ms: null, tempo_mbpm: 0, source_hlc: null,
     },
     mcp: { hlc: null, tools: {} },
     policy: { hlc: null, rules: policy },

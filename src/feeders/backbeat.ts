@@ -1,30 +1,25 @@
 /**
  * BACKBEAT bridge: subscribes to a NATS subject carrying INT-A beat frames as JSON and
- * republishes each valid frame as a `backbeat` fact.
+ * republishes each valid frame as a `backbeat` fact, as BACKBEAT published it (ARCHITECTURE §6).
  *
- * - A frame is the JSON object `{ type, cluster_id, beat_index, downbeat, phase, hlc,
- *   deadline_at, tempo_bpm, window_id }`. Only these fields are carried over: fields a later
- *   INT-A version adds are left out, because the core's backbeat schema is closed.
- * - A fractional `tempo_bpm` is rounded to the nearest integer (the core stores whole beats
- *   per minute; INT-A allows fractional tempos). Everything else must already match the
- *   core's schema exactly: nothing is coerced.
+ * - A frame is checked against the whole INT-A schema (src/feeders/chorus/backbeat-int.ts:
+ *   `type` `backbeat.beatframe.v1`, BACKBEAT's own `hlc` `XXXX:XXXX:XXXX` in hex, an RFC 3339
+ *   `deadline_at`, a fractional `tempo_bpm` in 0.1..1000, a 32-hex `window_id`, optional
+ *   `metadata`, nothing else). The nine recorded fields are carried over unchanged; `metadata`
+ *   is not recorded (nothing decides on it).
+ * - Then the core's own check of the fields it records, so nothing is published that the writer
+ *   would refuse (a leap second in `deadline_at` passes the schema's `date-time` but names no
+ *   instant SWOOSH can record).
  * - An invalid frame is dropped and counted, with one log line naming the field.
  * - A frame whose `beat_index` is not after the last one bridged for its cluster is dropped
  *   as stale (the core would refuse it as `stale_fact`), e.g. a redelivered frame.
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
-import {
-  FACT_PAYLOAD_SCHEMAS,
-  type JsonObject,
-  checkFactPayload,
-  isJsonObject,
-  parseHlc,
-  parseIsoUtcMs,
-  validateInputs,
-} from '../core/index.js';
+import { type JsonObject, checkFactPayload, isJsonObject } from '../core/index.js';
+import { intABeatFrameProblem } from './chorus/backbeat-int.js';
 import { reportUnpublished, resumeFrom, type Feeder, type FeederContext } from './common.js';
 
-/** The INT-A beat-frame fields the core records. */
+/** The INT-A beat-frame fields the core records (all but `metadata`). */
 export const BEAT_FRAME_FIELDS = [
   'type', 'cluster_id', 'beat_index', 'downbeat', 'phase', 'hlc', 'deadline_at', 'tempo_bpm',
   'window_id',
@@ -61,12 +56,12 @@ export interface BackbeatStats {
 
 /** A frame turned into a fact payload, or the field that is wrong. */
 export type FrameResult =
-  | { readonly ok: true; readonly payload: JsonObject; readonly tempoRounded: boolean }
+  | { readonly ok: true; readonly payload: JsonObject }
   | { readonly ok: false; readonly field: string; readonly message: string };
 
 const bad = (field: string, message: string): FrameResult => ({ ok: false, field, message });
 
-/** Parse and validate one frame's bytes against the core's backbeat payload schema. */
+/** Parse one frame's bytes, check it against INT-A and the core, and keep the recorded fields. */
 export function frameToPayload(data: Uint8Array): FrameResult {
   if (data.byteLength > BEAT_FRAME_BYTES_MAX) {
     return bad('frame', `larger than ${BEAT_FRAME_BYTES_MAX} bytes`);
@@ -78,24 +73,14 @@ export function frameToPayload(data: Uint8Array): FrameResult {
     return bad('frame', `not JSON: ${(err as Error).message}`);
   }
   if (!isJsonObject(raw)) return bad('frame', 'expected a JSON object');
+  const problem = intABeatFrameProblem(raw);
+  if (problem !== null) return bad(problem.field, problem.message);
   const payload: Record<string, unknown> = {};
-  for (const k of BEAT_FRAME_FIELDS) if (Object.hasOwn(raw, k)) payload[k] = raw[k];
-  const tempo = payload['tempo_bpm'];
-  const tempoRounded =
-    typeof tempo === 'number' && Number.isFinite(tempo) && !Number.isInteger(tempo);
-  if (tempoRounded) payload['tempo_bpm'] = Math.round(tempo);
-  const err = validateInputs(FACT_PAYLOAD_SCHEMAS.backbeat, payload, 'frame');
-  if (err !== null) return bad(err.path, err.message);
-  const hlc = parseHlc(payload['hlc'] as string);
-  if (!hlc.ok) return bad('frame.hlc', hlc.message);
-  if (parseIsoUtcMs(payload['deadline_at'] as string) === null) {
-    return bad('frame.deadline_at', 'expected an ISO-8601 UTC time (YYYY-MM-DDTHH:MM:SS(.mmm)?Z)');
-  }
+  for (const k of BEAT_FRAME_FIELDS) payload[k] = raw[k];
   const out = payload as JsonObject;
-  // The same check the core makes; the steps above only exist to name the field.
-  const problem = checkFactPayload('backbeat', out);
-  if (problem !== null) return bad('frame', problem.message);
-  return { ok: true, payload: out, tempoRounded };
+  const refused = checkFactPayload('backbeat', out);
+  if (refused !== null) return bad('frame', refused.message);
+  return { ok: true, payload: out };
 }
 
 class BackbeatBridge implements Feeder<BackbeatStats> {
@@ -175,7 +160,7 @@ class BackbeatBridge implements Feeder<BackbeatStats> {
       if (full && !this.lastBeat.has(cluster)) this.lastBeat.clear();
       this.lastBeat.set(cluster, beat);
       const fields = { cluster_id: cluster, beat_index: beat, hlc: f.hlc, seq: f.seq };
-      this.ctx.log.debug({ ...fields, tempo_rounded: r.tempoRounded }, 'beat frame bridged');
+      this.ctx.log.debug(fields, 'beat frame bridged');
     } catch (err) {
       const fields = { cluster_id: cluster, beat_index: beat };
       if (reportUnpublished(this.ctx.log, err, fields, 'publishing a beat frame failed')) {

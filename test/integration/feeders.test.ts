@@ -319,36 +319,40 @@ describe('backbeat', () => {
   const frame = (beat: number, extra: Record<string, unknown> = {}): Uint8Array =>
     Buffer.from(JSON.stringify({
       type: 'backbeat.beatframe.v1', cluster_id: 'c1', beat_index: beat,
-      downbeat: beat % 3 === 0, phase: 'plan', hlc: '2025-10-19T01:23:45.678+00:00#1',
-      deadline_at: '2025-10-19T01:23:48.000Z', tempo_bpm: 60, window_id: 'backbeat:W-1',
+      downbeat: beat % 3 === 0, phase: 'plan', hlc: '7fa3:0001:00a0',
+      deadline_at: '2025-10-19T03:23:48.5+02:00', tempo_bpm: 2, window_id: 'a'.repeat(32),
+      metadata: { pulse_version: '1.0.0', cluster_health: 'healthy', expected_agents: 4 },
       ...extra,
     }));
 
-  it('bridges valid frames, rounds tempo, drops invalid (naming the field), stale', async () => {
+  it('bridges INT-A frames as published (fractional tempo, hex hlc), drops invalid (naming the field), stale', async () => {
     const { ctx, mem } = await setup();
     const source = await connect({ servers: fx.url, noAsyncTraces: true });
     const subject = `ext.${ctx.prefix}.beat`;
     const bridge = track(await startBackbeatFeeder(ctx, { source, subject, ownsSource: true }));
     const pub = await connect({ servers: fx.url, noAsyncTraces: true });
-    pub.publish(subject, frame(10, { tempo_bpm: 120.4, future_field: 'x' }));
+    pub.publish(subject, frame(10, { tempo_bpm: 120.4 }));
     pub.publish(subject, frame(11, { phase: 'lunch' }));
     pub.publish(subject, Buffer.from('not json'));
     pub.publish(subject, frame(12, { deadline_at: 'tomorrow' }));
+    pub.publish(subject, frame(14, { future_field: 'x' }));
     pub.publish(subject, frame(10));
     pub.publish(subject, frame(13, { phase: 'execute' }));
     await pub.flush();
     await pub.close();
     const got = await waitForFacts(ctx.prefix, 'backbeat', 2);
-    await waitFor('all frames handled', () => bridge.stats().received === 6);
+    await waitFor('all frames handled', () => bridge.stats().received === 7);
     expect(got.map((f) => f.payload['beat_index'])).toEqual([10, 13]);
-    expect(got[0]?.payload['tempo_bpm']).toBe(120);
-    expect(got[0]?.payload).not.toHaveProperty('future_field');
+    expect(got[0]?.payload['tempo_bpm']).toBe(120.4);
+    expect(got[0]?.payload['hlc']).toBe('7fa3:0001:00a0');
+    expect(got[0]?.payload['deadline_at']).toBe('2025-10-19T03:23:48.5+02:00');
+    expect(got[0]?.payload).not.toHaveProperty('metadata');
     expect(got[1]?.payload['phase']).toBe('execute');
     const s = bridge.stats();
-    expect(s).toMatchObject({ published: 2, invalid: 3, stale: 1 });
-    expect(s.invalid_by_field).toEqual({ 'frame.phase': 1, frame: 1, 'frame.deadline_at': 1 });
+    expect(s).toMatchObject({ published: 2, invalid: 4, stale: 1 });
+    expect(s.invalid_by_field).toEqual({ 'frame.phase': 1, frame: 1, 'frame.deadline_at': 1, 'frame.future_field': 1 });
     const dropped = mem.lines().filter((l) => l['msg'] === 'dropped an invalid beat frame');
-    expect(dropped.map((l) => l['field'])).toEqual(['frame.phase', 'frame', 'frame.deadline_at']);
+    expect(dropped.map((l) => l['field'])).toEqual(['frame.phase', 'frame', 'frame.deadline_at', 'frame.future_field']);
   });
 });
 

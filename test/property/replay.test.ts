@@ -177,7 +177,7 @@ describe('replay determinism', () => {
     expect(codes.get('license_degraded') ?? 0).toBeGreaterThan(0);
     // Beat frames at other tempos were recorded.
     const tempos = new Set(a.world.results.filter((r) => r.decision.outcome === 'fact' && r.decision.transition === 'backbeat')
-      .map((r) => (r.decision.events[0]?.type === 'fact_recorded' ? (r.decision.events[0].value['tempo_bpm'] as number) : 0)));
+      .map((r) => (r.decision.events[0]?.type === 'fact_recorded' ? (r.decision.events[0].value['tempo_mbpm'] as number) : 0)));
     expect(tempos.size).toBeGreaterThan(2);
     // And three reducers agree on it.
     const folds = [createCore(nodeHasher), createCore(nobleHasher)].map((c) => fold(c, genesisOf(c, a.genesis), a.entries));

@@ -171,8 +171,8 @@ Example:
   $ swoosh feeder backbeat --subject backbeat.cluster-a.beat \\
       --source-url nats://backbeat:4222 --key-file feeder.key.json
   {"event":"ready","feeder":"backbeat","subject":"swoosh.facts.backbeat",…}
-Invalid frames are dropped with a warning naming the field; a fractional tempo_bpm is
-rounded to the nearest integer.
+Frames are checked against BACKBEAT's INT-A schema (beatframe v1.0.0) and recorded as
+published; invalid frames are dropped with a warning naming the field.
 ${COMMON_HELP}`)
     .action((o: BackbeatFlags) => run('backbeat', o, async (ctx) => {
       const subject = required(o.subject, 'subject', 'SWOOSH_BACKBEAT_SUBJECT');

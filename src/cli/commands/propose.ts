@@ -130,14 +130,14 @@ async function fill(
  */
 const BEAT_MARGIN_FRACTION = 0.5;
 
-/** One beat's length in ms at the frame's tempo (60 bpm when unknown). */
-function beatMs(beat: { tempo_bpm?: number }): number {
-  const bpm = typeof beat.tempo_bpm === 'number' && beat.tempo_bpm > 0 ? beat.tempo_bpm : 60;
-  return 60_000 / bpm;
+/** One beat's length in ms at the frame's tempo (60 bpm when unknown); state keeps milli-bpm. */
+function beatMs(beat: { tempo_mbpm?: number }): number {
+  const m = beat.tempo_mbpm;
+  return typeof m === 'number' && m > 0 ? 60_000_000 / m : 1000;
 }
 
 /** Time left in the beat the frame opened, by its producer's HLC (0 when unknown). */
-function beatTimeLeftMs(beat: { hlc?: string; tempo_bpm?: number }): number {
+function beatTimeLeftMs(beat: { hlc?: string; tempo_mbpm?: number }): number {
   const h = typeof beat.hlc === 'string' ? parseHlc(beat.hlc) : null;
   return h === null || !h.ok ? 0 : h.hlc.ms + beatMs(beat) - Date.now();
 }
@@ -164,7 +164,7 @@ async function waitForWindow(
       window_id?: string;
       deadline_ms?: number;
       hlc?: string;
-      tempo_bpm?: number;
+      tempo_mbpm?: number;
     };
     const planned = p['execution']?.['window_id'];
     const open =

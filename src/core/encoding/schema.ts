@@ -26,6 +26,7 @@ type StringSchema = Extract<InputSchema, { type: 'string' }>;
 type ArraySchema = Extract<InputSchema, { type: 'array' }>;
 type ObjectSchema = Extract<InputSchema, { type: 'object' }>;
 type IntegerSchema = Extract<InputSchema, { type: 'integer' }>;
+type NumberSchema = Extract<InputSchema, { type: 'number' }>;
 
 const FORMATS: { readonly [F in NonNullable<StringSchema['format']>]: RegExp } = {
   hash: /^sha256-[0-9a-f]{64}$/,
@@ -85,9 +86,19 @@ export function describeSchema(schema: InputSchema): string {
     }
     case 'integer':
       return describeInteger(schema);
+    case 'number':
+      return describeNumber(schema);
     case 'string':
       return describeString(schema);
   }
+}
+
+function describeNumber(schema: NumberSchema): string {
+  const { minimum: min, maximum: max } = schema;
+  if (min !== undefined && max !== undefined) return `a number in ${min}..${max}`;
+  if (min !== undefined) return `a number >= ${min}`;
+  if (max !== undefined) return `a number <= ${max}`;
+  return 'a number';
 }
 
 function describeInteger(schema: IntegerSchema): string {
@@ -135,6 +146,13 @@ function checkString(schema: StringSchema, value: unknown): boolean {
   if (schema.enum !== undefined && !schema.enum.includes(value)) return false;
   if (schema.format !== undefined && !FORMATS[schema.format].test(value)) return false;
   if (schema.pattern !== undefined && !patternOf(schema, schema.pattern).test(value)) return false;
+  return true;
+}
+
+function checkNumber(schema: NumberSchema, value: unknown): boolean {
+  if (typeof value !== 'number' || !Number.isFinite(value) || Object.is(value, -0)) return false;
+  if (schema.minimum !== undefined && value < schema.minimum) return false;
+  if (schema.maximum !== undefined && value > schema.maximum) return false;
   return true;
 }
 
@@ -215,6 +233,8 @@ export function validateInputs(
       return checkString(schema, value) ? null : fail(path, `expected ${describeSchema(schema)}`);
     case 'integer':
       return checkInteger(schema, value) ? null : fail(path, `expected ${describeSchema(schema)}`);
+    case 'number':
+      return checkNumber(schema, value) ? null : fail(path, `expected ${describeSchema(schema)}`);
     case 'boolean':
       return typeof value === 'boolean' ? null : fail(path, `expected ${describeSchema(schema)}`);
   }
@@ -255,6 +275,7 @@ export function schemaToTs(schema: InputSchema, indent = ''): string {
         ? 'string'
         : schema.enum.map((e) => `'${e.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`).join(' | ');
     case 'integer':
+    case 'number':
       return 'number';
     case 'boolean':
       return 'boolean';

@@ -56,6 +56,11 @@ export type InputSchema =
       readonly sensitive?: true;
     }
   | { readonly type: 'integer'; readonly minimum?: number; readonly maximum?: number }
+  /**
+   * A finite JSON number (fact payloads only, e.g. BACKBEAT's fractional `tempo_bpm`; chart
+   * inputs are integers, and nothing fractional is ever stored in the state).
+   */
+  | { readonly type: 'number'; readonly minimum?: number; readonly maximum?: number }
   | { readonly type: 'boolean' };
 
 /** One transition of the chart. */

@@ -331,6 +331,49 @@ export function parseIsoUtcMs(s: string): number | null {
 }
 
 /**
+ * Parses an RFC 3339 date-time (BACKBEAT INT-A `deadline_at`: JSON Schema `format:
+ * date-time`) to epoch milliseconds: `YYYY-MM-DD(T|t)HH:MM:SS(.d+)?(Z|z|±HH:MM)`. Fractional
+ * seconds beyond milliseconds are truncated; leap seconds (`:60`) are refused. Null when the
+ * text is not that form or names no instant in 1970..9999 UTC.
+ */
+export function parseRfc3339Ms(s: string): number | null {
+  if (typeof s !== 'string' || s.length > RFC3339_LENGTH_MAX) return null;
+  const t = s[10] === 't' ? `${s.slice(0, 10)}T${s.slice(11)}` : s;
+  const head = scanDateTime(t.slice(0, 19), 'rfc3339');
+  if (!head.ok || head.rest !== '') return null;
+  let at = 19;
+  let milli = 0;
+  if (t[at] === '.') {
+    at += 1;
+    let digits = 0;
+    while (at < t.length && readDigits(t, at, 1) >= 0) {
+      if (digits < 3) milli = milli * 10 + readDigits(t, at, 1);
+      digits += 1;
+      at += 1;
+    }
+    if (digits === 0) return null;
+    for (let k = digits; k < 3; k++) milli *= 10;
+  }
+  const zone = t.slice(at);
+  let offsetMin = 0;
+  if (zone !== 'Z' && zone !== 'z') {
+    const sign = zone[0] === '+' ? 1 : zone[0] === '-' ? -1 : 0;
+    const hh = readDigits(zone, 1, 2);
+    const mm = readDigits(zone, 4, 2);
+    if (sign === 0 || zone.length !== 6 || zone[3] !== ':' || hh < 0 || hh > 23 || mm < 0 ||
+      mm > 59) {
+      return null;
+    }
+    offsetMin = sign * (hh * 60 + mm);
+  }
+  const ms = fieldsToMs({ ...head.fields, milli }) - offsetMin * 60_000;
+  return ms >= 0 && ms <= HLC_MS_MAX ? ms : null;
+}
+
+/** Longest RFC 3339 text accepted (nanosecond fractions and an offset fit well within). */
+const RFC3339_LENGTH_MAX = 64;
+
+/**
  * Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`. Throws RangeError when `ms` is not
  * an integer in `0..HLC_MS_MAX` (programmer error).
  */

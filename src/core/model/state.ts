@@ -247,7 +247,10 @@ export interface FactsSection {
     readonly phase: string | null;
     readonly window_id: string | null;
     readonly deadline_ms: number | null;
-    readonly tempo_bpm: number;
+    /** INT-A `tempo_bpm` × 1000, rounded (fractional tempos; the state holds integers). */
+    readonly tempo_mbpm: number;
+    /** BACKBEAT's own `hlc` of the frame (`XXXX:XXXX:XXXX`), kept as data. */
+    readonly source_hlc: string | null;
   };
   readonly mcp: {
     readonly hlc: string | null;

@@ -9,6 +9,7 @@
  * proposed any time before the window ends. At 60 bpm a window lasts three seconds.
  */
 import type { JetStreamClient } from '@nats-io/jetstream';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { formatHlc, formatIsoUtcMs, hlcSend, type Hlc } from '../../core/index.js';
 import { publishFact, type BytesSigner } from '../../protocol/publish.js';
@@ -68,6 +69,11 @@ function loadScript(path: string): ScriptItem[] {
   });
 }
 
+/** The 32-hex INT-A window id of dev window `w` (stable: the same window, the same id). */
+export function devWindowId(w: number): string {
+  return createHash('sha256').update(`swoosh-dev-window:${w}`).digest('hex').slice(0, 32);
+}
+
 /** Running simulators. */
 export class Simulators {
   private timers: NodeJS.Timeout[] = [];
@@ -114,10 +120,12 @@ export class Simulators {
       beat_index: n,
       downbeat: inWindow === 0,
       phase: WINDOW_PHASES[inWindow],
-      hlc: formatHlc({ ms: nowMs, logical: 0 }),
+      // BACKBEAT's own hlc form, wall:logical:node in hex (the wall part wraps every 18 hours).
+      hlc: [Math.floor(nowMs / 1000) % 0x10000, n % 0x10000, 1]
+        .map((x) => x.toString(16).padStart(4, '0')).join(':'),
       deadline_at: formatIsoUtcMs(windowEnd),
       tempo_bpm: this.opts.tempoBpm,
-      window_id: `backbeat:W-${Math.floor(n / WINDOW_PHASES.length)}`,
+      window_id: devWindowId(Math.floor(n / WINDOW_PHASES.length)),
     };
   }
 

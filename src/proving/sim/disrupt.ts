@@ -74,8 +74,11 @@ export const LICENSE_WAIT_ENTRIES_MAX = 120;
  */
 export const LICENSE_OUTAGE_GRACE_MS_MAX = 5_000;
 
-/** Tempos (beats per minute) a tempo change picks from; the planner's own frames are at 120. */
-export const TEMPOS: readonly number[] = [30, 60, 90, 150, 240, 1_000, 3_000, 6_000];
+/**
+ * Tempos (beats per minute) a tempo change picks from, within INT-A's 0.1..1000 and two of them
+ * fractional as BACKBEAT may send them; the planner's own frames are at 120.
+ */
+export const TEMPOS: readonly number[] = [2.5, 30, 60, 90, 150, 240, 750.5, 1_000];
 
 /** The evidence prefix a targeted policy rule requires (the planner never supplies it). */
 const CHAOS_EVIDENCE = 'ucxl://chaos/evidence';
@@ -226,7 +229,7 @@ export class Disruptions {
       case 'tempo': {
         this.count(kind);
         const b = w.state.facts.backbeat;
-        const tempo = rng.pick(TEMPOS.filter((t) => t !== b.tempo_bpm));
+        const tempo = rng.pick(TEMPOS.filter((t) => t * 1000 !== b.tempo_mbpm));
         const openMs = Math.max(1, Math.round(((1 + rng.int(4)) * 60_000) / tempo));
         if (isBeat(planned)) {
           return [

@@ -34,13 +34,36 @@ describe('fact checks', () => {
     rejected(r, 'invalid_fact');
     expect(r.decision.message).toContain('payload.cpu_millis');
   });
-  it('Given a fractional tempo, Then invalid_fact (no floats reach a hash)', () => {
+  it('Given an INT-A frame as BACKBEAT publishes it (hex hlc, fractional tempo, RFC 3339 deadline with an offset), Then it is recorded with whole milli-bpm and BACKBEAT\'s hlc kept as data', () => {
     const w = new World();
     const r = w.apply(w.factEntry('backbeat', {
-      type: 't', cluster_id: 'c', beat_index: 1, downbeat: true, phase: 'plan',
-      hlc: '2025-10-19T01:00:00.000+00:00#0', deadline_at: '2025-10-19T02:00:00Z', tempo_bpm: 120.5, window_id: 'W',
+      type: 'backbeat.beatframe.v1', cluster_id: 'c', beat_index: 1, downbeat: true, phase: 'plan',
+      hlc: '7fa3:0001:00a0', deadline_at: '2025-10-19T04:00:00.123456+02:00', tempo_bpm: 120.5,
+      window_id: '0123456789abcdef0123456789abcdef',
     }));
-    rejected(r, 'invalid_fact');
+    expect(r.decision.outcome).toBe('fact');
+    expect(w.state.facts.backbeat).toMatchObject({
+      tempo_mbpm: 120_500, source_hlc: '7fa3:0001:00a0', deadline_ms: Date.UTC(2025, 9, 19, 2, 0, 0, 123),
+      window_id: '0123456789abcdef0123456789abcdef',
+    });
+  });
+  it('Given a tempo outside 0.1..1000 or a deadline that is not RFC 3339, Then invalid_fact naming the field', () => {
+    const frame = (over: Record<string, unknown>) => ({
+      type: 'backbeat.beatframe.v1', cluster_id: 'c', beat_index: 1, downbeat: true, phase: 'plan',
+      hlc: '7fa3:0001:00a0', deadline_at: '2025-10-19T02:00:00Z', tempo_bpm: 2, window_id: 'w', ...over,
+    });
+    for (const [over, field] of [
+      [{ tempo_bpm: 0.09 }, 'payload.tempo_bpm: expected a number in 0.1..1000'],
+      [{ tempo_bpm: 1000.5 }, 'payload.tempo_bpm: expected a number in 0.1..1000'],
+      [{ deadline_at: '2025-10-19 02:00:00Z' }, 'payload.deadline_at: expected an RFC 3339'],
+      [{ deadline_at: '2025-10-19T23:59:60Z' }, 'payload.deadline_at: expected an RFC 3339'],
+      [{ deadline_at: '2025-10-19T02:00:00+24:00' }, 'payload.deadline_at: expected an RFC 3339'],
+    ] as const) {
+      const w = new World();
+      const r = w.apply(w.factEntry('backbeat', frame(over) as never));
+      rejected(r, 'invalid_fact');
+      expect(r.decision.message, JSON.stringify(over)).toContain(field);
+    }
   });
   it('Given a fact kind other than its subject, Then subject_mismatch', () => {
     const w = new World();
