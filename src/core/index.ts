@@ -214,3 +214,4 @@ export type { Hlc } from './model/hlc.js';
 export { FACT_KINDS, rolesIn } from './model/state.js';
 export type { PolicyRules } from './model/state.js';
 export { WRITER_ROLE, writerAllowed, writerKeys } from './domain/writers.js';
+export { isUcxlRef, parseUcxl, type Ucxl } from './domain/ucxl.js';

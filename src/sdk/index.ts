@@ -105,4 +105,5 @@ export {
 export type { DecisionRecord } from '../protocol/decision-record.js';
 export type { GuardOutcome, Outcome } from '../core/index.js';
 export type { JsonObject } from '../core/index.js';
+export { parseUcxl, type Ucxl } from '../core/index.js';
 export type { SignatureVerifier } from '../crypto/verify-portable.js';

@@ -228,7 +228,7 @@ describe('proposals', () => {
 
   it('Given a signed proposal, Then the server verifier accepts it and no changed copy verifies',
     () => {
-    const p = buildProposal({ ...base, idemKey: 'k1', evidence: ['ucxl://x'] });
+    const p = buildProposal({ ...base, idemKey: 'k1', evidence: ['ucxl://a:r@c:d/*^/x'] });
     const s = signProposal(p, admin);
     expect(s.signature).toMatch(/^[0-9a-f]{128}$/);
     expect(verifyObject(nodeVerifier, DOMAIN.proposal, s)).toBe(true);

@@ -24,7 +24,7 @@ import {
 import { ok } from '../../src/proving/sim/walk.js';
 import { CAST, World, h } from '../../src/proving/sim/world.js';
 
-const EVIDENCE = ['ucxl://chorus:spec@council/boot', 'bubble://dr/test/0'];
+const EVIDENCE = ['ucxl://chorus:spec@council:boot/*^/spec.md', 'bubble://dr/test/0'];
 const NOW_MS = 1_700_000_000_000;
 
 /** Boot_ConfigOk accepted, then Boot_Licensed rejected by the licence guard (no licence). */

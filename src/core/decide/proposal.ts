@@ -3,6 +3,7 @@
  * the transition's inputs schema and inputs_hash. Everything here runs before the signature
  * check, so a malformed proposal is refused without looking at who signed it.
  */
+import { isUcxlRef, parseUcxl } from '../domain/ucxl.js';
 import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
 import { parseCanonical } from '../encoding/canonical.js';
@@ -98,6 +99,13 @@ export function validateProposalObject(
   };
   const shape = shapeProblem(o);
   if (shape !== null) return no('invalid_proposal', shape);
+  const evidence = (o['evidence'] ?? []) as readonly string[];
+  for (let i = 0; i < evidence.length; i++) {
+    const e = evidence[i] as string;
+    if (!isUcxlRef(e)) continue;
+    const u = parseUcxl(e);
+    if (!u.ok) return no('invalid_evidence', `evidence[${i}]: not a UCXL address: ${u.problem}`);
+  }
   const name = o['transition'] as string;
   const spec = deps.specs.get(name);
   if (spec === undefined) {

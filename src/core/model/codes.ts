@@ -15,6 +15,7 @@ export const REJECTION_CODES = {
   not_proposable: ['schema', 'The transition is automatic; only the reducer fires it.'],
   subject_mismatch: ['schema', 'The subject names another transition or fact kind.'],
   invalid_inputs: ['schema', 'The inputs do not match the transition schema.'],
+  invalid_evidence: ['schema', 'A ucxl:// evidence reference is not a UCXL address.'],
   inputs_hash_mismatch: ['schema', 'inputs_hash is not the hash of the JCS inputs.'],
   // projects and chains (contract v2)
   unknown_project: ['schema', 'The subject names a project the registry does not hold.'],

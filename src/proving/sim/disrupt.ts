@@ -81,7 +81,7 @@ export const LICENSE_OUTAGE_GRACE_MS_MAX = 5_000;
 export const TEMPOS: readonly number[] = [2.5, 30, 60, 90, 150, 240, 750.5, 1_000];
 
 /** The evidence prefix a targeted policy rule requires (the planner never supplies it). */
-const CHAOS_EVIDENCE = 'ucxl://chaos/evidence';
+const CHAOS_EVIDENCE = 'ucxl://chaos:evidence@chaos:run/*^/evidence';
 
 interface LicenceEpisode {
   /** The grace runs out (HARD_STOP) before the licence comes back. */

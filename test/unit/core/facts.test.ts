@@ -60,7 +60,7 @@ describe('fact checks', () => {
       [{ deadline_at: '2025-10-19T02:00:00+24:00' }, 'payload.deadline_at: expected an RFC 3339'],
     ] as const) {
       const w = new World();
-      const r = w.apply(w.factEntry('backbeat', frame(over) as never));
+      const r = w.apply(w.factEntry('backbeat', frame(over)));
       rejected(r, 'invalid_fact');
       expect(r.decision.message, JSON.stringify(over)).toContain(field);
     }
@@ -251,7 +251,7 @@ describe('policy quarantine', () => {
     boot(w2);
     ingestUntilIndex(w2);
     ok(w2.propose(CAST.ingest, 'Ingestion_CorpusBuilt', { content_hash: h('c'), version: 'v' }, {
-      evidence: ['ucxl://chorus:spec@council/1'],
+      evidence: ['ucxl://chorus:spec@council:plan/*^/1'],
     }));
   });
 });

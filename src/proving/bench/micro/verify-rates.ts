@@ -44,7 +44,7 @@ function samples(): Sample[] {
       idem_key: `goal:${i}:op:0b7c8f0e-7a4e-4a43-9d1b-3f9d2a1c5e6f`,
       hlc: '2025-10-19T01:23:45.678+00:00#1234',
       window_id: 'backbeat:W-2025-10-19-02',
-      evidence: ['ucxl://chorus:spec@council/x', 'bubble://dr/y'],
+      evidence: ['ucxl://chorus:spec@council:x/*^/spec.md', 'bubble://dr/y'],
     };
     const signatureHex = signObject(DOMAIN.proposal, body, kp.secretKey);
     return {
