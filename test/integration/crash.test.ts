@@ -54,7 +54,7 @@ const ROUND_TAIL_MIN = 30;
 const SNAPSHOT_EVERY = 25;
 /** Doomed writers decide in small batches, so the crash lands near its target, not at the round's end. */
 const DOOMED_BATCH_MAX = 16;
-const LEASE = { SWOOSH_LEASE_TTL_MS: '1500', SWOOSH_LEASE_RENEW_MS: '300' } as const;
+const LEASE = { SWOOSH_WRITERS: 'lease', SWOOSH_LEASE_TTL_MS: '1500', SWOOSH_LEASE_RENEW_MS: '300' } as const;
 /**
  * How long the durable consumer waits for an ack before redelivering (streams/definitions.ts
  * default, not configurable per process): what the doomed writer had been delivered and not

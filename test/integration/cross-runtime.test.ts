@@ -18,7 +18,8 @@ import { spawnInstance, waitUntil, writeInstanceFiles, type Proc } from '../supp
 import { REPO_ROOT, nodeMajor, secondNode } from '../support/second-node.js';
 import { castGenesis } from '../../src/proving/sim/world.js';
 
-const NO_SNAPSHOTS = { SWOOSH_SNAPSHOT_EVERY: '100000000' };
+// One writer: the test is about recovery (every record recomputed from genesis at start).
+const NO_SNAPSHOTS = { SWOOSH_WRITERS: 'lease', SWOOSH_SNAPSHOT_EVERY: '100000000' };
 
 describe('a WAL written on one Node major is recovered and audited on another', () => {
   let fx: NatsFixture | undefined;

@@ -46,7 +46,7 @@ import { World, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/w
 const seed = Math.abs(announceSeed('fence integration'));
 
 const LEASE_TTL_MS = 1500;
-const LEASE = { SWOOSH_LEASE_TTL_MS: String(LEASE_TTL_MS), SWOOSH_LEASE_RENEW_MS: '300' } as const;
+const LEASE = { SWOOSH_WRITERS: 'lease', SWOOSH_LEASE_TTL_MS: String(LEASE_TTL_MS), SWOOSH_LEASE_RENEW_MS: '300' } as const;
 /** How long A stays stopped: past the lease TTL, with margin for the server's expiry timer. */
 const PAUSE_MS = LEASE_TTL_MS + 1000;
 /**

@@ -45,7 +45,7 @@ describe('followers', () => {
   const make = (name: string, g: Genesis = genesis, core?: CoreOptions): Instance => {
     const i = new Instance({
       natsUrl: fx.url, prefix: fx.prefix, name, genesis: g, ...(core === undefined ? {} : { core }), signerSeed: randomBytes(32),
-      snapshotEvery: 50, leaseTtlMs: 1500, leaseRenewMs: 300, log,
+      snapshotEvery: 50, leaseTtlMs: 1500, leaseRenewMs: 300, log, writers: 'lease',
     });
     instances.push(i);
     return i;

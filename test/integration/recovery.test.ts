@@ -53,7 +53,7 @@ async function env(): Promise<Env> {
 }
 
 function instance(e: Env, name: string, genesis: Genesis, snapshotEvery = 40): Instance {
-  return new Instance({ natsUrl: e.fx.url, prefix: e.fx.prefix, name, genesis, signerSeed: randomBytes(32), snapshotEvery, log });
+  return new Instance({ natsUrl: e.fx.url, prefix: e.fx.prefix, name, genesis, signerSeed: randomBytes(32), snapshotEvery, log, writers: 'lease' });
 }
 
 async function drained(e: Env): Promise<void> {

@@ -82,7 +82,7 @@ describe('writer keys: lease mode', () => {
   const procs: Proc[] = [];
   const { files, k1, k2, core, genesis } = pinnedGenesis();
   const clock = new ProducerClock();
-  const ENV = { SWOOSH_LEASE_TTL_MS: '1500', SWOOSH_LEASE_RENEW_MS: '300', SWOOSH_CRYPTO_THREADS: '0' };
+  const ENV = { SWOOSH_WRITERS: 'lease', SWOOSH_LEASE_TTL_MS: '1500', SWOOSH_LEASE_RENEW_MS: '300', SWOOSH_CRYPTO_THREADS: '0' };
 
   beforeAll(async () => {
     fx = await natsFixture();

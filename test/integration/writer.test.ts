@@ -53,7 +53,7 @@ describe('writer on JetStream', () => {
     nc = await connect({ servers: fx.url, noAsyncTraces: true });
     js = jetstream(nc);
     jsm = await jetstreamManager(nc);
-    inst = new Instance({ natsUrl: fx.url, prefix: fx.prefix, name: 'w1', genesis, signerSeed: randomBytes(32), snapshotEvery: 200, log: quiet });
+    inst = new Instance({ natsUrl: fx.url, prefix: fx.prefix, name: 'w1', genesis, signerSeed: randomBytes(32), snapshotEvery: 200, log: quiet, writers: 'lease' });
     await inst.start();
   });
 

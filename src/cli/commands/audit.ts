@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { audit } from '../../server/replication/audit.js';
+import { deploymentWritersOf } from '../../server/process/deployment.js';
 import { connectFor } from '../connect.js';
 import { genesisFor } from '../genesis.js';
 import { fail, withNatsAuthOptions } from '../options.js';
@@ -53,10 +54,16 @@ Example:
             : null;
           let started = false;
           try {
+            // With one writer every record also sits at the DECISIONS seq of its entry, and that
+            // is checked; with writers by bucket (or a mode that cannot be read) records are
+            // matched to entries by the wal_seq they name.
+            const mode = await deploymentWritersOf(c.jsm, c.subjects.deploymentBucket)
+              .catch(() => null);
             const report = await audit({
               js: c.js,
               jsm: c.jsm,
               genesis,
+              aligned: mode === 'lease',
               walName: c.subjects.walName,
               decisionsName: c.subjects.decisionsName,
               transitionsName: c.subjects.transitionsName,

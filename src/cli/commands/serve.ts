@@ -76,7 +76,7 @@ export function registerServe(program: Command): void {
     .option(
       '--writers <mode>',
       'lease (one writer for every chain) or buckets (writers by bucket lease); fixed when the ' +
-      "deployment is created, unset: the deployment's (a new one: lease) [env SWOOSH_WRITERS]",
+      "deployment is created, unset: the deployment's (a new one: buckets) [env SWOOSH_WRITERS]",
       env('SWOOSH_WRITERS'),
     )
     .option(

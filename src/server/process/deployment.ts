@@ -7,6 +7,7 @@
  * and reject everything from signers its genesis does not know. It refuses up front instead,
  * naming both hashes and what to do.
  */
+import type { JetStreamManager } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import { SwooshError } from '../../protocol/errors.js';
 
@@ -39,7 +40,7 @@ export const DEPLOYMENT_BUCKETS_DEFAULT = 64;
 export type WritersMode = 'lease' | 'buckets';
 
 /** The mode of a new deployment whose first instance names none. */
-export const DEPLOYMENT_WRITERS_DEFAULT: WritersMode = 'lease';
+export const DEPLOYMENT_WRITERS_DEFAULT: WritersMode = 'buckets';
 
 /** What the bucket holds. */
 export interface DeploymentConfig {
@@ -129,4 +130,20 @@ export async function claimDeployment(
     }
     return { ...have, writers: mode };
   }
+}
+
+/**
+ * The writers mode of an existing deployment, read with one stream message get (no bucket
+ * handle, so a reader needs only that permission): `lease` for a config written before the
+ * field existed, null when there is no config or it cannot be read.
+ */
+export async function deploymentWritersOf(
+  jsm: JetStreamManager,
+  bucket: string,
+): Promise<WritersMode | null> {
+  const m = await jsm.streams.getMessage(`KV_${bucket}`, {
+    last_by_subj: `$KV.${bucket}.${DEPLOYMENT_CONFIG_KEY}`,
+  });
+  const c = m === null ? null : parseConfig(m.data);
+  return c === null ? null : c.writers ?? 'lease';
 }

@@ -98,8 +98,9 @@ export interface InstanceConfig {
   readonly leaseTtlMs?: number;
   readonly leaseRenewMs?: number;
   /**
-   * `lease` (default): one writer for every chain. `buckets`: writers by bucket lease
-   * (chain-member.ts). Recorded in `<P>_DEPLOYMENT` when the deployment is created.
+   * `buckets` (default for a new deployment): writers by bucket lease (chain-member.ts).
+   * `lease`: one writer for every chain. Recorded in `<P>_DEPLOYMENT` when the deployment is
+   * created; unset, an instance follows the deployment.
    */
   readonly writers?: WritersMode;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;

@@ -13,9 +13,9 @@
  *   SWOOSH_KEY_FILE          key file that signs decision records
  *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
  *   SWOOSH_CRYPTO_THREADS    verification/signing worker threads (0: on the writer's thread)
- *   SWOOSH_WRITERS           lease (default: one writer for every chain) or buckets (writers
- *                            by bucket lease, docs/architecture.md "Writers by bucket");
- *                            fixed when the deployment is created
+ *   SWOOSH_WRITERS           buckets (default for a new deployment: writers by bucket lease,
+ *                            docs/architecture.md "Writers by bucket") or lease (one writer
+ *                            for every chain); fixed when the deployment is created
  *   NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD(_FILE), NATS_TOKEN(_FILE), NATS_CA,
  *   NATS_CERT, NATS_KEY, NATS_TLS_FIRST
  *                            credentials and TLS for NATS (docs/security.md, "Connecting to

@@ -85,6 +85,8 @@ export function rolePermissions(
         publish: [
           ...listing, ...proposals, `${prefix}.control.>`, `${prefix}.admin.>`,
           ...[s.decisionsName, s.transitionsName, s.walName].flatMap(readApi),
+          // `audit verify` reads the deployment's writers mode (a message get).
+          `$JS.API.STREAM.MSG.GET.KV_${s.deploymentBucket}`,
         ],
         subscribe: [inbox],
         allowResponses: false,
