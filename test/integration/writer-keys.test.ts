@@ -208,3 +208,70 @@ describe('writer keys: writers by bucket', () => {
     expect(decodeDr(after?.data ?? new Uint8Array()).writer).toBe(k1.signer);
   }, 60_000);
 });
+
+describe('writer keys: a member that has not folded the rotation yet', () => {
+  let fx: NatsFixture;
+  let env: Awaited<ReturnType<typeof setup>>;
+  const procs: Proc[] = [];
+  const { files, k1, k2, core, genesis } = pinnedGenesis();
+  const clock = new ProducerClock();
+  // No snapshots: the late member replays from genesis, so it reads the new writer's records
+  // before it has decided the rotation that made that key a writer.
+  const ENV = { SWOOSH_WRITERS: 'buckets', SWOOSH_LEASE_TTL_MS: '1500', SWOOSH_LEASE_RENEW_MS: '300', SWOOSH_CRYPTO_THREADS: '0', SWOOSH_SNAPSHOT_EVERY: '100000000' };
+
+  beforeAll(async () => {
+    fx = await natsFixture();
+    env = await setup(fx, 1500);
+  });
+  afterAll(async () => teardown(procs, env, fx));
+
+  it('Given records signed by a key a Writer_Rotate added, When a member reads them before deciding the rotation, Then it holds them until then and confirms every one (nothing set aside)', async () => {
+    const s = subjectsFor(fx.prefix);
+    const wal = async (): Promise<number> => (await env.jsm.streams.info(s.walName)).state.last_seq;
+    const drs = async (): Promise<number> => (await env.jsm.streams.info(s.decisionsName)).state.messages;
+    const ticks = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        await env.sdk.publishFact(buildFact({ kind: 'tick', signer: CAST.feeder.signer, hlc: clock.next(), payload: {} }), identityFromSeed(CAST.feeder.secretKey));
+      }
+    };
+    const m1 = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name: 'm1', genesisFile: files.genesisFile, keyFile: k1.file, env: ENV });
+    const m2 = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name: 'm2', genesisFile: files.genesisFile, keyFile: k2.file, env: ENV });
+    procs.push(m1, m2);
+    // More entries before the rotation than a member decides in one turn (256), so the late
+    // member below reads the new key's records while the rotation is still ahead of it.
+    await ticks(600);
+    await waitUntil('k1 decides', async () => (await drs()) === (await wal()), 30_000);
+    // The deployment's HEAD, from a replay here, for the control proposal.
+    const r = Replica.fromGenesis(core, nodeHasher, createNodeVerifier(), genesis);
+    const reader = new StreamReader(env.js, s.walName, 1);
+    try {
+      const last = await wal();
+      while (r.lastSeq < last) for (const m of await reader.read(256, 5000)) r.decideNext(m);
+    } finally {
+      await reader.close();
+    }
+    await env.sdk.submit(signProposal(buildProposal({
+      transition: 'Writer_Rotate', inputs: { add: [k2.signer], remove: [k1.signer] },
+      signer: CAST.admin.signer, hlc: clock.next(), currentStateHash: core.hashes(r.deployment).head,
+    }), identityFromSeed(CAST.admin.secretKey)));
+    await waitUntil('k2 holds every bucket', async () => ((await m2.status()).buckets_held ?? []).length === 65, 30_000);
+    await ticks(600);
+    await waitUntil('every entry decided by k2', async () => (await drs()) === (await wal()), 30_000);
+    const last = await wal();
+
+    const k3 = writeInstanceFiles({}).keyFile('late');
+    const late = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name: 'late', genesisFile: files.genesisFile, keyFile: k3, env: ENV });
+    procs.push(late);
+    await waitUntil('the late member confirms every record', async () => {
+      const st = await late.status();
+      return st.wal_seq === last && st.stored_seq === last && st.backlog === 0;
+    }, 30_000);
+    const st = await late.status();
+    expect(st.diverged).toBeNull();
+    expect(st.buckets_held).toEqual([]);
+    // It did read the new key's records ahead of the rotation (it reads 512 records a turn and
+    // decides 256 entries), held them, and set none aside.
+    expect(st.records_held).toBeGreaterThan(0);
+    expect(late.output.join('\n')).not.toMatch(/"kind":"unknown_writer"/);
+  }, 120_000);
+});

@@ -140,6 +140,11 @@ export interface InstanceStatus {
    */
   readonly stored_seq?: number;
   readonly backlog?: number;
+  /**
+   * Writers by bucket: records this member has held until their entry was decided (read ahead
+   * of a Writer_Rotate it had not folded), since it started.
+   */
+  readonly records_held?: number;
 }
 
 /** Facts in a row refused for their signer before /health says degraded. */
@@ -876,6 +881,7 @@ export class Instance {
             buckets_held: this.heldBuckets,
             stored_seq: this.member?.storedUpTo ?? 0,
             backlog: this.member?.backlog ?? 0,
+            records_held: this.member?.heldTotal ?? 0,
           }
         : {}),
     };

@@ -158,6 +158,16 @@ const RECORDS_PER_TURN = 512;
 /** How long a turn waits for WAL entries when nothing else happened. */
 const IDLE_WAIT_MS = 50;
 /**
+ * Records held back at most (all chains) behind one whose writer cannot be judged yet (see
+ * `park`); past it a held record is set aside as a stray, loudly.
+ */
+const PARKED_MAX = 10_000;
+/**
+ * How often the WAL's end is read while records are held: a held record naming an entry past
+ * it is no record of this log.
+ */
+const PARKED_CHECK_MS = 1_000;
+/**
  * A reader that delivered nothing for this long while its stream holds more is reopened at its
  * position: after a nats-server restart an ordered consumer can stop delivering, and the client
  * resumes it only once two idle heartbeats are missed, 30 s or more later.
@@ -186,6 +196,15 @@ export class ChainMember {
   private readonly tails = new Map<string, Tail>();
   /** Per chain: the last record step 1 read (records of a chain are read in index order). */
   private readonly readTails = new Map<string, Tail>();
+  /**
+   * Per chain: records held back, in the order read, behind one signed by a key that is not a
+   * writer in the newest registry this member folded but whose entry it has not decided yet (a
+   * rotation it has not folded may add that key). Judged again once that entry is decided.
+   */
+  private readonly parked = new Map<string, { m: WalMessage; walSeq: number }[]>();
+  private parkedCount = 0;
+  private parkedChecked = 0;
+  private parkedTotal = 0;
   /**
    * Per chain: the TRANSITIONS records of its last record stored by another member, which that
    * member may have died before storing (it stores them before the chain's next record).
@@ -241,6 +260,11 @@ export class ChainMember {
     return this.pendingCount;
   }
 
+  /** Records held until their entry was decided (see `park`), since this member started. */
+  get heldTotal(): number {
+    return this.parkedTotal;
+  }
+
   /** Stored records read ahead of this member's decisions (all chains). */
   get readAhead(): number {
     return this.aheadCount;
@@ -279,6 +303,9 @@ export class ChainMember {
       this.walHeard = Date.now(); // not reading the WAL: not stalled
       if (recs.length === 0) await new Promise((r) => setTimeout(r, IDLE_WAIT_MS));
     }
+    // Records held until their entry is decided (a rotation this member had not folded).
+    await this.retryParked();
+    if (this.diverged !== null) return;
     // 3. Publish what this member holds.
     this.kick();
     await this.maybeSnapshot();
@@ -431,6 +458,9 @@ export class ChainMember {
     for (const m of this.ahead.values()) {
       for (const a of m.values()) if (a.walSeq > seq && a.seq - 1 < drFrom) drFrom = a.seq - 1;
     }
+    for (const q of this.parked.values()) {
+      for (const p of q) if (p.walSeq > seq && p.m.seq - 1 < drFrom) drFrom = p.m.seq - 1;
+    }
     const meta = {
       ...snapshotMeta(this.deps.replica.core, p), dr_seq: mark.drSeq as number, dr_from: drFrom,
     };
@@ -474,6 +504,66 @@ export class ChainMember {
   /** Step 1 for one stored message: check it is a record of this deployment, then match it. */
   private onRecord(m: WalMessage): void {
     this.lastRead = m.seq;
+    this.judge(m);
+  }
+
+  /**
+   * Hold `m` back until its entry is decided (see `parked`). Past PARKED_MAX it is set aside
+   * instead: a flood of such records must not grow without bound.
+   */
+  private park(chain: string, m: WalMessage, walSeq: number, why: string): void {
+    if (this.parkedCount >= PARKED_MAX) {
+      this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${why} (and ${PARKED_MAX} records ` +
+        'are already held)');
+      return;
+    }
+    const q = this.parked.get(chain);
+    if (q === undefined) {
+      this.parked.set(chain, [{ m, walSeq }]);
+      this.deps.log('info', 'holding a record until its entry is decided', {
+        chain, dr_seq: m.seq, wal_seq: walSeq, reason: why,
+      });
+    } else {
+      q.push({ m, walSeq });
+    }
+    this.parkedCount += 1;
+    this.parkedTotal += 1;
+  }
+
+  /**
+   * Judge held records again, per chain in the order read, once the entry of the first is
+   * decided; a first one naming an entry past the WAL's end is no record of this log.
+   */
+  private async retryParked(): Promise<void> {
+    if (this.parkedCount === 0) return;
+    const last = this.deps.replica.lastSeq;
+    let walEnd = Number.MAX_SAFE_INTEGER;
+    const now = Date.now();
+    if (now - this.parkedChecked >= PARKED_CHECK_MS) {
+      this.parkedChecked = now;
+      try {
+        walEnd = (await this.deps.jsm.streams.info(this.deps.walName)).state.last_seq;
+      } catch (err) {
+        this.deps.log('warn', 'reading the WAL end failed', { err: (err as Error).message });
+      }
+    }
+    for (const [chain, q] of [...this.parked]) {
+      const first = q[0];
+      if (first === undefined || (first.walSeq > last && first.walSeq <= walEnd)) continue;
+      this.parked.delete(chain);
+      this.parkedCount -= q.length;
+      if (first.walSeq > walEnd) {
+        this.stray('unknown_writer', `DECISIONS seq ${first.m.seq} names WAL entry ` +
+          `${first.walSeq}, past the WAL's end ${walEnd}`);
+        q.shift();
+      }
+      for (const p of q) this.judge(p.m);
+      if (this.diverged !== null) return;
+    }
+  }
+
+  /** Step 1's checks of one stored message (also for held records judged again). */
+  private judge(m: WalMessage): void {
     // A record this member stored itself (known from its PubAck): nothing to check or decode,
     // unless it still waits in its chain (the publishing loop failed after the PubAck, storing
     // its TRANSITIONS records): then it is confirmed below like another member's record, which
@@ -504,6 +594,10 @@ export class ChainMember {
     }
     if (m.subject !== this.deps.subjects.dr(chain)) {
       this.stray('wrong_subject', `DECISIONS seq ${m.seq} names chain ${chain} on ${m.subject}`);
+      return;
+    }
+    if (this.parked.has(chain)) {
+      this.park(chain, m, walSeq as number, 'an earlier record of its chain is held');
       return;
     }
     let verifies = false;
@@ -544,13 +638,20 @@ export class ChainMember {
     const head = q?.[0];
     // Signed by a key that is not a writer at the record's entry: checked against the registry
     // of that entry when this member has decided it, else against the newest registry it has
-    // folded (a record read ahead of its entry), and again when the entry is decided. A key
-    // added by a rotation this member has not folded yet makes it set such a record aside
-    // (known limit: that chain then waits for this member to be told again; docs/security.md).
-    const registry = head !== undefined && head.content.chain_index === i
+    // folded (a record read ahead of its entry), and again when the entry is decided. A record
+    // read ahead whose key is not a writer in the newest registry is held until its entry is
+    // decided (a rotation this member has not folded yet may add the key), not set aside.
+    const judgedExactly = head !== undefined && head.content.chain_index === i;
+    const registry = judgedExactly
       ? head.step.before.identities
       : this.deps.replica.deployment.identities;
     const notWriter = writerProblem(registry, rec);
+    if (notWriter !== null && !judgedExactly && (walSeq as number) > this.deps.replica.lastSeq) {
+      // Its entry is not decided yet: a Writer_Rotate before it may add the key. Held, with
+      // the rest of its chain, until then (the chain's tail does not move).
+      this.park(chain, m, walSeq as number, notWriter);
+      return;
+    }
     if (notWriter !== null) {
       this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${notWriter}`);
       return;
