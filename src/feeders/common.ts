@@ -230,7 +230,8 @@ function graceUntilOf(data: Uint8Array): number | null {
     return null;
   }
   const g = isJsonObject(v) ? v['grace_until_ms'] : null;
-  return typeof g === 'number' && Number.isSafeInteger(g) ? g : null;
+  // An instant a Date can hold (a stray value out of range is no gate, not an exception).
+  return typeof g === 'number' && Number.isSafeInteger(g) && g >= 0 && g <= 8.64e15 ? g : null;
 }
 
 /** A payload the core would refuse; a feeder bug, never published. */

@@ -5,7 +5,8 @@
  * window's `deadline_at`) passes only when some entry is logged after it. Ticks are that
  * entry when nothing else arrives. They matter only while a deadline is pending, but the
  * feeder cannot see the state, so it runs always at a coarse interval; the interval bounds
- * how late a deadline is acted on (a grace period ends at most `intervalMs` late).
+ * how late a deadline is acted on (a BACKBEAT window closes at most `intervalMs` late; once a
+ * licence grace is over ticks are held like every fact but licence facts).
  */
 import {
   checkIntOption, Loop, reportUnpublished, resumeFrom, type Feeder, type FeederContext,

@@ -215,7 +215,9 @@ async function scanDecisions(
     width: q.chain === null ? LIST_GETS_IN_FLIGHT_MAX : 1,
   });
   try {
-    return await readPage(reader, q);
+    // Only records a writer of this deployment signed are shown (a foreign client's message on a
+    // record subject is skipped, like any stray).
+    return await readPage(reader, { ...q, match: (r) => waiter.trusts(r) && q.match(r) });
   } catch (err) {
     log.warn({ err }, 'http: reading DECISIONS failed');
     throw new HttpError('log_unavailable', 'decisions: reading DECISIONS failed');

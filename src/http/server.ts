@@ -25,6 +25,7 @@ import {
   DEPLOYMENT_CHAIN,
   describeJsonProblem,
   licenceGraceEndOf,
+  writerAllowed,
   scanJson,
 } from '../core/index.js';
 import { bucketOf } from '../server/replication/buckets.js';
@@ -53,6 +54,7 @@ import {
   type TransitionPath,
 } from './transition.js';
 import { createNodeVerifier } from '../crypto/verify.js';
+import { verifyDrSignature } from '../protocol/decision-record.js';
 import { RateLimiter, type Rate } from './rate-limit.js';
 import { DecisionWaiter } from './waiter.js';
 
@@ -117,8 +119,13 @@ function licenceGate(d: State, nowMs: number): void {
     'nothing was published');
 }
 
-/** The routes that read DECISIONS (rate-limited per client as log reads). */
-const LOG_READ_RE = /^\/(decisions(\/[^/]*)?|projects\/[^/]+\/decisions|deployment\/decisions)$/;
+/**
+ * The routes that read DECISIONS (rate-limited per client as log reads), by the route matched,
+ * so a percent-encoded path reaches the same bucket as the plain one.
+ */
+const LOG_READ_ROUTES = new Set([
+  '/decisions', '/decisions/:id', '/projects/:project/decisions', '/deployment/decisions',
+]);
 
 /** Reads that stay open with tokens configured: liveness and the API description. */
 const OPEN_READS = new Set(['/health', '/openapi.json']);
@@ -258,7 +265,14 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     },
   });
   const { instance } = opts;
-  const waiter = new DecisionWaiter(() => instance.nats, log);
+  const recordVerifier = createNodeVerifier();
+  // A record answers a client only if a writer of this deployment signed it (strays on record
+  // subjects are expected with writers by bucket: members set them aside, so does the gateway).
+  const waiter = new DecisionWaiter(() => instance.nats, log, (r) => {
+    const d = instance.currentDeployment();
+    return d !== null && typeof r.writer === 'string' && writerAllowed(d.identities, r.writer) &&
+      verifyDrSignature(r, recordVerifier);
+  });
   const openapi = await loadOpenApi();
   installParser(app);
   installErrors(app, log, bodyLimit);
@@ -317,7 +331,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
     if (req.method === 'POST') {
       const wait = byClient.take(req.ip);
       if (wait > 0) return sendError(reply, limited('client', wait));
-    } else if (LOG_READ_RE.test(req.url.split('?')[0] ?? '')) {
+    } else if (LOG_READ_ROUTES.has(req.routeOptions.url ?? '')) {
       const wait = byReader.take(req.ip);
       if (wait > 0) {
         return sendError(reply, new HttpError('rate_limited',

@@ -51,7 +51,23 @@ export class DecisionWaiter {
   constructor(
     private readonly nats: () => WaiterNats,
     private readonly log: Logger,
+    /**
+     * Whether a message shaped like a record is one a writer of this deployment signed (the
+     * gateway: its signature verifies for a key the registry holds as a writer). Anything else
+     * on a record subject (a foreign client's message) never answers a client.
+     */
+    private readonly trust: (r: DecisionRecord) => boolean = () => true,
   ) {}
+
+  /** True when `r` may be shown to a client (see the constructor). */
+  trusts(r: DecisionRecord): boolean {
+    try {
+      return this.trust(r);
+    } catch (err) {
+      this.log.debug({ err }, 'http: a record could not be checked; not shown');
+      return false;
+    }
+  }
 
   /** The NATS handles, or `not_ready` when the instance is not connected. */
   handles(): WaiterNats {
@@ -90,7 +106,7 @@ export class DecisionWaiter {
       this.log.debug({ err }, 'http: ignoring a non-JSON message on the decision subject');
       return;
     }
-    if (!isRecord(rec)) return;
+    if (!isRecord(rec) || !this.trusts(rec)) return;
     this.remember(rec);
     const ws = this.waiters.get(rec.wal_seq);
     if (ws === undefined) return;
@@ -128,7 +144,7 @@ export class DecisionWaiter {
       return null;
     }
     // With writers by bucket, stream seq and WAL seq differ: only the subscription finds it.
-    if (!isRecord(rec) || rec.wal_seq !== seq) return null;
+    if (!isRecord(rec) || rec.wal_seq !== seq || !this.trusts(rec)) return null;
     this.remember(rec);
     return rec;
   }

@@ -194,7 +194,16 @@ export class NatsClient {
       if (aborted()) return;
       for await (const m of messages) {
         if (aborted()) return;
-        if (keep(m.headers)) yield decodeDr(m.data);
+        if (!keep(m.headers)) continue;
+        // Anything a foreign client got stored on a record subject is skipped, not thrown.
+        let rec: DecisionRecord;
+        try {
+          rec = decodeDr(m.data);
+        } catch (err) {
+          void err; // not a record: skipped
+          continue;
+        }
+        if (typeof (rec as { wal_seq?: unknown }).wal_seq === 'number') yield rec;
       }
     } finally {
       signal?.removeEventListener('abort', stop);

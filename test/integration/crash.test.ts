@@ -122,6 +122,7 @@ describe('writer killed with SIGKILL at seeded points and restarted', () => {
 
   const auditNow = (): Promise<AuditReport> => audit({
     js, jsm, genesis, walName: names().walName, decisionsName: names().decisionsName, transitionsName: names().transitionsName,
+    aligned: true,
   });
 
   /** Every TRANSITIONS record sits at its applied index, once per (WAL seq, transition). */

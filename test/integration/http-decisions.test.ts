@@ -11,7 +11,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { createCore } from '../../src/core/index.js';
+import { DOMAIN } from '../../src/crypto/domains.js';
+import { createNodeSigner } from '../../src/crypto/node-sign.js';
+import { castGenesis } from '../../src/proving/sim/world.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { LIST_SCAN_MAX } from '../../src/http/decisions.js';
 import { createHttpServer, type GatewayInstance } from '../../src/http/server.js';
@@ -43,9 +47,15 @@ interface Page {
 const hex = (n: number, len: number): string => n.toString(16).padStart(len, '0');
 const sha = (n: number): string => `sha256-${hex(n, 64)}`;
 
-/** A record with every field docs/openapi.yaml requires (the gateway never verifies them). */
+/** The writer of the suite's records (the registry the stub deployment holds names it). */
+const WRITER = createNodeSigner(randomBytes(32));
+
+/**
+ * A record with every field docs/openapi.yaml requires, signed by WRITER (the gateway shows only
+ * records a writer of the deployment signed; their content it does not check).
+ */
 function record(walSeq: number, chain: string, index: number, transition: string): J {
-  return {
+  const unsigned = {
     v: 3, dr_id: `bubble://dr/t/${chain}/${index}`, project: chain, chain_index: index,
     ucxl: `ucxl://t/${chain}/${index}`, wal_seq: walSeq, wal_entry_hash: sha(walSeq),
     log_ms: 1_700_000_000_000 + walSeq, outcome: 'accepted', channel: 'proposal',
@@ -54,9 +64,9 @@ function record(walSeq: number, chain: string, index: number, transition: string
     failing_guard: null, guard_outcomes: [], justification: '', original: null,
     applied: [transition], state_pre_hash: sha(1), state_post_hash: sha(2),
     facts_pre_hash: sha(3), facts_post_hash: sha(4), identities_post_hash: sha(5),
-    applied_count: 1, prev_dr_hash: sha(6), writer: `hmmm:pubkey:${hex(2, 64)}`,
-    signature: hex(0, 128),
+    applied_count: 1, prev_dr_hash: sha(6), writer: WRITER.signer,
   };
+  return { ...unsigned, signature: WRITER.signObject(DOMAIN.dr, unsigned) };
 }
 
 /*
@@ -143,6 +153,10 @@ describe('GET /decisions over message gets', () => {
       stored.byChain.set(chain, seqs);
       if (rare) stored.rare.push(seq);
     }
+    const core = createCore(nodeHasher);
+    const g = core.parseGenesis(castGenesis({ writers: [WRITER.signer] }));
+    if (!g.ok) throw new Error(g.error.message);
+    const deployment = core.genesis(g.value);
     const fail = (): never => {
       throw new Error('not used by the decision routes');
     };
@@ -150,7 +164,7 @@ describe('GET /decisions over message gets', () => {
       nats: { nc, js, jsm, subjects, prefix: fx.prefix },
       reducer: createCore(nodeHasher),
       metrics: createMetrics(),
-      status: fail, currentState: fail, currentDeployment: fail, projectIds: fail,
+      status: fail, currentState: fail, currentDeployment: () => deployment, projectIds: fail,
       leaseHolder: fail, buckets: fail,
     };
     app = await createHttpServer({ instance, log: quiet });
@@ -286,6 +300,10 @@ describe('GET /decisions over message gets', () => {
         expect(res.headers.get('retry-after')).toBe('1');
         expect(body).toMatchObject({ code: 'rate_limited', retry_after_s: 1 });
       }
+      // A percent-encoded path reaches the same route, and the same bucket.
+      const encoded = await fetch(`${at}/decision%73?limit=1`);
+      expect(encoded.status).toBe(429);
+      await encoded.text();
       // Not a log read: not limited by the read bucket.
       expect((await fetch(`${at}/openapi.json`)).status).toBe(200);
       nowMs += 1_000;
@@ -293,5 +311,16 @@ describe('GET /decisions over message gets', () => {
     } finally {
       await limited.close();
     }
+  });
+
+  it('Given a well-formed record whose signature does not verify (a forgery on a record subject), Then no page shows it and its seq is 404', async () => {
+    const forged = { ...record(0, 'alpha', 999_999, 'Execution_PlanLocked'), signature: hex(1, 128) };
+    const js = jsm.jetstream();
+    const ack = await js.publish(subjectsFor(fx.prefix).dr('alpha'), JSON.stringify({ ...forged, wal_seq: 0 }));
+    const atSeq = await js.publish(subjectsFor(fx.prefix).dr('alpha'), JSON.stringify({ ...forged, wal_seq: ack.seq + 1 }));
+    const page = await get<Page>('/decisions', `/decisions?after_seq=${ack.seq - 1}`);
+    expect(page.body.records).toEqual([]);
+    const one = await get('/decisions/{id}', `/decisions/${atSeq.seq}`);
+    expect(one.status).toBe(404);
   });
 });

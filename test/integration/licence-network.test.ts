@@ -136,6 +136,11 @@ describe('the licence gate at the network, end to end', () => {
       await waitFor('the gate record says active again', async () => (await gateRecord())?.grace_until_ms === null);
       await waitFor('ticks flowing again', async () => (await lastTickSeq()) > shutTick, 10_000);
       expect((await post()).code).not.toBe('license_expired');
+
+      // A stray value under the key (anyone with publish rights there) is put right by the
+      // instance within a poll.
+      await js.publish(`$KV.${s.deploymentBucket}.${DEPLOYMENT_LICENCE_KEY}`, new TextEncoder().encode('{"grace_until_ms":0}'));
+      await waitFor('the instance corrects a stray gate value', async () => (await gateRecord())?.status === 'active', 10_000);
     } finally {
       await tick.stop();
       publisher.close();

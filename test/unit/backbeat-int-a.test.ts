@@ -52,6 +52,8 @@ describe('INT-A beat frames', () => {
     ['a fractional beat', { beat_index: 1.5 }, 'frame.beat_index'],
     ['an unknown phase', { phase: 'lunch' }, 'frame.phase'],
     ['a deadline without a zone', { deadline_at: '2026-12-07T10:00:30' }, 'frame.deadline_at'],
+    ['a deadline with a +0200 offset', { deadline_at: '2026-12-07T10:00:30+0200' }, 'frame.deadline_at'],
+    ['a deadline with a space for T', { deadline_at: '2026-12-07 10:00:30Z' }, 'frame.deadline_at'],
     ['a field INT-A does not have', { priority: 1 }, 'frame.priority'],
     ['metadata of the wrong shape', { metadata: { expected_agents: 'many' } }, 'frame.metadata.expected_agents'],
     ['no window id', { window_id: undefined }, 'frame.window_id'],

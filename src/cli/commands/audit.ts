@@ -58,7 +58,11 @@ Example:
             // is checked; with writers by bucket (or a mode that cannot be read) records are
             // matched to entries by the wal_seq they name.
             const mode = await deploymentWritersOf(c.jsm, c.subjects.deploymentBucket)
-              .catch(() => null);
+              .catch((err: unknown) => {
+                process.stderr.write(`audit: cannot read the deployment's writers mode ` +
+                  `(${(err as Error).message}); records are matched by wal_seq only\n`);
+                return null;
+              });
             const report = await audit({
               js: c.js,
               jsm: c.jsm,

@@ -3,7 +3,7 @@
  * the transition's inputs schema and inputs_hash. Everything here runs before the signature
  * check, so a malformed proposal is refused without looking at who signed it.
  */
-import { isUcxlRef, parseUcxl } from '../domain/ucxl.js';
+import { isRecordBacklink, isUcxlRef, parseUcxl } from '../domain/ucxl.js';
 import type { TransitionSpec } from '../model/chart-spec.js';
 import type { RejectionCode } from '../model/codes.js';
 import { parseCanonical } from '../encoding/canonical.js';
@@ -102,7 +102,7 @@ export function validateProposalObject(
   const evidence = (o['evidence'] ?? []) as readonly string[];
   for (let i = 0; i < evidence.length; i++) {
     const e = evidence[i] as string;
-    if (!isUcxlRef(e)) continue;
+    if (!isUcxlRef(e) || isRecordBacklink(e)) continue;
     const u = parseUcxl(e);
     if (!u.ok) return no('invalid_evidence', `evidence[${i}]: not a UCXL address: ${u.problem}`);
   }

@@ -62,6 +62,21 @@ function isPath(s: string): boolean {
   return true;
 }
 
+/**
+ * True for a decision record's own back-link, `ucxl://swoosh:<instance>@wal/<seq>` (the `ucxl`
+ * field of every record, src/protocol/decision-record.ts), which cites a WAL entry rather than
+ * a context path; producers may cite records as evidence.
+ */
+export function isRecordBacklink(s: string): boolean {
+  const head = 'ucxl://swoosh:';
+  if (!s.startsWith(head)) return false;
+  const at = s.lastIndexOf('@wal/');
+  if (at <= head.length) return false;
+  const seq = s.slice(at + 5);
+  return seq.length > 0 && seq.length <= 16 && seq[0] !== '0' &&
+    [...seq].every((c) => c >= '0' && c <= '9');
+}
+
 /** The parts of a UCXL address, or what is wrong with it (in SWOOSH's words). */
 export function parseUcxl(s: string): { ok: true; value: Ucxl } | { ok: false; problem: string } {
   const bad = (problem: string): { ok: false; problem: string } => ({ ok: false, problem });

@@ -30,7 +30,8 @@ export const identityGuard: GuardFn = ({ state, proposal, spec }) => {
     const id = state.identities[k];
     return rolesIn(id, undefined).includes('admin') && id?.not_after_ms === undefined;
   });
-  const lastAdmin = admins.length === 1 && admins[0] === who;
+  // No other lasting admin (also when there is none at all: then no admin may go).
+  const lastAdmin = !admins.some((a) => a !== who);
   if (spec.name === 'Identity_Grant') {
     const own = roles.filter((r) => SECOND_PERSON_ROLES.includes(r));
     if (who === proposal.signer && own.length > 0) {

@@ -30,7 +30,12 @@ export const INT_A_BEATFRAME_SCHEMA = {
     phase: { enum: ['plan', 'execute', 'review'] },
     // wall:logical:node, each four hex digits.
     hlc: { type: 'string', pattern: '^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$' },
-    deadline_at: { type: 'string', format: 'date-time' },
+    // RFC 3339 as SWOOSH reads it (ajv's date-time also takes `+0200`, `+02` and a space).
+    deadline_at: {
+      type: 'string', format: 'date-time',
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?' +
+        '([Zz]|[+-][0-9]{2}:[0-9]{2})$',
+    },
     tempo_bpm: { type: 'number', minimum: 0.1, maximum: 1000, default: 2.0 },
     // Changes every bar.
     window_id: { type: 'string', pattern: '^[0-9a-fA-F]{32}$' },

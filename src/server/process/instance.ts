@@ -235,8 +235,6 @@ export class Instance {
   private renewTimer: NodeJS.Timeout | null = null;
   private lagTimer: NodeJS.Timeout | null = null;
   private deploymentKv: KV | null = null;
-  /** The licence gate value last put (DEPLOYMENT_LICENCE_KEY), to put only changes. */
-  private licencePublished: string | null = null;
   private admin: Subscription | null = null;
   private walLast = 0;
   private diverged: string | null = null;
@@ -761,24 +759,27 @@ export class Instance {
   }
 
   /**
-   * Publish the licence gate (DEPLOYMENT_LICENCE_KEY) when the decided licence status changed,
-   * so feeders stop once a revoked licence's grace is over. Every instance of a deployment
-   * folds the same facts and writes the same value; a failed put is tried again next poll.
+   * Publish the licence gate (DEPLOYMENT_LICENCE_KEY) for feeders, so they stop once a revoked
+   * licence's grace is over. Only an instance caught up with the WAL writes (a lagging one, or
+   * one restarted from an old snapshot, would publish a status the log has moved past), and it
+   * writes only when the key differs from what it decided, so a stray or stale value is
+   * corrected within a poll. Every caught-up instance folds the same facts: they agree.
    */
   private async publishLicenceGate(): Promise<void> {
     const d = this.currentDeployment();
     const kv = this.deploymentKv;
-    if (d === null || kv === null) return;
+    const at = this.replica?.lastSeq ?? 0;
+    if (d === null || kv === null || at < this.walLast) return;
     const rec: LicenceGateRecord = {
       status: d.facts.license.status,
       since_ms: d.facts.license.since_ms,
       grace_until_ms: licenceGraceEndOf(d),
     };
     const text = JSON.stringify(rec);
-    if (text === this.licencePublished) return;
     try {
+      const have = await kv.get(DEPLOYMENT_LICENCE_KEY);
+      if (have?.operation === 'PUT' && have.string() === text) return;
       await kv.put(DEPLOYMENT_LICENCE_KEY, text);
-      this.licencePublished = text;
     } catch (err) {
       this.log.warn({ err }, 'publishing the licence gate failed; trying again');
     }

@@ -76,9 +76,9 @@ export interface AuditTarget {
    */
   readonly chain?: string;
   /**
-   * One writer for every chain (writers `lease`, the default): each record is also at the
-   * DECISIONS sequence equal to its WAL seq, and that is checked. With writers by bucket, records
-   * are matched to entries by their `wal_seq` only.
+   * One writer for every chain (writers `lease`): each record is also at the DECISIONS sequence
+   * equal to its WAL seq, and that is checked. Otherwise (writers by bucket, the default of a
+   * new deployment, and when not given) records are matched to entries by their `wal_seq`.
    */
   readonly aligned?: boolean;
 }
@@ -104,7 +104,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
   const outcomes: Record<string, number> = {};
   const max = t.maxProblems ?? 20;
   const wal = new StreamReader(t.js, t.walName, 1);
-  const aligned = t.aligned ?? true;
+  // Unaligned unless told: matching by wal_seq checks both modes; alignment only one writer's.
+  const aligned = t.aligned ?? false;
   const drs = new RecordsByWal(t.js, t.decisionsName, drLast, walLast, (seq, detail) => {
     problems.push({ seq, kind: 'stray_record', detail });
   });

@@ -59,7 +59,7 @@ import {
 } from '../../protocol/decision-record.js';
 import type { SigCheck } from '../../protocol/entry.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
-import type { WalMessage } from '../../protocol/wal-message.js';
+import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
 import { FencedPublisher, PublishRefusedError } from './fenced-publisher.js';
 import {
@@ -159,14 +159,10 @@ const RECORDS_PER_TURN = 512;
 const IDLE_WAIT_MS = 50;
 /**
  * Records held back at most (all chains) behind one whose writer cannot be judged yet (see
- * `park`); past it a held record is set aside as a stray, loudly.
+ * `park`). Only their positions are kept (the bytes are read again on release), so this bounds
+ * memory to a few MB; past it a held record is set aside as a stray, loudly.
  */
-const PARKED_MAX = 10_000;
-/**
- * How often the WAL's end is read while records are held: a held record naming an entry past
- * it is no record of this log.
- */
-const PARKED_CHECK_MS = 1_000;
+const PARKED_MAX = 100_000;
 /**
  * A reader that delivered nothing for this long while its stream holds more is reopened at its
  * position: after a nats-server restart an ordered consumer can stop delivering, and the client
@@ -201,9 +197,8 @@ export class ChainMember {
    * writer in the newest registry this member folded but whose entry it has not decided yet (a
    * rotation it has not folded may add that key). Judged again once that entry is decided.
    */
-  private readonly parked = new Map<string, { m: WalMessage; walSeq: number }[]>();
+  private readonly parked = new Map<string, { seq: number; index: number }[]>();
   private parkedCount = 0;
-  private parkedChecked = 0;
   private parkedTotal = 0;
   /**
    * Per chain: the TRANSITIONS records of its last record stored by another member, which that
@@ -458,9 +453,8 @@ export class ChainMember {
     for (const m of this.ahead.values()) {
       for (const a of m.values()) if (a.walSeq > seq && a.seq - 1 < drFrom) drFrom = a.seq - 1;
     }
-    for (const q of this.parked.values()) {
-      for (const p of q) if (p.walSeq > seq && p.m.seq - 1 < drFrom) drFrom = p.m.seq - 1;
-    }
+    // Held records are read again by position; a snapshot never starts past one.
+    for (const q of this.parked.values()) for (const p of q) drFrom = Math.min(drFrom, p.seq - 1);
     const meta = {
       ...snapshotMeta(this.deps.replica.core, p), dr_seq: mark.drSeq as number, dr_from: drFrom,
     };
@@ -511,7 +505,7 @@ export class ChainMember {
    * Hold `m` back until its entry is decided (see `parked`). Past PARKED_MAX it is set aside
    * instead: a flood of such records must not grow without bound.
    */
-  private park(chain: string, m: WalMessage, walSeq: number, why: string): void {
+  private park(chain: string, m: WalMessage, index: number, why: string): void {
     if (this.parkedCount >= PARKED_MAX) {
       this.stray('unknown_writer', `DECISIONS seq ${m.seq}: ${why} (and ${PARKED_MAX} records ` +
         'are already held)');
@@ -519,46 +513,56 @@ export class ChainMember {
     }
     const q = this.parked.get(chain);
     if (q === undefined) {
-      this.parked.set(chain, [{ m, walSeq }]);
-      this.deps.log('info', 'holding a record until its entry is decided', {
-        chain, dr_seq: m.seq, wal_seq: walSeq, reason: why,
+      this.parked.set(chain, [{ seq: m.seq, index }]);
+      this.deps.log('info', 'holding a record until its chain index is decided', {
+        chain, dr_seq: m.seq, chain_index: index, reason: why,
       });
     } else {
-      q.push({ m, walSeq });
+      q.push({ seq: m.seq, index });
     }
     this.parkedCount += 1;
     this.parkedTotal += 1;
   }
 
   /**
-   * Judge held records again, per chain in the order read, once the entry of the first is
-   * decided; a first one naming an entry past the WAL's end is no record of this log.
+   * Judge held records again, per chain in the order read, once this member has decided the
+   * chain index the first one claims: it is then judged against that decision (the registry
+   * before its entry), whatever entry it names. A hostile first record holds its chain only
+   * until the chain's next entry is decided, and a quiet chain has no genuine record to hold.
    */
   private async retryParked(): Promise<void> {
     if (this.parkedCount === 0) return;
-    const last = this.deps.replica.lastSeq;
-    let walEnd = Number.MAX_SAFE_INTEGER;
-    const now = Date.now();
-    if (now - this.parkedChecked >= PARKED_CHECK_MS) {
-      this.parkedChecked = now;
-      try {
-        walEnd = (await this.deps.jsm.streams.info(this.deps.walName)).state.last_seq;
-      } catch (err) {
-        this.deps.log('warn', 'reading the WAL end failed', { err: (err as Error).message });
-      }
-    }
     for (const [chain, q] of [...this.parked]) {
       const first = q[0];
-      if (first === undefined || (first.walSeq > last && first.walSeq <= walEnd)) continue;
+      if (first === undefined || this.deps.replica.chainHead(chain).index < first.index) continue;
       this.parked.delete(chain);
       this.parkedCount -= q.length;
-      if (first.walSeq > walEnd) {
-        this.stray('unknown_writer', `DECISIONS seq ${first.m.seq} names WAL entry ` +
-          `${first.walSeq}, past the WAL's end ${walEnd}`);
-        q.shift();
+      for (const p of q) {
+        let m: WalMessage | null | undefined;
+        try {
+          const stored = await this.deps.jsm.streams.getMessage(this.deps.decisionsName,
+            { seq: p.seq });
+          m = stored === null ? null : fromStoredMsg(stored);
+        } catch (err) {
+          this.deps.log('warn', 'reading a held record failed; holding it again', {
+            dr_seq: p.seq, err: (err as Error).message,
+          });
+        }
+        if (m === null) {
+          this.stray('not_a_record', `DECISIONS seq ${p.seq} is gone`);
+          continue;
+        }
+        if (m === undefined) {
+          // Unreadable now: hold it (and what follows) for the next turn, in order.
+          const rest = q.slice(q.indexOf(p));
+          const again = this.parked.get(chain) ?? [];
+          this.parked.set(chain, [...rest, ...again]);
+          this.parkedCount += rest.length;
+          break;
+        }
+        this.judge(m);
+        if (this.diverged !== null) return;
       }
-      for (const p of q) this.judge(p.m);
-      if (this.diverged !== null) return;
     }
   }
 
@@ -597,7 +601,7 @@ export class ChainMember {
       return;
     }
     if (this.parked.has(chain)) {
-      this.park(chain, m, walSeq as number, 'an earlier record of its chain is held');
+      this.park(chain, m, index as number, 'an earlier record of its chain is held');
       return;
     }
     let verifies = false;
@@ -649,7 +653,7 @@ export class ChainMember {
     if (notWriter !== null && !judgedExactly && (walSeq as number) > this.deps.replica.lastSeq) {
       // Its entry is not decided yet: a Writer_Rotate before it may add the key. Held, with
       // the rest of its chain, until then (the chain's tail does not move).
-      this.park(chain, m, walSeq as number, notWriter);
+      this.park(chain, m, i, notWriter);
       return;
     }
     if (notWriter !== null) {
@@ -781,6 +785,8 @@ export class ChainMember {
     // record is never taken from that message (a stray, or a replay of an old record, could
     // be it): it is the last one step 1 has read, once step 1 has read that far.
     if (this.lastRead < last.seq) return null;
+    // Records of the chain are held (judged once its next index is decided): not read yet.
+    if (this.parked.has(chain)) return null;
     const index = this.readTails.get(chain)?.index ?? this.confirmedIndex(chain);
     return { index, seq: last.seq };
   }

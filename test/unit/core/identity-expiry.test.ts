@@ -108,6 +108,14 @@ describe('not_after_ms (identity expiry)', () => {
     ok(sim.propose(CAST.admin, null, 'Identity_Grant', { identity: admin, roles: ['voter'], not_after_ms: T }));
   });
 
+  it('Given a genesis whose only admin has an expiry, When it revokes its own admin role, Then last_admin (no lasting admin at all still keeps the last one)', () => {
+    const sim = new DeploymentSim(genesisExpiring('admin', T));
+    const before = sim.deployment.identities;
+    const r = sim.propose(CAST.admin, null, 'Identity_Revoke', { identity: CAST.admin.signer, roles: ['admin'] });
+    expect(r.decision).toMatchObject({ outcome: 'rejected', code: 'last_admin' });
+    expect(sim.deployment.identities).toBe(before);
+  });
+
   it('Given a genesis identity with a bad not_after_ms, Then parsing names the field', () => {
     const core = createCore(nodeHasher);
     for (const v of [-1, 1.5, '1', 253_402_300_800_000]) {

@@ -53,7 +53,7 @@ describe('UCXL evidence in proposals', () => {
     expect(r.decision.message).toBe('evidence[1]: not a UCXL address: temporal segment: expected *^, *~, *~N, ~~N or ^^N');
     expect(w.state.boot).toEqual(pre.boot);
     const ok = w.propose(CAST.operator, 'Boot_ConfigOk', { config_hash: h('c') }, {
-      evidence: ['bubble://dr/x/y/1', 'ucxl://a:r@c:d/*^/x/#/y', 'sha256-whatever'],
+      evidence: ['bubble://dr/x/y/1', 'ucxl://a:r@c:d/*^/x/#/y', 'sha256-whatever', 'ucxl://swoosh:test@wal/12'],
     });
     expect(ok.decision.outcome).toBe('accepted');
   });
