@@ -34,8 +34,11 @@ export class RateLimiter {
 
   constructor(private readonly rate: Rate, private readonly now: () => number = Date.now) {}
 
-  /** Take a token for `key`: 0 when allowed, else the seconds until one is there. */
-  take(key: string): number {
+  /**
+   * Take `cost` tokens for `key` (at most the burst): 0 when allowed, else the seconds until
+   * they are there.
+   */
+  take(key: string, cost = 1): number {
     if (this.rate.perSecond <= 0) return 0;
     const t = this.now();
     let b = this.buckets.get(key);
@@ -51,10 +54,11 @@ export class RateLimiter {
       const oldest = this.buckets.keys().next().value;
       if (oldest !== undefined) this.buckets.delete(oldest);
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
+    const need = Math.min(Math.max(1, cost), this.rate.burst);
+    if (b.tokens >= need) {
+      b.tokens -= need;
       return 0;
     }
-    return Math.max(1, Math.ceil((1 - b.tokens) / this.rate.perSecond));
+    return Math.max(1, Math.ceil((need - b.tokens) / this.rate.perSecond));
   }
 }

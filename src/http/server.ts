@@ -127,6 +127,9 @@ const LOG_READ_ROUTES = new Set([
   '/decisions', '/decisions/:id', '/projects/:project/decisions', '/deployment/decisions',
 ]);
 
+/** Tokens a lookup by id takes from the log-read bucket (it may read 5× a page's records). */
+const ID_LOOKUP_COST = 5;
+
 /** Reads that stay open with tokens configured: liveness and the API description. */
 const OPEN_READS = new Set(['/health', '/openapi.json']);
 
@@ -332,7 +335,9 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       const wait = byClient.take(req.ip);
       if (wait > 0) return sendError(reply, limited('client', wait));
     } else if (LOG_READ_ROUTES.has(req.routeOptions.url ?? '')) {
-      const wait = byReader.take(req.ip);
+      // A lookup by id may scan five times a page's reads (ID_SCAN_MAX vs LIST_SCAN_MAX).
+      const cost = req.routeOptions.url === '/decisions/:id' ? ID_LOOKUP_COST : 1;
+      const wait = byReader.take(req.ip, cost);
       if (wait > 0) {
         return sendError(reply, new HttpError('rate_limited',
           `client: too many reads of the decision log; retry in ${wait} s`,

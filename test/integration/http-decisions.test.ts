@@ -291,14 +291,17 @@ describe('GET /decisions over message gets', () => {
     const at = await limited.listen({ port: 0, host: '127.0.0.1' });
     try {
       const seq = stored.recordSeqs[0] as number;
-      for (const url of ['/decisions?limit=1', `/decisions/${seq}`]) expect((await fetch(`${at}${url}`)).status).toBe(200);
+      // An id lookup takes the whole burst (its cost, 5, is clamped to the burst of 2).
+      expect((await fetch(`${at}/decisions/${seq}`)).status).toBe(200);
       for (const url of ['/decisions?limit=1', '/projects/alpha/decisions', '/deployment/decisions', `/decisions/${seq}`]) {
         const res = await fetch(`${at}${url}`);
         const body = (await res.json()) as J;
         expectConforms('GET', url.startsWith('/decisions/') ? '/decisions/{id}' : url.startsWith('/projects') ? '/projects/{project}/decisions' : url.split('?')[0] as string, res.status, body);
         expect(res.status, url).toBe(429);
-        expect(res.headers.get('retry-after')).toBe('1');
-        expect(body).toMatchObject({ code: 'rate_limited', retry_after_s: 1 });
+        // An id lookup waits for its whole cost (2 tokens at 1/s); a page for one token.
+        const wait = url.startsWith('/decisions/') ? 2 : 1;
+        expect(res.headers.get('retry-after'), url).toBe(String(wait));
+        expect(body).toMatchObject({ code: 'rate_limited', retry_after_s: wait });
       }
       // A percent-encoded path reaches the same route, and the same bucket.
       const encoded = await fetch(`${at}/decision%73?limit=1`);

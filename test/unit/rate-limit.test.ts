@@ -17,6 +17,19 @@ describe('rate limits', () => {
     expect([l.take('a'), l.take('a'), l.take('a'), l.take('a')]).toEqual([0, 0, 0, 1]);
   });
 
+  it('Given a cost, Then it takes that many tokens, at most the burst, and waits for all of them', () => {
+    let now = 0;
+    const l = new RateLimiter({ perSecond: 1, burst: 6 }, () => now);
+    expect(l.take('a', 5)).toBe(0);
+    expect(l.take('a', 5)).toBe(4); // one left, four more to come at 1/s
+    expect(l.take('a')).toBe(0);
+    now += 4_000;
+    expect(l.take('a', 5)).toBe(1);
+    const small = new RateLimiter({ perSecond: 1, burst: 2 }, () => 0);
+    expect(small.take('k', 5)).toBe(0); // clamped to the burst: never refused for good
+    expect(small.take('k')).toBe(1);
+  });
+
   it('Given a slow rate, Then the wait is rounded up to whole seconds; 0/s is no limit', () => {
     const l = new RateLimiter({ perSecond: 0.1, burst: 1 }, () => 0);
     expect(l.take('k')).toBe(0);
