@@ -25,18 +25,10 @@ import { createLogger } from '../../src/server/observability/log.js';
 import { CAST, castGenesis } from '../../src/proving/sim/world.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
+import { waitUntil } from '../support/proc.js';
 
 const GRACE_MS = 2_000;
 const quiet = createLogger({ name: 'licence-network', level: 'silent' });
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('the licence gate at the network, end to end', () => {
   let fx: NatsFixture;
@@ -59,7 +51,7 @@ describe('the licence gate at the network, end to end', () => {
       natsUrl: fx.url, prefix: fx.prefix, name: 'w1', genesis: g.value, signerSeed: randomBytes(32), log: quiet,
     });
     await inst.start();
-    await waitFor('writer role', () => Promise.resolve(inst.status().role === 'writer'));
+    await waitUntil('writer role', () => Promise.resolve(inst.status().role === 'writer'));
     app = await createHttpServer({ instance: inst, log: quiet });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   });
@@ -102,14 +94,14 @@ describe('the licence gate at the network, end to end', () => {
     };
 
     await publisher.publish('license', { status: 'active', license_id: 'lic-1' });
-    await waitFor('the gate record says active', async () => (await gateRecord())?.status === 'active');
+    await waitUntil('the gate record says active', async () => (await gateRecord())?.status === 'active');
     const tick = await startTickFeeder(ctx, { intervalMs: 100 });
     try {
       const t0 = await lastTickSeq();
-      await waitFor('ticks flowing', async () => (await lastTickSeq()) > t0);
+      await waitUntil('ticks flowing', async () => (await lastTickSeq()) > t0);
 
       const revoked = await publisher.publish('license', { status: 'revoked', license_id: 'lic-1' });
-      await waitFor('the gate record carries the grace end', async () => typeof (await gateRecord())?.grace_until_ms === 'number');
+      await waitUntil('the gate record carries the grace end', async () => typeof (await gateRecord())?.grace_until_ms === 'number');
       const rec = (await gateRecord()) as LicenceGateRecord;
       const revokedAt = (await jsm.streams.getMessage(s.walName, { seq: revoked.seq }))?.timestamp;
       expect(rec.status).toBe('revoked');
@@ -118,10 +110,10 @@ describe('the licence gate at the network, end to end', () => {
       if (Date.now() < (rec.grace_until_ms as number) - 300) expect((await post()).code).not.toBe('license_expired');
 
       // After the grace: the feeder holds, nothing more of its kind reaches the WAL.
-      await waitFor('the gate shut', () => Promise.resolve(gate.held() >= 1), GRACE_MS + 10_000);
+      await waitUntil('the gate shut', () => Promise.resolve(gate.held() >= 1), GRACE_MS + 10_000);
       const shutTick = await lastTickSeq();
       const held0 = gate.held();
-      await waitFor('five more ticks held', () => Promise.resolve(gate.held() >= held0 + 5));
+      await waitUntil('five more ticks held', () => Promise.resolve(gate.held() >= held0 + 5));
       expect(await lastTickSeq()).toBe(shutTick);
       expect(tick.stats()).toMatchObject({ failed: 0 });
       const before = await walLast();
@@ -133,14 +125,14 @@ describe('the licence gate at the network, end to end', () => {
 
       // The licence feeder is never held: an active licence opens the gates again.
       await publisher.publish('license', { status: 'active', license_id: 'lic-1' });
-      await waitFor('the gate record says active again', async () => (await gateRecord())?.grace_until_ms === null);
-      await waitFor('ticks flowing again', async () => (await lastTickSeq()) > shutTick, 10_000);
+      await waitUntil('the gate record says active again', async () => (await gateRecord())?.grace_until_ms === null);
+      await waitUntil('ticks flowing again', async () => (await lastTickSeq()) > shutTick, 10_000);
       expect((await post()).code).not.toBe('license_expired');
 
       // A stray value under the key (anyone with publish rights there) is put right by the
       // instance within a poll.
       await js.publish(`$KV.${s.deploymentBucket}.${DEPLOYMENT_LICENCE_KEY}`, new TextEncoder().encode('{"grace_until_ms":0}'));
-      await waitFor('the instance corrects a stray gate value', async () => (await gateRecord())?.status === 'active', 10_000);
+      await waitUntil('the instance corrects a stray gate value', async () => (await gateRecord())?.status === 'active', 10_000);
     } finally {
       await tick.stop();
       publisher.close();

@@ -24,6 +24,7 @@ import { NatsClient, ProducerClock, buildFact, buildProposal, identityFromSeed, 
 import { CAST, castGenesis, type Actor } from '../../src/proving/sim/world.js';
 import { subjectsFor } from '../../streams/definitions.js';
 import { natsFixture, type NatsFixture } from '../support/nats.js';
+import { waitUntil } from '../support/proc.js';
 
 const CANARY = {
   accepted: `cAnArY${randomBytes(8).toString('hex')}`,
@@ -58,7 +59,7 @@ describe('redaction of sensitive inputs', () => {
       natsUrl: fx.url, prefix: fx.prefix, name: 'w1', genesis: g.value, signerSeed: randomBytes(32), log,
     });
     await inst.start();
-    for (let i = 0; i < 400 && inst.status().role !== 'writer'; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil('writer role', () => Promise.resolve(inst.status().role === 'writer'));
     app = await createHttpServer({ instance: inst, log });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
   });

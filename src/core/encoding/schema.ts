@@ -85,28 +85,21 @@ export function describeSchema(schema: InputSchema): string {
       return r === '' ? 'an array' : `an array of ${r} items`;
     }
     case 'integer':
-      return describeInteger(schema);
+      return describeBounded('an integer', schema);
     case 'number':
-      return describeNumber(schema);
+      return describeBounded('a number', schema);
     case 'string':
       return describeString(schema);
   }
 }
 
-function describeNumber(schema: NumberSchema): string {
+/** `a number in 0.1..1000`, `an integer >= 0`, …: `noun` with its bounds. */
+function describeBounded(noun: string, schema: NumberSchema | IntegerSchema): string {
   const { minimum: min, maximum: max } = schema;
-  if (min !== undefined && max !== undefined) return `a number in ${min}..${max}`;
-  if (min !== undefined) return `a number >= ${min}`;
-  if (max !== undefined) return `a number <= ${max}`;
-  return 'a number';
-}
-
-function describeInteger(schema: IntegerSchema): string {
-  const { minimum: min, maximum: max } = schema;
-  if (min !== undefined && max !== undefined) return `an integer in ${min}..${max}`;
-  if (min !== undefined) return `an integer >= ${min}`;
-  if (max !== undefined) return `an integer <= ${max}`;
-  return 'an integer';
+  if (min !== undefined && max !== undefined) return `${noun} in ${min}..${max}`;
+  if (min !== undefined) return `${noun} >= ${min}`;
+  if (max !== undefined) return `${noun} <= ${max}`;
+  return noun;
 }
 
 function describeString(schema: StringSchema): string {
