@@ -194,6 +194,8 @@ export function healthOf(
               held: st.buckets_held,
               stored_seq: st.stored_seq ?? 0,
               backlog: st.backlog ?? 0,
+              ...(st.deciding === undefined ? {} : { deciding: st.deciding }),
+              ...(st.queued_bytes === undefined ? {} : { queued_bytes: st.queued_bytes }),
             },
           }),
     },

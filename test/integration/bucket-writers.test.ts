@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { JetStreamApiCodes, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore, type WalEntry } from '../../src/core/index.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
@@ -50,7 +51,13 @@ const PROJECTS = Array.from({ length: 20 }, (_, i) => `p${String(i).padStart(2, 
 const LEASES = 65;
 const PER_PHASE = 60;
 
-describe('writers by bucket: processes share the chains', () => {
+/**
+ * Both ways a member may work: deciding every chain (`all`), or only the chains it holds
+ * (`held`, docs/adr/0006-deciding-held-chains.md: other projects' entries queued until it takes
+ * their bucket, per-project snapshots every few records so that queues are dropped too).
+ */
+describe.each(['all', 'held'] as const)('writers by bucket, deciding %s chains: processes share the chains', (decide) => {
+  const env = { ...ENV, SWOOSH_DECIDE: decide, SWOOSH_PROJECT_SNAPSHOT_EVERY: '3' };
   let fx: NatsFixture;
   let nc: NatsConnection;
   let js: JetStreamClient;
@@ -71,6 +78,9 @@ describe('writers by bucket: processes share the chains', () => {
   });
 
   afterAll(async () => {
+    if (process.env['SWOOSH_TEST_DUMP'] !== undefined) {
+      for (const p of procs.values()) process.stdout.write(`--- ${p.name}\n${p.output.slice(-60).join('\n')}\n`);
+    }
     await Promise.all([...procs.values()].map((p) => p.stop()));
     await nc?.close();
     await fx?.close();
@@ -79,7 +89,7 @@ describe('writers by bucket: processes share the chains', () => {
   const names = (): ReturnType<typeof subjectsFor> => subjectsFor(fx.prefix);
   const spawn = async (name: string): Promise<Proc> => {
     const keyFile = files.keyFile(name);
-    const proc = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name, genesisFile: files.genesisFile, keyFile, env: { ...ENV } });
+    const proc = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name, genesisFile: files.genesisFile, keyFile, env: { ...env } });
     procs.set(name, proc);
     signers.set(name, (JSON.parse(readFileSync(keyFile, 'utf8')) as { signer: string }).signer);
     return proc;
@@ -178,15 +188,19 @@ describe('writers by bucket: processes share the chains', () => {
     await waitUntil('phase 5 decided', allDecided, 30_000);
     await waitUntil('a holds every lease', () => balanced([a]), 20_000);
 
-    // 6. a is killed too; a new process starts from the snapshot a wrote, replays the rest
-    //    against the stored records, and carries on.
-    await waitUntil('a snapshot taken', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    // 6. a is killed too; a new process starts from the snapshot a wrote (deciding every
+    //    chain; deciding held chains, it replays the deployment chain and takes the projects
+    //    up from their own snapshots), replays the rest against the stored records, and
+    //    carries on.
+    if (decide === 'all') {
+      await waitUntil('a snapshot taken', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    }
     a.signal('SIGKILL');
     await a.exitedWithin(5_000);
     procs.delete('a');
     const d = await spawn('d');
     const started = await d.status();
-    expect(started.last_snapshot_seq).toBeGreaterThan(0);
+    if (decide === 'all') expect(started.last_snapshot_seq).toBeGreaterThan(0);
     await waitUntil('d holds every lease', () => balanced([d]), 20_000);
     await load.publish(PER_PHASE / 2);
     await waitUntil('phase 6 decided', allDecided, 30_000);
@@ -222,7 +236,20 @@ describe('writers by bucket: processes share the chains', () => {
     expect(st.diverged).toBeNull();
     expect(st.wal_seq).toBe(rep.wal_entries);
     expect(st.state_hash).toBe(rep.final_state_hash);
-    process.stdout.write(`bucket writers: ${rep.wal_entries} entries, ${Object.keys(rep.chains).length} chains, ` +
+    if (decide === 'held') {
+      expect(st.deciding).toBe('held');
+      // d started from the genesis, queued every project while it replayed, dropped what the
+      // holders' snapshots covered, then took its projects up.
+      const counts = st.held_counts;
+      expect(counts?.taken_up).toBe(PROJECTS.length);
+      expect(counts?.entries_taken_up).toBeGreaterThan(0);
+      expect(counts?.snapshots_adopted).toBeGreaterThan(0);
+      // Holders wrote per-project snapshots (every 3 records of a chain here).
+      const keys: string[] = [];
+      for await (const k of await (await new Kvm(js).open(n.snapshotsBucket)).keys('project.*')) keys.push(k);
+      expect(keys.length).toBeGreaterThanOrEqual(PROJECTS.length - 2);
+    }
+    process.stdout.write(`bucket writers (deciding ${decide}): ${rep.wal_entries} entries, ${Object.keys(rep.chains).length} chains, ` +
       `join to fair share ${joinMs} ms, kill to all decided ${failoverMs} ms (lease TTL ${LEASE_TTL_MS} ms)\n`);
   }, 240_000);
 
@@ -279,7 +306,9 @@ describe('writers by bucket: processes share the chains', () => {
 
     // A process that starts from the snapshot reads the replayed record first on p05 and sets
     // it aside; p05 goes on.
-    await waitUntil('a snapshot past the strays', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    if (decide === 'all') {
+      await waitUntil('a snapshot past the strays', async () => (await a.status()).last_snapshot_seq > 0, 20_000);
+    }
     a.signal('SIGKILL');
     await a.exitedWithin(5_000);
     procs.delete('d');

@@ -100,11 +100,12 @@ describe('runtime metrics', () => {
     expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge\n');
   });
 
-  it('Given the contract, Then it lists exactly the twenty names, all swoosh_', () => {
+  it('Given the contract, Then it lists exactly the twenty-one names, all swoosh_', () => {
     expect(Object.keys(METRIC_NAMES).sort()).toEqual([
       'swoosh_batch_size', 'swoosh_chain_decisions_total', 'swoosh_decisions_total',
       'swoosh_divergences_total',
-      'swoosh_fence_rejections_total', 'swoosh_guard_fail_total', 'swoosh_projects',
+      'swoosh_fence_rejections_total', 'swoosh_guard_fail_total', 'swoosh_project_snapshots_total',
+      'swoosh_projects',
       'swoosh_publish_latency_seconds', 'swoosh_quarantine_total', 'swoosh_recovery_time_seconds', 'swoosh_replay_mismatch_total',
       'swoosh_retry_count', 'swoosh_role', 'swoosh_snapshot_age_seconds', 'swoosh_snapshot_bytes',
       'swoosh_snapshots_total', 'swoosh_state_advance_latency_seconds', 'swoosh_stray_records_total',

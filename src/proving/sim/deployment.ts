@@ -35,6 +35,9 @@ import {
   type ProposeOpts,
 } from './world.js';
 
+import { encodeEnvelope } from '../../protocol/envelope.js';
+import type { WalMessage } from '../../protocol/wal-message.js';
+
 const BASE_MS = Date.UTC(2025, 9, 19, 1, 0, 0);
 
 /** One decided entry of the deployment's log. */
@@ -123,7 +126,34 @@ export class DeploymentSim {
   private raw(channel: 'proposal' | 'fact', name: string, text: string, sigHex: string): WalEntry {
     this.seq += 1;
     this.logMs += 1;
+    this.signed.set(this.seq, { text, sigHex });
     return signedEntry(this.seq, this.logMs, channel, name, text, sigHex);
+  }
+
+  /** Body text and signature of every signed entry made, by WAL seq. */
+  private readonly signed = new Map<number, { text: string; sigHex: string }>();
+
+  /**
+   * The log as a WAL holds it: each applied entry's subject (under `prefix`) and envelope bytes,
+   * for replicas and members that read messages rather than core entries.
+   */
+  messages(prefix = 'swoosh'): WalMessage[] {
+    return this.log.map(({ entry }) => {
+      const w = this.signed.get(entry.seq);
+      if (entry.type !== 'signed' || w === undefined) {
+        throw new Error(`sim: entry ${entry.seq} was not made by this sim`);
+      }
+      const scope = entry.scope;
+      const subject = entry.channel === 'fact'
+        ? `${prefix}.facts.${entry.name}`
+        : scope?.kind === 'control'
+          ? `${prefix}.control.${entry.name}`
+          : scope?.kind === 'project' && scope.project !== null
+            ? `${prefix}.proposals.${scope.project}.${entry.name}`
+            : `${prefix}.proposals.${entry.name}`;
+      const data = encodeEnvelope(new TextEncoder().encode(w.text), Buffer.from(w.sigHex, 'hex'));
+      return { seq: entry.seq, logMs: entry.log_ms, subject, data };
+    });
   }
 
   /** Decide an entry in its chain and keep the result. */

@@ -29,6 +29,7 @@ export const METRIC_NAMES = {
   swoosh_replay_mismatch_total: 'counter',
   swoosh_chain_decisions_total: 'counter',
   swoosh_stray_records_total: 'counter',
+  swoosh_project_snapshots_total: 'counter',
   swoosh_projects: 'gauge',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
@@ -101,6 +102,7 @@ export interface MetricSeries {
   readonly chainDecisionsTotal: Counter<'bucket'>;
   readonly strayRecordsTotal: Counter<'kind'>;
   readonly projects: Gauge;
+  readonly projectSnapshotsTotal: Counter<'outcome'>;
 }
 
 /** Options of createMetrics. Names are a contract, so there is deliberately no prefix. */
@@ -140,6 +142,8 @@ export interface Metrics {
   recordFenceRejection(): void;
   /** A message on a record subject that is not a record of this deployment was set aside. */
   recordStrayRecord(kind: string): void;
+  /** A per-project snapshot was written, adopted (its queue dropped) or failed. */
+  recordProjectSnapshot(outcome: 'written' | 'adopted' | 'failed'): void;
   /** A follower's recomputed decision or hash differed from the published one. */
   recordDivergence(): void;
   /** Replaying the WAL gave another state hash than the one recorded. */
@@ -170,6 +174,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     recordDecision: (d, latencySeconds) => recordDecision(series, d, latencySeconds),
     recordChainDecision: (bucket) => series.chainDecisionsTotal.inc({ bucket }),
     recordStrayRecord: (kind) => series.strayRecordsTotal.inc({ kind }),
+    recordProjectSnapshot: (outcome) => series.projectSnapshotsTotal.inc({ outcome }),
     setProjects: (n) => series.projects.set(n),
     setRole: (role) => {
       for (const r of ROLES) series.role.set({ role: r }, r === role ? 1 : 0);
@@ -278,6 +283,9 @@ function createSeries(registry: Registry, snap: SnapshotClock): MetricSeries {
     chainDecisionsTotal: counter('swoosh_chain_decisions_total',
       'Decision records per bucket of projects (`deployment`: facts and control).', ['bucket']),
     projects: gauge('swoosh_projects', 'Projects in the deployment registry.'),
+    projectSnapshotsTotal: counter('swoosh_project_snapshots_total',
+      'Per-project snapshots: written by a chain\'s holder, adopted by a member that queues the ' +
+        'project (dropping the entries it covers), or failed.', ['outcome']),
   };
   // Known label values start at zero so rate() has a starting point and dashboards show the
   // series before the first event.

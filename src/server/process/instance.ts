@@ -59,6 +59,7 @@ import {
   type WritersMode,
 } from './deployment.js';
 import { ChainMember } from '../replication/chain-member.js';
+import { ProjectSnapshots } from '../replication/project-snapshots.js';
 import { BucketLeases, streamKeyLister } from '../replication/bucket-leases.js';
 import type { KV } from '@nats-io/kv';
 import {
@@ -103,6 +104,15 @@ export interface InstanceConfig {
    * created; unset, an instance follows the deployment.
    */
   readonly writers?: WritersMode;
+  /**
+   * Writers by bucket: `held` decides only the chains this process holds (and the deployment
+   * chain), queueing every other project's entries until it takes that project's bucket
+   * (docs/adr/0006-deciding-held-chains.md); `all` decides every chain (every member a full
+   * follower). Default: INSTANCE_DEFAULTS.decide.
+   */
+  readonly decide?: DecideMode;
+  /** Deciding held chains only: records of a chain between two of its snapshots. */
+  readonly projectSnapshotEvery?: number;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
   /** One span per decision when tracing is on (off by default). */
   readonly tracing?: Tracing;
@@ -145,6 +155,18 @@ export interface InstanceStatus {
    * of a Writer_Rotate it had not folded), since it started.
    */
   readonly records_held?: number;
+  /** Writers by bucket: which chains this member decides, and bytes queued for the others. */
+  readonly deciding?: DecideMode;
+  readonly queued_bytes?: number;
+  /**
+   * Deciding held chains only, since this process started: projects taken up (and the queued
+   * entries that decided), and per-project snapshots adopted to drop queued entries.
+   */
+  readonly held_counts?: {
+    readonly taken_up: number;
+    readonly entries_taken_up: number;
+    readonly snapshots_adopted: number;
+  };
 }
 
 /** Facts in a row refused for their signer before /health says degraded. */
@@ -154,7 +176,23 @@ const SIGNER_REFUSALS: readonly string[] = [
 ];
 
 /** Defaults, each with why. */
+/** Which chains a member of a bucket deployment decides (InstanceConfig.decide). */
+export type DecideMode = 'all' | 'held';
+
+/** SWOOSH_DECIDE / --decide: `all` or `held`, else invalid_config naming `field`. */
+export function parseDecideMode(raw: string, field: string): DecideMode {
+  if (raw === 'all' || raw === 'held') return raw;
+  throw new SwooshError('invalid_config',
+    `${field}: expected all or held, got ${JSON.stringify(raw)}`);
+}
+
 export const INSTANCE_DEFAULTS = {
+  /** Writers by bucket: which chains a member decides. */
+  decide: 'all' as DecideMode,
+  /** Deciding held chains only: records of a chain between two of its snapshots. */
+  projectSnapshotEvery: 256,
+  /** Deciding held chains only: queued WAL bytes (all projects) before the longest is decided. */
+  queueBytesMax: 256 * 1024 * 1024,
   /** One snapshot per thousand decisions bounds replay on restart to about a second here. */
   snapshotEvery: 1000,
   /**
@@ -246,7 +284,11 @@ export class Instance {
   private pool: CryptoPool | null = null;
   private mode: WritersMode = 'lease';
   private leasesKv: KV | null = null;
+  private snapshotsKv: KV | null = null;
   private heldBuckets: readonly number[] = [];
+  /** The buckets of `heldBuckets` as a set, and a counter that moves whenever it changes. */
+  private ownedSet = new Set<number>();
+  private ownedEpoch = 0;
   private readonly bucketCache = new Map<string, number>();
   /** Writers by bucket: where the next member starts (read at start, or after a failure). */
   private memberFrom: MemberStart | null = null;
@@ -291,6 +333,7 @@ export class Instance {
     this.mode = deployed.writers ?? 'lease';
     this.bucketCount = deployed.buckets;
     const snapKv = await kvm.open(this.subjects.snapshotsBucket);
+    this.snapshotsKv = snapKv;
     this.snapshots = new SnapshotStore(snapKv, this.nc.info?.max_payload ?? 1_048_576, 16);
     this.leasesKv = await kvm.open(this.subjects.leasesBucket);
     this.lease = new WriterLease(
@@ -475,12 +518,28 @@ export class Instance {
         this.metrics.recordStrayRecord(kind);
         this.log.warn({ kind, detail }, 'a message on a record subject was set aside');
       },
-      snapshots: {
-        store: this.snapshots,
-        every: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
-        revision: from.snapshotRevision,
-        onWritten: (w) => this.onSnapshotWritten(w),
-      },
+      ...(this.decideMode === 'held'
+        ? {
+            held: {
+              owns: (chain: string) => this.ownedSet.has(this.bucketOfChain(chain)),
+              ownEpoch: () => this.ownedEpoch,
+              projectSnapshots: new ProjectSnapshots(this.snapshotsKv as KV,
+                this.nc.info?.max_payload ?? 1_048_576),
+              snapshotEvery: this.cfg.projectSnapshotEvery ??
+                INSTANCE_DEFAULTS.projectSnapshotEvery,
+              queueBytesMax: INSTANCE_DEFAULTS.queueBytesMax,
+              onProjectSnapshot: (_p: string, outcome: 'written' | 'adopted' | 'failed') =>
+                this.metrics.recordProjectSnapshot(outcome),
+            },
+          }
+        : {
+            snapshots: {
+              store: this.snapshots,
+              every: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+              revision: from.snapshotRevision,
+              onWritten: (w: SnapshotOutcome) => this.onSnapshotWritten(w),
+            },
+          }),
       log: (level, msg, fields) =>
         this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
     }, from.drFrom);
@@ -504,12 +563,12 @@ export class Instance {
           this.log.error({ code: 'writer_not_registered', detail: this.keyProblem() },
             'member: this key is not a writer in the registry; releasing every bucket');
           await leases.releaseAll();
-          this.heldBuckets = [];
+          this.setHeld([]);
         }
         return;
       }
       const t = await leases.tick();
-      this.heldBuckets = t.held;
+      this.setHeld(t.held);
       const held = t.held.length > 0;
       const role = held ? 'writer' : 'follower';
       if (this.role !== role) {
@@ -536,7 +595,7 @@ export class Instance {
     } finally {
       clearInterval(timer);
       await ticking;
-      this.heldBuckets = [];
+      this.setHeld([]);
       await leases.releaseAll();
     }
     if (member.diverged !== null && !this.stopping) {
@@ -650,6 +709,20 @@ export class Instance {
    * A chain's bucket (the deployment chain's is bucket B, one past the last project bucket),
    * remembered: it is asked for on every decision (metrics, and leases by bucket).
    */
+  /** Which chains this member decides (writers by bucket only). */
+  private get decideMode(): DecideMode {
+    return this.cfg.decide ?? INSTANCE_DEFAULTS.decide;
+  }
+
+  /** The buckets this process holds after a lease round. */
+  private setHeld(held: readonly number[]): void {
+    const same = held.length === this.ownedSet.size && held.every((b) => this.ownedSet.has(b));
+    this.heldBuckets = held;
+    if (same) return;
+    this.ownedSet = new Set(held);
+    this.ownedEpoch += 1;
+  }
+
   private bucketOfChain(chain: string): number {
     if (chain === DEPLOYMENT_CHAIN) return this.bucketCount;
     let b = this.bucketCache.get(chain);
@@ -883,6 +956,11 @@ export class Instance {
             stored_seq: this.member?.storedUpTo ?? 0,
             backlog: this.member?.backlog ?? 0,
             records_held: this.member?.heldTotal ?? 0,
+            deciding: this.decideMode,
+            queued_bytes: this.member?.queuedBytes ?? 0,
+            ...(this.decideMode === 'held' && this.member !== null
+              ? { held_counts: { ...this.member.heldCounts } }
+              : {}),
           }
         : {}),
     };

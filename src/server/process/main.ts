@@ -11,11 +11,15 @@
  *   SWOOSH_NAME              this process's name (default <hostname>-<pid>)
  *   SWOOSH_GENESIS           genesis file (JSON or YAML)
  *   SWOOSH_KEY_FILE          key file that signs decision records
- *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
+ *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_PROJECT_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS,
+ *   SWOOSH_LEASE_RENEW_MS
  *   SWOOSH_CRYPTO_THREADS    verification/signing worker threads (0: on the writer's thread)
  *   SWOOSH_WRITERS           buckets (default for a new deployment: writers by bucket lease,
  *                            docs/architecture.md "Writers by bucket") or lease (one writer
  *                            for every chain); fixed when the deployment is created
+ *   SWOOSH_DECIDE            writers by bucket: all (default: every member decides every
+ *                            chain) or held (a member decides only the chains it holds;
+ *                            docs/adr/0006-deciding-held-chains.md)
  *   NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD(_FILE), NATS_TOKEN(_FILE), NATS_CA,
  *   NATS_CERT, NATS_KEY, NATS_TLS_FIRST
  *                            credentials and TLS for NATS (docs/security.md, "Connecting to
@@ -28,7 +32,7 @@ import { createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { loadGenesisFile, loadKeyFile } from '../../protocol/files.js';
-import { Instance, parseCryptoThreads } from './instance.js';
+import { Instance, parseCryptoThreads, parseDecideMode } from './instance.js';
 import { firstReachable, parseNatsUrls } from './nats-urls.js';
 import { createLogger } from '../observability/log.js';
 import type { CrashPoint } from '../replication/writer.js';
@@ -142,6 +146,12 @@ export async function runFromEnv(): Promise<Instance> {
       ? { leaseRenewMs: intEnv('SWOOSH_LEASE_RENEW_MS') as number }
       : {}),
     ...(env('SWOOSH_WRITERS') !== undefined ? { writers: writersEnv('SWOOSH_WRITERS') } : {}),
+    ...(env('SWOOSH_DECIDE') !== undefined
+      ? { decide: parseDecideMode(env('SWOOSH_DECIDE') ?? '', 'SWOOSH_DECIDE') }
+      : {}),
+    ...(intEnv('SWOOSH_PROJECT_SNAPSHOT_EVERY') !== undefined
+      ? { projectSnapshotEvery: intEnv('SWOOSH_PROJECT_SNAPSHOT_EVERY') as number }
+      : {}),
     crashAt: crashPlan(),
     log,
   });

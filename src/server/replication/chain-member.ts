@@ -41,6 +41,8 @@ import {
   JetStreamApiCodes,
   type JetStreamClient,
   type JetStreamManager,
+  type NextMsgRequest,
+  type SeqMsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { DEPLOYMENT_CHAIN } from '../../core/index.js';
@@ -70,6 +72,12 @@ import {
   type ReplicaPosition,
 } from './replica.js';
 import { snapshotMeta, type SnapshotOutcome, type SnapshotStore } from './snapshots.js';
+import {
+  headOf,
+  projectSnapshotProblem,
+  type ProjectSnapshot,
+  type ProjectSnapshots,
+} from './project-snapshots.js';
 import type { WriterSubjects } from './writer.js';
 
 /** Why a message on a record subject was set aside. */
@@ -114,6 +122,26 @@ export interface ChainMemberDeps {
     revision: number;
     readonly onWritten: (r: SnapshotOutcome) => void;
   };
+  /**
+   * Decide only the chains this member holds (and the deployment chain); every other project's
+   * entries are queued and decided when it takes that project's bucket (ADR 0006). Absent: every
+   * member decides every chain.
+   */
+  readonly held?: {
+    /** True while this member's last lease round gave it `chain`'s bucket (no time check). */
+    readonly owns: (chain: string) => boolean;
+    /** Changes whenever the set of buckets owned changes. */
+    readonly ownEpoch: () => number;
+    readonly projectSnapshots: ProjectSnapshots;
+    /** Records of a held chain between two of its snapshots. */
+    readonly snapshotEvery: number;
+    /** Bytes of queued entries (all projects) past which the longest queue is decided. */
+    readonly queueBytesMax: number;
+    readonly onProjectSnapshot: (
+      project: string,
+      outcome: 'written' | 'adopted' | 'failed',
+    ) => void;
+  };
   readonly log: (
     level: 'info' | 'warn' | 'error',
     msg: string,
@@ -143,6 +171,11 @@ interface Mark {
   /** DECISIONS seq of the record of entry `pos.lastSeq`, once known. */
   drSeq: number | null;
 }
+
+/** Project snapshots written per turn at most (the rest wait; only the newest is kept). */
+const PROJECT_SNAPSHOTS_PER_TURN = 8;
+/** Queued projects whose snapshot is looked up per turn at most. */
+const PRUNES_PER_TURN = 8;
 
 /** Turns between two looks at chains whose TRANSITIONS records may be missing. */
 const REPAIR_EVERY = 20;
@@ -233,6 +266,16 @@ export class ChainMember {
   private walHeard = Date.now();
   private drHeard = Date.now();
   private stallChecked = Date.now();
+  /** Deciding held chains only: the owned set last acted on (see `syncOwned`). */
+  private ownEpochSeen = Number.NaN;
+  /** Per held chain: the index of its newest snapshot (written or adopted). */
+  private readonly snapIndex = new Map<string, number>();
+  /** Per held chain: the newest record waiting to be snapshotted, with its DECISIONS seq. */
+  private readonly snapWanted = new Map<string, { d: Decided; seq: number }>();
+  /** Per queued project: the queue length at which its snapshot is looked up next. */
+  private readonly pruneAt = new Map<string, number>();
+  /** Subject prefix of records (`<prefix>.dr.`). */
+  private readonly drPrefix: string;
 
   /** `drFrom`: every record of an entry after the replica's position is past this DECISIONS seq. */
   constructor(private readonly deps: ChainMemberDeps, drFrom = 0) {
@@ -243,7 +286,24 @@ export class ChainMember {
     this.lastRead = drFrom;
     this.lastSnapshotSeq = deps.replica.lastSeq;
     this.lastMarkSeq = deps.replica.lastSeq;
+    const deploymentSubject = deps.subjects.dr(DEPLOYMENT_CHAIN);
+    this.drPrefix = deploymentSubject.slice(0, deploymentSubject.length - DEPLOYMENT_CHAIN.length);
+    if (deps.held !== undefined) {
+      if (deps.snapshots !== undefined) {
+        throw new Error('chain member: deciding held chains only takes per-project snapshots');
+      }
+      // Until its first lease round, a member decides no project.
+      for (const p of deps.replica.projectIds()) deps.replica.defer(p);
+    }
   }
+
+  /** Bytes of entries queued for projects this member does not decide now. */
+  get queuedBytes(): number {
+    return this.deps.replica.queuedBytes;
+  }
+
+  /** Deciding held chains only: what this member did with queued projects since it started. */
+  readonly heldCounts = { taken_up: 0, entries_taken_up: 0, snapshots_adopted: 0 };
 
   /** Every entry up to this WAL seq has its record stored. */
   get storedUpTo(): number {
@@ -285,6 +345,9 @@ export class ChainMember {
     if (recs.length > 0) this.drHeard = Date.now();
     for (const m of recs) this.onRecord(m);
     if (this.diverged !== null) return;
+    // Deciding held chains only: take up the projects of buckets gained, queue those lost.
+    await this.syncOwned();
+    if (this.diverged !== null) return;
     // 2. WAL entries, unless too much waits to be stored.
     const room = this.deps.backlogMax - this.pendingCount;
     if (room > 0) {
@@ -304,6 +367,7 @@ export class ChainMember {
     // 3. Publish what this member holds.
     this.kick();
     await this.maybeSnapshot();
+    await this.projectSnapshots();
     await this.reopenStalled();
   }
 
@@ -340,14 +404,31 @@ export class ChainMember {
   /** Step 2: verify on the pool, decide in WAL order, then match or queue each record. */
   private async decide(msgs: readonly WalMessage[]): Promise<void> {
     const r = this.deps.replica;
-    const prepared = msgs.map((m) => Replica.prepare(m));
+    const held = this.deps.held;
+    // Entries of queued projects are neither decoded nor verified now (routing reads only the
+    // subject and the registry; a project created in this batch is routed to as it is decided).
+    const prepared = msgs.map((m) =>
+      held !== undefined && r.isDeferred(r.routeOf(m)) ? null : Replica.prepare(m));
     const verdicts = await this.verdicts(
-      prepared.map((p) => (p.prepared.kind === 'final' ? [] : p.prepared.checks)),
+      prepared.map((p) => (p === null || p.prepared.kind === 'final' ? [] : p.prepared.checks)),
     );
     msgs.forEach((m, i) => {
       const p = prepared[i];
       if (p === undefined || this.diverged !== null) return;
-      const d = r.decideNext(m, { ...p, verdicts: verdicts[i] ?? [] });
+      if (held !== undefined) {
+        const chain = r.routeOf(m);
+        if (r.isDeferred(chain)) {
+          r.deferNext(m, chain);
+          this.queued(chain);
+          return;
+        }
+      }
+      const d = p === null
+        ? r.decideNext(m)
+        : r.decideNext(m, { ...p, verdicts: verdicts[i] ?? [] });
+      if (held !== undefined) {
+        for (const c of d.step.created) if (!held.owns(c.project)) r.defer(c.project);
+      }
       const chain = d.content.project;
       const index = d.content.chain_index;
       const seen = this.ahead.get(chain)?.get(index);
@@ -378,7 +459,9 @@ export class ChainMember {
       this.pendingCount += 1;
       this.unstored.add(d.msg.seq);
     });
-    if (r.lastSeq - this.lastMarkSeq >= MARK_EVERY) {
+    if (held !== undefined) {
+      if (r.queuedBytes > held.queueBytesMax) await this.decideLongestQueue();
+    } else if (r.lastSeq - this.lastMarkSeq >= MARK_EVERY) {
       this.lastMarkSeq = r.lastSeq;
       this.marks.set(r.lastSeq, { pos: r.position(), drSeq: null });
       // The record of the mark's entry may already be stored (read ahead, or confirmed above).
@@ -412,6 +495,12 @@ export class ChainMember {
   /** A record decided here is stored at DECISIONS seq `seq`. */
   private confirmed(d: Decided, seq: number, byMe: boolean): void {
     const w = d.msg.seq;
+    const held = this.deps.held;
+    const chain = d.content.project;
+    if (held !== undefined && chain !== DEPLOYMENT_CHAIN && held.owns(chain) &&
+      d.content.chain_index - (this.snapIndex.get(chain) ?? 0) >= held.snapshotEvery) {
+      this.snapWanted.set(chain, { d, seq });
+    }
     this.unstored.delete(w);
     this.readAbove.push({ s: seq, w });
     const mark = this.marks.get(w);
@@ -581,6 +670,10 @@ export class ChainMember {
         return;
       }
     }
+    // Deciding held chains only: a record of a project this member queues is not read (no
+    // decode, no signature check), unless it may confirm a record this member still waits on.
+    const deferredChain = this.deferredChainOf(m.subject);
+    if (deferredChain !== null && !this.pending.has(deferredChain)) return;
     let rec: DecisionRecord;
     try {
       rec = decodeDr(m.data);
@@ -599,6 +692,12 @@ export class ChainMember {
     if (m.subject !== this.deps.subjects.dr(chain)) {
       this.stray('wrong_subject', `DECISIONS seq ${m.seq} names chain ${chain} on ${m.subject}`);
       return;
+    }
+    if (deferredChain !== null) {
+      // Only records up to the last one this member waits on are its to confirm.
+      const q = this.pending.get(chain);
+      const last = q?.[q.length - 1];
+      if (last === undefined || (index as number) > last.content.chain_index) return;
     }
     if (this.parked.has(chain)) {
       this.park(chain, m, index as number, 'an earlier record of its chain is held');
@@ -697,7 +796,8 @@ export class ChainMember {
 
   /** Remember the TRANSITIONS records of a chain's newest record stored by another member. */
   private noteTransitions(d: Decided): void {
-    const trs = transitionRecords(d.content, this.deps.replica.core.regionOf, d.appliedBefore + 1);
+    const regionOf = this.deps.replica.core.regionOf;
+    const trs = transitionRecords(d.content, regionOf, d.chainAppliedBefore + 1);
     if (trs.length > 0) this.lastTrs.set(d.content.project, trs);
     else this.lastTrs.delete(d.content.project);
   }
@@ -717,17 +817,19 @@ export class ChainMember {
       const last = await this.deps.jsm.streams.getMessage(this.deps.transitionsName, {
         last_by_subj: subject,
       });
+      // Compared by WAL position (the subject is the project's, and numbering changed from
+      // deployment-wide to per chain once): the last one stored is at or past this entry.
       let at = 0;
       if (last !== null) {
         try {
-          const i = (JSON.parse(new TextDecoder().decode(last.data)) as { applied_index?: unknown })
-            .applied_index;
-          if (Number.isSafeInteger(i)) at = i as number;
+          const w = (JSON.parse(new TextDecoder().decode(last.data)) as { wal_seq?: unknown })
+            .wal_seq;
+          if (Number.isSafeInteger(w)) at = w as number;
         } catch (err) {
           void err; // a stray message on the subject: ours is not there
         }
       }
-      if (at < tr.applied_index) missing.push(tr);
+      if (at < tr.wal_seq) missing.push(tr);
     }
     if (missing.length > 0) {
       this.deps.log('warn', 'storing TRANSITIONS records a previous holder did not', {
@@ -872,7 +974,7 @@ export class ChainMember {
       // chain's next record (so only a chain's last record can lack them after a crash).
       this.tails.set(chain, { index, seq: ack.seq });
       const regionOf = this.deps.replica.core.regionOf;
-      const trs = transitionRecords(d.content, regionOf, d.appliedBefore + 1);
+      const trs = transitionRecords(d.content, regionOf, d.chainAppliedBefore + 1);
       // A holder that lost the chain meanwhile (paused past its lease) leaves them to the new
       // holder's repair, and remembers them for its own if it holds the chain again.
       if (this.deps.holds(chain)) await this.publishTransitions(trs);
@@ -909,9 +1011,238 @@ export class ChainMember {
     await Promise.all(trs.map((tr) => this.publisher.publishFenced(
       this.deps.subjects.transitions(tr.project, tr.region, subjectToken(tr.transition)),
       enc.encode(jcs(tr)),
-      `tr:${tr.applied_index}`,
+      `tr:${tr.project}:${tr.applied_index}`,
       null,
     )));
+  }
+
+  // ---- Deciding held chains only (docs/adr/0006-deciding-held-chains.md) ----
+
+  /** The project of a record subject when this member queues it rather than decides it. */
+  private deferredChainOf(subject: string): string | null {
+    if (this.deps.held === undefined || !subject.startsWith(this.drPrefix)) return null;
+    const chain = subject.slice(this.drPrefix.length);
+    return chain !== DEPLOYMENT_CHAIN && this.deps.replica.isDeferred(chain) ? chain : null;
+  }
+
+  /** An entry was queued for `project`: look its snapshot up once the queue is long enough. */
+  private queued(project: string): void {
+    const held = this.deps.held;
+    if (held === undefined) return;
+    const n = this.deps.replica.queueOf(project).length;
+    if (n >= (this.pruneAt.get(project) ?? 2 * held.snapshotEvery)) this.pruneWanted.add(project);
+  }
+
+  /** Queued projects whose snapshot is to be looked up (see `pruneQueues`). */
+  private readonly pruneWanted = new Set<string>();
+
+  /**
+   * Act on a change of the buckets owned: queue the projects of buckets lost (their records
+   * still waiting here stay, to be confirmed when their new holder stores them), and take up
+   * the projects of buckets gained (`takeUp`).
+   */
+  private async syncOwned(): Promise<void> {
+    const held = this.deps.held;
+    if (held === undefined) return;
+    const epoch = held.ownEpoch();
+    if (epoch === this.ownEpochSeen) return;
+    this.ownEpochSeen = epoch;
+    const r = this.deps.replica;
+    const take: string[] = [];
+    for (const p of r.projectIds()) {
+      const owned = held.owns(p);
+      if (owned && r.isDeferred(p)) take.push(p);
+      else if (!owned && !r.isDeferred(p)) {
+        r.defer(p);
+        this.snapWanted.delete(p);
+      }
+    }
+    for (const p of take) {
+      await this.takeUp(p);
+      if (this.diverged !== null) return;
+    }
+  }
+
+  /**
+   * Start deciding `project`: decide its queued entries (verified on the pool, each against the
+   * deployment's document at its position), queue their records, and read the project's stored
+   * records this member passed over, which confirms (or, compared byte for byte, refutes)
+   * every one of them; those not stored yet are this member's to publish.
+   */
+  private async takeUp(project: string): Promise<void> {
+    const r = this.deps.replica;
+    const q = r.queueOf(project);
+    const verdicts = await this.verdicts(q.map((e) => {
+      const p = Replica.prepare(e.msg).prepared;
+      return p.kind === 'final' ? [] : p.checks;
+    }));
+    const ds = r.materialize(project, verdicts, true);
+    this.heldCounts.taken_up += 1;
+    this.heldCounts.entries_taken_up += ds.length;
+    if (ds.length > 0) {
+      const waiting = this.pending.get(project) ?? [];
+      for (const d of ds) waiting.push(d);
+      this.pending.set(project, waiting);
+      this.pendingCount += ds.length;
+    }
+    this.tails.delete(project);
+    const read = await this.readChainRecords(project);
+    this.deps.log('info', 'taking up a project', {
+      project, decided: ds.length, records_read: read, chain_index: r.chainHead(project).index,
+    });
+  }
+
+  /** Judge `chain`'s stored records after the last one read, up to where step 1 has read. */
+  private async readChainRecords(chain: string): Promise<number> {
+    const subject = this.deps.subjects.dr(chain);
+    let from = (this.readTails.get(chain)?.seq ?? 0) + 1;
+    let n = 0;
+    while (from <= this.lastRead && this.diverged === null) {
+      // STREAM.MSG.GET honours `next_by_subj` since nats-server 2.9 (see http/decisions.ts).
+      const req: SeqMsgRequest & NextMsgRequest = { seq: from, next_by_subj: subject };
+      const sm = await this.deps.jsm.streams.getMessage(this.deps.decisionsName, req);
+      if (sm === null || sm.seq > this.lastRead) break;
+      this.judge(fromStoredMsg(sm));
+      n += 1;
+      from = sm.seq + 1;
+    }
+    return n;
+  }
+
+  /**
+   * Queued entries use more than their bound: decide the longest queue now (its project stays
+   * queued, its document moved on). What bounds memory when a project's holder writes no
+   * snapshot (gone, or its document is over the payload limit).
+   */
+  private async decideLongestQueue(): Promise<void> {
+    const r = this.deps.replica;
+    let longest: string | null = null;
+    let most = 0;
+    for (const p of r.deferredProjects()) {
+      const n = r.queueOf(p).length;
+      if (n > most) {
+        most = n;
+        longest = p;
+      }
+    }
+    if (longest === null || this.pending.has(longest)) return;
+    const q = r.queueOf(longest);
+    const verdicts = await this.verdicts(q.map((e) => {
+      const p = Replica.prepare(e.msg).prepared;
+      return p.kind === 'final' ? [] : p.checks;
+    }));
+    r.materialize(longest, verdicts, false);
+    this.pruneAt.delete(longest);
+    this.deps.log('warn', 'queued entries over their bound; decided the longest queue', {
+      project: longest, entries: most, queued_bytes: r.queuedBytes,
+    });
+  }
+
+  /**
+   * Per-project snapshots: write those due for the chains this member holds, and look up the
+   * snapshots of long queues to drop what they cover. Bounded per turn.
+   */
+  private async projectSnapshots(): Promise<void> {
+    const held = this.deps.held;
+    if (held === undefined) return;
+    let written = 0;
+    for (const [chain, w] of [...this.snapWanted]) {
+      if (written >= PROJECT_SNAPSHOTS_PER_TURN) break;
+      this.snapWanted.delete(chain);
+      if (!this.deps.holds(chain)) continue;
+      written += 1;
+      await this.writeProjectSnapshot(chain, w.d, w.seq);
+    }
+    let looked = 0;
+    for (const p of [...this.pruneWanted]) {
+      if (looked >= PRUNES_PER_TURN) break;
+      this.pruneWanted.delete(p);
+      looked += 1;
+      await this.pruneQueue(p);
+    }
+  }
+
+  private async writeProjectSnapshot(chain: string, d: Decided, seq: number): Promise<void> {
+    const held = this.deps.held;
+    if (held === undefined) return;
+    const core = this.deps.replica.core;
+    const doc = d.step.stored;
+    const snap: ProjectSnapshot = {
+      v: 1,
+      project: chain,
+      state: doc,
+      state_hash: d.content.state_post_hash,
+      wal_seq: d.msg.seq,
+      wal_entry_hash: d.content.wal_entry_hash,
+      hlc_last: doc.clock.hlc_last,
+      chart_hash: core.chartHash,
+      chain_index: d.content.chain_index,
+      dr_hash: d.hash,
+      dr_seq: seq,
+      applied: d.chainAppliedBefore + d.content.applied.length,
+      taken_at_ms: Date.now(),
+    };
+    try {
+      const w = await held.projectSnapshots.write(snap);
+      if (w.ok) {
+        this.snapIndex.set(chain, snap.chain_index);
+        held.onProjectSnapshot(chain, 'written');
+      } else {
+        // Too large: try again only a full interval later.
+        this.snapIndex.set(chain, snap.chain_index);
+        held.onProjectSnapshot(chain, 'failed');
+        this.deps.log('warn', 'project snapshot not written', { project: chain, reason: w.reason });
+      }
+    } catch (err) {
+      held.onProjectSnapshot(chain, 'failed');
+      this.deps.log('warn', 'writing a project snapshot failed; trying again later', {
+        project: chain, err: (err as Error).message,
+      });
+    }
+  }
+
+  /** Adopt `project`'s snapshot when it is genuine and covers queued entries. */
+  private async pruneQueue(project: string): Promise<void> {
+    const held = this.deps.held;
+    const r = this.deps.replica;
+    if (held === undefined || !r.isDeferred(project) || this.pending.has(project)) return;
+    // Looked up again only after another interval of entries, whatever the outcome.
+    this.pruneAt.set(project, r.queueOf(project).length + held.snapshotEvery);
+    let why: string | null;
+    let snap: ProjectSnapshot | null = null;
+    try {
+      snap = await held.projectSnapshots.read(project);
+      if (snap === null) return;
+      if (snap.chain_index <= r.chainHead(project).index) return;
+      const stored = Number.isSafeInteger(snap.dr_seq) && snap.dr_seq > 0
+        ? await this.deps.jsm.streams.getMessage(this.deps.decisionsName, { seq: snap.dr_seq })
+        : null;
+      let rec: DecisionRecord | null = null;
+      if (stored !== null && stored.subject === this.deps.subjects.dr(project)) {
+        try {
+          rec = decodeDr(stored.data);
+        } catch (err) {
+          void err; // not a record: refused below as "no record"
+        }
+      }
+      why = projectSnapshotProblem(r.core, r.hasher, r.verifier, r.deployment.identities,
+        project, snap, rec);
+    } catch (err) {
+      why = `unreadable: ${(err as Error).message}`;
+    }
+    if (why !== null || snap === null) {
+      held.onProjectSnapshot(project, 'failed');
+      this.deps.log('warn', 'project snapshot not used', { project, reason: why });
+      return;
+    }
+    // Taken past this member's position: the entries it covers are not queued yet, so they
+    // are dropped as they arrive (the queue keeps only entries after `wal_seq`).
+    if (snap.wal_seq > r.lastSeq) return;
+    if (r.adopt(project, snap.state, headOf(snap), snap.wal_seq)) {
+      this.readTails.set(project, { index: snap.chain_index, seq: snap.dr_seq });
+      this.heldCounts.snapshots_adopted += 1;
+      held.onProjectSnapshot(project, 'adopted');
+    }
   }
 
   /** The deployment chain's name, for callers that map chains to leases. */

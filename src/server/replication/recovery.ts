@@ -111,7 +111,9 @@ async function startingPoint(
               ? `snapshot at ${snap.wal_seq} is past the last record ${drLast}`
               : buckets !== (snap.dr_seq !== undefined)
                 ? `snapshot was taken with ${buckets ? 'one writer' : 'writers by bucket'}`
-                : null);
+                : buckets && [...world.chains.values()].some((h) => h.applied === undefined)
+                  ? 'snapshot was taken before TRANSITIONS records were numbered per chain'
+                  : null);
       if (why !== null) {
         deps.log('warn', 'snapshot rejected; trying an older one', { revision, reason: why });
         continue;

@@ -82,14 +82,35 @@ export interface Decided {
   /** = text.text */
   readonly contentText: string;
   readonly hash: string;
-  /** Transitions applied before this entry, all chains (its transitions take the next indexes). */
+  /**
+   * Transitions applied before this entry, all chains (its transitions take the next indexes):
+   * the single writer's TRANSITIONS numbering. Meaningless where projects are deferred.
+   */
   readonly appliedBefore: number;
+  /** Transitions applied before this entry in its own chain (writers by bucket number by chain). */
+  readonly chainAppliedBefore: number;
 }
 
 /** The head of one decision chain: its last record's index and content hash. */
 export interface ChainHead {
   readonly index: number;
   readonly drHash: string;
+  /**
+   * Transitions applied in this chain so far (writers by bucket number TRANSITIONS records per
+   * chain). Absent in snapshots taken before it was kept.
+   */
+  readonly applied?: number;
+}
+
+/**
+ * A WAL entry of a project this replica does not decide now (writers by bucket, deciding held
+ * chains only): the message and the deployment's document at its position, which is all its
+ * decision depends on besides the project's document (world.ts). Decided later, in order, when
+ * the project is needed (docs/adr/0006-deciding-held-chains.md).
+ */
+export interface QueuedEntry {
+  readonly msg: WalMessage;
+  readonly deployment: State;
 }
 
 /** Every chain's document and head: what a replica folds, and what a snapshot stores. */
@@ -245,6 +266,9 @@ export class Replica {
 
   /** Where the replica stands (to return to it if the next step must be undone). */
   position(): ReplicaPosition {
+    if (this.deferred.size > 0) {
+      throw new Error('replica: a position does not cover deferred projects\' queues');
+    }
     return {
       deployment: this.deployment,
       projects: this.projects.snapshot(),
@@ -276,7 +300,7 @@ export class Replica {
 
   /** A project as readers see it (caught up to the deployment's facts), or null. */
   view(project: string): State | null {
-    const doc = this.projects.get(project);
+    const doc = this.caughtUpDoc(project);
     return doc === undefined ? null : this.core.projectView(this.deployment, doc, this.lastLogMs);
   }
 
@@ -285,6 +309,7 @@ export class Replica {
     return this.chains.get(chain) ?? {
       index: 0,
       drHash: chainStart(this.hasher, this.deployment.meta.genesis_hash, chain),
+      applied: 0,
     };
   }
 
@@ -349,35 +374,71 @@ export class Replica {
   /**
    * Decide the next entry (must be lastSeq + 1) and advance. `pre` carries the prepared entry
    * and its verdicts when they were computed ahead (the writer's pool); otherwise this thread
-   * verifies.
+   * verifies. The entry's project must not be deferred (see `deferNext`).
    */
   decideNext(
     msg: WalMessage,
     pre?: { decoded: Decoded; prepared: PreparedEntry; verdicts: readonly boolean[] },
   ): Decided {
+    this.checkNext(msg);
+    const { decoded, entry } = this.entryWith(msg, pre);
+    const chain = this.core.route(this.deployment, entry);
+    if (this.deferred.has(chain)) {
+      throw new Error(`replica: WAL seq ${msg.seq} is for project ${chain}, which is deferred`);
+    }
+    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
+    const d = this.stepIn(msg, decoded, entry, this.deployment, chain, doc);
+    this.deployment = d.step.deployment;
+    for (const c of d.step.created) this.projects.set(c.project, c.state);
+    this.appliedTotal += d.step.decision.applied.length;
+    this.lastSeq = msg.seq;
+    this.lastLogMs = msg.logMs;
+    this.lastDrHash = d.hash;
+    this.lastWalEntryHash = d.content.wal_entry_hash;
+    return d;
+  }
+
+  private checkNext(msg: WalMessage): void {
     if (msg.seq !== this.lastSeq + 1) {
       throw new Error(
         `replica at ${this.lastSeq} was handed WAL seq ${msg.seq}: ` +
           'entries must be decided in order',
       );
     }
-    const appliedBefore = this.appliedTotal;
-    let decoded: Decoded;
-    let entry: WalEntry;
-    if (pre === undefined) {
-      const p = Replica.prepare(msg); // decoded once: for the entry and for its hash
-      decoded = p.decoded;
-      entry = completeEntry(
+  }
+
+  private entryWith(
+    msg: WalMessage,
+    pre?: { decoded: Decoded; prepared: PreparedEntry; verdicts: readonly boolean[] },
+  ): { decoded: Decoded; entry: WalEntry } {
+    if (pre !== undefined) {
+      return { decoded: pre.decoded, entry: completeEntry(pre.prepared, pre.verdicts) };
+    }
+    const p = Replica.prepare(msg); // decoded once: for the entry and for its hash
+    return {
+      decoded: p.decoded,
+      entry: completeEntry(
         p.prepared,
         p.prepared.kind === 'final' ? [] : verdictsOf(p.prepared.checks, this.verifier),
-      );
-    } else {
-      decoded = pre.decoded;
-      entry = completeEntry(pre.prepared, pre.verdicts);
-    }
-    const chain = this.core.route(this.deployment, entry);
-    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
-    const step = this.core.stepChain(this.deployment, chain, doc, entry);
+      ),
+    };
+  }
+
+  /**
+   * One entry decided in `chain` against `deployment` (the deployment's document at the entry's
+   * position): the record, and the chain's document and head moved on. The deployment's
+   * document and the replica's position are the caller's to move.
+   */
+  private stepIn(
+    msg: WalMessage,
+    decoded: Decoded,
+    entry: WalEntry,
+    deployment: State,
+    chain: string,
+    doc: State | undefined,
+  ): Decided {
+    const appliedBefore = this.appliedTotal;
+    const step = this.core.stepChain(deployment, chain, doc, entry);
     const entryHash = walEntryHash(msg.subject, msg.data, decoded);
     const head = this.chainHead(chain);
     const content = drContent(
@@ -389,16 +450,130 @@ export class Replica {
     const text = contentTextOf(contentMembers(content));
     const contentText = text.text;
     const hash = hashText(this.hasher, contentText);
-    this.deployment = step.deployment;
     if (chain !== DEPLOYMENT_CHAIN) this.projects.set(chain, step.stored);
-    for (const c of step.created) this.projects.set(c.project, c.state);
-    this.chains.set(chain, { index: head.index + 1, drHash: hash });
-    this.appliedTotal += step.decision.applied.length;
+    const chainAppliedBefore = head.applied ?? 0;
+    this.chains.set(chain, {
+      index: head.index + 1,
+      drHash: hash,
+      applied: chainAppliedBefore + step.decision.applied.length,
+    });
+    return { msg, step, content, text, contentText, hash, appliedBefore, chainAppliedBefore };
+  }
+
+  // ---- Deciding held chains only (writers by bucket; docs/adr/0006-deciding-held-chains.md) ----
+
+  /** Deferred projects: their entries since their document, in WAL order. */
+  private deferred = new Map<string, QueuedEntry[]>();
+  private deferredBytes = 0;
+
+  /** The chain a WAL message is decided in, from its subject and the registry (cheap). */
+  routeOf(msg: WalMessage): string {
+    const { name, channel, scope } = parseWalSubject(msg.subject);
+    const entry = {
+      type: 'malformed', seq: msg.seq as WalSeq, log_ms: msg.logMs, channel, name,
+      code: 'invalid_proposal', message: '', ...(scope === undefined ? {} : { scope }),
+    } as WalEntry;
+    return this.core.route(this.deployment, entry);
+  }
+
+  /** True when `project`'s entries are queued rather than decided. */
+  isDeferred(project: string): boolean {
+    return this.deferred.has(project);
+  }
+
+  /** Projects deferred now. */
+  deferredProjects(): IterableIterator<string> {
+    return this.deferred.keys();
+  }
+
+  /** Entries queued for `project` (empty when it is not deferred). */
+  queueOf(project: string): readonly QueuedEntry[] {
+    return this.deferred.get(project) ?? [];
+  }
+
+  /** Bytes of WAL messages queued, all projects. */
+  get queuedBytes(): number {
+    return this.deferredBytes;
+  }
+
+  /** Stop deciding `project`: its later entries are queued (its document stays as it is). */
+  defer(project: string): void {
+    if (project === DEPLOYMENT_CHAIN) {
+      throw new Error('replica: the deployment chain is always decided');
+    }
+    if (!this.deferred.has(project)) this.deferred.set(project, []);
+  }
+
+  /**
+   * Take the next entry (lastSeq + 1), whose project is deferred, into that project's queue.
+   * The replica moves past it; its record is decided when the project is materialized.
+   */
+  deferNext(msg: WalMessage, project: string): void {
+    this.checkNext(msg);
+    const q = this.deferred.get(project);
+    if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
+    q.push({ msg, deployment: this.deployment });
+    this.deferredBytes += msg.data.length;
     this.lastSeq = msg.seq;
     this.lastLogMs = msg.logMs;
-    this.lastDrHash = hash;
-    this.lastWalEntryHash = entryHash;
-    return { msg, step, content, text, contentText, hash, appliedBefore };
+  }
+
+  /**
+   * Decide `project`'s queued entries in order, each against the deployment's document at its
+   * position, with `verdicts` (one list per queued entry, as `Replica.prepare` orders the
+   * checks). The project's document and chain head move on; it stays deferred (its queue now
+   * empty) unless `live`. Exactly what deciding them as they arrived would have given.
+   */
+  materialize(
+    project: string,
+    verdicts: readonly (readonly boolean[])[],
+    live: boolean,
+  ): Decided[] {
+    const q = this.deferred.get(project);
+    if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
+    const out: Decided[] = [];
+    q.forEach((e, i) => {
+      const p = Replica.prepare(e.msg);
+      const v = verdicts[i];
+      if (v === undefined) throw new Error(`replica: no verdicts for queued entry ${e.msg.seq}`);
+      out.push(this.stepIn(e.msg, p.decoded, completeEntry(p.prepared, v), e.deployment, project,
+        this.projects.get(project)));
+      this.deferredBytes -= e.msg.data.length;
+    });
+    if (live) this.deferred.delete(project);
+    else this.deferred.set(project, []);
+    return out;
+  }
+
+  /**
+   * A newer document of a deferred project (a verified per-project snapshot): adopt it and its
+   * chain head, and drop the queued entries it covers (WAL seq ≤ `walSeq`). Refused (false) when
+   * it is not ahead of what the replica has.
+   */
+  adopt(project: string, doc: State, head: ChainHead, walSeq: number): boolean {
+    const q = this.deferred.get(project);
+    if (q === undefined || head.index <= this.chainHead(project).index) return false;
+    this.projects.set(project, doc);
+    this.chains.set(project, head);
+    const keep = q.filter((e) => e.msg.seq > walSeq);
+    for (const e of q) if (e.msg.seq <= walSeq) this.deferredBytes -= e.msg.data.length;
+    this.deferred.set(project, keep);
+    return true;
+  }
+
+  /**
+   * A deferred project's document with its queue decided, verified in this thread, without
+   * changing the replica (what reads of a project this replica does not decide see).
+   */
+  private caughtUpDoc(project: string): State | undefined {
+    const q = this.deferred.get(project);
+    let doc = this.projects.get(project);
+    if (q === undefined || q.length === 0 || doc === undefined) return doc;
+    for (const e of q) {
+      const entry = this.entryOf(e.msg);
+      doc = this.core.stepChain(e.deployment, project, doc, entry).stored;
+    }
+    return doc;
   }
 
   /** Compare a recomputed record with the stored one; throws ReplayMismatchError on any byte. */
