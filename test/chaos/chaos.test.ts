@@ -125,17 +125,18 @@ describe('swoosh chaos --cluster (bounded)', () => {
   }
 });
 
-describe('swoosh chaos --writers buckets (bounded)', () => {
-  it(`Given seed ${seed}, writers by bucket, 400 entries over 6 projects, 3 member processes and 6 process faults, When the run ends, Then no violation, converged, and several members wrote records`, async () => {
+describe.each(['all', 'held'] as const)('swoosh chaos --writers buckets --decide %s (bounded)', (decide) => {
+  it(`Given seed ${seed}, writers by bucket deciding ${decide} chains, 400 entries over 6 projects, 3 member processes and 6 process faults, When the run ends, Then no violation, converged, and several members wrote records`, async () => {
     console.info(`[chaos --writers buckets] seed ${seed} (replay: SWOOSH_CHAOS_SEED=${seed} npx vitest run test/chaos)`);
     const report = await runChaos(chaosOptions({
       seed, transitions: 400, replicas: 3, ratePerSec: 40, faultCount: 6, outDir: null, convergeTimeoutMs: 30_000,
-      projects: 6, writers: 'buckets',
+      projects: 6, writers: 'buckets', decide,
     }));
     console.info(renderSummary(report));
     expectSound(report, 400, seed, ['_deployment', 'default', 'p1', 'p2', 'p3', 'p4', 'p5']);
     expect(report.options.writers).toBe('buckets');
     expect(report.reproduce).toContain('--writers buckets');
+    if (decide === 'held') expect(report.reproduce).toContain('--decide held');
     // The faults whose victims are lease holders (writer kill and stop) or other members
     // (follower kill) found one (snapshot_rollback may be skipped when it comes first, as with
     // one writer: no older snapshot yet).

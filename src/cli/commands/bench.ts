@@ -174,7 +174,8 @@ Example:
     .option(
       '--writers',
       'only the writers figures, end to end through nats-server and writer child processes: ' +
-      'decisions/s and CPU per decision for one writer and writers by bucket, at 1, 100 and ' +
+      'decisions/s and CPU per decision for one writer and writers by bucket (deciding every ' +
+      'chain, and only the chains each holds), at 1, 100 and ' +
       '10,000 projects and 1 to 3 processes (npm run bench:writers)',
     )
     .action(async (o: BenchFlags & { projects?: boolean; writers?: boolean }) => {
@@ -184,7 +185,7 @@ Example:
             entries: o.quick === true ? 2000 : 6000,
             projects: [1, 100, 10_000],
             processes: [1, 2, 3],
-            modes: ['lease', 'buckets'],
+            modes: ['lease', 'buckets', 'held'],
             log: (m) => process.stderr.write(`${m}\n`),
           });
           if (o.json === true) process.stdout.write(`${JSON.stringify(cases, null, 2)}\n`);

@@ -14,7 +14,7 @@ import {
   runChaos,
 } from '../../proving/chaos/run.js';
 import { RATE_KEYS, renderSummary, type RateKey } from '../../proving/chaos/report.js';
-import type { ProcessFaultKind, WritersMode } from '../../proving/chaos/types.js';
+import type { DecideMode, ProcessFaultKind, WritersMode } from '../../proving/chaos/types.js';
 import { CHAOS, DISRUPT_SHARES, DISRUPTIVE_KINDS, NO_FAULTS } from '../../proving/sim/stream.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { fail, parsePositive } from '../options.js';
@@ -35,6 +35,11 @@ function parseNonNegative(v: string): number {
     throw new InvalidArgumentError('expected a non-negative integer');
   }
   return n;
+}
+
+function parseDecide(v: string): DecideMode {
+  if (v !== 'all' && v !== 'held') throw new InvalidArgumentError('expected all or held');
+  return v;
 }
 
 function parseWriters(v: string): WritersMode {
@@ -70,6 +75,7 @@ interface Opts {
   transitions: number;
   projects: number;
   writers: WritersMode;
+  decide: DecideMode;
   replicas: number;
   out: string;
   faults?: number;
@@ -134,6 +140,13 @@ export function registerChaos(program: Command): void {
         'bucket leases; records checked per chain)',
       parseWriters,
       CHAOS_WRITERS_DEFAULT,
+    )
+    .option(
+      '--decide <mode>',
+      'with --writers buckets: all (every member decides every chain) or held (each decides ' +
+        'only the chains it holds, SWOOSH_DECIDE=held)',
+      parseDecide,
+      'all',
     )
     .option('--out <dir>', 'directory for the reports', 'chaos-report')
     .option(
@@ -234,6 +247,7 @@ Examples:
             transitions: o.transitions,
             projects: o.projects,
             writers: o.writers,
+            decide: o.decide,
             replicas: o.replicas,
             outDir: o.out,
             cluster,

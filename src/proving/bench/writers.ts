@@ -1,6 +1,7 @@
 /**
  * Writers end to end at scale (issue "many projects"): decisions/s through a real nats-server
- * and writer child processes, for one writer (`lease`) and writers by bucket (`buckets`), at
+ * and writer child processes, for one writer (`lease`), writers by bucket deciding every chain
+ * (`buckets`) and writers by bucket deciding only the chains they hold (`held`), at
  * 1, 100 and 10,000 projects and 1, 2 and 3 processes, with each process's CPU time per
  * decision (from /proc/<pid>/stat) so the per-process cost shows even where this 2-core machine
  * cannot scale the aggregate.
@@ -32,9 +33,15 @@ import { spawnReadyInstance, type ChildInstance } from '../harness/proc.js';
 import { CAST, castGenesis, proposalBody } from '../sim/world.js';
 import type { WritersMode } from '../../server/process/deployment.js';
 
+/**
+ * How the processes write: one writer (`lease`), writers by bucket each deciding every chain
+ * (`buckets`), or each deciding only the chains it holds (`held`, SWOOSH_DECIDE=held).
+ */
+export type WritersBenchMode = WritersMode | 'held';
+
 /** One measured case. */
 export interface WritersCase {
-  readonly writers: WritersMode;
+  readonly writers: WritersBenchMode;
   readonly projects: number;
   readonly processes: number;
   readonly decisions: number;
@@ -52,7 +59,7 @@ export interface WritersBenchOptions {
   readonly entries: number;
   readonly projects: readonly number[];
   readonly processes: readonly number[];
-  readonly modes: readonly WritersMode[];
+  readonly modes: readonly WritersBenchMode[];
   readonly log: (line: string) => void;
 }
 
@@ -105,7 +112,7 @@ function workload(prefix: string, projects: readonly string[], n: number): {
 async function runCase(
   url: string,
   dir: string,
-  writers: WritersMode,
+  writers: WritersBenchMode,
   projectCount: number,
   processes: number,
   entries: number,
@@ -126,7 +133,9 @@ async function runCase(
       await writeFile(keyFile, JSON.stringify(key), { mode: 0o600 });
       children.push(await spawnReadyInstance({
         natsUrl: url, prefix, name: `bench-${k}`, genesisFile, keyFile,
-        env: { SWOOSH_WRITERS: writers, SWOOSH_SNAPSHOT_EVERY: '100000' },
+        env: writers === 'held'
+          ? { SWOOSH_WRITERS: 'buckets', SWOOSH_DECIDE: 'held', SWOOSH_SNAPSHOT_EVERY: '100000' }
+          : { SWOOSH_WRITERS: writers, SWOOSH_DECIDE: 'all', SWOOSH_SNAPSHOT_EVERY: '100000' },
         readyTimeoutMs: 60_000,
       }));
     }

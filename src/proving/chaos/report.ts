@@ -50,6 +50,7 @@ export function reproduceLine(o: ChaosOptions): string {
   }
   if (o.projects !== CHAOS_PROJECTS_DEFAULT) parts.push(`--projects ${o.projects}`);
   if (o.writers !== CHAOS_WRITERS_DEFAULT) parts.push(`--writers ${o.writers}`);
+  if (o.decide !== 'all') parts.push(`--decide ${o.decide}`);
   return parts.join(' ');
 }
 

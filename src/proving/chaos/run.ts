@@ -49,6 +49,7 @@ export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): Ch
     snapshotEvery: 50, convergeTimeoutMs: 60_000, probeEntries: 20,
     cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT, projects: CHAOS_PROJECTS_DEFAULT,
     writers: CHAOS_WRITERS_DEFAULT,
+    decide: 'all',
     ...over,
   };
 }

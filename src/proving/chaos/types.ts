@@ -1,8 +1,9 @@
 /** Options and report of a chaos run (`swoosh chaos`). */
 import type { WritersMode } from '../../server/process/deployment.js';
+import type { DecideMode } from '../../server/process/instance.js';
 import type { FaultRates } from '../sim/stream.js';
 
-export type { WritersMode };
+export type { DecideMode, WritersMode };
 
 /**
  * Faults done to processes and storage (the stream faults are rates, see FaultRates).
@@ -97,6 +98,11 @@ export interface ChaosOptions {
    * (SWOOSH_WRITERS=buckets), so DECISIONS seq != WAL seq and the checks work per chain.
    */
   readonly writers: WritersMode;
+  /**
+   * With writers by bucket: `all`, every member decides every chain; `held`, each decides only
+   * the chains it holds (SWOOSH_DECIDE=held, docs/adr/0006-deciding-held-chains.md).
+   */
+  readonly decide: DecideMode;
   /** Progress (TTY bar or plain lines). */
   readonly onProgress?: (p: ChaosProgress) => void;
 }
