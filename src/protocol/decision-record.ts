@@ -273,7 +273,10 @@ export function subjectToken(name: string | null): string {
 /** The TRANSITIONS record of one applied transition (brief §7 WAL record). */
 export interface TransitionRecord {
   readonly v: 2;
-  /** Position on the TRANSITIONS stream: every applied transition of the deployment, from 1. */
+  /**
+   * Which applied transition this is, from 1: with one writer, of the whole deployment (the
+   * TRANSITIONS stream's sequence); with writers by bucket, of its project's chain.
+   */
   readonly applied_index: number;
   readonly dr_id: string;
   /** The chain (project) whose document the transition changed. */
