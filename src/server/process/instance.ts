@@ -416,7 +416,7 @@ export class Instance {
 
   /** Writers by bucket: the newest verified snapshot (or genesis) to replay from. */
   private async startMember(): Promise<MemberStart> {
-    const start = await memberStart(this.recoveryDeps());
+    const start = await memberStart(this.recoveryDeps(), this.decideMode === 'held');
     this.metrics.setRecoveryTime(start.millis / 1000);
     this.lastSnapshot = { seq: start.snapshotSeq, hlc: start.replica.state.clock.hlc_last };
     return start;
@@ -518,6 +518,12 @@ export class Instance {
         this.metrics.recordStrayRecord(kind);
         this.log.warn({ kind, detail }, 'a message on a record subject was set aside');
       },
+      snapshots: {
+        store: this.snapshots,
+        every: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
+        revision: from.snapshotRevision,
+        onWritten: (w: SnapshotOutcome) => this.onSnapshotWritten(w),
+      },
       ...(this.decideMode === 'held'
         ? {
             held: {
@@ -532,17 +538,10 @@ export class Instance {
                 this.metrics.recordProjectSnapshot(outcome),
             },
           }
-        : {
-            snapshots: {
-              store: this.snapshots,
-              every: this.cfg.snapshotEvery ?? INSTANCE_DEFAULTS.snapshotEvery,
-              revision: from.snapshotRevision,
-              onWritten: (w: SnapshotOutcome) => this.onSnapshotWritten(w),
-            },
-          }),
+        : {}),
       log: (level, msg, fields) =>
         this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
-    }, from.drFrom);
+    }, from.drFrom, from.tails);
     this.member = member;
     // Join (take buckets) only once caught up with the WAL as it was at start: a member still
     // replaying would hold buckets it cannot publish yet.

@@ -45,7 +45,7 @@ import {
   type SeqMsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEPLOYMENT_CHAIN } from '../../core/index.js';
+import { DEPLOYMENT_CHAIN, type State } from '../../core/index.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
 import { jcs } from '../../core/index.js';
 import {
@@ -67,11 +67,22 @@ import { FencedPublisher, PublishRefusedError } from './fenced-publisher.js';
 import {
   Replica,
   ReplayMismatchError,
+  latestHlc,
   worldDocOf,
+  worldHash,
+  type ChainHead,
   type Decided,
+  type HeldChainHead,
   type ReplicaPosition,
+  type WorldState,
 } from './replica.js';
-import { snapshotMeta, type SnapshotOutcome, type SnapshotStore } from './snapshots.js';
+import {
+  snapshotMeta,
+  type SnapshotMeta,
+  type SnapshotOutcome,
+  type SnapshotStore,
+} from './snapshots.js';
+import { walEntryHash } from '../../protocol/envelope.js';
 import {
   headOf,
   projectSnapshotProblem,
@@ -278,7 +289,16 @@ export class ChainMember {
   private readonly drPrefix: string;
 
   /** `drFrom`: every record of an entry after the replica's position is past this DECISIONS seq. */
-  constructor(private readonly deps: ChainMemberDeps, drFrom = 0) {
+  /**
+   * `drFrom`: every record of an entry after the replica's position is past this DECISIONS seq.
+   * `tails`: per project, its last record's index and DECISIONS seq, where reading its records
+   * resumes (a snapshot of a member deciding held chains names them).
+   */
+  constructor(
+    private readonly deps: ChainMemberDeps,
+    drFrom = 0,
+    tails: ReadonlyMap<string, { index: number; seq: number }> = new Map(),
+  ) {
     this.wal = new StreamReader(deps.js, deps.walName, deps.replica.lastSeq + 1);
     this.drs = new StreamReader(deps.js, deps.decisionsName, drFrom + 1);
     this.publisher = new FencedPublisher(deps.nc);
@@ -289,12 +309,10 @@ export class ChainMember {
     const deploymentSubject = deps.subjects.dr(DEPLOYMENT_CHAIN);
     this.drPrefix = deploymentSubject.slice(0, deploymentSubject.length - DEPLOYMENT_CHAIN.length);
     if (deps.held !== undefined) {
-      if (deps.snapshots !== undefined) {
-        throw new Error('chain member: deciding held chains only takes per-project snapshots');
-      }
       // Until its first lease round, a member decides no project.
       for (const p of deps.replica.projectIds()) deps.replica.defer(p);
     }
+    for (const [p, t] of tails) if (t.seq > 0) this.readTails.set(p, t);
   }
 
   /** Bytes of entries queued for projects this member does not decide now. */
@@ -497,6 +515,9 @@ export class ChainMember {
     const w = d.msg.seq;
     const held = this.deps.held;
     const chain = d.content.project;
+    if (held !== undefined && chain === DEPLOYMENT_CHAIN) {
+      this.depSeqs.set(d.content.chain_index, seq);
+    }
     if (held !== undefined && chain !== DEPLOYMENT_CHAIN && held.owns(chain) &&
       d.content.chain_index - (this.snapIndex.get(chain) ?? 0) >= held.snapshotEvery) {
       this.snapWanted.set(chain, { d, seq });
@@ -531,6 +552,10 @@ export class ChainMember {
   private async maybeSnapshot(): Promise<void> {
     const snap = this.deps.snapshots;
     if (snap === undefined || !this.deps.holds(DEPLOYMENT_CHAIN)) return;
+    if (this.deps.held !== undefined) {
+      await this.maybeHeldSnapshot(snap);
+      return;
+    }
     if (this.watermark - this.lastSnapshotSeq < snap.every) return;
     let at: [number, Mark] | null = null;
     for (const [seq, m] of this.marks) if (seq <= this.watermark && m.drSeq !== null) at = [seq, m];
@@ -1018,6 +1043,94 @@ export class ChainMember {
 
   // ---- Deciding held chains only (docs/adr/0006-deciding-held-chains.md) ----
 
+  /** DECISIONS seq of the deployment chain's records by index (pruned at each snapshot). */
+  private readonly depSeqs = new Map<number, number>();
+
+  /**
+   * The deployment chain's holder snapshots what it has, every `every` entries: the
+   * deployment's document at the oldest position it still holds (before any entry it queued or
+   * decided without the record being stored yet), and each project's document at its own
+   * position, with the WAL seq its entries are covered to (ADR 0006, "Restart"). A member that
+   * starts from it replays the WAL from that position, passing over each project's covered
+   * entries. Queues older than ten intervals are decided in place so the position moves on.
+   */
+  private async maybeHeldSnapshot(
+    snap: NonNullable<ChainMemberDeps['snapshots']>,
+  ): Promise<void> {
+    const r = this.deps.replica;
+    if (r.lastSeq - this.lastSnapshotSeq < snap.every) return;
+    for (const seq of r.coveredAhead().values()) if (seq > r.lastSeq) return;
+    let at = { seq: r.lastSeq, deployment: r.deployment, head: r.chainHead(DEPLOYMENT_CHAIN),
+      project: null as string | null };
+    const earlier = (seq: number, deployment: State, head: ChainHead, project: string): void => {
+      if (seq < at.seq) at = { seq, deployment, head, project };
+    };
+    for (const [chain, q] of this.pending) {
+      const d = q[0];
+      if (d === undefined) continue;
+      earlier(d.msg.seq - 1, d.before.deployment, d.before.deploymentHead, chain);
+    }
+    for (const p of r.deferredProjects()) {
+      const e = r.queueOf(p)[0];
+      if (e !== undefined) earlier(e.msg.seq - 1, e.deployment, e.deploymentHead, p);
+    }
+    if (at.project !== null && r.lastSeq - at.seq > 10 * snap.every && r.isDeferred(at.project) &&
+      !this.pending.has(at.project)) {
+      // An old queue holds the position back: decide it (its records then wait to be stored).
+      await this.decideQueue(at.project, false);
+      return;
+    }
+    const drSeq = this.depSeqs.get(at.head.index);
+    if (at.head.index === 0 || drSeq === undefined || at.seq <= this.lastSnapshotSeq) return;
+    this.lastSnapshotSeq = r.lastSeq;
+    for (const i of [...this.depSeqs.keys()]) if (i < at.head.index) this.depSeqs.delete(i);
+    const projects = new Map<string, State>();
+    const chains = new Map<string, ChainHead | HeldChainHead>([[DEPLOYMENT_CHAIN, at.head]]);
+    for (const p of Object.keys(at.deployment.projects).sort()) {
+      const d = this.pending.get(p)?.[0];
+      const doc = d !== undefined ? d.before.doc : r.documents().get(p);
+      const head: ChainHead = d !== undefined
+        ? { index: d.content.chain_index - 1, drHash: d.content.prev_dr_hash,
+          applied: d.chainAppliedBefore }
+        : r.chainHead(p);
+      const first = r.queueOf(p)[0];
+      const covered = d !== undefined ? d.msg.seq - 1
+        : first !== undefined ? first.msg.seq - 1 : r.lastSeq;
+      if (doc === undefined) return;
+      const t = [this.readTails.get(p), this.tails.get(p)].find((x) => x?.index === head.index);
+      projects.set(p, doc);
+      chains.set(p, { index: head.index, drHash: head.drHash, applied: head.applied ?? 0,
+        covered, dr_seq: t?.seq ?? 0 });
+    }
+    const world: WorldState = { deployment: at.deployment, projects, chains, appliedTotal: 0 };
+    try {
+      const wal = await this.deps.jsm.streams.getMessage(this.deps.walName, { seq: at.seq });
+      if (wal === null) throw new Error(`WAL entry ${at.seq} is gone`);
+      const core = r.core;
+      const meta: SnapshotMeta = {
+        state_hash: worldHash(core, world),
+        facts_hash: core.hashes(at.deployment).facts,
+        wal_seq: at.seq,
+        wal_entry_hash: walEntryHash(wal.subject, wal.data),
+        hlc_last: latestHlc(world),
+        chart_hash: core.chartHash,
+        dr_hash: at.head.drHash,
+        applied_count: 0,
+        taken_at_ms: Date.now(),
+        dr_seq: drSeq,
+        dr_from: drSeq,
+        held: true,
+      };
+      snap.revision = await snap.store.headRevision();
+      const w = await snap.store.write(meta, worldDocOf(world), snap.revision);
+      snap.revision = w.revision;
+      snap.onWritten({ seq: at.seq, hlc: meta.hlc_last, revision: w.revision, bytes: w.bytes,
+        encoding: w.encoding });
+    } catch (err) {
+      snap.onWritten({ seq: at.seq, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
   /** The project of a record subject when this member queues it rather than decides it. */
   private deferredChainOf(subject: string): string | null {
     if (this.deps.held === undefined || !subject.startsWith(this.drPrefix)) return null;
@@ -1051,7 +1164,11 @@ export class ChainMember {
     const take: string[] = [];
     for (const p of r.projectIds()) {
       const owned = held.owns(p);
-      if (owned && r.isDeferred(p)) take.push(p);
+      if (owned && r.isDeferred(p) && r.coversAhead(p)) {
+        // Its document is ahead of this member's position (it started from a snapshot): taken
+        // up once the member has passed that position; look again next turn.
+        this.ownEpochSeen = Number.NaN;
+      } else if (owned && r.isDeferred(p)) take.push(p);
       else if (!owned && !r.isDeferred(p)) {
         r.defer(p);
         this.snapWanted.delete(p);
@@ -1070,26 +1187,43 @@ export class ChainMember {
    * every one of them; those not stored yet are this member's to publish.
    */
   private async takeUp(project: string): Promise<void> {
+    const n = await this.decideQueue(project, true);
+    this.tails.delete(project);
+    this.heldCounts.taken_up += 1;
+    this.heldCounts.entries_taken_up += n.decided;
+    this.deps.log('info', 'taking up a project', {
+      project, decided: n.decided, records_read: n.read,
+      chain_index: this.deps.replica.chainHead(project).index,
+    });
+  }
+
+  /**
+   * Decide `project`'s queue (verified on the pool) and wait for the records: they join the
+   * project's backlog, and its stored records this member passed over are judged against them.
+   * Whether the project then stays queued (`live` false) or not, nothing it decided is ever
+   * lost: a record not stored yet waits here until its chain's holder stores it (or this member
+   * does, once it holds the chain).
+   */
+  private async decideQueue(
+    project: string,
+    live: boolean,
+  ): Promise<{ decided: number; read: number }> {
     const r = this.deps.replica;
     const q = r.queueOf(project);
     const verdicts = await this.verdicts(q.map((e) => {
       const p = Replica.prepare(e.msg).prepared;
       return p.kind === 'final' ? [] : p.checks;
     }));
-    const ds = r.materialize(project, verdicts, true);
-    this.heldCounts.taken_up += 1;
-    this.heldCounts.entries_taken_up += ds.length;
+    const ds = r.materialize(project, verdicts, live);
     if (ds.length > 0) {
       const waiting = this.pending.get(project) ?? [];
       for (const d of ds) waiting.push(d);
       this.pending.set(project, waiting);
       this.pendingCount += ds.length;
     }
-    this.tails.delete(project);
+    this.pruneAt.delete(project);
     const read = await this.readChainRecords(project);
-    this.deps.log('info', 'taking up a project', {
-      project, decided: ds.length, records_read: read, chain_index: r.chainHead(project).index,
-    });
+    return { decided: ds.length, read };
   }
 
   /** Judge `chain`'s stored records after the last one read, up to where step 1 has read. */
@@ -1126,15 +1260,9 @@ export class ChainMember {
       }
     }
     if (longest === null || this.pending.has(longest)) return;
-    const q = r.queueOf(longest);
-    const verdicts = await this.verdicts(q.map((e) => {
-      const p = Replica.prepare(e.msg).prepared;
-      return p.kind === 'final' ? [] : p.checks;
-    }));
-    r.materialize(longest, verdicts, false);
-    this.pruneAt.delete(longest);
+    const n = await this.decideQueue(longest, false);
     this.deps.log('warn', 'queued entries over their bound; decided the longest queue', {
-      project: longest, entries: most, queued_bytes: r.queuedBytes,
+      project: longest, entries: n.decided, queued_bytes: r.queuedBytes,
     });
   }
 

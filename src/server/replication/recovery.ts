@@ -35,6 +35,8 @@ import {
   verifyWorld,
   worldHash,
   worldStateOf,
+  type ChainHead,
+  type HeldChainHead,
   type WorldState,
 } from './replica.js';
 import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
@@ -94,12 +96,16 @@ async function startingPoint(
   deps: RecoveryDeps,
   drLast: number,
   buckets = false,
-): Promise<{ replica: Replica; revision: number; drFrom: number; snapshotSeq: number }> {
+  held = false,
+): Promise<{
+  replica: Replica; revision: number; drFrom: number; snapshotSeq: number;
+  tails: ReadonlyMap<string, { index: number; seq: number }>;
+}> {
   const { core, hasher } = deps;
   for (const revision of await deps.snapshots.revisions()) {
     try {
       const snap = await deps.snapshots.load(revision);
-      const world = worldStateOf(snap.state);
+      const { world, covered, tails } = heldParts(worldStateOf(snap.state));
       const problem = snap.state.v !== 2 ? 'not a v2 snapshot' : verifyWorld(core, world);
       const why =
         problem ??
@@ -113,7 +119,9 @@ async function startingPoint(
                 ? `snapshot was taken with ${buckets ? 'one writer' : 'writers by bucket'}`
                 : buckets && [...world.chains.values()].some((h) => h.applied === undefined)
                   ? 'snapshot was taken before TRANSITIONS records were numbered per chain'
-                  : null);
+                  : snap.held === true && !held
+                    ? 'snapshot was taken by members deciding held chains (SWOOSH_DECIDE=held)'
+                    : null);
       if (why !== null) {
         deps.log('warn', 'snapshot rejected; trying an older one', { revision, reason: why });
         continue;
@@ -135,8 +143,13 @@ async function startingPoint(
         seq: snap.dr_seq ?? snap.wal_seq,
       });
       const rec = dr === null ? null : decodeDr(dr.data);
+      // A held snapshot's position is the deployment's: its record is the deployment chain's
+      // last one at or before that entry.
+      const atEntry = snap.held === true
+        ? rec !== null && rec.project === DEPLOYMENT_CHAIN && rec.wal_seq <= snap.wal_seq
+        : rec !== null && rec.wal_seq === snap.wal_seq;
       if (
-        rec === null || rec.wal_seq !== snap.wal_seq ||
+        rec === null || !atEntry ||
         drHash(hasher, contentOf(rec)) !== snap.dr_hash ||
         recordMismatch(core, world, rec, snap.dr_hash) !== null
       ) {
@@ -152,7 +165,8 @@ async function startingPoint(
         lastWalEntryHash: snap.wal_entry_hash,
         lastLogMs: wal.logMs,
       });
-      return { replica, revision, drFrom: snap.dr_from ?? 0, snapshotSeq: snap.wal_seq };
+      for (const [p, seq] of covered) replica.coverUpTo(p, seq);
+      return { replica, revision, drFrom: snap.dr_from ?? 0, snapshotSeq: snap.wal_seq, tails };
     } catch (err) {
       if (err instanceof SwooshError) throw err;
       deps.log('warn', 'snapshot unreadable; trying an older one', {
@@ -162,7 +176,32 @@ async function startingPoint(
     }
   }
   const replica = Replica.fromGenesis(core, hasher, deps.verifier, deps.genesis);
-  return { replica, revision: 0, drFrom: 0, snapshotSeq: 0 };
+  return { replica, revision: 0, drFrom: 0, snapshotSeq: 0, tails: new Map() };
+}
+
+/**
+ * A held snapshot's chain heads carry each project's own position (`covered`) and its last
+ * record's DECISIONS seq: split them out, leaving plain heads.
+ */
+function heldParts(w: WorldState): {
+  world: WorldState;
+  covered: Map<string, number>;
+  tails: Map<string, { index: number; seq: number }>;
+} {
+  const covered = new Map<string, number>();
+  const tails = new Map<string, { index: number; seq: number }>();
+  const chains = new Map<string, ChainHead>();
+  for (const [c, h] of w.chains) {
+    const x = h as Partial<HeldChainHead> & ChainHead;
+    if (Number.isSafeInteger(x.covered)) covered.set(c, x.covered as number);
+    if (Number.isSafeInteger(x.dr_seq) && (x.dr_seq as number) > 0) {
+      tails.set(c, { index: x.index, seq: x.dr_seq as number });
+    }
+    chains.set(c, x.applied === undefined
+      ? { index: x.index, drHash: x.drHash }
+      : { index: x.index, drHash: x.drHash, applied: x.applied });
+  }
+  return { world: { ...w, chains }, covered, tails };
 }
 
 /** Where a member of a deployment with writers by bucket starts (chain-member.ts). */
@@ -173,6 +212,8 @@ export interface MemberStart {
   readonly snapshotSeq: number;
   readonly snapshotRevision: number;
   readonly millis: number;
+  /** Per project, its last record's index and DECISIONS seq (held snapshots name them). */
+  readonly tails: ReadonlyMap<string, { index: number; seq: number }>;
 }
 
 /**
@@ -180,12 +221,12 @@ export interface MemberStart {
  * record of its entry found at the DECISIONS seq it names), else genesis. No replay here: the
  * member replays the WAL after it against the stored records, as it does at the tail.
  */
-export async function memberStart(deps: RecoveryDeps): Promise<MemberStart> {
+export async function memberStart(deps: RecoveryDeps, held = false): Promise<MemberStart> {
   const t0 = performance.now();
   const walLast = await lastSeq(deps.jsm, deps.walName);
   const drLast = await lastSeq(deps.jsm, deps.decisionsName);
   if (drLast > 0) await checkFormat(deps);
-  const start = await startingPoint(deps, walLast, true);
+  const start = await startingPoint(deps, walLast, true, held);
   const millis = performance.now() - t0;
   deps.log('info', 'member start', {
     snapshot_revision: start.revision, snapshot_seq: start.snapshotSeq, dr_from: start.drFrom,
@@ -193,7 +234,7 @@ export async function memberStart(deps: RecoveryDeps): Promise<MemberStart> {
   });
   return {
     replica: start.replica, drFrom: start.drFrom, snapshotSeq: start.snapshotSeq,
-    snapshotRevision: start.revision, millis,
+    snapshotRevision: start.revision, millis, tails: start.tails,
   };
 }
 

@@ -89,6 +89,16 @@ export interface Decided {
   readonly appliedBefore: number;
   /** Transitions applied before this entry in its own chain (writers by bucket number by chain). */
   readonly chainAppliedBefore: number;
+  /**
+   * Where things stood just before this entry (what a snapshot taken before it needs): the
+   * deployment's document and chain head, and the project's stored document (undefined for the
+   * deployment chain).
+   */
+  readonly before: {
+    readonly deployment: State;
+    readonly deploymentHead: ChainHead;
+    readonly doc: State | undefined;
+  };
 }
 
 /** The head of one decision chain: its last record's index and content hash. */
@@ -111,6 +121,8 @@ export interface ChainHead {
 export interface QueuedEntry {
   readonly msg: WalMessage;
   readonly deployment: State;
+  /** The deployment chain's head at that position (where a snapshot taken there starts). */
+  readonly deploymentHead: ChainHead;
 }
 
 /** Every chain's document and head: what a replica folds, and what a snapshot stores. */
@@ -142,8 +154,19 @@ export interface WorldDoc {
   readonly v: 2;
   readonly deployment: State;
   readonly projects: { readonly [project: string]: State };
-  readonly chains: { readonly [chain: string]: ChainHead };
+  readonly chains: { readonly [chain: string]: ChainHead | HeldChainHead };
   readonly applied_total: number;
+}
+
+/**
+ * A project's head in a snapshot of a member deciding held chains (ADR 0006): its document is
+ * at its own position, not the snapshot's. `covered`: the WAL seq up to which the document holds
+ * the project's entries (later ones are replayed); `dr_seq`: the DECISIONS seq of the record at
+ * `index` (0 when unknown), where reading the chain's records resumes.
+ */
+export interface HeldChainHead extends ChainHead {
+  readonly covered: number;
+  readonly dr_seq: number;
 }
 
 /** The snapshot form of a position's documents (projects and chains sorted by id). */
@@ -387,7 +410,11 @@ export class Replica {
       throw new Error(`replica: WAL seq ${msg.seq} is for project ${chain}, which is deferred`);
     }
     const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
-    const d = this.stepIn(msg, decoded, entry, this.deployment, chain, doc);
+    if ((this.covered.get(chain) ?? 0) >= msg.seq) {
+      throw new Error(`replica: WAL seq ${msg.seq} of ${chain} is to be passed over, not decided`);
+    }
+    const d = this.stepIn(msg, decoded, entry, this.deployment, chain, doc,
+      this.chainHead(DEPLOYMENT_CHAIN));
     this.deployment = d.step.deployment;
     for (const c of d.step.created) this.projects.set(c.project, c.state);
     this.appliedTotal += d.step.decision.applied.length;
@@ -436,6 +463,7 @@ export class Replica {
     deployment: State,
     chain: string,
     doc: State | undefined,
+    deploymentHead: ChainHead,
   ): Decided {
     const appliedBefore = this.appliedTotal;
     const step = this.core.stepChain(deployment, chain, doc, entry);
@@ -457,7 +485,10 @@ export class Replica {
       drHash: hash,
       applied: chainAppliedBefore + step.decision.applied.length,
     });
-    return { msg, step, content, text, contentText, hash, appliedBefore, chainAppliedBefore };
+    return {
+      msg, step, content, text, contentText, hash, appliedBefore, chainAppliedBefore,
+      before: { deployment, deploymentHead, doc },
+    };
   }
 
   // ---- Deciding held chains only (writers by bucket; docs/adr/0006-deciding-held-chains.md) ----
@@ -512,10 +543,44 @@ export class Replica {
     this.checkNext(msg);
     const q = this.deferred.get(project);
     if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
-    q.push({ msg, deployment: this.deployment });
-    this.deferredBytes += msg.data.length;
+    const skip = this.covered.get(project);
+    if (skip !== undefined && msg.seq > skip) this.covered.delete(project);
+    if (skip !== undefined && msg.seq <= skip) {
+      // In the project's document already (a snapshot taken by a member that decided it).
+    } else {
+      const deploymentHead = this.chainHead(DEPLOYMENT_CHAIN);
+      q.push({ msg, deployment: this.deployment, deploymentHead });
+      this.deferredBytes += msg.data.length;
+    }
     this.lastSeq = msg.seq;
     this.lastLogMs = msg.logMs;
+  }
+
+  /**
+   * Per project, the WAL seq up to which its document already holds its entries (a snapshot of
+   * a member deciding held chains: its projects' documents are at different positions). Those
+   * entries are passed over when they come (`deferNext`).
+   */
+  private covered = new Map<string, number>();
+
+  /** True while entries of `project` up to a later WAL seq are to be passed over. */
+  coversAhead(project: string): boolean {
+    return (this.covered.get(project) ?? 0) > this.lastSeq;
+  }
+
+  /** Projects whose document is ahead of the replica's position, with that position. */
+  coveredAhead(): ReadonlyMap<string, number> {
+    return this.covered;
+  }
+
+  /** The documents of every project as the replica holds them (bases, for deferred ones). */
+  documents(): ReadonlyMap<string, State> {
+    return this.projects;
+  }
+
+  /** See `covered`: set once, when the replica starts from such a snapshot. */
+  coverUpTo(project: string, seq: number): void {
+    if (seq > this.lastSeq) this.covered.set(project, seq);
   }
 
   /**
@@ -537,7 +602,7 @@ export class Replica {
       const v = verdicts[i];
       if (v === undefined) throw new Error(`replica: no verdicts for queued entry ${e.msg.seq}`);
       out.push(this.stepIn(e.msg, p.decoded, completeEntry(p.prepared, v), e.deployment, project,
-        this.projects.get(project)));
+        this.projects.get(project), e.deploymentHead));
       this.deferredBytes -= e.msg.data.length;
     });
     if (live) this.deferred.delete(project);

@@ -47,6 +47,12 @@ export interface SnapshotMeta {
    * this one (a member resumes reading records there).
    */
   readonly dr_from?: number;
+  /**
+   * Taken by a member deciding held chains (ADR 0006): `wal_seq` is the deployment's position;
+   * each project's document is at its own (`covered` in its chain head). Only such members
+   * start from it.
+   */
+  readonly held?: true;
 }
 
 /** The metadata of a snapshot of position `p` (what every snapshot writer records). */
