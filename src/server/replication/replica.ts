@@ -607,6 +607,7 @@ export class Replica {
     });
     if (live) this.deferred.delete(project);
     else this.deferred.set(project, []);
+    this.readCache.delete(project);
     return out;
   }
 
@@ -623,6 +624,7 @@ export class Replica {
     const keep = q.filter((e) => e.msg.seq > walSeq);
     for (const e of q) if (e.msg.seq <= walSeq) this.deferredBytes -= e.msg.data.length;
     this.deferred.set(project, keep);
+    this.readCache.delete(project);
     return true;
   }
 
@@ -632,14 +634,28 @@ export class Replica {
    */
   private caughtUpDoc(project: string): State | undefined {
     const q = this.deferred.get(project);
-    let doc = this.projects.get(project);
-    if (q === undefined || q.length === 0 || doc === undefined) return doc;
-    for (const e of q) {
-      const entry = this.entryOf(e.msg);
-      doc = this.core.stepChain(e.deployment, project, doc, entry).stored;
+    const base = this.projects.get(project);
+    if (q === undefined || q.length === 0 || base === undefined) {
+      this.readCache.delete(project);
+      return base;
     }
+    // Queues only grow until they are decided or cut (which changes the base or the first
+    // entry), so a read continues from the last one's result.
+    const c = this.readCache.get(project);
+    const fresh = c !== undefined && c.base === base && c.first === q[0] && c.n <= q.length;
+    let doc = fresh ? c.doc : base;
+    for (let i = fresh ? c.n : 0; i < q.length; i++) {
+      const e = q[i] as QueuedEntry;
+      doc = this.core.stepChain(e.deployment, project, doc, this.entryOf(e.msg)).stored;
+    }
+    this.readCache.set(project, { base, first: q[0] as QueuedEntry, n: q.length, doc });
     return doc;
   }
+
+  /** Per deferred project read: what its last read folded (see `caughtUpDoc`). */
+  private readonly readCache = new Map<string, {
+    base: State; first: QueuedEntry; n: number; doc: State;
+  }>();
 
   /** Compare a recomputed record with the stored one; throws ReplayMismatchError on any byte. */
   static compare(decided: Decided, stored: DecisionRecord): void {
