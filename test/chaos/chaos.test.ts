@@ -136,7 +136,9 @@ describe.each(['all', 'held'] as const)('swoosh chaos --writers buckets --decide
     expectSound(report, 400, seed, ['_deployment', 'default', 'p1', 'p2', 'p3', 'p4', 'p5']);
     expect(report.options.writers).toBe('buckets');
     expect(report.reproduce).toContain('--writers buckets');
-    if (decide === 'held') expect(report.reproduce).toContain('--decide held');
+    // The default (held) is left out of the reproduce line; the other is named.
+    if (decide === 'all') expect(report.reproduce).toContain('--decide all');
+    else expect(report.reproduce).not.toContain('--decide');
     // The faults whose victims are lease holders (writer kill and stop) or other members
     // (follower kill) found one (snapshot_rollback may be skipped when it comes first, as with
     // one writer: no older snapshot yet).

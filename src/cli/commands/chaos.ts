@@ -18,6 +18,7 @@ import type { DecideMode, ProcessFaultKind, WritersMode } from '../../proving/ch
 import { CHAOS, DISRUPT_SHARES, DISRUPTIVE_KINDS, NO_FAULTS } from '../../proving/sim/stream.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { fail, parsePositive } from '../options.js';
+import { INSTANCE_DEFAULTS } from '../../server/process/instance.js';
 
 const ALL_PROCESS_FAULTS = [...new Set([...PROCESS_FAULTS, ...CLUSTER_PROCESS_FAULTS])];
 
@@ -143,10 +144,10 @@ export function registerChaos(program: Command): void {
     )
     .option(
       '--decide <mode>',
-      'with --writers buckets: all (every member decides every chain) or held (each decides ' +
-        'only the chains it holds, SWOOSH_DECIDE=held)',
+      'with --writers buckets: held (each member decides only the chains it holds) or all ' +
+        '(every member decides every chain); SWOOSH_DECIDE',
       parseDecide,
-      'all',
+      INSTANCE_DEFAULTS.decide,
     )
     .option('--out <dir>', 'directory for the reports', 'chaos-report')
     .option(

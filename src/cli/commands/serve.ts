@@ -6,7 +6,7 @@ import { createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createHttpServer } from '../../http/server.js';
 import { loadGenesisFile, loadKeyFile, readSecretFile } from '../../protocol/files.js';
-import { Instance } from '../../server/process/instance.js';
+import { INSTANCE_DEFAULTS, Instance, parseDecideMode } from '../../server/process/instance.js';
 import { createLogger } from '../../server/observability/log.js';
 import { firstReachable, parseNatsUrls } from '../../server/process/nats-urls.js';
 import { createTracing, parseTracingExporter } from '../../server/observability/tracing.js';
@@ -80,6 +80,13 @@ export function registerServe(program: Command): void {
       env('SWOOSH_WRITERS'),
     )
     .option(
+      '--decide <mode>',
+      'with writers by bucket: held (this process decides only the chains it holds; other ' +
+        'projects wait queued until it takes their bucket) or all (it decides every chain) ' +
+        '[env SWOOSH_DECIDE]',
+      env('SWOOSH_DECIDE') ?? INSTANCE_DEFAULTS.decide,
+    )
+    .option(
       '--http-read-token-file <file>',
       'bearer token every GET but /health needs (mode 0600) [env SWOOSH_HTTP_READ_TOKEN_FILE]',
       env('SWOOSH_HTTP_READ_TOKEN_FILE'),
@@ -130,6 +137,7 @@ Example:
         if (o['replicas'] !== '1' && o['replicas'] !== '3') {
           throw new Error('--replicas: expected 1 or 3');
         }
+        const decide = parseDecideMode(String(o['decide']), '--decide');
         const writers = o['writers'];
         if (writers !== undefined && writers !== 'lease' && writers !== 'buckets') {
           throw new Error(`--writers: expected lease or buckets, got ${JSON.stringify(writers)}`);
@@ -156,6 +164,7 @@ Example:
           replicas: o['replicas'] === '3' ? 3 : 1,
           snapshotEvery: o['snapshotEvery'] as number,
           ...(writers === undefined ? {} : { writers }),
+          decide,
           log,
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),
         });

@@ -8,6 +8,7 @@ import {
   type ChaosOptions,
   type ChaosReport,
 } from './types.js';
+import { INSTANCE_DEFAULTS } from '../../server/process/instance.js';
 
 /**
  * The rates `--stream-rates` takes: the basic faults, the `disrupt` shorthand, the named disruptive
@@ -50,7 +51,7 @@ export function reproduceLine(o: ChaosOptions): string {
   }
   if (o.projects !== CHAOS_PROJECTS_DEFAULT) parts.push(`--projects ${o.projects}`);
   if (o.writers !== CHAOS_WRITERS_DEFAULT) parts.push(`--writers ${o.writers}`);
-  if (o.decide !== 'all') parts.push(`--decide ${o.decide}`);
+  if (o.decide !== INSTANCE_DEFAULTS.decide) parts.push(`--decide ${o.decide}`);
   return parts.join(' ');
 }
 

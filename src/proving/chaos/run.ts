@@ -29,6 +29,7 @@ import {
   PROCESS_FAULTS, processFaultsFor,
   type ChaosOptions, type ChaosReport,
 } from './types.js';
+import { INSTANCE_DEFAULTS } from '../../server/process/instance.js';
 
 export {
   CHAOS_PROJECTS_DEFAULT,
@@ -49,7 +50,7 @@ export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): Ch
     snapshotEvery: 50, convergeTimeoutMs: 60_000, probeEntries: 20,
     cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT, projects: CHAOS_PROJECTS_DEFAULT,
     writers: CHAOS_WRITERS_DEFAULT,
-    decide: 'all',
+    decide: INSTANCE_DEFAULTS.decide,
     ...over,
   };
 }

@@ -187,8 +187,12 @@ export function parseDecideMode(raw: string, field: string): DecideMode {
 }
 
 export const INSTANCE_DEFAULTS = {
-  /** Writers by bucket: which chains a member decides. */
-  decide: 'all' as DecideMode,
+  /**
+   * Writers by bucket: which chains a member decides. `held` spreads verification and deciding
+   * over the members (docs/adr/0006-deciding-held-chains.md); `all` makes every member a full
+   * follower of every chain.
+   */
+  decide: 'held' as DecideMode,
   /** Deciding held chains only: records of a chain between two of its snapshots. */
   projectSnapshotEvery: 256,
   /** Deciding held chains only: queued WAL bytes (all projects) before the longest is decided. */

@@ -17,9 +17,9 @@
  *   SWOOSH_WRITERS           buckets (default for a new deployment: writers by bucket lease,
  *                            docs/architecture.md "Writers by bucket") or lease (one writer
  *                            for every chain); fixed when the deployment is created
- *   SWOOSH_DECIDE            writers by bucket: all (default: every member decides every
- *                            chain) or held (a member decides only the chains it holds;
- *                            docs/adr/0006-deciding-held-chains.md)
+ *   SWOOSH_DECIDE            writers by bucket: held (default: a member decides only the
+ *                            chains it holds; docs/adr/0006-deciding-held-chains.md) or all
+ *                            (every member decides every chain)
  *   NATS_CREDS, NATS_NKEY, NATS_USER, NATS_PASSWORD(_FILE), NATS_TOKEN(_FILE), NATS_CA,
  *   NATS_CERT, NATS_KEY, NATS_TLS_FIRST
  *                            credentials and TLS for NATS (docs/security.md, "Connecting to
