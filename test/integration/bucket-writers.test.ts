@@ -87,9 +87,9 @@ describe.each(['all', 'held'] as const)('writers by bucket, deciding %s chains: 
   });
 
   const names = (): ReturnType<typeof subjectsFor> => subjectsFor(fx.prefix);
-  const spawn = async (name: string): Promise<Proc> => {
+  const spawn = async (name: string, extra: Record<string, string> = {}): Promise<Proc> => {
     const keyFile = files.keyFile(name);
-    const proc = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name, genesisFile: files.genesisFile, keyFile, env: { ...env } });
+    const proc = await spawnInstance({ natsUrl: fx.url, prefix: fx.prefix, name, genesisFile: files.genesisFile, keyFile, env: { ...env, ...extra } });
     procs.set(name, proc);
     signers.set(name, (JSON.parse(readFileSync(keyFile, 'utf8')) as { signer: string }).signer);
     return proc;
@@ -318,4 +318,26 @@ describe.each(['all', 'held'] as const)('writers by bucket, deciding %s chains: 
     expect(after.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record', 'stray_record']);
     expect((await e.status()).state_hash).toBe(after.final_state_hash);
   }, 60_000);
+
+  it('Given a member killed between storing a record and its TRANSITIONS records, When the others take its chains, Then TRANSITIONS holds one record per applied transition and the audit names only the earlier strays', async () => {
+    const n = names();
+    const e = procs.get('e') as Proc;
+    const wal = async (): Promise<number> => (await jsm.streams.info(n.walName)).state.last_seq;
+    const f = await spawn('f', { SWOOSH_CRASH_AT: `between_dr_and_transitions:${(await wal()) + 1}` });
+    await waitUntil('e and f share the buckets', () => balanced([e, f]), 20_000);
+    for (let i = 0; i < 30 && !(await f.exitedWithin(0)); i++) await load.publish(5);
+    expect(await f.exitedWithin(5_000)).toBe(true);
+    procs.delete('f');
+    expect(f.output.join('\n')).toContain('crash point reached');
+    await load.publish(20);
+    await waitUntil('every entry decided after the crash', async () =>
+      (await jsm.streams.info(n.decisionsName)).state.messages === (await wal()) + 4, 30_000);
+    await waitUntil('the TRANSITIONS records of the crashed member stored', async () => {
+      const r = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
+      return r.transition_records === r.applied_count;
+    }, 30_000);
+    const rep = await audit({ js, jsm, genesis, walName: n.walName, decisionsName: n.decisionsName, transitionsName: n.transitionsName, aligned: false });
+    expect(rep.problems.map((p) => p.kind)).toEqual(['stray_record', 'stray_record', 'stray_record', 'stray_record']);
+    expect((await e.status()).state_hash).toBe(rep.final_state_hash);
+  }, 90_000);
 });

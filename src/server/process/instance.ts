@@ -545,6 +545,7 @@ export class Instance {
         : {}),
       log: (level, msg, fields) =>
         this.log[level === 'info' ? 'debug' : level](fields ?? {}, msg),
+      ...(this.cfg.crashAt === undefined ? {} : { crashAt: this.cfg.crashAt }),
     }, from.drFrom, from.tails);
     this.member = member;
     // Join (take buckets) only once caught up with the WAL as it was at start: a member still

@@ -45,6 +45,7 @@ import {
   type SeqMsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { writeSync } from 'node:fs';
 import { DEPLOYMENT_CHAIN, type State } from '../../core/index.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
 import { jcs } from '../../core/index.js';
@@ -89,7 +90,7 @@ import {
   type ProjectSnapshot,
   type ProjectSnapshots,
 } from './project-snapshots.js';
-import type { WriterSubjects } from './writer.js';
+import type { CrashPoint, WriterSubjects } from './writer.js';
 
 /** Why a message on a record subject was set aside. */
 export type StrayKind =
@@ -158,6 +159,11 @@ export interface ChainMemberDeps {
     msg: string,
     fields?: Record<string, unknown>,
   ) => void;
+  /**
+   * Test-only fault injection (SWOOSH_CRASH_AT, as the single writer takes it): SIGKILL after
+   * storing the record of an entry at or past the seq, before its TRANSITIONS records.
+   */
+  readonly crashAt?: ReadonlyMap<CrashPoint, number>;
 }
 
 /** Where a chain's stored records end: the last one's index and stream sequence. */
@@ -187,6 +193,9 @@ interface Mark {
 const PROJECT_SNAPSHOTS_PER_TURN = 8;
 /** Queued projects whose snapshot is looked up per turn at most. */
 const PRUNES_PER_TURN = 8;
+
+/** Deployment-chain records whose DECISIONS seq a member deciding held chains remembers at most. */
+const DEP_SEQS_MAX = 100_000;
 
 /** Turns between two looks at chains whose TRANSITIONS records may be missing. */
 const REPAIR_EVERY = 20;
@@ -312,7 +321,12 @@ export class ChainMember {
       // Until its first lease round, a member decides no project.
       for (const p of deps.replica.projectIds()) deps.replica.defer(p);
     }
-    for (const [p, t] of tails) if (t.seq > 0) this.readTails.set(p, t);
+    for (const [p, t] of tails) {
+      if (t.seq <= 0) continue;
+      this.readTails.set(p, t);
+      this.lastConfirmed.set(p, t);
+      if (p === DEPLOYMENT_CHAIN) this.depSeqs.set(t.index, t.seq);
+    }
   }
 
   /** Bytes of entries queued for projects this member does not decide now. */
@@ -515,18 +529,29 @@ export class ChainMember {
     const w = d.msg.seq;
     const held = this.deps.held;
     const chain = d.content.project;
-    if (held !== undefined && chain === DEPLOYMENT_CHAIN) {
-      this.depSeqs.set(d.content.chain_index, seq);
-    }
-    if (held !== undefined && chain !== DEPLOYMENT_CHAIN && held.owns(chain) &&
-      d.content.chain_index - (this.snapIndex.get(chain) ?? 0) >= held.snapshotEvery) {
-      this.snapWanted.set(chain, { d, seq });
-    }
     this.unstored.delete(w);
-    this.readAbove.push({ s: seq, w });
-    const mark = this.marks.get(w);
-    if (mark !== undefined) mark.drSeq = seq;
-    else if (w > this.lastMarkSeq) this.storedAt.set(w, seq);
+    this.lastConfirmed.set(chain, { index: d.content.chain_index, seq });
+    if (held !== undefined) {
+      if (chain === DEPLOYMENT_CHAIN) {
+        this.depSeqs.set(d.content.chain_index, seq);
+        // Bounded on every member (only the deployment chain's holder prunes it at snapshots):
+        // the oldest indexes go first (a Map keeps insertion order, and indexes only grow).
+        if (this.depSeqs.size > DEP_SEQS_MAX) {
+          const oldest = this.depSeqs.keys().next();
+          if (oldest.done !== true) this.depSeqs.delete(oldest.value);
+        }
+      } else if (held.owns(chain) &&
+        d.content.chain_index - (this.snapIndex.get(chain) ?? 0) >= held.snapshotEvery) {
+        this.snapWanted.set(chain, { d, seq });
+      }
+    } else {
+      // Marks and the read records a world snapshot's `dr_from` needs (members deciding every
+      // chain only; `advance` prunes them as marks complete).
+      this.readAbove.push({ s: seq, w });
+      const mark = this.marks.get(w);
+      if (mark !== undefined) mark.drSeq = seq;
+      else if (w > this.lastMarkSeq) this.storedAt.set(w, seq);
+    }
     this.deps.onStored(d, byMe);
   }
 
@@ -754,6 +779,9 @@ export class ChainMember {
         return;
       }
     }
+    // At or before the chain's read position: read already (or passed over while the project
+    // was queued, and read again by `readChainRecords`).
+    if (tail !== undefined && m.seq <= tail.seq) return;
     if (tail !== undefined && i <= tail.index) {
       this.stray('repeated_index', `DECISIONS seq ${m.seq} repeats ${chain} index ${i}`);
       return;
@@ -865,6 +893,47 @@ export class ChainMember {
     this.lastTrs.delete(chain);
   }
 
+  /** Chains whose last stored record's TRANSITIONS records were looked at since start. */
+  private readonly trsChecked = new Set<string>();
+
+  /**
+   * The first time this member publishes a chain: the TRANSITIONS records of the chain's last
+   * stored record, to store if they are missing. Whoever stored that record may have died
+   * before storing them, and a member that started from a snapshot past it never read it (so
+   * `noteTransitions` did not see it). The record is taken from the stream only when it is the
+   * one this member's chain head names (its content hash), never on a stray's word.
+   */
+  private async learnLastTransitions(chain: string): Promise<void> {
+    if (this.trsChecked.has(chain)) return;
+    this.trsChecked.add(chain);
+    if (this.lastTrs.has(chain)) return;
+    const q = this.pending.get(chain);
+    const head = this.deps.replica.chainHead(chain);
+    const first = q?.[0];
+    const index = first !== undefined ? first.content.chain_index - 1 : head.index;
+    const hash = first !== undefined ? first.content.prev_dr_hash : head.drHash;
+    const appliedAfter = first !== undefined ? first.chainAppliedBefore : head.applied;
+    if (index === 0 || appliedAfter === undefined) return;
+    const last = await this.deps.jsm.streams.getMessage(this.deps.decisionsName, {
+      last_by_subj: this.deps.subjects.dr(chain),
+    });
+    if (last === null) return;
+    let rec: DecisionRecord;
+    try {
+      rec = decodeDr(last.data);
+    } catch (err) {
+      void err; // a stray on top of the chain: not the record the head names
+      return;
+    }
+    if (rec.chain_index !== index || drHash(this.deps.replica.hasher, contentOf(rec)) !== hash) {
+      return;
+    }
+    const content = contentOf(rec);
+    const trs = transitionRecords(content, this.deps.replica.core.regionOf,
+      appliedAfter - content.applied.length + 1);
+    if (trs.length > 0) this.lastTrs.set(chain, trs);
+  }
+
   private shift(chain: string, q: Decided[]): void {
     q.shift();
     this.pendingCount -= 1;
@@ -936,6 +1005,7 @@ export class ChainMember {
       if (fresh === null) return;
       this.tails.set(chain, fresh);
     }
+    await this.learnLastTransitions(chain);
     await this.repairTransitions(chain);
     while (!this.stopped && this.diverged === null && this.deps.holds(chain)) {
       const q = this.pending.get(chain);
@@ -1000,6 +1070,14 @@ export class ChainMember {
       this.tails.set(chain, { index, seq: ack.seq });
       const regionOf = this.deps.replica.core.regionOf;
       const trs = transitionRecords(d.content, regionOf, d.chainAppliedBefore + 1);
+      const crashAt = this.deps.crashAt?.get('between_dr_and_transitions');
+      if (crashAt !== undefined && d.msg.seq >= crashAt && trs.length > 0) {
+        writeSync(2, `${JSON.stringify({
+          level: 'warn', time: Date.now(), pid: process.pid, point: 'between_dr_and_transitions',
+          seq: d.msg.seq, chain, msg: 'crash point reached (test fault injection)',
+        })}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
       // A holder that lost the chain meanwhile (paused past its lease) leaves them to the new
       // holder's repair, and remembers them for its own if it holds the chain again.
       if (this.deps.holds(chain)) await this.publishTransitions(trs);
@@ -1045,6 +1123,10 @@ export class ChainMember {
 
   /** DECISIONS seq of the deployment chain's records by index (pruned at each snapshot). */
   private readonly depSeqs = new Map<number, number>();
+  /** Per chain: the last record confirmed (decided here and found stored), and where. */
+  private readonly lastConfirmed = new Map<string, Tail>();
+  /** When `maybeHeldSnapshot` last found it could not write yet (it looks again a second later). */
+  private heldSnapshotBlockedAt = 0;
 
   /**
    * The deployment chain's holder snapshots what it has, every `every` entries: the
@@ -1059,7 +1141,18 @@ export class ChainMember {
   ): Promise<void> {
     const r = this.deps.replica;
     if (r.lastSeq - this.lastSnapshotSeq < snap.every) return;
-    for (const seq of r.coveredAhead().values()) if (seq > r.lastSeq) return;
+    // A snapshot that could not be written yet is looked at again a second later, not every
+    // turn (finding the position visits every queue).
+    const now = Date.now();
+    if (now - this.heldSnapshotBlockedAt < 1000) return;
+    const blocked = (): void => {
+      this.heldSnapshotBlockedAt = now;
+    };
+    r.forgetCoveredBehind();
+    if (r.coveredAhead().size > 0) {
+      blocked();
+      return;
+    }
     let at = { seq: r.lastSeq, deployment: r.deployment, head: r.chainHead(DEPLOYMENT_CHAIN),
       project: null as string | null };
     const earlier = (seq: number, deployment: State, head: ChainHead, project: string): void => {
@@ -1074,18 +1167,31 @@ export class ChainMember {
       const e = r.queueOf(p)[0];
       if (e !== undefined) earlier(e.msg.seq - 1, e.deployment, e.deploymentHead, p);
     }
-    if (at.project !== null && r.lastSeq - at.seq > 10 * snap.every && r.isDeferred(at.project) &&
-      !this.pending.has(at.project)) {
-      // An old queue holds the position back: decide it (its records then wait to be stored).
-      await this.decideQueue(at.project, false);
+    if (r.lastSeq - at.seq > 10 * snap.every) {
+      // Old queues hold the position back: decide them all (their records then wait to be
+      // stored, and a later snapshot moves on once they are).
+      const old = r.lastSeq - 10 * snap.every;
+      for (const p of [...r.deferredProjects()]) {
+        const e = r.queueOf(p)[0];
+        if (e !== undefined && e.msg.seq < old && !this.pending.has(p)) {
+          await this.decideQueue(p, false);
+        }
+      }
+      blocked();
       return;
     }
     const drSeq = this.depSeqs.get(at.head.index);
-    if (at.head.index === 0 || drSeq === undefined || at.seq <= this.lastSnapshotSeq) return;
+    if (at.head.index === 0 || drSeq === undefined || at.seq <= this.lastSnapshotSeq) {
+      blocked();
+      return;
+    }
     this.lastSnapshotSeq = r.lastSeq;
     for (const i of [...this.depSeqs.keys()]) if (i < at.head.index) this.depSeqs.delete(i);
     const projects = new Map<string, State>();
-    const chains = new Map<string, ChainHead | HeldChainHead>([[DEPLOYMENT_CHAIN, at.head]]);
+    const chains = new Map<string, ChainHead | HeldChainHead>([
+      // Its record's DECISIONS seq, where a member starting here resumes the chain (`tails`).
+      [DEPLOYMENT_CHAIN, { ...at.head, applied: at.head.applied ?? 0, covered: 0, dr_seq: drSeq }],
+    ]);
     for (const p of Object.keys(at.deployment.projects).sort()) {
       const d = this.pending.get(p)?.[0];
       const doc = d !== undefined ? d.before.doc : r.documents().get(p);
@@ -1169,15 +1275,36 @@ export class ChainMember {
         // up once the member has passed that position; look again next turn.
         this.ownEpochSeen = Number.NaN;
       } else if (owned && r.isDeferred(p)) take.push(p);
-      else if (!owned && !r.isDeferred(p)) {
-        r.defer(p);
-        this.snapWanted.delete(p);
-      }
+      else if (!owned && !r.isDeferred(p)) this.deferChain(p);
     }
     for (const p of take) {
       await this.takeUp(p);
       if (this.diverged !== null) return;
     }
+  }
+
+  /**
+   * Stop deciding `project` (its bucket was lost). Records of it read ahead of this member's
+   * decisions, or held back, are forgotten and the chain's read position goes back to its last
+   * record confirmed here: they are read again when the project is taken up (then against the
+   * records its queue decides), and never mistaken for strays meanwhile.
+   */
+  private deferChain(project: string): void {
+    this.deps.replica.defer(project);
+    this.snapWanted.delete(project);
+    const ahead = this.ahead.get(project);
+    if (ahead !== undefined) {
+      this.aheadCount -= ahead.size;
+      this.ahead.delete(project);
+    }
+    const parked = this.parked.get(project);
+    if (parked !== undefined) {
+      this.parkedCount -= parked.length;
+      this.parked.delete(project);
+    }
+    const last = this.lastConfirmed.get(project);
+    if (last === undefined) this.readTails.delete(project);
+    else this.readTails.set(project, last);
   }
 
   /**
@@ -1254,7 +1381,7 @@ export class ChainMember {
     let most = 0;
     for (const p of r.deferredProjects()) {
       const n = r.queueOf(p).length;
-      if (n > most) {
+      if (n > most && !this.pending.has(p)) {
         most = n;
         longest = p;
       }
@@ -1368,6 +1495,7 @@ export class ChainMember {
     if (snap.wal_seq > r.lastSeq) return;
     if (r.adopt(project, snap.state, headOf(snap), snap.wal_seq)) {
       this.readTails.set(project, { index: snap.chain_index, seq: snap.dr_seq });
+      this.lastConfirmed.set(project, { index: snap.chain_index, seq: snap.dr_seq });
       this.heldCounts.snapshots_adopted += 1;
       held.onProjectSnapshot(project, 'adopted');
     }

@@ -563,6 +563,11 @@ export class Replica {
    */
   private covered = new Map<string, number>();
 
+  /** Drop the covered positions this replica has passed. */
+  forgetCoveredBehind(): void {
+    for (const [p, seq] of this.covered) if (seq <= this.lastSeq) this.covered.delete(p);
+  }
+
   /** True while entries of `project` up to a later WAL seq are to be passed over. */
   coversAhead(project: string): boolean {
     return (this.covered.get(project) ?? 0) > this.lastSeq;
