@@ -323,7 +323,11 @@ export class ChaosRun {
     const writing = [...st.values()].filter((s) => s.role === 'writer').length;
     this.writersAtOnce = Math.max(this.writersAtOnce, writing);
     for (const [name, s] of st) {
-      this.samples.push({ t_ms: now, name, wal_seq: s.wal_seq, state_hash: s.state_hash });
+      // No state to compare: not started yet, or a member replaying towards the position its
+      // snapshot's documents are at (ADR 0006 §7).
+      if (s.state_hash !== '') {
+        this.samples.push({ t_ms: now, name, wal_seq: s.wal_seq, state_hash: s.state_hash });
+      }
       this.flagOnce(`d:${name}`, s.diverged !== null, () => ({
         kind: 'divergence', seq: s.wal_seq, detail: `${name}: ${s.diverged}`,
       }));

@@ -933,7 +933,10 @@ export class Instance {
   /** What this process knows now. */
   status(): InstanceStatus {
     const r = this.served();
-    const hs = r === null ? null : this.core.hashes(r.state);
+    // A member that started from a held snapshot has the default project's document at a later
+    // position than its own until its replay gets there (ADR 0006 §7): no state to report at
+    // `wal_seq` until then.
+    const hs = r === null || r.coversAhead(DEFAULT_PROJECT) ? null : this.core.hashes(r.state);
     return {
       name: this.cfg.name,
       role: this.role,
