@@ -191,8 +191,10 @@ interface Mark {
 
 /** Project snapshots written per turn at most (the rest wait; only the newest is kept). */
 const PROJECT_SNAPSHOTS_PER_TURN = 8;
-/** Queued projects whose snapshot is looked up per turn at most. */
+/** Queued projects whose snapshot is looked up (or queue decided) per turn at most. */
 const PRUNES_PER_TURN = 8;
+/** Snapshot intervals one project's queue may reach before it is decided in place. */
+const QUEUE_INTERVALS_MAX = 8;
 
 /** Deployment-chain records whose DECISIONS seq a member deciding held chains remembers at most. */
 const DEP_SEQS_MAX = 100_000;
@@ -1250,10 +1252,15 @@ export class ChainMember {
     if (held === undefined) return;
     const n = this.deps.replica.queueOf(project).length;
     if (n >= (this.pruneAt.get(project) ?? 2 * held.snapshotEvery)) this.pruneWanted.add(project);
+    // No snapshot dropped it (the holder writes none: gone, or over the payload limit): decide
+    // it in place, so one queue never grows past this (a read of it verifies it all).
+    if (n >= QUEUE_INTERVALS_MAX * held.snapshotEvery) this.decideWanted.add(project);
   }
 
   /** Queued projects whose snapshot is to be looked up (see `pruneQueues`). */
   private readonly pruneWanted = new Set<string>();
+  /** Queued projects whose queue is to be decided in place (see `queued`). */
+  private readonly decideWanted = new Set<string>();
 
   /**
    * Act on a change of the buckets owned: queue the projects of buckets lost (their records
@@ -1414,6 +1421,18 @@ export class ChainMember {
       this.pruneWanted.delete(p);
       looked += 1;
       await this.pruneQueue(p);
+    }
+    for (const p of [...this.decideWanted]) {
+      if (looked >= PRUNES_PER_TURN) break;
+      this.decideWanted.delete(p);
+      const r = this.deps.replica;
+      if (!r.isDeferred(p) || this.pending.has(p) ||
+        r.queueOf(p).length < QUEUE_INTERVALS_MAX * held.snapshotEvery) continue;
+      looked += 1;
+      const n = await this.decideQueue(p, false);
+      this.deps.log('warn', 'a queue grew past its bound with no snapshot to drop it; decided it', {
+        project: p, entries: n.decided,
+      });
     }
   }
 
