@@ -45,7 +45,6 @@ import {
   type SeqMsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { writeSync } from 'node:fs';
 import { DEPLOYMENT_CHAIN, type State } from '../../core/index.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
 import { jcs } from '../../core/index.js';
@@ -90,7 +89,7 @@ import {
   type ProjectSnapshot,
   type ProjectSnapshots,
 } from './project-snapshots.js';
-import type { CrashPoint, WriterSubjects } from './writer.js';
+import { crashNow, type CrashPoint, type WriterSubjects } from './writer.js';
 
 /** Why a message on a record subject was set aside. */
 export type StrayKind =
@@ -1074,11 +1073,7 @@ export class ChainMember {
       const trs = transitionRecords(d.content, regionOf, d.chainAppliedBefore + 1);
       const crashAt = this.deps.crashAt?.get('between_dr_and_transitions');
       if (crashAt !== undefined && d.msg.seq >= crashAt && trs.length > 0) {
-        writeSync(2, `${JSON.stringify({
-          level: 'warn', time: Date.now(), pid: process.pid, point: 'between_dr_and_transitions',
-          seq: d.msg.seq, chain, msg: 'crash point reached (test fault injection)',
-        })}\n`);
-        process.kill(process.pid, 'SIGKILL');
+        crashNow('between_dr_and_transitions', d.msg.seq, { chain });
       }
       // A holder that lost the chain meanwhile (paused past its lease) leaves them to the new
       // holder's repair, and remembers them for its own if it holds the chain again.
@@ -1343,12 +1338,10 @@ export class ChainMember {
     live: boolean,
   ): Promise<{ decided: number; read: number }> {
     const r = this.deps.replica;
-    const q = r.queueOf(project);
-    const verdicts = await this.verdicts(q.map((e) => {
-      const p = Replica.prepare(e.msg).prepared;
-      return p.kind === 'final' ? [] : p.checks;
-    }));
-    const ds = r.materialize(project, verdicts, live);
+    const prepared = r.queueOf(project).map((e) => Replica.prepare(e.msg));
+    const verdicts = await this.verdicts(prepared.map(({ prepared: p }) =>
+      p.kind === 'final' ? [] : p.checks));
+    const ds = r.materialize(project, verdicts, live, prepared);
     if (ds.length > 0) {
       const waiting = this.pending.get(project) ?? [];
       for (const d of ds) waiting.push(d);

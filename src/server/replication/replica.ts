@@ -598,12 +598,15 @@ export class Replica {
     project: string,
     verdicts: readonly (readonly boolean[])[],
     live: boolean,
+    prepared?: readonly ReturnType<typeof Replica.prepare>[],
   ): Decided[] {
     const q = this.deferred.get(project);
     if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
     const out: Decided[] = [];
+    // `prepared`: the caller's, when it prepared this very queue to compute the verdicts.
+    const mine = prepared !== undefined && prepared.length === q.length ? prepared : undefined;
     q.forEach((e, i) => {
-      const p = Replica.prepare(e.msg);
+      const p = mine?.[i] ?? Replica.prepare(e.msg);
       const v = verdicts[i];
       if (v === undefined) throw new Error(`replica: no verdicts for queued entry ${e.msg.seq}`);
       out.push(this.stepIn(e.msg, p.decoded, completeEntry(p.prepared, v), e.deployment, project,

@@ -94,6 +94,22 @@ export class WriterNotRegisteredError extends Error {
 export type CrashPoint =
   'before_publish' | 'between_dr_and_transitions' | 'before_ack' | 'during_snapshot';
 
+/**
+ * Test-only: say which crash point was reached, straight to stderr and synchronously (the
+ * logger writes asynchronously, and SIGKILL follows at once), then SIGKILL this process.
+ */
+export function crashNow(
+  point: CrashPoint,
+  seq: number,
+  fields: Record<string, unknown> = {},
+): void {
+  const msg = 'crash point reached (test fault injection)';
+  writeSync(2, `${JSON.stringify({
+    level: 'warn', time: Date.now(), pid: process.pid, point, seq, ...fields, msg,
+  })}\n`);
+  process.kill(process.pid, 'SIGKILL');
+}
+
 /** Subjects the writer publishes to. */
 export interface WriterSubjects {
   /** `<prefix>.dr.<chain>`: a project's chain or `_deployment`. */
@@ -182,16 +198,7 @@ export class Writer {
    */
   private crash(point: CrashPoint, seq: number): void {
     const at = this.deps.crashAt.get(point);
-    if (at !== undefined && seq >= at) {
-      const msg = 'crash point reached (test fault injection)';
-      writeSync(
-        2,
-        `${JSON.stringify({
-          level: 'warn', time: Date.now(), pid: process.pid, point, seq, msg,
-        })}\n`,
-      );
-      process.kill(process.pid, 'SIGKILL');
-    }
+    if (at !== undefined && seq >= at) crashNow(point, seq);
   }
 
   private regionOf = (t: string): string => this.deps.replica.core.regionOf(t);
