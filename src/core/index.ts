@@ -32,7 +32,7 @@ import { assertInvariants } from './invariants.js';
 import { createStateHasher, type StateHashes } from './encoding/merkle.js';
 import { isJsonObject } from './encoding/json.js';
 import { validateProposalObject, type ProposalProblem } from './decide/proposal.js';
-import type { State } from './model/state.js';
+import type { CoreConfig, State } from './model/state.js';
 import type { Decision, WalEntry } from './model/types.js';
 
 /** The result of one step: the decision, the next state and both states' hashes. */
@@ -81,6 +81,11 @@ export interface Core {
   stepChain(deployment: State, chain: string, doc: State | undefined, entry: WalEntry): ChainStep;
   /** A project as readers see it: its view with the deployment's facts and the catch-up. */
   projectView(deployment: State, doc: State, logMs: number): State;
+  /**
+   * A project's stored document before its first record: what `Project_Create` (or the
+   * genesis) gave it, a function of the deployment's meta, the id and its configuration only.
+   */
+  freshProject(deployment: State, project: string, config: CoreConfig): State;
 }
 
 /** What a reducer instance is built from besides the hasher; both default to this build's. */
@@ -155,6 +160,10 @@ export function createCore(hasher: Hasher, options: CoreOptions = {}): Core {
     stepChain: (dep, chain, doc, entry) =>
       stepChain(worldDeps, dep, chain, doc, entry, PLACEHOLDER_FACTS),
     projectView: (dep, doc, logMs) => projectView(worldDeps, dep, doc, logMs),
+    freshProject: (dep, p, config) => storedForm(
+      projectState(hasher, chart, dep, p, config, PLACEHOLDER_FACTS),
+      PLACEHOLDER_FACTS,
+    ),
   };
   return core;
 }
@@ -163,7 +172,7 @@ export type { Chart, TransitionSpec } from './model/chart-spec.js';
 export type { Genesis, GenesisError } from './genesis.js';
 export type { Hasher, Sha256 } from './encoding/hash.js';
 export type { StateHashes } from './encoding/merkle.js';
-export type { State } from './model/state.js';
+export type { CoreConfig, State } from './model/state.js';
 export { DEPLOYMENT_CHAIN, type ChainStep } from './world/world.js';
 export { DEFAULT_PROJECT, PROJECT_RE } from './genesis.js';
 export { CONTROL_REGIONS, isControlTransition } from './decide/proposal.js';

@@ -76,6 +76,12 @@ export const HTTP_ERRORS = {
     http: 503, status: null,
     meaning: 'NATS JetStream did not answer (publishing to the WAL or reading DECISIONS).',
   },
+  project_unavailable: {
+    http: 503, status: null,
+    meaning: 'The project\'s document is out of this member\'s memory (evicted while idle) and ' +
+      'no usable copy of it could be loaded from <P>_SNAPSHOTS; ask another member, or see ' +
+      'docs/operations.md "Evicted projects".',
+  },
   internal_error: { http: 500, status: null, meaning: 'A bug in the gateway; logged.' },
 } as const satisfies Record<string, {
   readonly http: number;

@@ -124,11 +124,11 @@ export interface ProjectRow {
 }
 
 /** GET /projects: a page of projects in id order after `after`. */
-export function projectsPage(
+export async function projectsPage(
   ids: readonly string[],
-  row: (id: string) => ProjectRow | null,
+  row: (id: string) => Promise<ProjectRow | null>,
   q: Record<string, unknown>,
-): { projects: ProjectRow[]; next: string | null } {
+): Promise<{ projects: ProjectRow[]; next: string | null }> {
   const unknown = Object.keys(q).find((k) => k !== 'after' && k !== 'limit');
   if (unknown !== undefined) {
     throw new HttpError('invalid_parameter',
@@ -144,7 +144,9 @@ export function projectsPage(
   }
   const from = after === null ? 0 : ids.findIndex((id) => id > after);
   const slice = from < 0 ? [] : ids.slice(from, from + limit);
-  const projects = slice.map(row).filter((r): r is ProjectRow => r !== null);
+  const rows: (ProjectRow | null)[] = [];
+  for (const id of slice) rows.push(await row(id)); // one at a time: a cold one reads KV
+  const projects = rows.filter((r): r is ProjectRow => r !== null);
   const more = from >= 0 && from + limit < ids.length;
   return { projects, next: more ? (slice.at(-1) ?? null) : null };
 }
@@ -196,6 +198,9 @@ export function healthOf(
               backlog: st.backlog ?? 0,
               ...(st.deciding === undefined ? {} : { deciding: st.deciding }),
               ...(st.queued_bytes === undefined ? {} : { queued_bytes: st.queued_bytes }),
+              ...(st.resident_projects === undefined
+                ? {} : { resident_projects: st.resident_projects }),
+              ...(st.cold_projects === undefined ? {} : { cold_projects: st.cold_projects }),
             },
           }),
     },

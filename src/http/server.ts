@@ -37,6 +37,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Instance } from '../server/process/instance.js';
 import { decisionById, listDecisions, parseListQuery } from './decisions.js';
 import { HttpError, invalidParameter, invalidProposal, sendError } from './errors.js';
+import { isSwooshError } from '../protocol/errors.js';
 import { loadOpenApi } from './openapi.js';
 import {
   healthOf,
@@ -61,7 +62,7 @@ import { DecisionWaiter } from './waiter.js';
 /** What the gateway uses of an instance (an `Instance` satisfies it). */
 export type GatewayInstance = Pick<
   Instance,
-  | 'status' | 'currentState' | 'currentDeployment' | 'projectIds' | 'reducer' | 'nats'
+  | 'status' | 'stateOf' | 'currentDeployment' | 'projectIds' | 'reducer' | 'nats'
   | 'leaseHolder' | 'metrics' | 'buckets'
 >;
 
@@ -280,9 +281,22 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   installParser(app);
   installErrors(app, log, bodyLimit);
   const core = instance.reducer;
-  const headOf = (chain: string): { state_hash: string; hlc_last: string | null } => {
+  /** A project's state, also one out of this member's memory (loaded for the read). */
+  const projectState = async (id: string): Promise<State | null> => {
+    try {
+      return await instance.stateOf(id);
+    } catch (err) {
+      if (!isSwooshError(err, 'project_unavailable')) throw err;
+      log.warn({ err, project: id }, 'http: an evicted project could not be loaded');
+      // (A message SWOOSH composed: which copy was refused and why, or the replay's position.)
+      throw new HttpError('project_unavailable', `${err.message}; ask another member, or see ` +
+        'docs/operations.md "Evicted projects"');
+    }
+  };
+  type Head = { state_hash: string; hlc_last: string | null };
+  const headOf = async (chain: string): Promise<Head> => {
     const s = chain === DEPLOYMENT_CHAIN ? instance.currentDeployment()
-      : instance.currentState(chain);
+      : await projectState(chain);
     return s === null
       ? { state_hash: '', hlc_last: null }
       : { state_hash: core.hashes(s).head, hlc_last: s.clock.hlc_last };
@@ -352,22 +366,26 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   app.post('/projects/:project/transition', post((req) => ({
     kind: 'project', project: projectParam((req.params as { project: string }).project),
   })));
-  const stateOf = (req: FastifyRequest, id: string, projection: unknown): Record<string, unknown> =>
-    stateBody(core, instance.status(), id, instance.currentState(id), projection, isAdmin(req));
+  const stateOf = async (
+    req: FastifyRequest, id: string, projection: unknown,
+  ): Promise<Record<string, unknown>> =>
+    stateBody(core, instance.status(), id, await projectState(id), projection, isAdmin(req));
   app.get('/state', guarded(log, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const id = q['project'] === undefined ? DEFAULT_PROJECT : projectParam(q['project']);
-    return reply.send(stateOf(req, id, q['projection']));
+    return reply.send(await stateOf(req, id, q['projection']));
   }));
   app.get('/projects/:project/state', guarded(log, async (req, reply) => {
     const id = projectParam((req.params as { project: string }).project);
-    return reply.send(stateOf(req, id, (req.query as Record<string, unknown>)['projection']));
+    return reply.send(
+      await stateOf(req, id, (req.query as Record<string, unknown>)['projection']),
+    );
   }));
   app.get('/projects', guarded(log, async (req, reply) => {
     const writer = await leaderOf(instance, log);
     const buckets = instance.buckets();
-    const row = (id: string): ProjectRow | null => {
-      const s = instance.currentState(id);
+    const row = async (id: string): Promise<ProjectRow | null> => {
+      const s = await projectState(id);
       if (s === null) return null;
       return {
         project: id, top: s.control.top, hash: core.hashes(s).head, hlc_last: s.clock.hlc_last,
@@ -375,7 +393,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
       };
     };
     const q = req.query as Record<string, unknown>;
-    return reply.send(projectsPage(instance.projectIds(), row, q));
+    return reply.send(await projectsPage(instance.projectIds(), row, q));
   }));
   app.get('/deployment', guarded(log, async (req, reply) => {
     const d = instance.currentDeployment();

@@ -180,7 +180,7 @@ export interface TransitionDeps {
   readonly verify: (p: AdmittedProposal) => void;
   readonly waiter: DecisionWaiter;
   /** The chain's HEAD and last HLC now (a project id or `_deployment`), for rejections. */
-  readonly headOf: (chain: string) => { state_hash: string; hlc_last: string | null };
+  readonly headOf: (chain: string) => Promise<{ state_hash: string; hlc_last: string | null }>;
   readonly timeoutMs: number;
 }
 
@@ -262,8 +262,8 @@ function accepted(rec: DecisionRecord, duplicate: boolean): Answer {
   };
 }
 
-function rejected(deps: TransitionDeps, rec: DecisionRecord): Answer {
-  const st = deps.headOf(rec.project);
+async function rejected(deps: TransitionDeps, rec: DecisionRecord): Promise<Answer> {
+  const st = await deps.headOf(rec.project);
   return {
     http: 400,
     body: {

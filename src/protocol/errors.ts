@@ -36,6 +36,8 @@ export const OPERATING_ERRORS = {
   fenced: 'Another writer holds the log: a fenced publish was refused as wrong last sequence.',
   publish_refused: 'JetStream refused a publish with an API error (err_code names it).',
   publish_timeout: 'No PubAck arrived for a publish within the timeout.',
+  project_unavailable:
+    'A project evicted from memory could not be loaded: no usable copy in <P>_SNAPSHOTS.',
 } as const;
 
 /** A stable operating-error code. */

@@ -164,7 +164,7 @@ describe('GET /decisions over message gets', () => {
       nats: { nc, js, jsm, subjects, prefix: fx.prefix },
       reducer: createCore(nodeHasher),
       metrics: createMetrics(),
-      status: fail, currentState: fail, currentDeployment: () => deployment, projectIds: fail,
+      status: fail, stateOf: fail, currentDeployment: () => deployment, projectIds: fail,
       leaseHolder: fail, buckets: fail,
     };
     app = await createHttpServer({ instance, log: quiet });

@@ -556,7 +556,7 @@ describe('other instances', () => {
       // The registry the gateway verifies signers against (the writer's, of another prefix).
       let registry: State | null = t.inst.currentDeployment();
       const idle: GatewayInstance = {
-        status: () => status, currentState: () => null, currentDeployment: () => registry,
+        status: () => status, stateOf: () => Promise.resolve(null), currentDeployment: () => registry,
         projectIds: () => [], buckets: () => 64, reducer: t.core, metrics: createMetrics(),
         nats: { nc: t.nc, js: t.js, jsm: t.jsm, subjects: subjectsFor(prefix), prefix },
         leaseHolder: () => Promise.resolve(null),
@@ -687,7 +687,7 @@ describe('the licence gate at the network', () => {
     const revoked: State = { ...d, facts: { ...d.facts, license: { ...d.facts.license, status: 'revoked', since_ms: sinceMs } } };
     let nowMs = sinceMs + d.meta.config.license_grace_ms;
     const gw: GatewayInstance = {
-      status: () => t.inst.status(), currentState: (p) => t.inst.currentState(p), currentDeployment: () => revoked,
+      status: () => t.inst.status(), stateOf: (p) => t.inst.stateOf(p), currentDeployment: () => revoked,
       projectIds: () => t.inst.projectIds(), buckets: () => t.inst.buckets(), reducer: t.inst.reducer,
       metrics: t.inst.metrics, nats: t.inst.nats, leaseHolder: () => t.inst.leaseHolder(),
     };

@@ -34,15 +34,20 @@ function note(chains: Chains, d: Decided): void {
   chains.set(c, list);
 }
 
-/** An action between two entries: 0 take a project up, 1 queue it, 2 read it, 3 adopt. */
+/**
+ * An action between two entries: 0 take a project up, 1 queue it, 2 read it, 3 adopt, 4 evict
+ * its document from memory (docs/adr/0007-resident-projects.md).
+ */
 const action = fc.record({
   at: fc.nat(),
-  kind: fc.integer({ min: 0, max: 3 }),
+  kind: fc.integer({ min: 0, max: 4 }),
   project: fc.constantFrom(...PROJECTS),
 });
 
+const counts = { evicted: 0, loaded: 0 };
+
 describe('queued projects decide as if decided at once', () => {
-  it('Given any interleaving and any schedule of queueing, taking up, reads and snapshot adoptions, When every project is finally taken up, Then every chain has the same records, heads and documents', () => {
+  it('Given any interleaving and any schedule of queueing, taking up, reads, snapshot adoptions and evictions, When every project is finally taken up, Then every chain has the same records, heads and documents', () => {
     fc.assert(
       fc.property(
         fc.array(fc.integer({ min: 0, max: PROJECTS.length + NOISE.length - 1 }), { minLength: 30, maxLength: 140 }),
@@ -58,6 +63,23 @@ describe('queued projects decide as if decided at once', () => {
           /** Every record of the full replica, by chain and index (for snapshots to adopt). */
           const byIndex = new Map<string, Decided[]>();
           for (const p of queuedAtStart) held.defer(p);
+          let evicted = 0;
+          let loaded = 0;
+          /** Load a cold project: first a wrong copy (refused), then its record's document. */
+          const load = (p: string): void => {
+            if (held.coldOf(p) === undefined) return;
+            const index = held.chainHead(p).index;
+            const list = byIndex.get(p) ?? [];
+            const other = list[index === 1 ? 1 : 0];
+            if (other !== undefined && other.content.state_post_hash !==
+              list[index - 1]?.content.state_post_hash) {
+              expect(held.warm(p, other.step.stored)).not.toBeNull();
+              expect(held.coldOf(p)).toBeDefined();
+            }
+            expect(held.warm(p, (list[index - 1] as Decided).step.stored)).toBeNull();
+            expect(held.coldOf(p)).toBeUndefined();
+            loaded += 1;
+          };
           const verdicts = (p: string): boolean[][] => held.queueOf(p).map((e) => {
             const x = Replica.prepare(e.msg).prepared;
             return x.kind === 'final' ? [] : verdictsOf(x.checks, verifier);
@@ -67,9 +89,16 @@ describe('queued projects decide as if decided at once', () => {
               const p = a.project;
               if (!held.projectIds().includes(p)) continue;
               if (a.kind === 0 && held.isDeferred(p)) {
+                load(p);
                 for (const d of held.materialize(p, verdicts(p), true)) note(got, d);
               } else if (a.kind === 1) {
                 held.defer(p);
+              } else if (a.kind === 2 && held.coldOf(p) !== undefined) {
+                // A read of a cold project loads its document for that read only.
+                const index = held.chainHead(p).index;
+                const doc = (byIndex.get(p)?.[index - 1] as Decided).step.stored;
+                expect(jcs(held.viewFrom(p, doc, 0))).toBe(jcs(all.view(p)));
+                expect(() => held.view(p)).toThrow(/cold/);
               } else if (a.kind === 2) {
                 expect(jcs(held.view(p))).toBe(jcs(all.view(p)));
               } else if (a.kind === 3 && held.isDeferred(p)) {
@@ -89,6 +118,22 @@ describe('queued projects decide as if decided at once', () => {
                 } else {
                   expect(head.index).toBeLessThanOrEqual(before);
                 }
+              } else if (a.kind === 4 && held.isResident(p)) {
+                const index = held.chainHead(p).index;
+                if (index > 0 && !held.isDeferred(p)) {
+                  // Not deferred: refused, unchanged; a member defers it first.
+                  expect(held.evict(p)).toMatch(/not deferred/);
+                  expect(held.isResident(p)).toBe(true);
+                  held.defer(p);
+                }
+                if (index > 0 && held.queueOf(p).length > 0) {
+                  expect(held.evict(p)).toMatch(/empty queue/);
+                  // A member decides the queue in place first (or adopts a snapshot).
+                  for (const d of held.materialize(p, verdicts(p), false)) note(got, d);
+                }
+                expect(held.evict(p)).toBe(held.chainHead(p).index === 0 ? 'fresh' : 'cold');
+                expect(held.isResident(p)).toBe(false);
+                evicted += 1;
               }
             }
             const d = all.decideNext(m);
@@ -102,8 +147,11 @@ describe('queued projects decide as if decided at once', () => {
             else note(got, held.decideNext(m));
           });
           for (const p of [...held.deferredProjects()]) {
+            load(p);
             for (const d of held.materialize(p, verdicts(p), true)) note(got, d);
           }
+          counts.evicted += evicted;
+          counts.loaded += loaded;
           expect(held.queuedBytes).toBe(0);
           expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
           for (const [c, list] of want) expect(got.get(c)).toEqual(list);
@@ -117,6 +165,9 @@ describe('queued projects decide as if decided at once', () => {
       ),
       { numRuns: 40 },
     );
+    // The schedules did evict, and did load cold projects back.
+    expect(counts.evicted).toBeGreaterThan(10);
+    expect(counts.loaded).toBeGreaterThan(3);
   });
 
   it('Given a project queued with entries, When a snapshot behind what the replica has is offered, Then it is refused and nothing changes', () => {

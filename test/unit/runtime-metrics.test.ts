@@ -100,14 +100,14 @@ describe('runtime metrics', () => {
     expect(text).toContain('# TYPE nodejs_eventloop_lag_seconds gauge\n');
   });
 
-  it('Given the contract, Then it lists exactly the twenty-one names, all swoosh_', () => {
+  it('Given the contract, Then it lists exactly the twenty-three names, all swoosh_', () => {
     expect(Object.keys(METRIC_NAMES).sort()).toEqual([
       'swoosh_batch_size', 'swoosh_chain_decisions_total', 'swoosh_decisions_total',
       'swoosh_divergences_total',
-      'swoosh_fence_rejections_total', 'swoosh_guard_fail_total', 'swoosh_project_snapshots_total',
-      'swoosh_projects',
+      'swoosh_fence_rejections_total', 'swoosh_guard_fail_total', 'swoosh_project_residency_total',
+      'swoosh_project_snapshots_total', 'swoosh_projects',
       'swoosh_publish_latency_seconds', 'swoosh_quarantine_total', 'swoosh_recovery_time_seconds', 'swoosh_replay_mismatch_total',
-      'swoosh_retry_count', 'swoosh_role', 'swoosh_snapshot_age_seconds', 'swoosh_snapshot_bytes',
+      'swoosh_resident_projects', 'swoosh_retry_count', 'swoosh_role', 'swoosh_snapshot_age_seconds', 'swoosh_snapshot_bytes',
       'swoosh_snapshots_total', 'swoosh_state_advance_latency_seconds', 'swoosh_stray_records_total',
       'swoosh_transition_total', 'swoosh_wal_lag_records',
     ]);
@@ -123,6 +123,20 @@ describe('runtime metrics', () => {
     expect(text).toMatch(/^swoosh_chain_decisions_total\{bucket="7"\} 2$/m);
     expect(text).toMatch(/^swoosh_chain_decisions_total\{bucket="deployment"\} 1$/m);
     expect(text).toMatch(/^swoosh_projects 3$/m);
+  });
+
+  it('Given evictions and loads, Then the residency series count them by event, every event from 0', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    expect(await m.metricsText()).toMatch(/^swoosh_project_residency_total\{event="load_failed"\} 0$/m);
+    m.recordResidency('evicted');
+    m.recordResidency('evicted');
+    m.recordResidency('loaded');
+    m.setResidentProjects(998);
+    const text = await m.metricsText();
+    expect(text).toMatch(/^swoosh_project_residency_total\{event="evicted"\} 2$/m);
+    expect(text).toMatch(/^swoosh_project_residency_total\{event="loaded"\} 1$/m);
+    expect(text).toMatch(/^swoosh_project_residency_total\{event="load_failed"\} 0$/m);
+    expect(text).toMatch(/^swoosh_resident_projects 998$/m);
   });
 
   it('Given the retryable codes, Then each is a catalogued rejection code', () => {

@@ -87,6 +87,13 @@ export function registerServe(program: Command): void {
       env('SWOOSH_DECIDE') ?? INSTANCE_DEFAULTS.decide,
     )
     .option(
+      '--resident-projects <n>',
+      'deciding held chains: project documents kept in memory at most; idle ones past it are ' +
+        'evicted and loaded again from their snapshot [env SWOOSH_RESIDENT_PROJECTS]',
+      parsePositive,
+      Number(env('SWOOSH_RESIDENT_PROJECTS') ?? INSTANCE_DEFAULTS.residentProjects),
+    )
+    .option(
       '--http-read-token-file <file>',
       'bearer token every GET but /health needs (mode 0600) [env SWOOSH_HTTP_READ_TOKEN_FILE]',
       env('SWOOSH_HTTP_READ_TOKEN_FILE'),
@@ -165,6 +172,7 @@ Example:
           snapshotEvery: o['snapshotEvery'] as number,
           ...(writers === undefined ? {} : { writers }),
           decide,
+          residentProjects: o['residentProjects'] as number,
           log,
           tracing: createTracing({ exporter: parseTracingExporter(String(o['traceExporter'])) }),
         });

@@ -7,13 +7,18 @@
  *   `core.route` + `core.stepChain`, timed; the other projects stay idle. Entry building and
  *   signing are outside the timing.
  * - Idle memory: the heap a deployment's documents take, per project, after a GC, for a
- *   genesis naming N projects (every document is held: no LRU yet).
+ *   genesis naming N projects, with every document held (`SWOOSH_DECIDE=all`, one writer),
+ *   and in a member deciding held chains once every project is evicted
+ *   (docs/adr/0007-resident-projects.md): fresh ones (no record yet) and cold ones (a hash and
+ *   an HLC kept).
  * - The writer's per-batch copy of the project map (Replica.position), per size.
  */
 import { performance } from 'node:perf_hooks';
 import { createCore, DEPLOYMENT_CHAIN, type State, type WalEntry } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { CowMap } from '../../server/replication/cow-map.js';
+import { Replica } from '../../server/replication/replica.js';
+import { createNodeVerifier } from '../../crypto/verify.js';
 import { DeploymentSim } from '../sim/deployment.js';
 import { castGenesis, parseFixtureGenesis } from '../sim/world.js';
 import { loop, toExecution } from '../sim/walk.js';
@@ -38,6 +43,10 @@ export interface IdleMemory {
   readonly projects: number;
   readonly heap_mb: number;
   readonly bytes_per_project: number;
+  /** A member's replica (deployment document included) with every project evicted fresh. */
+  readonly evicted_fresh_bytes_per_project: number;
+  /** The same with every project cold (as after its first record): hash and HLC kept. */
+  readonly evicted_cold_bytes_per_project: number;
 }
 
 function ids(n: number): string[] {
@@ -113,10 +122,30 @@ export function idleMemory(sizes: readonly number[]): IdleMemory[] {
     const after = process.memoryUsage().heapUsed;
     const bytes = Math.max(0, after - before);
     if (held.size !== n) throw new Error(`bench: ${held.size} documents for ${n} projects`);
+    held.clear();
+    gc?.();
+    // A member deciding held chains, every project queued and evicted.
+    const start = process.memoryUsage().heapUsed;
+    const genesis = parseFixtureGenesis(castGenesis({ projects: ids(n) }), core);
+    const r = Replica.fromGenesis(core, nodeHasher, createNodeVerifier(), genesis);
+    for (const p of ids(n)) {
+      r.defer(p);
+      const out = r.evict(p);
+      if (out !== 'fresh') throw new Error(`bench: ${p} not evicted: ${out}`);
+    }
+    gc?.();
+    const fresh = process.memoryUsage().heapUsed - start;
+    const hlc = '2026-12-08T00:00:00.000Z#1';
+    for (const p of ids(n)) r.markCold(p, { postHash: core.hash(p), hlc });
+    gc?.();
+    const cold = process.memoryUsage().heapUsed - start;
+    if (r.residentCount !== 0 || r.coldCount !== n) throw new Error('bench: not all evicted');
     return {
       projects: n,
       heap_mb: +(bytes / 1048576).toFixed(1),
       bytes_per_project: Math.round(bytes / n),
+      evicted_fresh_bytes_per_project: Math.round(Math.max(0, fresh) / n),
+      evicted_cold_bytes_per_project: Math.round(Math.max(0, cold) / n),
     };
   });
 }
@@ -138,10 +167,12 @@ export function projectsReport(o: { sizes?: readonly number[]; idle?: readonly n
         `over ${c.decisions} decisions (×${ratio} of the first size); per batch: plain map ` +
         `copy ${c.map_copy_us} µs, copy-on-write snapshot + 100 writes ${c.snapshot_batch_us} µs`;
     }),
-    'idle projects (every document resident; heap after GC)',
+    'idle projects (heap after GC): every document resident; a member with all evicted',
     ...idle.map((m) =>
       `  ${String(m.projects).padStart(6)} projects: ${m.heap_mb} MB, ` +
-      `${m.bytes_per_project} bytes each`),
+      `${m.bytes_per_project} bytes each resident; evicted: ${m.evicted_fresh_bytes_per_project} ` +
+      `bytes each fresh, ${m.evicted_cold_bytes_per_project} bytes each cold ` +
+      '(deployment document included)'),
   ];
   return { cost, idle, lines };
 }

@@ -31,6 +31,8 @@ export const METRIC_NAMES = {
   swoosh_stray_records_total: 'counter',
   swoosh_project_snapshots_total: 'counter',
   swoosh_projects: 'gauge',
+  swoosh_resident_projects: 'gauge',
+  swoosh_project_residency_total: 'counter',
 } as const satisfies Record<string, 'counter' | 'gauge' | 'histogram'>;
 
 /** A series name of the contract. */
@@ -64,6 +66,8 @@ export type Role = (typeof ROLES)[number];
 
 /** Outcomes of a snapshot attempt, the `result` label of `swoosh_snapshots_total`. */
 export const SNAPSHOT_RESULTS = ['ok', 'cas_conflict', 'error'] as const;
+/** What `swoosh_project_residency_total` counts (docs/adr/0007-resident-projects.md). */
+export const RESIDENCY_EVENTS = ['evicted', 'loaded', 'load_failed'] as const;
 /** One snapshot attempt's result. */
 export type SnapshotResult = (typeof SNAPSHOT_RESULTS)[number];
 
@@ -103,6 +107,8 @@ export interface MetricSeries {
   readonly strayRecordsTotal: Counter<'kind'>;
   readonly projects: Gauge;
   readonly projectSnapshotsTotal: Counter<'outcome'>;
+  readonly residentProjects: Gauge;
+  readonly projectResidencyTotal: Counter<'event'>;
 }
 
 /** Options of createMetrics. Names are a contract, so there is deliberately no prefix. */
@@ -144,6 +150,10 @@ export interface Metrics {
   recordStrayRecord(kind: string): void;
   /** A per-project snapshot was written, adopted (its queue dropped) or failed. */
   recordProjectSnapshot(outcome: 'written' | 'adopted' | 'failed'): void;
+  /** A project's document was evicted from memory, loaded again, or could not be loaded. */
+  recordResidency(event: (typeof RESIDENCY_EVENTS)[number]): void;
+  /** Project documents in this process's memory now. */
+  setResidentProjects(n: number): void;
   /** A follower's recomputed decision or hash differed from the published one. */
   recordDivergence(): void;
   /** Replaying the WAL gave another state hash than the one recorded. */
@@ -175,6 +185,8 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     recordChainDecision: (bucket) => series.chainDecisionsTotal.inc({ bucket }),
     recordStrayRecord: (kind) => series.strayRecordsTotal.inc({ kind }),
     recordProjectSnapshot: (outcome) => series.projectSnapshotsTotal.inc({ outcome }),
+    recordResidency: (event) => series.projectResidencyTotal.inc({ event }),
+    setResidentProjects: (n) => series.residentProjects.set(n),
     setProjects: (n) => series.projects.set(n),
     setRole: (role) => {
       for (const r of ROLES) series.role.set({ role: r }, r === role ? 1 : 0);
@@ -286,11 +298,17 @@ function createSeries(registry: Registry, snap: SnapshotClock): MetricSeries {
     projectSnapshotsTotal: counter('swoosh_project_snapshots_total',
       'Per-project snapshots: written by a chain\'s holder, adopted by a member that queues the ' +
         'project (dropping the entries it covers), or failed.', ['outcome']),
+    residentProjects: gauge('swoosh_resident_projects',
+      'Project documents in this process\'s memory (bounded by SWOOSH_RESIDENT_PROJECTS).'),
+    projectResidencyTotal: counter('swoosh_project_residency_total',
+      'Project documents evicted from memory, loaded again from their snapshot, or that could ' +
+        'not be loaded (load_failed: the project waits; see docs/operations.md).', ['event']),
   };
   // Known label values start at zero so rate() has a starting point and dashboards show the
   // series before the first event.
   for (const outcome of OUTCOMES) s.decisionsTotal.inc({ outcome }, 0);
   for (const result of SNAPSHOT_RESULTS) s.snapshotsTotal.inc({ result }, 0);
   for (const role of ROLES) s.role.set({ role }, 0);
+  for (const event of RESIDENCY_EVENTS) s.projectResidencyTotal.inc({ event }, 0);
   return s;
 }

@@ -58,7 +58,7 @@ import {
   type LicenceGateRecord,
   type WritersMode,
 } from './deployment.js';
-import { ChainMember } from '../replication/chain-member.js';
+import { ChainMember, type ResidencyEvent } from '../replication/chain-member.js';
 import { ProjectSnapshots } from '../replication/project-snapshots.js';
 import { BucketLeases, streamKeyLister } from '../replication/bucket-leases.js';
 import type { KV } from '@nats-io/kv';
@@ -113,6 +113,11 @@ export interface InstanceConfig {
   readonly decide?: DecideMode;
   /** Deciding held chains only: records of a chain between two of its snapshots. */
   readonly projectSnapshotEvery?: number;
+  /**
+   * Deciding held chains only: project documents kept in memory at most (least recently used
+   * evicted; docs/adr/0007-resident-projects.md). Default: INSTANCE_DEFAULTS.residentProjects.
+   */
+  readonly residentProjects?: number;
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
   /** One span per decision when tracing is on (off by default). */
   readonly tracing?: Tracing;
@@ -166,7 +171,14 @@ export interface InstanceStatus {
     readonly taken_up: number;
     readonly entries_taken_up: number;
     readonly snapshots_adopted: number;
+    /** Project documents evicted from memory, loaded again, or not loadable (ADR 0007). */
+    readonly evicted: number;
+    readonly loaded: number;
+    readonly load_failed: number;
   };
+  /** Deciding held chains only: project documents in memory now (bounded), and out of it. */
+  readonly resident_projects?: number;
+  readonly cold_projects?: number;
 }
 
 /** Facts in a row refused for their signer before /health says degraded. */
@@ -197,6 +209,8 @@ export const INSTANCE_DEFAULTS = {
   projectSnapshotEvery: 256,
   /** Deciding held chains only: queued WAL bytes (all projects) before the longest is decided. */
   queueBytesMax: 256 * 1024 * 1024,
+  /** Deciding held chains only: project documents kept in memory at most. */
+  residentProjects: 1000,
   /** One snapshot per thousand decisions bounds replay on restart to about a second here. */
   snapshotEvery: 1000,
   /**
@@ -540,6 +554,11 @@ export class Instance {
               queueBytesMax: INSTANCE_DEFAULTS.queueBytesMax,
               onProjectSnapshot: (_p: string, outcome: 'written' | 'adopted' | 'failed') =>
                 this.metrics.recordProjectSnapshot(outcome),
+              residentMax: this.cfg.residentProjects ?? INSTANCE_DEFAULTS.residentProjects,
+              onResidency: (event: ResidencyEvent) => {
+                this.metrics.recordResidency(event);
+                this.metrics.setResidentProjects(replica.residentCount);
+              },
             },
           }
         : {}),
@@ -881,6 +900,25 @@ export class Instance {
     return this.replica?.view(project) ?? null;
   }
 
+  /**
+   * `currentState` for any project, also one whose document this member evicted from memory
+   * (loaded from its snapshot for this read only; ADR 0007). Throws `SwooshError`
+   * `project_unavailable` when no copy of it can be loaded.
+   */
+  async stateOf(project: string): Promise<State | null> {
+    const r = this.replica;
+    if (r === null) return null;
+    if (r.coversAhead(project)) {
+      // Started from a held snapshot whose document of this project is ahead of the replay:
+      // its document is newer than the WAL seq this member would answer with.
+      throw new SwooshError('project_unavailable', `project ${project}: this member is still ` +
+        `replaying the WAL up to the position its document holds (at ${r.lastSeq}); retry in a ` +
+        'moment', true);
+    }
+    if (r.coldOf(project) === undefined || this.member === null) return r.view(project);
+    return this.member.readCold(project);
+  }
+
   /** The deployment's document (identities, facts, registry), or null before recovery. */
   currentDeployment(): State | null {
     return this.replica?.deployment ?? null;
@@ -966,7 +1004,11 @@ export class Instance {
             deciding: this.decideMode,
             queued_bytes: this.member?.queuedBytes ?? 0,
             ...(this.decideMode === 'held' && this.member !== null
-              ? { held_counts: { ...this.member.heldCounts } }
+              ? {
+                  held_counts: { ...this.member.heldCounts },
+                  resident_projects: this.replica?.residentCount ?? 0,
+                  cold_projects: this.replica?.coldCount ?? 0,
+                }
               : {}),
           }
         : {}),

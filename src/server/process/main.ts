@@ -11,8 +11,8 @@
  *   SWOOSH_NAME              this process's name (default <hostname>-<pid>)
  *   SWOOSH_GENESIS           genesis file (JSON or YAML)
  *   SWOOSH_KEY_FILE          key file that signs decision records
- *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_PROJECT_SNAPSHOT_EVERY, SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS,
- *   SWOOSH_LEASE_RENEW_MS
+ *   SWOOSH_SNAPSHOT_EVERY, SWOOSH_PROJECT_SNAPSHOT_EVERY, SWOOSH_RESIDENT_PROJECTS,
+ *   SWOOSH_BATCH_MAX, SWOOSH_LEASE_TTL_MS, SWOOSH_LEASE_RENEW_MS
  *   SWOOSH_CRYPTO_THREADS    verification/signing worker threads (0: on the writer's thread)
  *   SWOOSH_WRITERS           buckets (default for a new deployment: writers by bucket lease,
  *                            docs/architecture.md "Writers by bucket") or lease (one writer
@@ -151,6 +151,9 @@ export async function runFromEnv(): Promise<Instance> {
       : {}),
     ...(intEnv('SWOOSH_PROJECT_SNAPSHOT_EVERY') !== undefined
       ? { projectSnapshotEvery: intEnv('SWOOSH_PROJECT_SNAPSHOT_EVERY') as number }
+      : {}),
+    ...(intEnv('SWOOSH_RESIDENT_PROJECTS') !== undefined
+      ? { residentProjects: intEnv('SWOOSH_RESIDENT_PROJECTS') as number }
       : {}),
     crashAt: crashPlan(),
     log,

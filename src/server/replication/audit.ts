@@ -6,7 +6,7 @@
  * verifies; then check that TRANSITIONS holds exactly one record per applied transition.
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { DEPLOYMENT_CHAIN, type Genesis, createCore, jcs } from '../../core/index.js';
+import { DEPLOYMENT_CHAIN, type Genesis, type State, createCore, jcs } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createNodeVerifier } from '../../crypto/verify.js';
 import {
@@ -52,6 +52,8 @@ export interface AuditReport {
   readonly final_world_hash: string;
   /** Records per chain (project id or `_deployment`). */
   readonly chains: Readonly<Record<string, number>>;
+  /** HEAD of every project's view at the end (what `GET /projects/{p}/state` serves). */
+  readonly project_hashes: Readonly<Record<string, string>>;
   readonly outcomes: Readonly<Record<string, number>>;
   readonly problems: readonly AuditProblem[];
   readonly millis: number;
@@ -196,6 +198,8 @@ export async function audit(t: AuditTarget): Promise<AuditReport> {
     final_facts_hash: hs.facts,
     final_world_hash: worldHash(core, replica.position()),
     chains: Object.fromEntries(Object.entries(chains).sort(([a], [b]) => (a < b ? -1 : 1))),
+    project_hashes: Object.fromEntries(replica.projectIds().map((p) =>
+      [p, core.hashes(replica.view(p) as State).head])),
     outcomes,
     problems,
     millis: Math.round(performance.now() - t0),

@@ -45,7 +45,7 @@ import {
   type SeqMsgRequest,
 } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { DEPLOYMENT_CHAIN, type State } from '../../core/index.js';
+import { DEFAULT_PROJECT, DEPLOYMENT_CHAIN, type State } from '../../core/index.js';
 import type { NodeSigner } from '../../crypto/node-sign.js';
 import { jcs } from '../../core/index.js';
 import {
@@ -60,6 +60,7 @@ import {
   type TransitionRecord,
 } from '../../protocol/decision-record.js';
 import type { SigCheck } from '../../protocol/entry.js';
+import { SwooshError } from '../../protocol/errors.js';
 import { StreamReader } from '../../protocol/batch-reader.js';
 import { fromStoredMsg, type WalMessage } from '../../protocol/wal-message.js';
 import { batchVerdicts, signRecords, type CryptoPool } from './crypto-pool.js';
@@ -68,6 +69,7 @@ import {
   Replica,
   ReplayMismatchError,
   latestHlc,
+  newerHlc,
   worldDocOf,
   worldHash,
   type ChainHead,
@@ -152,6 +154,12 @@ export interface ChainMemberDeps {
       project: string,
       outcome: 'written' | 'adopted' | 'failed',
     ) => void;
+    /**
+     * Project documents kept in memory at most (the default project always stays): past it, the
+     * least recently used are evicted and loaded again when needed (ADR 0007).
+     */
+    readonly residentMax: number;
+    readonly onResidency: (event: ResidencyEvent) => void;
   };
   readonly log: (
     level: 'info' | 'warn' | 'error',
@@ -164,6 +172,9 @@ export interface ChainMemberDeps {
    */
   readonly crashAt?: ReadonlyMap<CrashPoint, number>;
 }
+
+/** What happened to a project's document in memory (ADR 0007). */
+export type ResidencyEvent = 'evicted' | 'loaded' | 'load_failed';
 
 /** Where a chain's stored records end: the last one's index and stream sequence. */
 interface Tail {
@@ -194,6 +205,11 @@ const PROJECT_SNAPSHOTS_PER_TURN = 8;
 const PRUNES_PER_TURN = 8;
 /** Snapshot intervals one project's queue may reach before it is decided in place. */
 const QUEUE_INTERVALS_MAX = 8;
+/** Projects looked at per eviction sweep, and snapshot reads or writes it makes, at most. */
+const EVICT_LOOKS_PER_SWEEP = 256;
+const EVICT_KV_PER_SWEEP = 16;
+/** Least time between two eviction sweeps. */
+const EVICT_SWEEP_MS = 250;
 
 /** Deployment-chain records whose DECISIONS seq a member deciding held chains remembers at most. */
 const DEP_SEQS_MAX = 100_000;
@@ -336,7 +352,10 @@ export class ChainMember {
   }
 
   /** Deciding held chains only: what this member did with queued projects since it started. */
-  readonly heldCounts = { taken_up: 0, entries_taken_up: 0, snapshots_adopted: 0 };
+  readonly heldCounts = {
+    taken_up: 0, entries_taken_up: 0, snapshots_adopted: 0, evicted: 0, loaded: 0,
+    load_failed: 0,
+  };
 
   /** Every entry up to this WAL seq has its record stored. */
   get storedUpTo(): number {
@@ -401,6 +420,7 @@ export class ChainMember {
     this.kick();
     await this.maybeSnapshot();
     await this.projectSnapshots();
+    await this.evictIdle();
     await this.reopenStalled();
   }
 
@@ -445,6 +465,7 @@ export class ChainMember {
     const verdicts = await this.verdicts(
       prepared.map((p) => (p === null || p.prepared.kind === 'final' ? [] : p.prepared.checks)),
     );
+    const woken = new Set<string>();
     msgs.forEach((m, i) => {
       const p = prepared[i];
       if (p === undefined || this.diverged !== null) return;
@@ -453,8 +474,12 @@ export class ChainMember {
         if (r.isDeferred(chain)) {
           r.deferNext(m, chain);
           this.queued(chain);
+          // A project of a bucket held here whose document was evicted: loaded and its queue
+          // decided once this batch is (`wake`).
+          if (held.owns(chain)) woken.add(chain);
           return;
         }
+        this.touch(chain);
       }
       const d = p === null
         ? r.decideNext(m)
@@ -493,6 +518,10 @@ export class ChainMember {
       this.unstored.add(d.msg.seq);
     });
     if (held !== undefined) {
+      for (const p of woken) {
+        if (this.diverged !== null) return;
+        if (r.isDeferred(p) && !r.coversAhead(p) && held.owns(p)) await this.wake(p);
+      }
       if (r.queuedBytes > held.queueBytesMax) await this.decideLongestQueue();
     } else if (r.lastSeq - this.lastMarkSeq >= MARK_EVERY) {
       this.lastMarkSeq = r.lastSeq;
@@ -1189,9 +1218,31 @@ export class ChainMember {
       // Its record's DECISIONS seq, where a member starting here resumes the chain (`tails`).
       [DEPLOYMENT_CHAIN, { ...at.head, applied: at.head.applied ?? 0, covered: 0, dr_seq: drSeq }],
     ]);
+    let coldHlc: string | null = null;
     for (const p of Object.keys(at.deployment.projects).sort()) {
       const d = this.pending.get(p)?.[0];
-      const doc = d !== undefined ? d.before.doc : r.documents().get(p);
+      const cold = d === undefined ? r.coldOf(p) : undefined;
+      if (d === undefined && cold === undefined && !r.isResident(p) &&
+        r.chainHead(p).index === 0) {
+        // No record yet and out of memory: rebuilt from its configuration (`configs`).
+        const first = r.queueOf(p)[0];
+        chains.set(p, { index: 0, drHash: r.chainHead(p).drHash, applied: 0,
+          covered: first !== undefined ? first.msg.seq - 1 : r.lastSeq, dr_seq: 0, fresh: true });
+        continue;
+      }
+      if (cold !== undefined) {
+        // Out of memory: the snapshot names its head and document hash, not the document.
+        const head = r.chainHead(p);
+        const first = r.queueOf(p)[0];
+        const t = [this.readTails.get(p), this.lastConfirmed.get(p)]
+          .find((x) => x?.index === head.index);
+        chains.set(p, { index: head.index, drHash: head.drHash, applied: head.applied ?? 0,
+          covered: first !== undefined ? first.msg.seq - 1 : r.lastSeq, dr_seq: t?.seq ?? 0,
+          cold_hash: cold.postHash, hlc_last: cold.hlc });
+        coldHlc = newerHlc(coldHlc, cold.hlc);
+        continue;
+      }
+      const doc = d !== undefined ? d.before.doc : r.docOf(p);
       const head: ChainHead = d !== undefined
         ? { index: d.content.chain_index - 1, drHash: d.content.prev_dr_hash,
           applied: d.chainAppliedBefore }
@@ -1215,7 +1266,7 @@ export class ChainMember {
         facts_hash: core.hashes(at.deployment).facts,
         wal_seq: at.seq,
         wal_entry_hash: walEntryHash(wal.subject, wal.data),
-        hlc_last: latestHlc(world),
+        hlc_last: newerHlc(latestHlc(world), coldHlc),
         chart_hash: core.chartHash,
         dr_hash: at.head.drHash,
         applied_count: 0,
@@ -1225,7 +1276,8 @@ export class ChainMember {
         held: true,
       };
       snap.revision = await snap.store.headRevision();
-      const w = await snap.store.write(meta, worldDocOf(world), snap.revision);
+      const doc = { ...worldDocOf(world), configs: Object.fromEntries(r.freshConfigs()) };
+      const w = await snap.store.write(meta, doc, snap.revision);
       snap.revision = w.revision;
       snap.onWritten({ seq: at.seq, hlc: meta.hlc_last, revision: w.revision, bytes: w.bytes,
         encoding: w.encoding });
@@ -1276,8 +1328,10 @@ export class ChainMember {
         // Its document is ahead of this member's position (it started from a snapshot): taken
         // up once the member has passed that position; look again next turn.
         this.ownEpochSeen = Number.NaN;
-      } else if (owned && r.isDeferred(p)) take.push(p);
-      else if (!owned && !r.isDeferred(p)) this.deferChain(p);
+      } else if (owned && r.isDeferred(p)) {
+        // An evicted project with nothing queued stays out of memory until an entry comes.
+        if (r.coldOf(p) === undefined || r.queueOf(p).length > 0) take.push(p);
+      } else if (!owned && !r.isDeferred(p)) this.deferChain(p);
     }
     for (const p of take) {
       await this.takeUp(p);
@@ -1338,6 +1392,15 @@ export class ChainMember {
     live: boolean,
   ): Promise<{ decided: number; read: number }> {
     const r = this.deps.replica;
+    if (r.coldOf(project) !== undefined && r.queueOf(project).length > 0) {
+      // Not loaded: its queue waits (bounded like any other); loading is tried when needed.
+      if (!(await this.load(project))) return { decided: 0, read: 0 };
+      if (live && r.coversAhead(project)) {
+        // Loaded from a snapshot past this member's position: taken up once it gets there.
+        this.ownEpochSeen = Number.NaN;
+        return { decided: 0, read: 0 };
+      }
+    }
     const prepared = r.queueOf(project).map((e) => Replica.prepare(e.msg));
     const verdicts = await this.verdicts(prepared.map(({ prepared: p }) =>
       p.kind === 'final' ? [] : p.checks));
@@ -1481,19 +1544,7 @@ export class ChainMember {
       snap = await held.projectSnapshots.read(project);
       if (snap === null) return;
       if (snap.chain_index <= r.chainHead(project).index) return;
-      const stored = Number.isSafeInteger(snap.dr_seq) && snap.dr_seq > 0
-        ? await this.deps.jsm.streams.getMessage(this.deps.decisionsName, { seq: snap.dr_seq })
-        : null;
-      let rec: DecisionRecord | null = null;
-      if (stored !== null && stored.subject === this.deps.subjects.dr(project)) {
-        try {
-          rec = decodeDr(stored.data);
-        } catch (err) {
-          void err; // not a record: refused below as "no record"
-        }
-      }
-      why = projectSnapshotProblem(r.core, r.hasher, r.verifier, r.deployment.identities,
-        project, snap, rec);
+      why = await this.snapshotProblem(project, snap);
     } catch (err) {
       why = `unreadable: ${(err as Error).message}`;
     }
@@ -1510,6 +1561,272 @@ export class ChainMember {
       this.lastConfirmed.set(project, { index: snap.chain_index, seq: snap.dr_seq });
       this.heldCounts.snapshots_adopted += 1;
       held.onProjectSnapshot(project, 'adopted');
+    }
+  }
+
+  // ---- Residency: a bounded set of project documents in memory (ADR 0007) ----
+
+  /** Projects by last use here, least recent first (a Map keeps insertion order). */
+  private readonly used = new Map<string, true>();
+  private lastSweep = 0;
+  /** When a failed load of a project was last logged. */
+  private readonly loadFailLogged = new Map<string, number>();
+
+  private touch(project: string): void {
+    this.used.delete(project);
+    this.used.set(project, true);
+  }
+
+  /** Entries came for an evicted project of a bucket held here: load it and decide them. */
+  private async wake(project: string): Promise<void> {
+    await this.decideQueue(project, true);
+    if (this.deps.replica.isDeferred(project)) return; // not loaded: tried at its next entry
+    this.tails.delete(project);
+    this.touch(project);
+  }
+
+  /**
+   * Past `residentMax` documents in memory, evict the least recently used, a bounded number of
+   * looks per sweep. A project with no record yet is simply dropped (rebuilt from its
+   * configuration); any other needs a copy of its document at its chain head in its project
+   * snapshot first (the holder writes it; any other member finds it there, or keeps the
+   * document), and goes out of memory deferred, so its next entries wait in its queue until it
+   * is loaded. Never the default project, nor one with records waiting to be stored.
+   */
+  private async evictIdle(): Promise<void> {
+    const held = this.deps.held;
+    const r = this.deps.replica;
+    if (held === undefined || r.residentCount <= held.residentMax) return;
+    const now = Date.now();
+    if (now - this.lastSweep < EVICT_SWEEP_MS) return;
+    this.lastSweep = now;
+    // Never used here first (bases of queued projects), then by last use.
+    const order: string[] = [];
+    for (const p of r.residentIds()) if (!this.used.has(p)) order.push(p);
+    for (const p of this.used.keys()) order.push(p);
+    let excess = r.residentCount - held.residentMax;
+    let looks = 0;
+    let kvOps = 0;
+    for (const p of order) {
+      if (excess <= 0 || looks >= EVICT_LOOKS_PER_SWEEP || this.diverged !== null) break;
+      if (!r.isResident(p)) {
+        this.used.delete(p);
+        continue;
+      }
+      looks += 1;
+      if (p === DEFAULT_PROJECT || this.pending.has(p) || r.coversAhead(p)) continue;
+      const head = r.chainHead(p);
+      if (head.index > 0) {
+        if (kvOps >= EVICT_KV_PER_SWEEP) continue;
+        kvOps += 1;
+        if (r.isDeferred(p) && r.queueOf(p).length > 0) {
+          // Queued entries: only a snapshot that covers them all lets the document go.
+          await this.pruneQueue(p);
+          if (r.queueOf(p).length > 0 || !r.isResident(p)) continue;
+        }
+        if (!(await this.copyAtHead(p))) continue;
+        if (this.pending.has(p) || r.chainHead(p).index !== head.index) continue;
+        if (!r.isDeferred(p)) this.deferChain(p);
+      }
+      const out = r.evict(p);
+      if (out !== 'fresh' && out !== 'cold') {
+        this.deps.log('warn', 'project document kept in memory', { project: p, reason: out });
+        continue;
+      }
+      excess -= 1;
+      this.used.delete(p);
+      this.heldCounts.evicted += 1;
+      held.onResidency('evicted');
+    }
+  }
+
+  /**
+   * True when `<P>_SNAPSHOTS` holds `project`'s document at its chain head (what a member that
+   * evicts it loads again): found there with the document's hash, or written now by the holder
+   * of its chain once its last record is stored.
+   */
+  private async copyAtHead(project: string): Promise<boolean> {
+    const held = this.deps.held;
+    const r = this.deps.replica;
+    const doc = r.docOf(project);
+    if (held === undefined || doc === undefined) return false;
+    const head = r.chainHead(project);
+    const postHash = r.core.hashes(doc).head;
+    try {
+      let cur: ProjectSnapshot | null = null;
+      try {
+        cur = await held.projectSnapshots.read(project);
+      } catch (err) {
+        void err; // unreadable: written anew below (the write checks what is stored again)
+      }
+      if (cur !== null && cur.chain_index === head.index && cur.dr_hash === head.drHash &&
+        typeof cur.state === 'object' && cur.state !== null &&
+        r.core.hashes(cur.state).head === postHash) {
+        return true;
+      }
+      const last = this.lastConfirmed.get(project);
+      if (!this.deps.holds(project) || last === undefined || last.index !== head.index) {
+        return false;
+      }
+      const stored = await this.deps.jsm.streams.getMessage(this.deps.decisionsName,
+        { seq: last.seq });
+      const rec = stored === null ? null : decodeDr(stored.data);
+      if (rec === null || rec.project !== project || rec.chain_index !== head.index ||
+        drHash(r.hasher, contentOf(rec)) !== head.drHash || rec.state_post_hash !== postHash) {
+        return false;
+      }
+      const w = await held.projectSnapshots.write({
+        v: 1, project, state: doc, state_hash: postHash, wal_seq: rec.wal_seq,
+        wal_entry_hash: rec.wal_entry_hash, hlc_last: doc.clock.hlc_last,
+        chart_hash: r.core.chartHash, chain_index: head.index, dr_hash: head.drHash,
+        dr_seq: last.seq, applied: head.applied ?? 0, taken_at_ms: Date.now(),
+      });
+      if (!w.ok) return false;
+      this.snapIndex.set(project, head.index);
+      held.onProjectSnapshot(project, 'written');
+      return true;
+    } catch (err) {
+      this.deps.log('warn', 'copying a project to its snapshot failed; keeping it in memory', {
+        project, err: (err as Error).message,
+      });
+      return false;
+    }
+  }
+
+  /**
+   * An evicted project's document from `<P>_SNAPSHOTS`: the copy at its chain head (newest
+   * revision, else back through the key's history) that hashes to what was evicted, or a newer
+   * snapshot whose record verifies. Never changes the replica.
+   */
+  private async fetchCold(project: string): Promise<
+    | { readonly kind: 'same'; readonly doc: State }
+    | { readonly kind: 'newer'; readonly snap: ProjectSnapshot }
+    | { readonly kind: 'none'; readonly why: string }
+  > {
+    const held = this.deps.held;
+    const r = this.deps.replica;
+    const head = r.chainHead(project);
+    if (held === undefined) return { kind: 'none', why: 'not a member deciding held chains' };
+    let newest: ProjectSnapshot | null = null;
+    let why = 'no snapshot';
+    try {
+      newest = await held.projectSnapshots.read(project);
+    } catch (err) {
+      why = `its snapshot is unreadable (${(err as Error).message})`;
+    }
+    if (newest !== null && Number.isSafeInteger(newest.chain_index) &&
+      newest.chain_index > head.index) {
+      const problem = await this.snapshotProblem(project, newest);
+      if (problem === null) return { kind: 'newer', snap: newest };
+      why = `its newest snapshot is refused (${problem})`;
+    }
+    try {
+      const same = newest !== null && newest.chain_index === head.index &&
+        newest.dr_hash === head.drHash
+        ? newest : await held.projectSnapshots.atIndex(project, head.index, head.drHash);
+      if (same !== null) {
+        const problem = typeof same.state === 'object' && same.state !== null
+          ? r.coldProblem(project, same.state) : 'no document';
+        if (problem === null) return { kind: 'same', doc: same.state };
+        why = `its snapshot at chain index ${head.index} is refused (${problem})`;
+      }
+    } catch (err) {
+      why = `reading its snapshot history failed (${(err as Error).message})`;
+    }
+    return {
+      kind: 'none', why: `no usable copy of ${project} at chain index ${head.index}: ${why}`,
+    };
+  }
+
+  /** Load an evicted project's document (`fetchCold`). False, logged and counted, if none. */
+  private async load(project: string): Promise<boolean> {
+    const held = this.deps.held;
+    const r = this.deps.replica;
+    if (held === undefined || r.coldOf(project) === undefined) return true;
+    const got = await this.fetchCold(project);
+    if (r.coldOf(project) === undefined) return true; // loaded meanwhile
+    let why: string | null = null;
+    if (got.kind === 'newer') {
+      const s = got.snap;
+      if (r.adopt(project, s.state, headOf(s), s.wal_seq)) {
+        if (s.wal_seq > r.lastSeq) r.coverUpTo(project, s.wal_seq);
+        this.readTails.set(project, { index: s.chain_index, seq: s.dr_seq });
+        this.lastConfirmed.set(project, { index: s.chain_index, seq: s.dr_seq });
+        this.heldCounts.snapshots_adopted += 1;
+      } else {
+        why = 'its newer snapshot could not be adopted';
+      }
+    } else if (got.kind === 'same') {
+      why = r.warm(project, got.doc);
+    } else {
+      why = got.why;
+    }
+    if (why !== null) {
+      this.heldCounts.load_failed += 1;
+      held.onResidency('load_failed');
+      // Tried again at each of its entries: said once a minute per project.
+      const now = Date.now();
+      if (now - (this.loadFailLogged.get(project) ?? 0) >= 60_000) {
+        this.loadFailLogged.set(project, now);
+        this.deps.log('error', 'an evicted project could not be loaded; its entries wait', {
+          code: 'project_unavailable', project, reason: why,
+          hint: 'see docs/operations.md "Evicted projects"',
+        });
+      }
+      return false;
+    }
+    this.loadFailLogged.delete(project);
+    this.heldCounts.loaded += 1;
+    held.onResidency('loaded');
+    this.touch(project);
+    return true;
+  }
+
+  /**
+   * A project as readers see it when its document is out of memory: loaded from its snapshot
+   * for this read only (the replica is not changed, so reads never fill memory), with its
+   * queued entries decided on top. Throws `SwooshError` `project_unavailable` when no copy is
+   * usable.
+   */
+  async readCold(project: string): Promise<State | null> {
+    const r = this.deps.replica;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (r.coldOf(project) === undefined) return r.view(project);
+      const at = r.chainHead(project).index;
+      const got = await this.fetchCold(project);
+      if (r.coldOf(project) === undefined) return r.view(project);
+      // Loaded, decided and evicted again meanwhile: what was fetched is for another head.
+      if (r.chainHead(project).index !== at) continue;
+      if (got.kind === 'none') {
+        throw new SwooshError('project_unavailable', `project ${project}: ${got.why}`, true);
+      }
+      return got.kind === 'same'
+        ? r.viewFrom(project, got.doc, 0)
+        : r.viewFrom(project, got.snap.state, got.snap.wal_seq);
+    }
+    throw new SwooshError('project_unavailable',
+      `project ${project}: it moved on during every read; try again`, true);
+  }
+
+  /** Why `snap` (newer than what this member holds) cannot be trusted, or null. */
+  private async snapshotProblem(project: string, snap: ProjectSnapshot): Promise<string | null> {
+    const r = this.deps.replica;
+    try {
+      const stored = Number.isSafeInteger(snap.dr_seq) && snap.dr_seq > 0
+        ? await this.deps.jsm.streams.getMessage(this.deps.decisionsName, { seq: snap.dr_seq })
+        : null;
+      let rec: DecisionRecord | null = null;
+      if (stored !== null && stored.subject === this.deps.subjects.dr(project)) {
+        try {
+          rec = decodeDr(stored.data);
+        } catch (err) {
+          void err; // not a record: refused below as "no record"
+        }
+      }
+      return projectSnapshotProblem(r.core, r.hasher, r.verifier, r.deployment.identities,
+        project, snap, rec);
+    } catch (err) {
+      return `unreadable: ${(err as Error).message}`;
     }
   }
 

@@ -68,6 +68,20 @@ export class CowMap<V> implements ReadonlyMap<string, V> {
     return this;
   }
 
+  delete(key: string): boolean {
+    const i = chunkOf(key);
+    let c = this.chunks[i] as Map<string, V>;
+    if (!c.has(key)) return false;
+    if (this.shared[i] === true) {
+      c = new Map(c);
+      this.chunks[i] = c;
+      this.shared[i] = false;
+    }
+    c.delete(key);
+    this.count -= 1;
+    return true;
+  }
+
   *entries(): MapIterator<[string, V]> {
     for (const c of this.chunks) yield* c.entries();
   }

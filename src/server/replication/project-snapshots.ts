@@ -12,6 +12,7 @@
  * Everything else is recomputed: the document must hash to `state_hash` and pass the core's
  * load checks (chart, idempotency chain).
  */
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { Core, State } from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
@@ -24,7 +25,7 @@ import {
   type DecisionRecord,
 } from '../../protocol/decision-record.js';
 import type { ChainHead } from './replica.js';
-import { SNAPSHOT_PAYLOAD_MARGIN_BYTES } from './snapshots.js';
+import { SNAPSHOT_PAYLOAD_MARGIN_BYTES, putRevisions } from './snapshots.js';
 
 /** One project's snapshot as stored (JSON). */
 export interface ProjectSnapshot {
@@ -82,8 +83,26 @@ export class ProjectSnapshots {
           `(${this.maxPayload} less ${SNAPSHOT_PAYLOAD_MARGIN_BYTES})`,
       };
     }
-    const revision = await this.kv.put(projectSnapshotKey(s.project), data);
-    return { ok: true, bytes: data.length, revision };
+    // Never backwards: a paused ex-holder must not replace a newer snapshot with an older one
+    // (members that evicted a project reload it from here, ADR 0007). Compare-and-set on the
+    // revision read, so a concurrent newer write wins.
+    const key = projectSnapshotKey(s.project);
+    const cur = await this.kv.get(key);
+    const stored = cur === null || cur.operation !== 'PUT' ? null : parsed(cur.value);
+    if (stored !== null && stored.chain_index >= s.chain_index) {
+      return stored.chain_index === s.chain_index && stored.state_hash === s.state_hash
+        ? { ok: true, bytes: cur?.length ?? 0, revision: cur?.revision ?? 0 }
+        : { ok: false, reason: `a snapshot at chain index ${stored.chain_index} is stored` };
+    }
+    try {
+      const revision = cur === null
+        ? await this.kv.create(key, data)
+        : await this.kv.update(key, data, cur.revision);
+      return { ok: true, bytes: data.length, revision };
+    } catch (err) {
+      if (!isWrongLastSequence(err)) throw err;
+      return { ok: false, reason: 'another snapshot was written at the same time' };
+    }
   }
 
   /** The newest snapshot of `project` as stored (unverified), or null; throws on bad JSON. */
@@ -92,6 +111,42 @@ export class ProjectSnapshots {
     if (e === null || e.operation !== 'PUT') return null;
     return JSON.parse(dec.decode(e.value)) as ProjectSnapshot;
   }
+
+  /**
+   * The snapshot of `project` at exactly `index` whose record hashes to `drHash`, searched from
+   * the newest revision back through the key's history (what a member reloading an evicted
+   * project needs when a newer or foreign write replaced it), or null. Unverified: the caller
+   * checks the document against the hash it evicted.
+   */
+  async atIndex(project: string, index: number, drHash: string): Promise<ProjectSnapshot | null> {
+    const key = projectSnapshotKey(project);
+    for (const rev of await putRevisions(this.kv, key)) {
+      const e = await this.kv.get(key, { revision: rev });
+      const s = e === null || e.operation !== 'PUT' ? null : parsed(e.value);
+      if (s !== null && s.chain_index === index && s.dr_hash === drHash) return s;
+    }
+    return null;
+  }
+}
+
+/** A stored value as a snapshot, or null when it is not one (never throws). */
+function parsed(value: Uint8Array): ProjectSnapshot | null {
+  try {
+    const v = JSON.parse(dec.decode(value)) as unknown;
+    return typeof v === 'object' && v !== null && Number.isSafeInteger(
+      (v as { chain_index?: unknown }).chain_index,
+    ) ? v as ProjectSnapshot : null;
+  } catch (err) {
+    void err; // not JSON: not a snapshot (a foreign write), treated as absent
+    return null;
+  }
+}
+
+/** A KV compare-and-set lost to another write (JetStream 10071, wrong last sequence). */
+function isWrongLastSequence(err: unknown): boolean {
+  return err instanceof JetStreamApiError
+    ? err.code === JetStreamApiCodes.StreamWrongLastSequence
+    : err instanceof Error && /wrong last sequence/i.test(err.message);
 }
 
 /**

@@ -15,7 +15,9 @@
  * that a crash kept from being stored (the writer publishes them before anything else).
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
-import { DEPLOYMENT_CHAIN, type Core, type Genesis, type Hasher } from '../../core/index.js';
+import {
+  DEPLOYMENT_CHAIN, type Core, type CoreConfig, type Genesis, type Hasher,
+} from '../../core/index.js';
 import type { SignatureVerifier } from '../../crypto/verify.js';
 import {
   DR_FORMAT_VERSION,
@@ -36,6 +38,7 @@ import {
   worldHash,
   worldStateOf,
   type ChainHead,
+  type ColdProject,
   type HeldChainHead,
   type WorldState,
 } from './replica.js';
@@ -105,8 +108,9 @@ async function startingPoint(
   for (const revision of await deps.snapshots.revisions()) {
     try {
       const snap = await deps.snapshots.load(revision);
-      const { world, covered, tails } = heldParts(worldStateOf(snap.state));
-      const problem = snap.state.v !== 2 ? 'not a v2 snapshot' : verifyWorld(core, world);
+      const { world, covered, tails, cold, fresh } = heldParts(worldStateOf(snap.state));
+      const problem = snap.state.v !== 2 ? 'not a v2 snapshot'
+        : verifyWorld(core, world) ?? missingDocument(core, world, cold, fresh, snap.state.configs);
       const why =
         problem ??
         (worldHash(core, world) !== snap.state_hash
@@ -166,6 +170,8 @@ async function startingPoint(
         lastLogMs: wal.logMs,
       });
       for (const [p, seq] of covered) replica.coverUpTo(p, seq);
+      for (const [p, c] of cold) replica.markCold(p, c);
+      for (const [k, c] of Object.entries(snap.state.configs ?? {})) replica.addConfig(k, c);
       return { replica, revision, drFrom: snap.dr_from ?? 0, snapshotSeq: snap.wal_seq, tails };
     } catch (err) {
       if (err instanceof SwooshError) throw err;
@@ -187,13 +193,23 @@ function heldParts(w: WorldState): {
   world: WorldState;
   covered: Map<string, number>;
   tails: Map<string, { index: number; seq: number }>;
+  /** Projects out of memory when it was taken (ADR 0007): cold ones and fresh ones. */
+  cold: Map<string, ColdProject>;
+  fresh: Set<string>;
 } {
   const covered = new Map<string, number>();
   const tails = new Map<string, { index: number; seq: number }>();
   const chains = new Map<string, ChainHead>();
+  const cold = new Map<string, ColdProject>();
+  const fresh = new Set<string>();
   for (const [c, h] of w.chains) {
     const x = h as Partial<HeldChainHead> & ChainHead;
     if (Number.isSafeInteger(x.covered)) covered.set(c, x.covered as number);
+    if (typeof x.cold_hash === 'string') {
+      const hlc = typeof x.hlc_last === 'string' ? x.hlc_last : null;
+      cold.set(c, { postHash: x.cold_hash, hlc });
+    }
+    if (x.fresh === true) fresh.add(c);
     if (Number.isSafeInteger(x.dr_seq) && (x.dr_seq as number) > 0) {
       tails.set(c, { index: x.index, seq: x.dr_seq as number });
     }
@@ -201,7 +217,32 @@ function heldParts(w: WorldState): {
       ? { index: x.index, drHash: x.drHash }
       : { index: x.index, drHash: x.drHash, applied: x.applied });
   }
-  return { world: { ...w, chains }, covered, tails };
+  return { world: { ...w, chains }, covered, tails, cold, fresh };
+}
+
+/**
+ * A registered project a snapshot leaves no way to get the document of, or null: every project
+ * has its document, or is cold past its first record, or fresh with its configuration given.
+ */
+function missingDocument(
+  core: Core,
+  w: WorldState,
+  cold: ReadonlyMap<string, ColdProject>,
+  fresh: ReadonlySet<string>,
+  configs: { readonly [hash: string]: CoreConfig } | undefined,
+): string | null {
+  for (const [id, entry] of Object.entries(w.deployment.projects)) {
+    if (w.projects.has(id)) continue;
+    const index = w.chains.get(id)?.index ?? 0;
+    if (cold.has(id) && index > 0) continue;
+    const c = configs !== undefined && Object.hasOwn(configs, entry.config_hash)
+      ? configs[entry.config_hash] : undefined;
+    if (fresh.has(id) && index === 0 && c !== undefined && core.hash(c) === entry.config_hash) {
+      continue;
+    }
+    return `project ${id} has no document, and none can be loaded or rebuilt`;
+  }
+  return null;
 }
 
 /** Where a member of a deployment with writers by bucket starts (chain-member.ts). */
@@ -407,8 +448,7 @@ export function recordMismatch(
   if (head === undefined || head.index !== rec.chain_index || head.drHash !== recHash) {
     return `chain ${rec.project} head is not the record at the snapshot's seq`;
   }
-  for (const id of Object.keys(world.deployment.projects)) {
-    if (!world.projects.has(id)) return `registered project ${id} has no document`;
-  }
+  // (That every registered project has a document, or a way to get one, `missingDocument`
+  // checks.)
   return null;
 }

@@ -8,6 +8,7 @@
 import {
   type ChainStep,
   type Core,
+  type CoreConfig,
   type Genesis,
   type Hasher,
   type State,
@@ -156,6 +157,11 @@ export interface WorldDoc {
   readonly projects: { readonly [project: string]: State };
   readonly chains: { readonly [chain: string]: ChainHead | HeldChainHead };
   readonly applied_total: number;
+  /**
+   * Held snapshots only: project configurations by the registry's config hash, for the
+   * projects with no record yet whose documents it does not hold (`fresh` heads).
+   */
+  readonly configs?: { readonly [configHash: string]: CoreConfig };
 }
 
 /**
@@ -167,6 +173,26 @@ export interface WorldDoc {
 export interface HeldChainHead extends ChainHead {
   readonly covered: number;
   readonly dr_seq: number;
+  /**
+   * Present when the project was cold (its document not in memory, see `Replica.evict`): the
+   * head hash of its stored document at `index`, which the snapshot then does not hold, and the
+   * document's `hlc_last`. A member starting from the snapshot loads the document from the
+   * project's snapshot when it needs it, checked against this hash.
+   */
+  readonly cold_hash?: string;
+  readonly hlc_last?: string | null;
+  /**
+   * Present when the project has no record yet and its document was out of memory: the snapshot
+   * does not hold it; it is rebuilt from its configuration (the snapshot's `configs`).
+   */
+  readonly fresh?: true;
+}
+
+/** A project whose document is not in memory (see `Replica.evict`). */
+export interface ColdProject {
+  /** Head hash of its stored document at its chain head: what a reloaded one must hash to. */
+  readonly postHash: string;
+  readonly hlc: string | null;
 }
 
 /** The snapshot form of a position's documents (projects and chains sorted by id). */
@@ -212,6 +238,13 @@ export function latestHlc(w: WorldState): string | null {
   return best;
 }
 
+/** The later of two HLCs (null is earliest). */
+export function newerHlc(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return compareHlcText(b, a) > 0 ? b : a;
+}
+
 function compareHlcText(a: string, b: string): number {
   const x = parseHlc(a);
   const y = parseHlc(b);
@@ -244,6 +277,15 @@ export function genesisPosition(core: Core, hasher: Hasher, genesis: Genesis): R
     lastDrHash: chainStart(hasher, genesisHash, DEPLOYMENT_CHAIN),
     lastWalEntryHash: '',
   };
+}
+
+/** A cold project's document was needed before it was loaded (see `Replica.warm`). */
+export class ColdProjectError extends Error {
+  readonly code = 'project_cold';
+  constructor(readonly project: string) {
+    super(`replica: project ${project} is cold; load its document first`);
+    this.name = 'ColdProjectError';
+  }
 }
 
 /** Replica state and the deterministic step shared by writer, follower and recovery. */
@@ -316,13 +358,17 @@ export class Replica {
     this.lastLogMs = p.lastLogMs ?? 0;
   }
 
-  /** Project ids, sorted. */
+  /** Project ids (the registry's), sorted. */
   projectIds(): string[] {
-    return [...this.projects.keys()].sort();
+    return Object.keys(this.deployment.projects).sort();
   }
 
-  /** A project as readers see it (caught up to the deployment's facts), or null. */
+  /**
+   * A project as readers see it (caught up to the deployment's facts), or null when there is no
+   * such project. A cold project must be warmed first (throws `ColdProjectError`).
+   */
   view(project: string): State | null {
+    if (this.cold.has(project)) throw new ColdProjectError(project);
     const doc = this.caughtUpDoc(project);
     return doc === undefined ? null : this.core.projectView(this.deployment, doc, this.lastLogMs);
   }
@@ -409,7 +455,7 @@ export class Replica {
     if (this.deferred.has(chain)) {
       throw new Error(`replica: WAL seq ${msg.seq} is for project ${chain}, which is deferred`);
     }
-    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.projects.get(chain);
+    const doc = chain === DEPLOYMENT_CHAIN ? undefined : this.docOf(chain);
     if ((this.covered.get(chain) ?? 0) >= msg.seq) {
       throw new Error(`replica: WAL seq ${msg.seq} of ${chain} is to be passed over, not decided`);
     }
@@ -578,9 +624,138 @@ export class Replica {
     return this.covered;
   }
 
-  /** The documents of every project as the replica holds them (bases, for deferred ones). */
-  documents(): ReadonlyMap<string, State> {
-    return this.projects;
+  // ---- Residency (members deciding held chains bound the documents they keep; ADR 0007) ----
+
+  /** Projects whose document is not in memory and must be loaded (`warm`) before use. */
+  private readonly cold = new Map<string, ColdProject>();
+  /** Configurations of evicted fresh projects, by the registry's config hash (few distinct). */
+  private readonly configs = new Map<string, CoreConfig>();
+
+  /**
+   * A project's stored document (the base, for a deferred one): the one in memory, or, for a
+   * project with no record yet whose document was evicted, its first document rebuilt from the
+   * registry's configuration. Undefined for an unknown project and for a cold one.
+   */
+  docOf(project: string): State | undefined {
+    const doc = this.projects.get(project);
+    if (doc !== undefined || this.cold.has(project)) return doc;
+    const entry = Object.hasOwn(this.deployment.projects, project)
+      ? this.deployment.projects[project] : undefined;
+    if (entry === undefined || this.chainHead(project).index !== 0) return undefined;
+    const config = this.configs.get(entry.config_hash);
+    return config === undefined ? undefined
+      : this.core.freshProject(this.deployment, project, config);
+  }
+
+  /** Projects whose document is in memory now. */
+  residentIds(): IterableIterator<string> {
+    return this.projects.keys();
+  }
+
+  /** How many projects' documents are in memory. */
+  get residentCount(): number {
+    return this.projects.size;
+  }
+
+  /** The cold marker of `project`, if its document is out of memory and must be loaded. */
+  coldOf(project: string): ColdProject | undefined {
+    return this.cold.get(project);
+  }
+
+  /** Cold projects now. */
+  get coldCount(): number {
+    return this.cold.size;
+  }
+
+  /**
+   * Drop `project`'s document from memory. A project with no record yet is rebuilt from its
+   * configuration when next needed (`docOf`; checked here to give the same document). Any other
+   * becomes cold: only its document's hash stays, and it must be deferred with nothing queued
+   * (its next entries are queued until a caller loads it, `warm`); the caller makes sure a copy
+   * can be loaded (a project snapshot at its chain head). Returns what happened, or why not.
+   */
+  evict(project: string): string {
+    const doc = this.projects.get(project);
+    if (doc === undefined) return 'not in memory';
+    if (this.chainHead(project).index === 0) {
+      const entry = this.deployment.projects[project];
+      if (entry === undefined || this.core.hash(doc.meta.config) !== entry.config_hash) {
+        return 'its configuration is not the registry\'s';
+      }
+      const rebuilt = this.core.freshProject(this.deployment, project, doc.meta.config);
+      if (this.core.hashes(rebuilt).head !== this.core.hashes(doc).head) {
+        return 'its first document cannot be rebuilt';
+      }
+      this.configs.set(entry.config_hash, doc.meta.config);
+      this.projects.delete(project);
+      this.readCache.delete(project);
+      return 'fresh';
+    }
+    const q = this.deferred.get(project);
+    if (q === undefined || q.length > 0) return 'not deferred with an empty queue';
+    if (this.coversAhead(project)) return 'its document is ahead of the replica';
+    this.cold.set(project, { postHash: this.core.hashes(doc).head, hlc: doc.clock.hlc_last });
+    this.projects.delete(project);
+    this.readCache.delete(project);
+    return 'cold';
+  }
+
+  /** Configurations this replica rebuilds evicted fresh projects from, by config hash. */
+  freshConfigs(): ReadonlyMap<string, CoreConfig> {
+    return this.configs;
+  }
+
+  /** Learn a configuration (a snapshot's); refused (false) unless it hashes to `configHash`. */
+  addConfig(configHash: string, config: CoreConfig): boolean {
+    if (this.core.hash(config) !== configHash) return false;
+    this.configs.set(configHash, config);
+    return true;
+  }
+
+  /** Start with `project` cold (a snapshot that held it so). */
+  markCold(project: string, cold: ColdProject): void {
+    if (this.projects.has(project)) throw new Error(`replica: project ${project} is in memory`);
+    this.cold.set(project, cold);
+  }
+
+  /**
+   * Bring a cold project's document back: `doc` must hash to the one evicted (a copy at the
+   * same chain index; a newer one goes through `adopt`). Returns null, or why it is refused.
+   */
+  warm(project: string, doc: State): string | null {
+    const why = this.coldProblem(project, doc);
+    if (why !== null || !this.cold.has(project)) return why;
+    this.cold.delete(project);
+    this.projects.set(project, doc);
+    return null;
+  }
+
+  /** Why `doc` is not the document `project` was evicted with, or null (also when not cold). */
+  coldProblem(project: string, doc: State): string | null {
+    const c = this.cold.get(project);
+    if (c === undefined) return null;
+    const loaded = this.core.verifyLoaded(doc);
+    if (loaded !== null) return loaded;
+    const head = this.core.hashes(doc).head;
+    return head === c.postHash ? null : `document hashes to ${head}, ${c.postHash} was evicted`;
+  }
+
+  /** True while `project`'s document is in memory. */
+  isResident(project: string): boolean {
+    return this.projects.has(project);
+  }
+
+  /**
+   * `project` as readers see it from `base` (its document loaded for one read), with its queued
+   * entries after WAL seq `after` decided on top in this thread; the replica is not changed.
+   */
+  viewFrom(project: string, base: State, after: number): State {
+    let doc = base;
+    for (const e of this.deferred.get(project) ?? []) {
+      if (e.msg.seq <= after) continue;
+      doc = this.core.stepChain(e.deployment, project, doc, this.entryOf(e.msg)).stored;
+    }
+    return this.core.projectView(this.deployment, doc, this.lastLogMs);
   }
 
   /** See `covered`: set once, when the replica starts from such a snapshot. */
@@ -602,6 +777,7 @@ export class Replica {
   ): Decided[] {
     const q = this.deferred.get(project);
     if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
+    if (this.cold.has(project) && q.length > 0) throw new ColdProjectError(project);
     const out: Decided[] = [];
     // `prepared`: the caller's, when it prepared this very queue to compute the verdicts.
     const mine = prepared !== undefined && prepared.length === q.length ? prepared : undefined;
@@ -610,7 +786,7 @@ export class Replica {
       const v = verdicts[i];
       if (v === undefined) throw new Error(`replica: no verdicts for queued entry ${e.msg.seq}`);
       out.push(this.stepIn(e.msg, p.decoded, completeEntry(p.prepared, v), e.deployment, project,
-        this.projects.get(project), e.deploymentHead));
+        this.docOf(project), e.deploymentHead));
       this.deferredBytes -= e.msg.data.length;
     });
     if (live) this.deferred.delete(project);
@@ -627,6 +803,7 @@ export class Replica {
   adopt(project: string, doc: State, head: ChainHead, walSeq: number): boolean {
     const q = this.deferred.get(project);
     if (q === undefined || head.index <= this.chainHead(project).index) return false;
+    this.cold.delete(project);
     this.projects.set(project, doc);
     this.chains.set(project, head);
     const keep = q.filter((e) => e.msg.seq > walSeq);
@@ -642,7 +819,7 @@ export class Replica {
    */
   private caughtUpDoc(project: string): State | undefined {
     const q = this.deferred.get(project);
-    const base = this.projects.get(project);
+    const base = this.docOf(project);
     if (q === undefined || q.length === 0 || base === undefined) {
       this.readCache.delete(project);
       return base;

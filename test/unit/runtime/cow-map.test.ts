@@ -11,11 +11,12 @@ fc.configureGlobal({ seed: Math.abs(announceSeed('cow-map')) });
 
 const op = fc.oneof(
   fc.record({ kind: fc.constant('set' as const), key: fc.string({ maxLength: 6 }), value: fc.integer() }),
+  fc.record({ kind: fc.constant('del' as const), key: fc.string({ maxLength: 6 }) }),
   fc.record({ kind: fc.constant('snap' as const) }),
 );
 
 describe('CowMap', () => {
-  it('Given any writes and snapshots, Then each snapshot keeps exactly the entries it was taken with', () => {
+  it('Given any writes, deletes and snapshots, Then each snapshot keeps exactly the entries it was taken with', () => {
     fc.assert(fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
       const live = new CowMap<number>();
       const model = new Map<string, number>();
@@ -30,6 +31,11 @@ describe('CowMap', () => {
             last.snap.set(`${o.key}#s`, o.value);
             last.model.set(`${o.key}#s`, o.value);
           }
+        } else if (o.kind === 'del') {
+          expect(live.delete(o.key)).toBe(model.delete(o.key));
+          // A delete on a snapshot never shows in the live map either.
+          const last = snaps.at(-1);
+          if (last !== undefined) expect(last.snap.delete(o.key)).toBe(last.model.delete(o.key));
         } else {
           snaps.push({ snap: live.snapshot(), model: new Map(model) });
         }
