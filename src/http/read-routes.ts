@@ -6,7 +6,7 @@
 import { PROJECT_RE, type Chart, type Core, type State } from '../core/index.js';
 import type { InstanceStatus } from '../server/process/instance.js';
 import { HttpError } from './errors.js';
-import { redactSection } from './redact.js';
+import { redactSection, type RedactionKey } from './redact.js';
 
 /** Section names a projection may ask for (lowercase; matched case-insensitively). */
 export const PROJECTION_SECTIONS = [
@@ -51,7 +51,8 @@ export function project(
   state: State,
   names: readonly ProjectionSection[],
   identitiesHash: string,
-  showIdentities = false,
+  showIdentities: boolean,
+  redactionKey: RedactionKey,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const name of names) {
@@ -61,7 +62,7 @@ export function project(
     } else if (name === 'identities' && !showIdentities) {
       out[name] = { count: Object.keys(state.identities).length, hash: identitiesHash };
     } else {
-      out[name] = redactSection(name, state[name], chart);
+      out[name] = redactSection(name, state[name], chart, redactionKey);
     }
   }
   return out;
@@ -78,7 +79,8 @@ export function stateBody(
   projectId: string,
   state: State | null,
   projectionRaw: unknown,
-  showIdentities = false,
+  showIdentities: boolean,
+  redactionKey: RedactionKey,
 ): Record<string, unknown> {
   const names = parseProjection(projectionRaw);
   if (st.role === 'starting') {
@@ -96,7 +98,7 @@ export function stateBody(
     hlc_last: state.clock.hlc_last,
     wal_seq: st.wal_seq,
     region_hashes: hs.sections,
-    projection: project(core.chart, state, names, hs.identities, showIdentities),
+    projection: project(core.chart, state, names, hs.identities, showIdentities, redactionKey),
   };
 }
 

@@ -87,6 +87,11 @@ export interface HttpServerOptions {
    */
   readonly readToken?: string;
   readonly adminToken?: string;
+  /**
+   * The key sensitive values are shown under in projections (`redacted:hmac-sha256-<hex>`);
+   * absent, they show as `redacted` (docs/security.md, "Redaction").
+   */
+  readonly redactionKey?: Uint8Array;
 }
 
 /** Constant-time equality of a presented token with a configured one. */
@@ -281,6 +286,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   installParser(app);
   installErrors(app, log, bodyLimit);
   const core = instance.reducer;
+  const redactionKey = opts.redactionKey ?? null;
   /** A project's state, also one out of this member's memory (loaded for the read). */
   const projectState = async (id: string): Promise<State | null> => {
     try {
@@ -369,7 +375,8 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
   const stateOf = async (
     req: FastifyRequest, id: string, projection: unknown,
   ): Promise<Record<string, unknown>> =>
-    stateBody(core, instance.status(), id, await projectState(id), projection, isAdmin(req));
+    stateBody(core, instance.status(), id, await projectState(id), projection, isAdmin(req),
+      redactionKey);
   app.get('/state', guarded(log, async (req, reply) => {
     const q = req.query as Record<string, unknown>;
     const id = q['project'] === undefined ? DEFAULT_PROJECT : projectParam(q['project']);
@@ -416,7 +423,7 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<Fastify
         name: writer, buckets: Array.from({ length: instance.buckets() }, (_, i) => i),
         lag: writer === st.name ? st.wal_lag : null,
       }],
-      projection: project(core.chart, d, names, hs.identities, isAdmin(req)),
+      projection: project(core.chart, d, names, hs.identities, isAdmin(req), redactionKey),
     });
   }));
   app.get('/health', guarded(log, async (_req, reply) => {

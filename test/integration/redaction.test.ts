@@ -5,9 +5,10 @@
  * then every HTTP answer (the proposals' own answers, /state of each project, /decisions,
  * /metrics) and every log line (debug level) is scanned: the canary appears nowhere, while the
  * WAL still holds it (the signed inputs are kept as sent; who may read the WAL is a NATS
- * permission) and the projections show `redacted:sha256-…` of the exact value.
+ * permission) and the projections show `redacted:hmac-sha256-…` of the exact value under the
+ * gateway's redaction key (checked here with node:crypto), or `redacted` alone without a key.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -17,7 +18,7 @@ import { createCore, type State } from '../../src/core/index.js';
 import { hashTargetOf } from '../../src/core/decide/hash-target.js';
 import { nodeHasher } from '../../src/crypto/hasher.js';
 import { createHttpServer } from '../../src/http/server.js';
-import { hasSensitive, redacted } from '../../src/http/redact.js';
+import { hasSensitive, parseRedactionKey } from '../../src/http/redact.js';
 import { Instance } from '../../src/server/process/instance.js';
 import { createLogger } from '../../src/server/observability/log.js';
 import { NatsClient, ProducerClock, buildFact, buildProposal, identityFromSeed, signFact, signProposal } from '../../src/sdk/index.js';
@@ -41,6 +42,11 @@ describe('redaction of sensitive inputs', () => {
   let inst: Instance;
   let app: FastifyInstance;
   let base = '';
+  /** A second gateway on the same instance, without a redaction key. */
+  let plain: FastifyInstance;
+  let plainBase = '';
+  const KEY_HEX = randomBytes(32).toString('hex');
+  const hmac = (v: string): string => `redacted:hmac-sha256-${createHmac('sha256', Buffer.from(KEY_HEX, 'hex')).update(v, 'utf8').digest('hex')}`;
   const logChunks: string[] = [];
   const answers: string[] = [];
   const core = createCore(nodeHasher);
@@ -60,19 +66,24 @@ describe('redaction of sensitive inputs', () => {
     });
     await inst.start();
     await waitUntil('writer role', () => Promise.resolve(inst.status().role === 'writer'));
-    app = await createHttpServer({ instance: inst, log });
+    const key = parseRedactionKey(KEY_HEX);
+    if (typeof key === 'string') throw new Error(key);
+    app = await createHttpServer({ instance: inst, log, redactionKey: key });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
+    plain = await createHttpServer({ instance: inst, log });
+    plainBase = await plain.listen({ port: 0, host: '127.0.0.1' });
   });
 
   afterAll(async () => {
     await app?.close();
+    await plain?.close();
     await inst?.stop();
     await nc?.close();
     await fx?.close();
   });
 
-  async function http(method: string, path: string, body?: unknown): Promise<{ status: number; body: J }> {
-    const res = await fetch(`${base}${path}`, {
+  async function http(method: string, path: string, body?: unknown, at = base): Promise<{ status: number; body: J }> {
+    const res = await fetch(`${at}${path}`, {
       method,
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
     });
@@ -120,15 +131,22 @@ describe('redaction of sensitive inputs', () => {
     expect(inst.currentState('p2')?.control.top).toBe('QUARANTINED');
     expect(JSON.stringify(q)).toContain('sources[0].uri matches denied pattern *evil.example*');
 
-    // Projections show the digest of the exact value.
+    // Projections show the HMAC of the exact value under the gateway's key: one who holds the
+    // key checks a value; a reader without it has nothing to test guesses against.
+    type Ingestion = { ingestion: { sources: { uri: string }[] } };
+    type Policy = { policy: { quarantine: { rationale: string; breach: { inputs: { uris: string[] } } } } };
     const d = await http('GET', '/state');
     expect(d.status).toBe(200);
-    const ingestion = (d.body['projection'] as { ingestion: { sources: { uri: string }[] } }).ingestion;
-    expect(ingestion.sources[0]?.uri).toBe(redacted(uriAccepted));
+    expect((d.body['projection'] as Ingestion).ingestion.sources[0]?.uri).toBe(hmac(uriAccepted));
     const p2 = await http('GET', '/projects/p2/state');
-    const policy = (p2.body['projection'] as { policy: { quarantine: { rationale: string; breach: { inputs: { uris: string[] } } } } }).policy;
-    expect(policy.quarantine.breach.inputs.uris).toEqual([redacted(uriPolicy)]);
+    const policy = (p2.body['projection'] as Policy).policy;
+    expect(policy.quarantine.breach.inputs.uris).toEqual([hmac(uriPolicy)]);
     expect(policy.quarantine.rationale).toContain('sources[0].uri matches denied pattern');
+    // Without a key: `redacted`, no digest.
+    const dPlain = await http('GET', '/state', undefined, plainBase);
+    expect((dPlain.body['projection'] as Ingestion).ingestion.sources[0]?.uri).toBe('redacted');
+    const p2Plain = await http('GET', '/projects/p2/state', undefined, plainBase);
+    expect((p2Plain.body['projection'] as Policy).policy.quarantine.breach.inputs.uris).toEqual(['redacted']);
     await http('GET', '/decisions?limit=1000');
     await http('GET', '/projects/p2/decisions?limit=1000');
     await http('GET', '/metrics');

@@ -23,5 +23,6 @@ describe('bench: many projects', () => {
     const r = projectsReport({ sizes: [2], idle: [50] });
     expect(r.lines.some((l) => /2 projects: [\d.]+ µs\/decision/.test(l))).toBe(true);
     expect(r.lines.some((l) => /50 projects: [\d.]+ MB, \d+ bytes each/.test(l))).toBe(true);
+    expect(r.lines.some((l) => /evicted: \d+ bytes each fresh, \d+ bytes each cold/.test(l))).toBe(true);
   });
 });

@@ -5,6 +5,8 @@ import { hostname } from 'node:os';
 import { createCore } from '../../core/index.js';
 import { nodeHasher } from '../../crypto/hasher.js';
 import { createHttpServer } from '../../http/server.js';
+import { parseRedactionKey } from '../../http/redact.js';
+import { SwooshError } from '../../protocol/errors.js';
 import { loadGenesisFile, loadKeyFile, readSecretFile } from '../../protocol/files.js';
 import { INSTANCE_DEFAULTS, Instance, parseDecideMode } from '../../server/process/instance.js';
 import { createLogger } from '../../server/observability/log.js';
@@ -105,6 +107,13 @@ export function registerServe(program: Command): void {
       env('SWOOSH_HTTP_ADMIN_TOKEN_FILE'),
     )
     .option(
+      '--redaction-key-file <file>',
+      'key (64 hex characters, mode 0600 or .age) sensitive values are shown under in ' +
+        'projections, as redacted:hmac-sha256-<hex>; without it they show as `redacted` ' +
+        '[env SWOOSH_REDACTION_KEY_FILE]',
+      env('SWOOSH_REDACTION_KEY_FILE'),
+    )
+    .option(
       '--http-rate-client <rate>',
       'proposals per second[:burst] per client address, 0 for no limit ' +
       '[env SWOOSH_HTTP_RATE_CLIENT]',
@@ -154,7 +163,9 @@ Example:
           o['genesis'] as string | undefined, o['keyFile'] as string | undefined,
           o['httpReadTokenFile'] as string | undefined,
           o['httpAdminTokenFile'] as string | undefined,
+          o['redactionKeyFile'] as string | undefined,
         ]);
+        const redactionKey = redactionKeyOf(o['redactionKeyFile'] as string | undefined);
         const core = createCore(nodeHasher);
         const instance = new Instance({
           // A cluster's comma-separated URLs: the first reachable node; the client learns the rest
@@ -189,6 +200,7 @@ Example:
           },
           ...tokenOf('httpReadTokenFile', 'readToken', '--http-read-token-file'),
           ...tokenOf('httpAdminTokenFile', 'adminToken', '--http-admin-token-file'),
+          ...(redactionKey === null ? {} : { redactionKey }),
         });
         if (o['httpReadTokenFile'] === undefined && o['httpAdminTokenFile'] === undefined) {
           log.warn('http: no read token: reads are open to anyone who reaches the port ' +
@@ -211,4 +223,14 @@ Example:
         fail(err);
       }
     });
+}
+
+/** The redaction key from `--redaction-key-file`, or null; invalid_config when malformed. */
+function redactionKeyOf(file: string | undefined): Uint8Array | null {
+  if (file === undefined) return null;
+  const key = parseRedactionKey(readSecretFile(file, '--redaction-key-file'));
+  if (typeof key === 'string') {
+    throw new SwooshError('invalid_config', `--redaction-key-file ${file}: ${key}`);
+  }
+  return key;
 }
