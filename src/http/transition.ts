@@ -263,7 +263,15 @@ function accepted(rec: DecisionRecord, duplicate: boolean): Answer {
 }
 
 async function rejected(deps: TransitionDeps, rec: DecisionRecord): Promise<Answer> {
-  const st = await deps.headOf(rec.project);
+  let st: { state_hash: string; hlc_last: string | null };
+  try {
+    st = await deps.headOf(rec.project);
+  } catch (err) {
+    // The project is out of this member's memory and cannot be loaded, or its replay is not
+    // there yet: the decision stands; the head it left is the record's post-state.
+    if (!(err instanceof HttpError) || err.code !== 'project_unavailable') throw err;
+    st = { state_hash: rec.state_post_hash, hlc_last: null };
+  }
   return {
     http: 400,
     body: {

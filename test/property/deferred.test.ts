@@ -133,6 +133,12 @@ describe('queued projects decide as if decided at once', () => {
                 }
                 expect(held.evict(p)).toBe(held.chainHead(p).index === 0 ? 'fresh' : 'cold');
                 expect(held.isResident(p)).toBe(false);
+                if (held.coldOf(p) !== undefined) {
+                  // Taking up a cold project with nothing queued decides nothing and leaves it
+                  // queued: its entries can never reach a replica that lacks its document.
+                  expect(held.materialize(p, [], true)).toEqual([]);
+                  expect(held.isDeferred(p)).toBe(true);
+                }
                 evicted += 1;
               }
             }

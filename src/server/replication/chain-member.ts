@@ -210,6 +210,8 @@ const EVICT_LOOKS_PER_SWEEP = 256;
 const EVICT_KV_PER_SWEEP = 16;
 /** Least time between two eviction sweeps. */
 const EVICT_SWEEP_MS = 250;
+/** Least time between two attempts to load a project whose load failed. */
+const LOAD_RETRY_MS = 10_000;
 
 /** Deployment-chain records whose DECISIONS seq a member deciding held chains remembers at most. */
 const DEP_SEQS_MAX = 100_000;
@@ -475,8 +477,8 @@ export class ChainMember {
           r.deferNext(m, chain);
           this.queued(chain);
           // A project of a bucket held here whose document was evicted: loaded and its queue
-          // decided once this batch is (`wake`).
-          if (held.owns(chain)) woken.add(chain);
+          // decided once this batch is (`wake`). (An entry a snapshot covers is not queued.)
+          if (held.owns(chain) && r.queueOf(chain).length > 0) woken.add(chain);
           return;
         }
         this.touch(chain);
@@ -520,7 +522,9 @@ export class ChainMember {
     if (held !== undefined) {
       for (const p of woken) {
         if (this.diverged !== null) return;
-        if (r.isDeferred(p) && !r.coversAhead(p) && held.owns(p)) await this.wake(p);
+        if (r.isDeferred(p) && !r.coversAhead(p) && held.owns(p) && r.queueOf(p).length > 0) {
+          await this.wake(p);
+        }
       }
       if (r.queuedBytes > held.queueBytesMax) await this.decideLongestQueue();
     } else if (r.lastSeq - this.lastMarkSeq >= MARK_EVERY) {
@@ -1276,6 +1280,9 @@ export class ChainMember {
         held: true,
       };
       snap.revision = await snap.store.headRevision();
+      // Only the configurations of projects out of memory as fresh, now (projects created
+      // since `at` included): the map never outgrows the distinct configurations in use.
+      r.keepConfigs(r.freshConfigHashes());
       const doc = { ...worldDocOf(world), configs: Object.fromEntries(r.freshConfigs()) };
       const w = await snap.store.write(meta, doc, snap.revision);
       snap.revision = w.revision;
@@ -1444,7 +1451,7 @@ export class ChainMember {
     let most = 0;
     for (const p of r.deferredProjects()) {
       const n = r.queueOf(p).length;
-      if (n > most && !this.pending.has(p)) {
+      if (n > most && !this.pending.has(p) && !this.loadBlocked(p)) {
         most = n;
         longest = p;
       }
@@ -1513,7 +1520,7 @@ export class ChainMember {
       taken_at_ms: Date.now(),
     };
     try {
-      const w = await held.projectSnapshots.write(snap);
+      const w = await held.projectSnapshots.write(snap, this.isGenuine(chain));
       if (w.ok) {
         this.snapIndex.set(chain, snap.chain_index);
         held.onProjectSnapshot(chain, 'written');
@@ -1571,6 +1578,15 @@ export class ChainMember {
   private lastSweep = 0;
   /** When a failed load of a project was last logged. */
   private readonly loadFailLogged = new Map<string, number>();
+  /** When loading a project last failed (not tried again for LOAD_RETRY_MS). */
+  private readonly loadFailedAt = new Map<string, number>();
+
+  /** True while `project` is cold and its last load failed less than LOAD_RETRY_MS ago. */
+  private loadBlocked(project: string): boolean {
+    const at = this.loadFailedAt.get(project);
+    return at !== undefined && this.deps.replica.coldOf(project) !== undefined &&
+      Date.now() - at < LOAD_RETRY_MS;
+  }
 
   private touch(project: string): void {
     this.used.delete(project);
@@ -1614,30 +1630,42 @@ export class ChainMember {
         continue;
       }
       looks += 1;
-      if (p === DEFAULT_PROJECT || this.pending.has(p) || r.coversAhead(p)) continue;
-      const head = r.chainHead(p);
-      if (head.index > 0) {
-        if (kvOps >= EVICT_KV_PER_SWEEP) continue;
-        kvOps += 1;
-        if (r.isDeferred(p) && r.queueOf(p).length > 0) {
-          // Queued entries: only a snapshot that covers them all lets the document go.
-          await this.pruneQueue(p);
-          if (r.queueOf(p).length > 0 || !r.isResident(p)) continue;
-        }
-        if (!(await this.copyAtHead(p))) continue;
-        if (this.pending.has(p) || r.chainHead(p).index !== head.index) continue;
-        if (!r.isDeferred(p)) this.deferChain(p);
+      if (await this.evictOne(p, () => kvOps++ < EVICT_KV_PER_SWEEP)) {
+        excess -= 1;
+        this.used.delete(p);
+        this.heldCounts.evicted += 1;
+        held.onResidency('evicted');
+      } else {
+        // Kept for now: to the back of the order, so the next sweeps look at others first
+        // (a project that cannot go yet never holds the sweep on the same few).
+        this.touch(p);
       }
-      const out = r.evict(p);
-      if (out !== 'fresh' && out !== 'cold') {
-        this.deps.log('warn', 'project document kept in memory', { project: p, reason: out });
-        continue;
-      }
-      excess -= 1;
-      this.used.delete(p);
-      this.heldCounts.evicted += 1;
-      held.onResidency('evicted');
     }
+  }
+
+  /**
+   * Evict `p` if it may go now (see `evictIdle`); `kv()` grants one snapshot read or write of
+   * the sweep's budget. True when it went.
+   */
+  private async evictOne(p: string, kv: () => boolean): Promise<boolean> {
+    const r = this.deps.replica;
+    if (p === DEFAULT_PROJECT || this.pending.has(p) || r.coversAhead(p)) return false;
+    const head = r.chainHead(p);
+    if (head.index > 0) {
+      if (!kv()) return false;
+      if (r.isDeferred(p) && r.queueOf(p).length > 0) {
+        // Queued entries: only a snapshot that covers them all lets the document go.
+        await this.pruneQueue(p);
+        if (r.queueOf(p).length > 0 || !r.isResident(p)) return false;
+      }
+      if (!(await this.copyAtHead(p))) return false;
+      if (this.pending.has(p) || r.chainHead(p).index !== head.index) return false;
+      if (!r.isDeferred(p)) this.deferChain(p);
+    }
+    const out = r.evict(p);
+    if (out === 'fresh' || out === 'cold') return true;
+    this.deps.log('warn', 'project document kept in memory', { project: p, reason: out });
+    return false;
   }
 
   /**
@@ -1680,7 +1708,7 @@ export class ChainMember {
         wal_entry_hash: rec.wal_entry_hash, hlc_last: doc.clock.hlc_last,
         chart_hash: r.core.chartHash, chain_index: head.index, dr_hash: head.drHash,
         dr_seq: last.seq, applied: head.applied ?? 0, taken_at_ms: Date.now(),
-      });
+      }, this.isGenuine(project));
       if (!w.ok) return false;
       this.snapIndex.set(project, head.index);
       held.onProjectSnapshot(project, 'written');
@@ -1720,16 +1748,22 @@ export class ChainMember {
       if (problem === null) return { kind: 'newer', snap: newest };
       why = `its newest snapshot is refused (${problem})`;
     }
+    const problem = (s: ProjectSnapshot): string | null =>
+      typeof s.state === 'object' && s.state !== null ? r.coldProblem(project, s.state)
+        : 'no document';
     try {
-      const same = newest !== null && newest.chain_index === head.index &&
-        newest.dr_hash === head.drHash
-        ? newest : await held.projectSnapshots.atIndex(project, head.index, head.drHash);
-      if (same !== null) {
-        const problem = typeof same.state === 'object' && same.state !== null
-          ? r.coldProblem(project, same.state) : 'no document';
-        if (problem === null) return { kind: 'same', doc: same.state };
-        why = `its snapshot at chain index ${head.index} is refused (${problem})`;
+      // The newest revision when it is the copy at the head; else back through the history
+      // (a newer or foreign write may have replaced it).
+      const fits = newest !== null && newest.chain_index === head.index &&
+        newest.dr_hash === head.drHash ? newest : null;
+      const refused = fits === null ? null : problem(fits);
+      if (refused !== null) {
+        why = `its snapshot at chain index ${head.index} is refused (${refused})`;
       }
+      const same = fits !== null && refused === null ? fits
+        : await held.projectSnapshots.atIndex(project, head.index, head.drHash,
+          (s) => problem(s) === null);
+      if (same !== null) return { kind: 'same', doc: same.state };
     } catch (err) {
       why = `reading its snapshot history failed (${(err as Error).message})`;
     }
@@ -1743,6 +1777,8 @@ export class ChainMember {
     const held = this.deps.held;
     const r = this.deps.replica;
     if (held === undefined || r.coldOf(project) === undefined) return true;
+    // A project whose copy is gone is not looked for again at every entry or bound check.
+    if (this.loadBlocked(project)) return false;
     const got = await this.fetchCold(project);
     if (r.coldOf(project) === undefined) return true; // loaded meanwhile
     let why: string | null = null;
@@ -1757,11 +1793,15 @@ export class ChainMember {
         why = 'its newer snapshot could not be adopted';
       }
     } else if (got.kind === 'same') {
-      why = r.warm(project, got.doc);
+      // The evicted hash came from this member's own document, or from a world snapshot: the
+      // head's record, when its position is known, must have that post-state too.
+      why = await this.headRecordProblem(project);
+      if (why === null) why = r.warm(project, got.doc);
     } else {
       why = got.why;
     }
     if (why !== null) {
+      this.loadFailedAt.set(project, Date.now());
       this.heldCounts.load_failed += 1;
       held.onResidency('load_failed');
       // Tried again at each of its entries: said once a minute per project.
@@ -1776,6 +1816,7 @@ export class ChainMember {
       return false;
     }
     this.loadFailLogged.delete(project);
+    this.loadFailedAt.delete(project);
     this.heldCounts.loaded += 1;
     held.onResidency('loaded');
     this.touch(project);
@@ -1800,12 +1841,49 @@ export class ChainMember {
       if (got.kind === 'none') {
         throw new SwooshError('project_unavailable', `project ${project}: ${got.why}`, true);
       }
+      if (got.kind === 'newer' && got.snap.wal_seq > r.lastSeq) {
+        throw new SwooshError('project_unavailable', `project ${project}: its snapshot is ` +
+          `ahead of this member (WAL seq ${got.snap.wal_seq}, at ${r.lastSeq}); retry in a ` +
+          'moment', true);
+      }
       return got.kind === 'same'
         ? r.viewFrom(project, got.doc, 0)
         : r.viewFrom(project, got.snap.state, got.snap.wal_seq);
     }
     throw new SwooshError('project_unavailable',
       `project ${project}: it moved on during every read; try again`, true);
+  }
+
+  /**
+   * Why the record at `project`'s chain head (when this member knows its DECISIONS seq) does
+   * not vouch for the evicted document's hash, or null.
+   */
+  private async headRecordProblem(project: string): Promise<string | null> {
+    const r = this.deps.replica;
+    const cold = r.coldOf(project);
+    const head = r.chainHead(project);
+    const at = this.lastConfirmed.get(project);
+    if (cold === undefined || at === undefined || at.index !== head.index || at.seq <= 0) {
+      return null;
+    }
+    try {
+      const stored = await this.deps.jsm.streams.getMessage(this.deps.decisionsName,
+        { seq: at.seq });
+      const rec = stored === null ? null : decodeDr(stored.data);
+      if (rec === null || rec.project !== project || rec.chain_index !== head.index ||
+        drHash(r.hasher, contentOf(rec)) !== head.drHash) {
+        return `DECISIONS seq ${at.seq} is not ${project}'s record at index ${head.index}`;
+      }
+      return rec.state_post_hash === cold.postHash ? null
+        : `its record's post-state is ${rec.state_post_hash}, not the evicted ${cold.postHash}`;
+    } catch (err) {
+      return `its head record is unreadable (${(err as Error).message})`;
+    }
+  }
+
+  /** Whether a stored snapshot of `project` is one its record vouches for. */
+  private isGenuine(project: string): (s: ProjectSnapshot) => Promise<boolean> {
+    return async (s) => (await this.snapshotProblem(project, s)) === null;
   }
 
   /** Why `snap` (newer than what this member holds) cannot be trusted, or null. */

@@ -74,7 +74,10 @@ export class ProjectSnapshots {
    * Store `s`. A snapshot too large for one message is not written (said in the outcome):
    * members then keep the project's entries queued, bounded by their queue limit.
    */
-  async write(s: ProjectSnapshot): Promise<ProjectSnapshotWrite> {
+  async write(
+    s: ProjectSnapshot,
+    genuine: (stored: ProjectSnapshot) => Promise<boolean> = () => Promise.resolve(true),
+  ): Promise<ProjectSnapshotWrite> {
     const data = enc.encode(JSON.stringify(s));
     if (data.length > this.maxPayload - SNAPSHOT_PAYLOAD_MARGIN_BYTES) {
       return {
@@ -85,11 +88,13 @@ export class ProjectSnapshots {
     }
     // Never backwards: a paused ex-holder must not replace a newer snapshot with an older one
     // (members that evicted a project reload it from here, ADR 0007). Compare-and-set on the
-    // revision read, so a concurrent newer write wins.
+    // revision read, so a concurrent newer write wins. A stored value that claims to be newer
+    // is believed only if it is genuine (`genuine`: its record verifies); a foreign write
+    // cannot block the key that way.
     const key = projectSnapshotKey(s.project);
     const cur = await this.kv.get(key);
     const stored = cur === null || cur.operation !== 'PUT' ? null : parsed(cur.value);
-    if (stored !== null && stored.chain_index >= s.chain_index) {
+    if (stored !== null && stored.chain_index >= s.chain_index && await genuine(stored)) {
       return stored.chain_index === s.chain_index && stored.state_hash === s.state_hash
         ? { ok: true, bytes: cur?.length ?? 0, revision: cur?.revision ?? 0 }
         : { ok: false, reason: `a snapshot at chain index ${stored.chain_index} is stored` };
@@ -113,17 +118,22 @@ export class ProjectSnapshots {
   }
 
   /**
-   * The snapshot of `project` at exactly `index` whose record hashes to `drHash`, searched from
+   * The snapshot of `project` at exactly `index` whose record hashes to `drHash` and that
+   * `accept` takes (the caller checks the document against the hash it evicted), searched from
    * the newest revision back through the key's history (what a member reloading an evicted
-   * project needs when a newer or foreign write replaced it), or null. Unverified: the caller
-   * checks the document against the hash it evicted.
+   * project needs when a newer or foreign write replaced it), or null.
    */
-  async atIndex(project: string, index: number, drHash: string): Promise<ProjectSnapshot | null> {
+  async atIndex(
+    project: string,
+    index: number,
+    drHash: string,
+    accept: (s: ProjectSnapshot) => boolean,
+  ): Promise<ProjectSnapshot | null> {
     const key = projectSnapshotKey(project);
     for (const rev of await putRevisions(this.kv, key)) {
       const e = await this.kv.get(key, { revision: rev });
       const s = e === null || e.operation !== 'PUT' ? null : parsed(e.value);
-      if (s !== null && s.chain_index === index && s.dr_hash === drHash) return s;
+      if (s !== null && s.chain_index === index && s.dr_hash === drHash && accept(s)) return s;
     }
     return null;
   }

@@ -279,6 +279,11 @@ export function genesisPosition(core: Core, hasher: Hasher, genesis: Genesis): R
   };
 }
 
+/** What a read of a queued fresh project out of memory folded its queue from (`caughtUpDoc`). */
+const FRESH_BASE = Symbol('fresh project');
+/** Queued projects whose last read's result a replica keeps at most. */
+const READ_CACHE_MAX = 256;
+
 /** A cold project's document was needed before it was loaded (see `Replica.warm`). */
 export class ColdProjectError extends Error {
   readonly code = 'project_cold';
@@ -705,6 +710,22 @@ export class Replica {
     return this.configs;
   }
 
+  /** The config hashes of the projects out of memory as fresh now (what `docOf` rebuilds). */
+  freshConfigHashes(): Set<string> {
+    const out = new Set<string>();
+    for (const [p, entry] of Object.entries(this.deployment.projects)) {
+      if (!this.projects.has(p) && !this.cold.has(p) && this.chainHead(p).index === 0) {
+        out.add(entry.config_hash);
+      }
+    }
+    return out;
+  }
+
+  /** Forget the configurations not in `used` (re-learnt from a document when it is evicted). */
+  keepConfigs(used: ReadonlySet<string>): void {
+    for (const k of [...this.configs.keys()]) if (!used.has(k)) this.configs.delete(k);
+  }
+
   /** Learn a configuration (a snapshot's); refused (false) unless it hashes to `configHash`. */
   addConfig(configHash: string, config: CoreConfig): boolean {
     if (this.core.hash(config) !== configHash) return false;
@@ -777,7 +798,12 @@ export class Replica {
   ): Decided[] {
     const q = this.deferred.get(project);
     if (q === undefined) throw new Error(`replica: project ${project} is not deferred`);
-    if (this.cold.has(project) && q.length > 0) throw new ColdProjectError(project);
+    if (this.cold.has(project)) {
+      // Nothing to decide without its document; with nothing queued it stays deferred (a cold
+      // project is never decided as it comes: its document is not here).
+      if (q.length > 0) throw new ColdProjectError(project);
+      return [];
+    }
     const out: Decided[] = [];
     // `prepared`: the caller's, when it prepared this very queue to compute the verdicts.
     const mine = prepared !== undefined && prepared.length === q.length ? prepared : undefined;
@@ -819,27 +845,40 @@ export class Replica {
    */
   private caughtUpDoc(project: string): State | undefined {
     const q = this.deferred.get(project);
-    const base = this.docOf(project);
-    if (q === undefined || q.length === 0 || base === undefined) {
+    if (q === undefined || q.length === 0) {
       this.readCache.delete(project);
-      return base;
+      return this.docOf(project);
     }
     // Queues only grow until they are decided or cut (which changes the base or the first
-    // entry), so a read continues from the last one's result.
+    // entry), so a read continues from the last one's result. A fresh project out of memory
+    // has no base object to compare: its rebuilt document is the same while it stays so.
+    const resident = this.projects.get(project);
+    const key = resident ?? FRESH_BASE;
     const c = this.readCache.get(project);
-    const fresh = c !== undefined && c.base === base && c.first === q[0] && c.n <= q.length;
-    let doc = fresh ? c.doc : base;
-    for (let i = fresh ? c.n : 0; i < q.length; i++) {
+    const cached = c !== undefined && c.base === key && c.first === q[0] && c.n <= q.length;
+    const base = cached ? c.doc : this.docOf(project);
+    if (base === undefined) {
+      this.readCache.delete(project);
+      return undefined;
+    }
+    let doc = base;
+    for (let i = cached ? c.n : 0; i < q.length; i++) {
       const e = q[i] as QueuedEntry;
       doc = this.core.stepChain(e.deployment, project, doc, this.entryOf(e.msg)).stored;
     }
-    this.readCache.set(project, { base, first: q[0] as QueuedEntry, n: q.length, doc });
+    // Bounded: the oldest read goes first (a Map keeps insertion order).
+    this.readCache.delete(project);
+    this.readCache.set(project, { base: key, first: q[0] as QueuedEntry, n: q.length, doc });
+    if (this.readCache.size > READ_CACHE_MAX) {
+      const oldest = this.readCache.keys().next();
+      if (oldest.done !== true) this.readCache.delete(oldest.value);
+    }
     return doc;
   }
 
   /** Per deferred project read: what its last read folded (see `caughtUpDoc`). */
   private readonly readCache = new Map<string, {
-    base: State; first: QueuedEntry; n: number; doc: State;
+    base: State | typeof FRESH_BASE; first: QueuedEntry; n: number; doc: State;
   }>();
 
   /** Compare a recomputed record with the stored one; throws ReplayMismatchError on any byte. */
