@@ -17,6 +17,8 @@ import { HttpError } from './errors.js';
 
 /** Records kept after arrival so a waiter registered a moment late still finds its record. */
 export const RECENT_RECORDS_MAX = 1024;
+/** Unchecked records kept per WAL seq at most (see `recent`). */
+const RECENT_CANDIDATES_MAX = 4;
 
 /** The NATS handles the waiter needs (a subset of `Instance.nats`). */
 export interface WaiterNats {
@@ -41,7 +43,12 @@ export class DecisionWaiter {
   private sub: Subscription | null = null;
   private subscribing: Promise<void> | null = null;
   private readonly waiters = new Map<number, Set<Resolve>>();
-  private readonly recent = new Map<number, DecisionRecord>();
+  /**
+   * Recent records by WAL seq, not checked yet (a few candidates each: a stray may claim the
+   * same WAL seq as the genuine record); checked only when a client asks for one, so the
+   * gateway verifies the records it answers with, not every record the deployment writes.
+   */
+  private readonly recent = new Map<number, DecisionRecord[]>();
 
   /**
    * @param nats the instance's NATS handles, read when first needed (the instance may start
@@ -106,26 +113,47 @@ export class DecisionWaiter {
       this.log.debug({ err }, 'http: ignoring a non-JSON message on the decision subject');
       return;
     }
-    if (!isRecord(rec) || !this.trusts(rec)) return;
-    this.remember(rec);
+    if (!isRecord(rec)) return;
     const ws = this.waiters.get(rec.wal_seq);
-    if (ws === undefined) return;
+    if (ws === undefined) {
+      this.remember(rec);
+      return;
+    }
+    if (!this.trusts(rec)) return;
+    this.recent.set(rec.wal_seq, [rec]);
     this.waiters.delete(rec.wal_seq);
     for (const w of ws) w(rec);
   }
 
   private remember(rec: DecisionRecord): void {
+    const list = this.recent.get(rec.wal_seq) ?? [];
     this.recent.delete(rec.wal_seq);
-    this.recent.set(rec.wal_seq, rec);
+    // A few candidates per WAL seq at most: the first ones seen stay (a flood of strays on one
+    // seq does not push out a genuine record already held).
+    if (list.length < RECENT_CANDIDATES_MAX) list.push(rec);
+    this.recent.set(rec.wal_seq, list);
     if (this.recent.size > RECENT_RECORDS_MAX) {
       const oldest = this.recent.keys().next();
       if (oldest.done !== true) this.recent.delete(oldest.value);
     }
   }
 
+  /** The trusted record of `seq` among the recent candidates (checked now), or undefined. */
+  private recentTrusted(seq: number): DecisionRecord | undefined {
+    const list = this.recent.get(seq);
+    if (list === undefined) return undefined;
+    const ok = list.find((r) => this.trusts(r));
+    if (ok === undefined) {
+      this.recent.delete(seq);
+      return undefined;
+    }
+    if (list.length > 1) this.recent.set(seq, [ok]);
+    return ok;
+  }
+
   /** The stored record at `seq` (cache, then a direct get); null when there is none. */
   async stored(seq: number): Promise<DecisionRecord | null> {
-    const hit = this.recent.get(seq);
+    const hit = this.recentTrusted(seq);
     if (hit !== undefined) return hit;
     const { jsm, subjects } = this.handles();
     const m = await jsm.streams.getMessage(subjects.decisionsName, { seq })
@@ -145,7 +173,7 @@ export class DecisionWaiter {
     }
     // With writers by bucket, stream seq and WAL seq differ: only the subscription finds it.
     if (!isRecord(rec) || rec.wal_seq !== seq || !this.trusts(rec)) return null;
-    this.remember(rec);
+    this.recent.set(seq, [rec]);
     return rec;
   }
 
@@ -155,7 +183,7 @@ export class DecisionWaiter {
    * seq that may have been decided long ago, like the original of an exact re-send).
    */
   wait(seq: number, timeoutMs: number, probe: boolean): Promise<DecisionRecord | null> {
-    const hit = this.recent.get(seq);
+    const hit = this.recentTrusted(seq);
     if (hit !== undefined) return Promise.resolve(hit);
     return new Promise((resolve) => {
       let done = false;

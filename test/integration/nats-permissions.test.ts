@@ -26,8 +26,14 @@ import { CAST, castGenesis } from '../../src/proving/sim/world.js';
 import { spawnInstance, writeInstanceFiles, type Proc } from '../support/proc.js';
 import type { InstanceStatus } from '../../src/server/process/instance.js';
 import { DEPLOYMENT_LICENCE_KEY } from '../../src/server/process/deployment.js';
+import { startBackbeatFeeder } from '../../src/feeders/backbeat.js';
+import { FactPublisher } from '../../src/feeders/common.js';
+import { createNodeSigner } from '../../src/crypto/node-sign.js';
+import { createLogger } from '../../src/server/observability/log.js';
 
 const PREFIX = 'perm';
+/** Where BACKBEAT publishes beat frames on this server (`swoosh nats-config --backbeat-subject`). */
+const BACKBEAT_SUBJECT = 'backbeat.cluster-a.beat';
 const s = subjectsFor(PREFIX);
 
 /** What each role tries and must be refused (subject or API, and a label for the report). */
@@ -92,7 +98,7 @@ describe('NATS permissions per role (swoosh nats-config)', () => {
     const admin = seeds.get('admin')?.seed ?? new Uint8Array();
     server = await startNatsServer({
       storeDir: join(dir, 'nats'),
-      extraConfig: renderAuthorization(PREFIX, users),
+      extraConfig: renderAuthorization(PREFIX, users, { backbeatSubjects: [BACKBEAT_SUBJECT] }),
       probeOptions: { authenticator: nkeyAuthenticator(admin) },
     });
     for (const role of NATS_ROLES) {
@@ -175,6 +181,39 @@ describe('NATS permissions per role (swoosh nats-config)', () => {
     );
     expect(anonymous).toMatch(/Authorization Violation/i);
   }, 60_000);
+
+  it('Given BACKBEAT on the same server, When the backbeat feeder runs as the feeder user, Then a frame becomes a backbeat fact; another subject is refused', async () => {
+    const feederNc = conns.get('feeder') as NatsConnection;
+    const quiet = createLogger({ level: 'silent' });
+    const signer = createNodeSigner(CAST.feeder.secretKey.slice(0, 32));
+    const ctx = {
+      nc: feederNc, js: jetstream(feederNc), prefix: PREFIX, signer, log: quiet,
+      publisher: new FactPublisher(jetstream(feederNc), PREFIX, signer, quiet),
+    };
+    const bridge = await startBackbeatFeeder(ctx, { source: feederNc, subject: BACKBEAT_SUBJECT, ownsSource: false });
+    try {
+      const before = (await jsm.streams.info(s.walName)).state.last_seq;
+      // BACKBEAT's own user is not SWOOSH's to give: the admin stands in for it here.
+      const frame = {
+        type: 'backbeat.beatframe.v1', cluster_id: 'cluster-a', beat_index: 1, downbeat: true,
+        phase: 'plan', hlc: '7fa3:0001:00a0', deadline_at: new Date(Date.now() + 60_000).toISOString(),
+        tempo_bpm: 2, window_id: 'b'.repeat(32),
+      };
+      (conns.get('admin') as NatsConnection).publish(BACKBEAT_SUBJECT, enc.encode(JSON.stringify(frame)));
+      await expect.poll(async () => (await jsm.streams.getMessage(s.walName, { last_by_subj: s.facts('backbeat') }))?.seq ?? 0, { timeout: 10_000 })
+        .toBeGreaterThan(before);
+      expect(bridge.stats()).toMatchObject({ published: 1 });
+    } finally {
+      await bridge.stop();
+    }
+    // The feeder may subscribe to BACKBEAT's subject only.
+    const other = feederNc.subscribe('backbeat.cluster-b.beat');
+    const refused = await Promise.race([
+      other.closed.then((e) => String(e)),
+      new Promise<string>((r) => setTimeout(() => r('not refused'), 5000)),
+    ]);
+    expect(refused).toMatch(/Permissions Violation/);
+  }, 30_000);
 
   it('Given each role, When it tries every subject and API call outside its job, Then the server refuses each one and nothing is stored', async () => {
     const before = new Map<string, number>();

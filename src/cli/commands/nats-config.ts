@@ -7,7 +7,11 @@ import type { Command } from 'commander';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
-import { NATS_ROLES, renderAuthorization } from '../../server/process/nats-permissions.js';
+import {
+  NATS_ROLES,
+  renderAuthorization,
+  subjectProblem,
+} from '../../server/process/nats-permissions.js';
 import { subjectsFor } from '../../../streams/definitions.js';
 import { SwooshError } from '../../protocol/errors.js';
 import { env, fail, jsonLine } from '../options.js';
@@ -34,17 +38,32 @@ export function registerNatsConfig(program: Command): void {
     .option('--prefix <prefix>', 'subject prefix [env SWOOSH_PREFIX]',
       env('SWOOSH_PREFIX') ?? 'swoosh')
     .option('--producer-projects <ids>', 'limit producers to these projects (comma-separated)')
+    .option('--backbeat-subject <subjects>',
+      'subjects BACKBEAT publishes beat frames on, when on this server: the feeder may ' +
+      'subscribe to them (comma-separated; wildcards allowed) [env SWOOSH_BACKBEAT_SUBJECT]',
+      env('SWOOSH_BACKBEAT_SUBJECT'))
     .option('--force', 'overwrite existing files')
     .addHelpText('after', `
 Example:
   $ swoosh nats-config --out /etc/nats/swoosh --prefix swoosh
 Then add  include "swoosh/swoosh-auth.conf"  to nats.conf, reload nats-server, and give each
 process its seed (NATS_NKEY=/etc/nats/swoosh/instance.nk for swoosh serve). See docs/security.md.`)
-    .action((o: { out: string; prefix: string; producerProjects?: string; force?: boolean }) => {
+    .action((o: {
+      out: string; prefix: string; producerProjects?: string; backbeatSubject?: string;
+      force?: boolean;
+    }) => {
       try {
         subjectsFor(o.prefix); // a bad prefix fails before anything is written
         const projects = o.producerProjects?.split(',').map((p) => p.trim())
           .filter((p) => p !== '');
+        const backbeatSubjects = (o.backbeatSubject ?? '').split(',').map((x) => x.trim())
+          .filter((x) => x !== '');
+        for (const b of backbeatSubjects) {
+          const why = subjectProblem(b);
+          if (why !== null) {
+            throw new SwooshError('invalid_config', `--backbeat-subject ${JSON.stringify(b)}: ${why}`);
+          }
+        }
         const conf = join(o.out, 'swoosh-auth.conf');
         const files = [conf, ...NATS_ROLES.map((r) => join(o.out, `${r}.nk`))];
         const existing = files.filter((f) => existsSync(f));
@@ -60,7 +79,10 @@ process its seed (NATS_NKEY=/etc/nats/swoosh/instance.nk for swoosh serve). See 
           jsonLine({ role, nkey: u.getPublicKey(), seed_file: file, use: USE[role] });
           return { role, nkey: u.getPublicKey() };
         });
-        const opts = projects === undefined ? {} : { projects };
+        const opts = {
+          ...(projects === undefined ? {} : { projects }),
+          ...(backbeatSubjects.length === 0 ? {} : { backbeatSubjects }),
+        };
         writeFileSync(conf, renderAuthorization(o.prefix, users, opts), { mode: 0o644 });
         jsonLine({ event: 'written', conf, prefix: o.prefix });
       } catch (err) {

@@ -49,6 +49,9 @@ function readUserSeed(file: string): Uint8Array {
   return seed;
 }
 
+/** What the dev server lets the feeder subscribe to for BACKBEAT's beat frames. */
+export const DEV_BACKBEAT_SUBJECTS = 'backbeat.>';
+
 /**
  * Read the seeds of `<dataDir>/nats-auth`, making those that are missing, and render the
  * authorization block for `prefix` (made for each start: the prefix may change, the keys stay).
@@ -69,7 +72,11 @@ export function ensureDevAccounts(dataDir: string, prefix: string): DevAccounts 
     files[role] = file;
     return { role, nkey: fromSeed(readUserSeed(file)).getPublicKey() };
   });
-  return { dir, files, authorization: renderAuthorization(prefix, users) };
+  // A BACKBEAT run next to dev (or frames published by hand as the admin) reaches
+  // `swoosh feeder backbeat --subject backbeat.<cluster>.beat` on this server.
+  const authorization = renderAuthorization(prefix, users,
+    { backbeatSubjects: [DEV_BACKBEAT_SUBJECTS] });
+  return { dir, files, authorization };
 }
 
 /** An authenticator for `role` (the readiness probe of the child server). */

@@ -46,11 +46,32 @@ function applyApi(stream: string): string[] {
   return [`$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`];
 }
 
+/** Options of a deployment's permissions. */
+export interface PermissionOptions {
+  /** Limit producers to these projects (else every project). */
+  readonly projects?: readonly string[];
+  /**
+   * Subjects BACKBEAT publishes its beat frames on, when on this server: the feeder role may
+   * subscribe to them (`swoosh feeder backbeat --subject`). CHORUS documents no subject, so it
+   * is a setting (`swoosh nats-config --backbeat-subject`).
+   */
+  readonly backbeatSubjects?: readonly string[];
+}
+
+/** Why `subject` is not a subject a permission may name, or null. */
+export function subjectProblem(subject: string): string | null {
+  if (subject === '' || /[\s]/.test(subject)) return 'expected a NATS subject without spaces';
+  const tokens = subject.split('.');
+  if (tokens.some((t) => t === '')) return 'expected no empty token (no leading, trailing or double dot)';
+  if (tokens.slice(0, -1).includes('>')) return '> may only be the last token';
+  return null;
+}
+
 /** Permissions of `role` for the deployment at `prefix`; producers optionally per project. */
 export function rolePermissions(
   prefix: string,
   role: NatsRole,
-  opts: { readonly projects?: readonly string[] } = {},
+  opts: PermissionOptions = {},
 ): RolePermissions {
   const s = subjectsFor(prefix);
   const inbox = '_INBOX.>';
@@ -99,7 +120,8 @@ export function rolePermissions(
           ...listing, `${prefix}.facts.>`, ...readApi(s.walName),
           `$JS.API.STREAM.MSG.GET.KV_${s.deploymentBucket}`,
         ],
-        subscribe: [inbox],
+        // The backbeat feeder's source, when BACKBEAT publishes on this server.
+        subscribe: [inbox, ...(opts.backbeatSubjects ?? [])],
         allowResponses: false,
       };
     case 'reader':
@@ -122,7 +144,7 @@ function q(s: string): string {
 export function renderAuthorization(
   prefix: string,
   users: readonly { readonly role: NatsRole; readonly nkey: string }[],
-  opts: { readonly projects?: readonly string[] } = {},
+  opts: PermissionOptions = {},
 ): string {
   const lines = [
     `# SWOOSH least-privilege users for prefix ${prefix} (swoosh nats-config).`,
