@@ -61,7 +61,8 @@ process its seed (NATS_NKEY=/etc/nats/swoosh/instance.nk for swoosh serve). See 
         for (const b of backbeatSubjects) {
           const why = subjectProblem(b);
           if (why !== null) {
-            throw new SwooshError('invalid_config', `--backbeat-subject ${JSON.stringify(b)}: ${why}`);
+            throw new SwooshError('invalid_config',
+              `--backbeat-subject ${JSON.stringify(b)}: ${why}`);
           }
         }
         const conf = join(o.out, 'swoosh-auth.conf');

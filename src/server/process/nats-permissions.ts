@@ -62,7 +62,9 @@ export interface PermissionOptions {
 export function subjectProblem(subject: string): string | null {
   if (subject === '' || /[\s]/.test(subject)) return 'expected a NATS subject without spaces';
   const tokens = subject.split('.');
-  if (tokens.some((t) => t === '')) return 'expected no empty token (no leading, trailing or double dot)';
+  if (tokens.some((t) => t === '')) {
+    return 'expected no empty token (no leading, trailing or double dot)';
+  }
   if (tokens.slice(0, -1).includes('>')) return '> may only be the last token';
   return null;
 }
