@@ -9,6 +9,7 @@ import { registerChaos } from './commands/chaos.js';
 import { registerDev } from './commands/dev.js';
 import { registerFeeder } from './commands/feeder.js';
 import { registerKeygen } from './commands/keygen.js';
+import { registerMirror } from './commands/mirror.js';
 import { registerNatsConfig } from './commands/nats-config.js';
 import { registerProject } from './commands/project.js';
 import { registerPropose } from './commands/propose.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerSnapshot(program);
   registerFeeder(program);
+  registerMirror(program);
   return program;
 }
 

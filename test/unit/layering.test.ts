@@ -31,8 +31,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   sdk: ['core', 'crypto', 'protocol'],
   http: ['core', 'crypto', 'protocol', 'server'],
   feeders: ['core', 'crypto', 'protocol', 'server', 'sdk'],
-  proving: ['core', 'crypto', 'protocol', 'server', 'http', 'sdk', 'feeders', 'chart'],
-  cli: ['core', 'crypto', 'protocol', 'server', 'http', 'sdk', 'feeders', 'proving', 'chart'],
+  migration: ['core', 'crypto', 'protocol', 'sdk'],
+  proving: ['core', 'crypto', 'protocol', 'server', 'http', 'sdk', 'feeders', 'chart', 'migration'],
+  cli: ['core', 'crypto', 'protocol', 'server', 'http', 'sdk', 'feeders', 'proving', 'chart',
+    'migration'],
   scripts: ['chart', 'core'],
 };
 

@@ -1,0 +1,132 @@
+/**
+ * The WHOOSH mirror's front (docs/migration.md): `POST /webhooks/gitea` as WHOOSH serves it,
+ * turned into signed proposals to a (shadow) SWOOSH deployment through the mapping file.
+ *
+ * Per delivery, in order: the HMAC (401 `bad_signature`, nothing proposed), the delivery id (400
+ * `invalid_delivery`), the JSON body (400 `invalid_payload`), the event kind and its map entry —
+ * `ignore` answers 200 with the reason, `unmapped` answers 501 (the earlier Go SWOOSH's answer to
+ * a request it cannot map) — then the proposal, signed by the mirror's identity, with the idem
+ * key `gitea:<X-Gitea-Delivery>`: a re-delivery (same id, same body) is answered with the
+ * original decision (`duplicate`), never decided twice. The answer carries SWOOSH's decision.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Logger } from 'pino';
+import type { SubmitAnswer } from '../sdk/index.js';
+import { giteaDeliveryProblem, giteaEventKind, giteaSignatureProblem } from './gitea.js';
+import { mapEvent, type WhooshMap } from './map.js';
+
+/** Who proposes for the mirror (an SDK `Producer` for its identity, over the shadow's HTTP). */
+export interface MirrorProposer {
+  propose(
+    transition: string,
+    inputs: Record<string, string | number | boolean>,
+    opts: { readonly idemKey: string },
+  ): Promise<SubmitAnswer>;
+}
+
+/** Options of the mirror's server. */
+export interface MirrorOptions {
+  readonly map: WhooshMap;
+  /** The Gitea hook's secret (the HMAC key). */
+  readonly secret: Uint8Array;
+  readonly proposer: MirrorProposer;
+  readonly log: Logger;
+  /** Largest body accepted (default 1 MiB, Gitea's payloads are far smaller). */
+  readonly bodyLimit?: number;
+}
+
+/** What the mirror has done since it started (its `GET /health`). */
+export interface MirrorCounts {
+  proposed: number;
+  ignored: number;
+  unmapped: number;
+  refused: number;
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The mirror's HTTP server (not listening yet). */
+export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInstance> {
+  const app = Fastify({ bodyLimit: o.bodyLimit ?? 1024 * 1024, requestTimeout: 30_000 });
+  const counts: MirrorCounts = { proposed: 0, ignored: 0, unmapped: 0, refused: 0 };
+  // The HMAC is over the raw bytes: keep them; parse the JSON here, after the check.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
+    done(null, body);
+  });
+  const refuse = (reply: FastifyReply, http: number, code: string, message: string): unknown => {
+    counts.refused += 1;
+    return reply.code(http).send({ code, message, map_hash: o.map.hash });
+  };
+  app.get('/health', () => ({
+    status: 'ok', map_version: o.map.version, map_hash: o.map.hash, counts,
+  }));
+  app.post('/webhooks/gitea', async (req, reply) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const sig = giteaSignatureProblem(raw, header(req.headers['x-gitea-signature']), o.secret);
+    if (sig !== null) return refuse(reply, 401, 'bad_signature', sig);
+    const delivery = header(req.headers['x-gitea-delivery']);
+    const dp = giteaDeliveryProblem(delivery);
+    if (dp !== null) return refuse(reply, 400, 'invalid_delivery', dp);
+    let payload: unknown;
+    try {
+      payload = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      o.log.debug({ err }, 'mirror: a delivery body that is not JSON');
+      return refuse(reply, 400, 'invalid_payload', 'body: expected a JSON object');
+    }
+    const kind = giteaEventKind(header(req.headers['x-gitea-event']), payload);
+    if (kind === null) {
+      return refuse(reply, 400, 'invalid_payload', 'X-Gitea-Event: expected an event name');
+    }
+    const m = mapEvent(o.map, kind, payload);
+    const base = { event: kind, delivery, map_hash: o.map.hash };
+    switch (m.kind) {
+      case 'invalid':
+        return refuse(reply, 400, 'invalid_payload', m.message);
+      case 'ignore':
+        counts.ignored += 1;
+        return reply.code(200)
+          .send({ ...base, status: 'ignored', reason: m.reason, entry: m.entry });
+      case 'unmapped':
+        counts.unmapped += 1;
+        o.log.info({ event: kind, delivery }, 'mirror: an unmapped WHOOSH event');
+        return reply.code(501)
+          .send({ ...base, code: 'unmapped', reason: m.reason, entry: m.entry });
+      case 'transition':
+        break;
+    }
+    const idemKey = `gitea:${delivery as string}`;
+    let a: SubmitAnswer;
+    try {
+      a = await o.proposer.propose(m.transition, m.inputs, { idemKey });
+    } catch (err) {
+      o.log.warn({ err, event: kind, delivery }, 'mirror: the deployment did not answer');
+      return refuse(reply, 502, 'deployment_unavailable',
+        'the SWOOSH deployment did not answer; Gitea re-delivers, and the idem key keeps it once');
+    }
+    const proposal = { transition: m.transition, inputs: m.inputs, idem_key: idemKey };
+    if (a.kind === 'accepted') {
+      counts.proposed += 1;
+      return reply.code(202).send({
+        ...base, status: a.duplicate ? 'duplicate' : 'accepted', ...proposal,
+        wal_seq: a.wal_seq, dr_id: a.dr_id,
+      });
+    }
+    if (a.kind === 'rejected') {
+      counts.proposed += 1;
+      // Decided, and refused by SWOOSH's guards: what the shadow compares with WHOOSH.
+      return reply.code(202).send({
+        ...base, status: 'rejected', ...proposal, code: a.code, message: a.message,
+        failing_guard: a.failing_guard, dr_id: a.dr_id,
+      });
+    }
+    const code = a.kind === 'timeout' ? 'decision_timeout'
+      : a.kind === 'invalid' ? a.code : a.code ?? 'error';
+    return refuse(reply, a.kind === 'invalid' ? 422 : 502, code,
+      `the deployment answered ${a.httpStatus}: ${a.message}`);
+  });
+  return app;
+}

@@ -1,0 +1,140 @@
+/**
+ * The WHOOSH mirror (docs/migration.md) in front of a real SWOOSH deployment on a real
+ * nats-server: a Gitea `issues` delivery for a Design Brief, signed with the hook's secret,
+ * becomes Project_Create for the issue's project; a re-delivery is the same decision; a bad
+ * HMAC is refused and nothing reaches the WAL; other events are ignored or, unmapped, answered
+ * 501. Every answer carries the mapping file's hash.
+ */
+import type { FastifyInstance } from 'fastify';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCore } from '../../src/core/index.js';
+import { nodeHasher } from '../../src/crypto/hasher.js';
+import { bytesToHex } from '../../src/crypto/keys.js';
+import { createHttpServer } from '../../src/http/server.js';
+import { giteaIssueProject } from '../../src/migration/gitea.js';
+import { loadWhooshMap, whooshMapFrom, type WhooshMap } from '../../src/migration/map.js';
+import { createMirrorServer } from '../../src/migration/mirror.js';
+import { Instance } from '../../src/server/process/instance.js';
+import { createLogger } from '../../src/server/observability/log.js';
+import { HttpClient, Producer, identityFromSecretHex } from '../../src/sdk/index.js';
+import { CAST, castGenesis, parseFixtureGenesis } from '../../src/proving/sim/world.js';
+import { subjectsFor } from '../../streams/definitions.js';
+import { natsFixture, type NatsFixture } from '../support/nats.js';
+import { waitUntil } from '../support/proc.js';
+
+const quiet = createLogger({ level: process.env['SWOOSH_TEST_LOG'] ?? 'silent' });
+const SECRET = 'gitea-hook-secret';
+
+describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
+  let fx: NatsFixture;
+  let inst: Instance;
+  let gateway: FastifyInstance;
+  const mirrors: FastifyInstance[] = [];
+  let gatewayUrl = '';
+  const core = createCore(nodeHasher);
+  const map = loadWhooshMap(core.chart, 'migration/whoosh-map.yaml');
+
+  const startMirror = async (m: WhooshMap): Promise<string> => {
+    // The mirror signs as an operator of the deployment (Project_Create's role).
+    const producer = new Producer({ identity: identityFromSecretHex(bytesToHex(CAST.operator.secretKey)), http: new HttpClient(gatewayUrl) });
+    const app = await createMirrorServer({ map: m, secret: new TextEncoder().encode(SECRET), proposer: producer, log: quiet });
+    mirrors.push(app);
+    return app.listen({ port: 0, host: '127.0.0.1' });
+  };
+  const deliver = async (url: string, event: string, payload: unknown, o: { delivery?: string; secret?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> => {
+    const raw = JSON.stringify(payload);
+    const res = await fetch(`${url}/webhooks/gitea`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json', 'x-gitea-event': event, 'x-gitea-delivery': o.delivery ?? randomUUID(),
+        'x-gitea-signature': createHmac('sha256', o.secret ?? SECRET).update(raw).digest('hex'),
+      },
+      body: raw,
+    });
+    return { status: res.status, body: await res.json() as Record<string, unknown> };
+  };
+  const walLast = async (): Promise<number> => (await inst.nats.jsm.streams.info(subjectsFor(fx.prefix).walName)).state.last_seq;
+  const brief = (n: number, labels = ['chorus-entrypoint'], action = 'opened'): Record<string, unknown> => ({
+    action, number: n,
+    issue: { id: 100 + n, number: n, title: `Design Brief ${n}`, body: '', labels: labels.map((name) => ({ name })), user: { login: 'ana' } },
+    repository: { full_name: 'chorus/briefs' }, sender: { login: 'ana' },
+  });
+
+  beforeAll(async () => {
+    fx = await natsFixture();
+    inst = new Instance({
+      natsUrl: fx.url, prefix: fx.prefix, name: 'm1', genesis: parseFixtureGenesis(castGenesis(), core),
+      signerSeed: randomBytes(32), log: quiet,
+    });
+    await inst.start();
+    await waitUntil('the instance writes', () => Promise.resolve((inst.status().buckets_held ?? []).length > 0 || inst.status().role === 'writer'), 20_000);
+    gateway = await createHttpServer({ instance: inst, log: quiet });
+    gatewayUrl = await gateway.listen({ port: 0, host: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    for (const m of mirrors) await m.close();
+    await gateway?.close();
+    await inst?.stop();
+    await fx?.close();
+  });
+
+  it('Given a signed delivery of a labelled issue, Then Project_Create for its project is accepted; a re-delivery is the same decision', async () => {
+    const url = await startMirror(map);
+    const delivery = randomUUID();
+    const a = await deliver(url, 'issues', brief(1), { delivery });
+    const project = giteaIssueProject(brief(1));
+    expect(a.status, JSON.stringify(a.body)).toBe(202);
+    expect(a.body).toMatchObject({
+      status: 'accepted', event: 'gitea.issues.opened', transition: 'Project_Create', inputs: { project },
+      idem_key: `gitea:${delivery}`, map_hash: map.hash,
+    });
+    expect(inst.projectIds()).toContain(project);
+    const again = await deliver(url, 'issues', brief(1), { delivery });
+    expect(again.status).toBe(202);
+    expect(again.body).toMatchObject({ status: 'duplicate', wal_seq: a.body['wal_seq'], dr_id: a.body['dr_id'] });
+    // Another delivery of the same issue (labelled later) names the same project: SWOOSH
+    // refuses to create it twice.
+    const labelled = await deliver(url, 'issues', brief(1, ['chorus-entrypoint'], 'labeled'));
+    expect(labelled.body).toMatchObject({ status: 'rejected', code: 'project_exists' });
+  });
+
+  it('Given a bad HMAC, a missing delivery id, or a body that is not JSON, Then refused with a stable code and nothing reaches the WAL', async () => {
+    const url = await startMirror(map);
+    const before = await walLast();
+    const forged = await deliver(url, 'issues', brief(2), { secret: 'wrong' });
+    expect(forged).toMatchObject({ status: 401, body: { code: 'bad_signature' } });
+    const raw = 'not json';
+    const res = await fetch(`${url}/webhooks/gitea`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitea-event': 'issues', 'x-gitea-delivery': randomUUID(), 'x-gitea-signature': createHmac('sha256', SECRET).update(raw).digest('hex') },
+      body: raw,
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ code: 'invalid_payload' });
+    const noDelivery = await fetch(`${url}/webhooks/gitea`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitea-event': 'issues', 'x-gitea-signature': createHmac('sha256', SECRET).update('{}').digest('hex') },
+      body: '{}',
+    });
+    expect(noDelivery.status).toBe(400);
+    expect(await noDelivery.json()).toMatchObject({ code: 'invalid_delivery' });
+    expect(await walLast()).toBe(before);
+  });
+
+  it('Given events WHOOSH does not act on, Then ignored with the reason; with a map that leaves them unmapped, Then 501; nothing reaches the WAL', async () => {
+    const url = await startMirror(map);
+    const before = await walLast();
+    const unlabelled = await deliver(url, 'issues', brief(3, ['bug']));
+    expect(unlabelled).toMatchObject({ status: 200, body: { status: 'ignored', reason: 'the issue is not labelled chorus-entrypoint' } });
+    expect(await deliver(url, 'push', { ref: 'refs/heads/main' })).toMatchObject({ status: 200, body: { status: 'ignored', entry: 'gitea.push' } });
+    const narrow = whooshMapFrom(core.chart, { version: 1, events: { 'gitea.issues.opened': { ignore: 'not yet' } } });
+    const narrowUrl = await startMirror(narrow);
+    const unmapped = await deliver(narrowUrl, 'release', { action: 'published' });
+    expect(unmapped).toMatchObject({ status: 501, body: { code: 'unmapped', event: 'gitea.release.published', map_hash: narrow.hash } });
+    const health = await (await fetch(`${narrowUrl}/health`)).json() as { counts: Record<string, number> };
+    expect(health.counts).toMatchObject({ unmapped: 1, proposed: 0 });
+    expect(await walLast()).toBe(before);
+  });
+});
