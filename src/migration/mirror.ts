@@ -33,7 +33,19 @@ export interface MirrorOptions {
   readonly log: Logger;
   /** Largest body accepted (default 1 MiB, Gitea's payloads are far smaller). */
   readonly bodyLimit?: number;
+  /**
+   * Tee mode: WHOOSH's base URL. Every delivery is forwarded to `<forward>/webhooks/gitea`
+   * unchanged (body and Gitea headers) and answered with WHOOSH's answer; the mirror's own
+   * outcome goes to its log and counts, never to Gitea.
+   */
+  readonly forward?: string;
+  /** Tee mode: how long WHOOSH may take to answer (default 10 s). */
+  readonly forwardTimeoutMs?: number;
 }
+
+/** The Gitea headers a tee forwards to WHOOSH. */
+const FORWARDED = ['content-type', 'x-gitea-event', 'x-gitea-delivery', 'x-gitea-signature',
+  'x-gogs-event', 'x-gogs-delivery', 'x-gogs-signature', 'x-github-event', 'user-agent'];
 
 /** What the mirror has done since it started (its `GET /health`). */
 export interface MirrorCounts {
@@ -51,50 +63,57 @@ function header(v: string | string[] | undefined): string | undefined {
 export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInstance> {
   const app = Fastify({ bodyLimit: o.bodyLimit ?? 1024 * 1024, requestTimeout: 30_000 });
   const counts: MirrorCounts = { proposed: 0, ignored: 0, unmapped: 0, refused: 0 };
+  /** Deliveries being mirrored in tee mode. */
+  const inFlight = new Set<Promise<void>>();
   // The HMAC is over the raw bytes: keep them; parse the JSON here, after the check.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => {
     done(null, body);
   });
-  const refuse = (reply: FastifyReply, http: number, code: string, message: string): unknown => {
+  /** An answer: its HTTP status and body. */
+  type Answer = { readonly http: number; readonly body: Record<string, unknown> };
+  const refuse = (http: number, code: string, message: string): Answer => {
     counts.refused += 1;
-    return reply.code(http).send({ code, message, map_hash: o.map.hash });
+    return { http, body: { code, message, map_hash: o.map.hash } };
   };
   app.get('/health', () => ({
     status: 'ok', map_version: o.map.version, map_hash: o.map.hash, counts,
   }));
-  app.post('/webhooks/gitea', async (req, reply) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const sig = giteaSignatureProblem(raw, header(req.headers['x-gitea-signature']), o.secret);
-    if (sig !== null) return refuse(reply, 401, 'bad_signature', sig);
-    const delivery = header(req.headers['x-gitea-delivery']);
+  /** One delivery mirrored: its answer. */
+  const mirrorOne = async (
+    raw: Buffer,
+    headers: Record<string, string | string[] | undefined>,
+  ): Promise<Answer> => {
+    const sig = giteaSignatureProblem(raw, header(headers['x-gitea-signature']), o.secret);
+    if (sig !== null) return refuse(401, 'bad_signature', sig);
+    const delivery = header(headers['x-gitea-delivery']);
     const dp = giteaDeliveryProblem(delivery);
-    if (dp !== null) return refuse(reply, 400, 'invalid_delivery', dp);
+    if (dp !== null) return refuse(400, 'invalid_delivery', dp);
     let payload: unknown;
     try {
       payload = JSON.parse(raw.toString('utf8'));
     } catch (err) {
       o.log.debug({ err }, 'mirror: a delivery body that is not JSON');
-      return refuse(reply, 400, 'invalid_payload', 'body: expected a JSON object');
+      return refuse(400, 'invalid_payload', 'body: expected a JSON object');
     }
-    const kind = giteaEventKind(header(req.headers['x-gitea-event']), payload);
+    const kind = giteaEventKind(header(headers['x-gitea-event']), payload);
     if (kind === null) {
-      return refuse(reply, 400, 'invalid_payload', 'X-Gitea-Event: expected an event name');
+      return refuse(400, 'invalid_payload', 'X-Gitea-Event: expected an event name');
     }
     const m = mapEvent(o.map, kind, payload);
     const base = { event: kind, delivery, map_hash: o.map.hash };
     switch (m.kind) {
       case 'invalid':
-        return refuse(reply, 400, 'invalid_payload', m.message);
+        return refuse(400, 'invalid_payload', m.message);
       case 'ignore':
         counts.ignored += 1;
-        return reply.code(200)
-          .send({ ...base, status: 'ignored', reason: m.reason, entry: m.entry });
+        return {
+          http: 200, body: { ...base, status: 'ignored', reason: m.reason, entry: m.entry },
+        };
       case 'unmapped':
         counts.unmapped += 1;
         o.log.info({ event: kind, delivery }, 'mirror: an unmapped WHOOSH event');
-        return reply.code(501)
-          .send({ ...base, code: 'unmapped', reason: m.reason, entry: m.entry });
+        return { http: 501, body: { ...base, code: 'unmapped', reason: m.reason, entry: m.entry } };
       case 'transition':
         break;
     }
@@ -104,29 +123,79 @@ export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInsta
       a = await o.proposer.propose(m.transition, m.inputs, { idemKey });
     } catch (err) {
       o.log.warn({ err, event: kind, delivery }, 'mirror: the deployment did not answer');
-      return refuse(reply, 502, 'deployment_unavailable',
+      return refuse(502, 'deployment_unavailable',
         'the SWOOSH deployment did not answer; Gitea re-delivers, and the idem key keeps it once');
     }
     const proposal = { transition: m.transition, inputs: m.inputs, idem_key: idemKey };
     if (a.kind === 'accepted') {
       counts.proposed += 1;
-      return reply.code(202).send({
+      return { http: 202, body: {
         ...base, status: a.duplicate ? 'duplicate' : 'accepted', ...proposal,
         wal_seq: a.wal_seq, dr_id: a.dr_id,
-      });
+      } };
     }
     if (a.kind === 'rejected') {
       counts.proposed += 1;
       // Decided, and refused by SWOOSH's guards: what the shadow compares with WHOOSH.
-      return reply.code(202).send({
+      return { http: 202, body: {
         ...base, status: 'rejected', ...proposal, code: a.code, message: a.message,
         failing_guard: a.failing_guard, dr_id: a.dr_id,
-      });
+      } };
     }
     const code = a.kind === 'timeout' ? 'decision_timeout'
       : a.kind === 'invalid' ? a.code : a.code ?? 'error';
-    return refuse(reply, a.kind === 'invalid' ? 422 : 502, code,
+    return refuse(a.kind === 'invalid' ? 422 : 502, code,
       `the deployment answered ${a.httpStatus}: ${a.message}`);
+  };
+  app.post('/webhooks/gitea', async (req, reply) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    if (o.forward === undefined) {
+      const a = await mirrorOne(raw, req.headers);
+      return reply.code(a.http).send(a.body);
+    }
+    // Tee: WHOOSH answers Gitea; the mirror's outcome is logged, whatever it is.
+    const mirrored = mirrorOne(raw, req.headers).then((a) => {
+      o.log.info({ http: a.http, ...a.body }, 'mirror: delivery mirrored');
+    }, (err: unknown) => {
+      o.log.error({ err }, 'mirror: mirroring a delivery failed');
+    });
+    inFlight.add(mirrored);
+    void mirrored.finally(() => inFlight.delete(mirrored));
+    return forwardTo(o.forward, o.forwardTimeoutMs ?? 10_000, raw, req.headers, reply, o.log);
+  });
+  // Mirrors still running when the server closes finish first (nothing is dropped half-way).
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...inFlight]);
   });
   return app;
+}
+
+/** Forward a delivery to WHOOSH unchanged and relay its answer; 502 when it does not answer. */
+async function forwardTo(
+  base: string,
+  timeoutMs: number,
+  raw: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+  reply: FastifyReply,
+  log: Logger,
+): Promise<unknown> {
+  const out: Record<string, string> = {};
+  for (const h of FORWARDED) {
+    const v = header(headers[h]);
+    if (v !== undefined) out[h] = v;
+  }
+  try {
+    const res = await fetch(`${base.replace(/\/+$/, '')}/webhooks/gitea`, {
+      method: 'POST', headers: out, body: raw, signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = Buffer.from(await res.arrayBuffer());
+    const type = res.headers.get('content-type');
+    if (type !== null) void reply.header('content-type', type);
+    return reply.code(res.status).send(body);
+  } catch (err) {
+    log.warn({ err }, 'mirror: WHOOSH did not answer a forwarded delivery');
+    return reply.code(502).send({
+      code: 'whoosh_unavailable', message: `WHOOSH (${base}) did not answer the delivery`,
+    });
+  }
 }

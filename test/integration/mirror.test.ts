@@ -5,7 +5,7 @@
  * HMAC is refused and nothing reaches the WAL; other events are ignored or, unmapped, answered
  * 501. Every answer carries the mapping file's hash.
  */
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCore } from '../../src/core/index.js';
@@ -35,10 +35,13 @@ describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
   const core = createCore(nodeHasher);
   const map = loadWhooshMap(core.chart, 'migration/whoosh-map.yaml');
 
-  const startMirror = async (m: WhooshMap): Promise<string> => {
+  const startMirror = async (m: WhooshMap, forward?: string): Promise<string> => {
     // The mirror signs as an operator of the deployment (Project_Create's role).
     const producer = new Producer({ identity: identityFromSecretHex(bytesToHex(CAST.operator.secretKey)), http: new HttpClient(gatewayUrl) });
-    const app = await createMirrorServer({ map: m, secret: new TextEncoder().encode(SECRET), proposer: producer, log: quiet });
+    const app = await createMirrorServer({
+      map: m, secret: new TextEncoder().encode(SECRET), proposer: producer, log: quiet,
+      ...(forward === undefined ? {} : { forward }),
+    });
     mirrors.push(app);
     return app.listen({ port: 0, host: '127.0.0.1' });
   };
@@ -121,6 +124,41 @@ describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
     expect(noDelivery.status).toBe(400);
     expect(await noDelivery.json()).toMatchObject({ code: 'invalid_delivery' });
     expect(await walLast()).toBe(before);
+  });
+
+  it('Given tee mode in front of WHOOSH, Then WHOOSH gets every delivery unchanged and answers Gitea, and the deployment gets the proposal; a forged delivery still reaches WHOOSH only', async () => {
+    const seen: { body: string; headers: Record<string, unknown> }[] = [];
+    const whoosh = Fastify();
+    whoosh.removeAllContentTypeParsers();
+    whoosh.addContentTypeParser('*', { parseAs: 'string' }, (_r, body, done) => done(null, body));
+    whoosh.post('/webhooks/gitea', (req, reply) => {
+      seen.push({ body: String(req.body), headers: req.headers });
+      return reply.code(200).send({ whoosh: 'ok', n: seen.length });
+    });
+    mirrors.push(whoosh);
+    const whooshUrl = await whoosh.listen({ port: 0, host: '127.0.0.1' });
+    const url = await startMirror(map, whooshUrl);
+    const delivery = randomUUID();
+    const a = await deliver(url, 'issues', brief(5), { delivery });
+    expect(a).toEqual({ status: 200, body: { whoosh: 'ok', n: 1 } });
+    expect(seen[0]?.body).toBe(JSON.stringify(brief(5)));
+    expect(seen[0]?.headers).toMatchObject({ 'x-gitea-event': 'issues', 'x-gitea-delivery': delivery });
+    const project = giteaIssueProject(brief(5)) as string;
+    await waitUntil('the mirrored project', () => Promise.resolve(inst.projectIds().includes(project)), 10_000);
+    const before = await walLast();
+    const forged = await deliver(url, 'issues', brief(6), { secret: 'wrong' });
+    expect(forged).toEqual({ status: 200, body: { whoosh: 'ok', n: 2 } });
+    // (WHOOSH checks its own HMAC; the mirror refused it and proposed nothing.)
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await walLast()).toBe(before);
+    expect(inst.projectIds()).not.toContain(giteaIssueProject(brief(6)));
+    // WHOOSH down: Gitea is told so (502), and it re-delivers.
+    await whoosh.close();
+    const down = await deliver(url, 'issues', brief(7));
+    expect(down).toMatchObject({ status: 502, body: { code: 'whoosh_unavailable' } });
+    // The mirror still mirrored it (a re-delivery would be the same decision, by its idem key).
+    const seven = giteaIssueProject(brief(7)) as string;
+    await waitUntil('the delivery WHOOSH missed, mirrored', () => Promise.resolve(inst.projectIds().includes(seven)), 10_000);
   });
 
   it('Given events WHOOSH does not act on, Then ignored with the reason; with a map that leaves them unmapped, Then 501; nothing reaches the WAL', async () => {

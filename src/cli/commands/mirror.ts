@@ -51,6 +51,9 @@ export function registerMirror(program: Command): void {
       '[env SWOOSH_KEY_FILE; default: the dev key]')
     .option('--webhook-secret-file <file>', "the Gitea hook's secret (mode 0600 or .age) " +
       '[env SWOOSH_GITEA_SECRET_FILE]', env('SWOOSH_GITEA_SECRET_FILE'))
+    .option('--forward <url>', "tee mode: WHOOSH's base URL; every delivery is forwarded to it " +
+      "unchanged and answered with WHOOSH's answer [env SWOOSH_WHOOSH_URL]",
+    env('SWOOSH_WHOOSH_URL'))
     .option('--map <file>', 'the WHOOSH mapping file [env SWOOSH_WHOOSH_MAP]',
       env('SWOOSH_WHOOSH_MAP') ?? defaultWhooshMap())
     .option('--http-port <port>', 'port to serve on, 0 for any free one [env SWOOSH_MIRROR_PORT]',
@@ -67,7 +70,8 @@ Example:
   $ swoosh mirror --url http://shadow:8080 --key mirror.key.json \\
       --webhook-secret-file gitea-hook.secret --http-host 0.0.0.0`)
     .action(async (o: {
-      url?: string; key?: string; webhookSecretFile?: string; map: string; httpPort: string;
+      url?: string; key?: string; webhookSecretFile?: string; forward?: string; map: string;
+      httpPort: string;
       httpHost: string; logLevel: string;
     }) => {
       try {
@@ -82,9 +86,15 @@ Example:
         const producer = new Producer({
           identity: await identityOf(o.key), http: new HttpClient(httpUrlOf(o.url)),
         });
-        const app = await createMirrorServer({ map, secret, proposer: producer, log });
+        const app = await createMirrorServer({
+          map, secret, proposer: producer, log,
+          ...(o.forward === undefined ? {} : { forward: o.forward }),
+        });
         const url = await app.listen({ port: port(o.httpPort), host: o.httpHost });
-        jsonLine({ event: 'ready', url, map: o.map, map_version: map.version, map_hash: map.hash });
+        jsonLine({
+          event: 'ready', url, map: o.map, map_version: map.version, map_hash: map.hash,
+          forward: o.forward ?? null,
+        });
         const stop = (): void => {
           void app.close().then(() => process.exit(0));
         };
