@@ -131,6 +131,8 @@ describe.each(['all', 'held'] as const)('swoosh chaos --writers buckets --decide
     const report = await runChaos(chaosOptions({
       seed, transitions: 400, replicas: 3, ratePerSec: 40, faultCount: 6, outDir: null, convergeTimeoutMs: 30_000,
       projects: 6, writers: 'buckets', decide,
+      // Held: room for two documents of seven, so members evict and load all through the run.
+      ...(decide === 'held' ? { residentProjects: 2 } : {}),
     }));
     console.info(renderSummary(report));
     expectSound(report, 400, seed, ['_deployment', 'default', 'p1', 'p2', 'p3', 'p4', 'p5']);
@@ -139,6 +141,15 @@ describe.each(['all', 'held'] as const)('swoosh chaos --writers buckets --decide
     // The default (held) is left out of the reproduce line; the other is named.
     if (decide === 'all') expect(report.reproduce).toContain('--decide all');
     else expect(report.reproduce).not.toContain('--decide');
+    if (decide === 'held') {
+      expect(report.reproduce).toContain('--resident-projects 2');
+      const held = Object.values(report.held_projects);
+      expect(held.length).toBe(3);
+      // Members evicted and loaded projects (counts since each one's last start), none was lost.
+      expect(held.reduce((n, h) => n + h.evicted, 0)).toBeGreaterThan(0);
+      expect(held.reduce((n, h) => n + h.loaded, 0)).toBeGreaterThan(0);
+      expect(held.every((h) => h.load_failed === 0)).toBe(true);
+    }
     // The faults whose victims are lease holders (writer kill and stop) or other members
     // (follower kill) found one (snapshot_rollback may be skipped when it comes first, as with
     // one writer: no older snapshot yet).

@@ -77,6 +77,7 @@ interface Opts {
   projects: number;
   writers: WritersMode;
   decide: DecideMode;
+  residentProjects: number;
   replicas: number;
   out: string;
   faults?: number;
@@ -148,6 +149,13 @@ export function registerChaos(program: Command): void {
         '(every member decides every chain); SWOOSH_DECIDE',
       parseDecide,
       INSTANCE_DEFAULTS.decide,
+    )
+    .option(
+      '--resident-projects <n>',
+      'deciding held chains: project documents each member keeps in memory (small values make ' +
+        'members evict and load projects all through the run); SWOOSH_RESIDENT_PROJECTS',
+      parsePositive,
+      INSTANCE_DEFAULTS.residentProjects,
     )
     .option('--out <dir>', 'directory for the reports', 'chaos-report')
     .option(
@@ -249,6 +257,7 @@ Examples:
             projects: o.projects,
             writers: o.writers,
             decide: o.decide,
+            residentProjects: o.residentProjects,
             replicas: o.replicas,
             outDir: o.out,
             cluster,

@@ -7,6 +7,7 @@ import type { ChaosRun } from './chaos-run.js';
 import type { Settled } from './load.js';
 import { reproduceLine } from './report.js';
 import type { ChaosReport, Violation } from './types.js';
+import type { InstanceStatus } from '../../server/process/instance.js';
 
 /** Every stream fault rate in effect, the `disrupt` shorthand resolved per disruptive kind. */
 export function effectiveRates(r: FaultRates): Record<string, number> {
@@ -82,6 +83,7 @@ const FAILOVER_KINDS: readonly string[] = [
 /** The report of a finished run (violations include the checks'). */
 export function buildReport(
   run: ChaosRun, checked: CheckResult, overrun: number, settled: Settled,
+  finalStatuses: ReadonlyMap<string, InstanceStatus> = new Map(),
 ): ChaosReport {
   const { o, faults, violations } = run;
   const counts = faultCounts(run);
@@ -111,6 +113,7 @@ export function buildReport(
     stream_rates: effectiveRates(o.rates),
     backbeat: checked.backbeat,
     automatic_transitions: checked.automatic,
+    held_projects: heldProjects(finalStatuses),
     faults,
     failovers: faults.filter((f) => FAILOVER_KINDS.includes(f.kind)),
     publish_retries: run.publishRetries,
@@ -127,4 +130,18 @@ export function buildReport(
     fault_marks: faults.filter((f) => !f.skipped).map((f) => ({ t_ms: f.t_ms, kind: f.kind })),
     reproduce: reproduceLine(o),
   };
+}
+
+/** What members deciding held chains did with their projects (their final statuses). */
+function heldProjects(statuses: ReadonlyMap<string, InstanceStatus>): ChaosReport['held_projects'] {
+  const out: Record<string, ChaosReport['held_projects'][string]> = {};
+  for (const [name, s] of [...statuses].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const c = s.held_counts;
+    if (c === undefined) continue;
+    out[name] = {
+      taken_up: c.taken_up, evicted: c.evicted, loaded: c.loaded, load_failed: c.load_failed,
+      resident: s.resident_projects ?? 0, cold: s.cold_projects ?? 0,
+    };
+  }
+  return out;
 }

@@ -130,6 +130,7 @@ export class ChaosRun {
       // Named in both modes, so an inherited SWOOSH_WRITERS cannot change the run's mode.
       SWOOSH_WRITERS: o.writers,
       SWOOSH_DECIDE: o.decide,
+      SWOOSH_RESIDENT_PROJECTS: String(o.residentProjects),
       SWOOSH_LEASE_TTL_MS: String(o.leaseTtlMs),
       SWOOSH_LEASE_RENEW_MS: String(Math.max(100, Math.floor(o.leaseTtlMs / 5))),
       SWOOSH_SNAPSHOT_EVERY: String(o.snapshotEvery),

@@ -52,6 +52,9 @@ export function reproduceLine(o: ChaosOptions): string {
   if (o.projects !== CHAOS_PROJECTS_DEFAULT) parts.push(`--projects ${o.projects}`);
   if (o.writers !== CHAOS_WRITERS_DEFAULT) parts.push(`--writers ${o.writers}`);
   if (o.decide !== INSTANCE_DEFAULTS.decide) parts.push(`--decide ${o.decide}`);
+  if (o.residentProjects !== INSTANCE_DEFAULTS.residentProjects) {
+    parts.push(`--resident-projects ${o.residentProjects}`);
+  }
   return parts.join(' ');
 }
 
@@ -142,6 +145,11 @@ export function renderSummary(r: ChaosReport): string {
       `(publishing took ${fmtMs(r.liveness_probe_publish_ms)})`,
   );
   L.push(`checks evaluated: ${table(r.checks)}`);
+  for (const [name, h] of Object.entries(r.held_projects)) {
+    L.push(`held chains, ${name} (since its last start): taken up ${h.taken_up}, evicted ` +
+      `${h.evicted}, loaded ${h.loaded}, load failed ${h.load_failed}; at the end ${h.resident} ` +
+      `documents in memory, ${h.cold} cold`);
+  }
   L.push(`startup failures (restarted): ${r.startup_failures.length}`);
   for (const f of r.startup_failures.slice(0, 10)) {
     L.push(`  t+${fmtMs(f.t_ms)} ${f.name} attempt ${f.attempt}: ${f.detail.slice(0, 200)}`);

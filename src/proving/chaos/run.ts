@@ -51,6 +51,7 @@ export function chaosOptions(over: Partial<ChaosOptions> & { seed: number }): Ch
     cluster: false, licenseGraceMs: LICENSE_GRACE_MS_DEFAULT, projects: CHAOS_PROJECTS_DEFAULT,
     writers: CHAOS_WRITERS_DEFAULT,
     decide: INSTANCE_DEFAULTS.decide,
+    residentProjects: INSTANCE_DEFAULTS.residentProjects,
     ...over,
   };
 }
@@ -114,7 +115,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     });
     run.violations.push(...checked.violations);
     run.violations.push(...fatalLogViolations(run));
-    const report = buildReport(run, checked, overrun, settled);
+    const report = buildReport(run, checked, overrun, settled, final);
     if (o.outDir !== null) writeReport(o.outDir, report);
     run.progress('done');
     return report;

@@ -103,6 +103,12 @@ export interface ChaosOptions {
    * the chains it holds (SWOOSH_DECIDE=held, docs/adr/0006-deciding-held-chains.md).
    */
   readonly decide: DecideMode;
+  /**
+   * Deciding held chains: project documents each member keeps in memory
+   * (SWOOSH_RESIDENT_PROJECTS, docs/adr/0007-resident-projects.md); small values make members
+   * evict and load projects all through the run.
+   */
+  readonly residentProjects: number;
   /** Progress (TTY bar or plain lines). */
   readonly onProgress?: (p: ChaosProgress) => void;
 }
@@ -213,6 +219,19 @@ export interface ChaosReport {
    * auto-release).
    */
   readonly automatic_transitions: Readonly<Record<string, number>>;
+  /**
+   * Members deciding held chains, from each process's final status (counts since its last
+   * start): projects taken up, documents evicted from memory, loaded back, not loadable, and
+   * resident and cold at the end (docs/adr/0007-resident-projects.md). Empty otherwise.
+   */
+  readonly held_projects: Readonly<Record<string, {
+    readonly taken_up: number;
+    readonly evicted: number;
+    readonly loaded: number;
+    readonly load_failed: number;
+    readonly resident: number;
+    readonly cold: number;
+  }>>;
   readonly faults: readonly FaultEvent[];
   readonly failovers: readonly FaultEvent[];
   readonly publish_retries: number;
