@@ -40,7 +40,7 @@ export function giteaEventKind(event: string | undefined, payload: unknown): str
 /**
  * The project a Design Brief issue starts, a valid project id that is the same for every
  * delivery of that issue: the repository's full name as a slug (lower case, other characters
- * as dashes, at most 40), the issue number, and 8 hex characters of
+ * as dashes, at most 40, shorter for a long number), the issue number, and 8 hex characters of
  * sha256(`<full_name>#<number>`) so that two names that slug alike stay apart. Null when the
  * payload has no repository full name or issue number.
  */
@@ -52,8 +52,10 @@ export function giteaIssueProject(payload: unknown): string | null {
   if (typeof name !== 'string' || name === '' || !Number.isSafeInteger(n) || (n as number) < 0) {
     return null;
   }
+  // At most 63 characters in all: the slug gives way to a long issue number.
+  const room = Math.min(40, 63 - String(n).length - 10);
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '')
-    .slice(0, 40).replace(/-+$/, '');
+    .slice(0, room).replace(/-+$/, '');
   const tag = createHash('sha256').update(`${name}#${String(n)}`, 'utf8').digest('hex').slice(0, 8);
   return `${slug === '' ? 'issue' : slug}-${String(n)}-${tag}`;
 }

@@ -5,15 +5,19 @@
  * Per delivery, in order: the HMAC (401 `bad_signature`, nothing proposed), the delivery id (400
  * `invalid_delivery`), the JSON body (400 `invalid_payload`), the event kind and its map entry —
  * `ignore` answers 200 with the reason, `unmapped` answers 501 (the earlier Go SWOOSH's answer to
- * a request it cannot map) — then the proposal, signed by the mirror's identity, with the idem
- * key `gitea:<X-Gitea-Delivery>`: a re-delivery (same id, same body) is answered with the
- * original decision (`duplicate`), never decided twice. The answer carries SWOOSH's decision.
+ * a request it cannot map) — then the proposal, signed by the mirror's identity, with an idem
+ * key made of what it proposes (`whoosh:<transition>:<sha256 of its inputs' JCS, 32 hex>`), not
+ * of the delivery id: Gitea gives a manual re-delivery a new id, and the same event mapped
+ * again must be the original decision (`duplicate`) within the deployment's idempotency
+ * retention. The answer carries SWOOSH's decision and the delivery id.
  */
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { SubmitAnswer } from '../sdk/index.js';
 import { giteaDeliveryProblem, giteaEventKind, giteaSignatureProblem } from './gitea.js';
 import { mapEvent, type WhooshMap } from './map.js';
+import { createHash } from 'node:crypto';
+import { jcs } from '../core/index.js';
 
 /** Who proposes for the mirror (an SDK `Producer` for its identity, over the shadow's HTTP). */
 export interface MirrorProposer {
@@ -43,9 +47,11 @@ export interface MirrorOptions {
   readonly forwardTimeoutMs?: number;
 }
 
-/** The Gitea headers a tee forwards to WHOOSH. */
-const FORWARDED = ['content-type', 'x-gitea-event', 'x-gitea-delivery', 'x-gitea-signature',
-  'x-gogs-event', 'x-gogs-delivery', 'x-gogs-signature', 'x-github-event', 'user-agent'];
+/** Headers a tee does not forward (hop by hop, or set again by the forwarding request). */
+const NOT_FORWARDED = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'te',
+  'trailer', 'upgrade', 'proxy-authorization', 'proxy-authenticate', 'content-length']);
+/** How long closing the server waits for deliveries still being mirrored. */
+const CLOSE_WAIT_MS = 10_000;
 
 /** What the mirror has done since it started (its `GET /health`). */
 export interface MirrorCounts {
@@ -96,6 +102,9 @@ export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInsta
       o.log.debug({ err }, 'mirror: a delivery body that is not JSON');
       return refuse(400, 'invalid_payload', 'body: expected a JSON object');
     }
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      return refuse(400, 'invalid_payload', 'body: expected a JSON object');
+    }
     const kind = giteaEventKind(header(headers['x-gitea-event']), payload);
     if (kind === null) {
       return refuse(400, 'invalid_payload', 'X-Gitea-Event: expected an event name');
@@ -117,14 +126,15 @@ export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInsta
       case 'transition':
         break;
     }
-    const idemKey = `gitea:${delivery as string}`;
+    const idemKey = `whoosh:${m.transition}:${createHash('sha256')
+      .update(jcs(m.inputs), 'utf8').digest('hex').slice(0, 32)}`;
     let a: SubmitAnswer;
     try {
       a = await o.proposer.propose(m.transition, m.inputs, { idemKey });
     } catch (err) {
-      o.log.warn({ err, event: kind, delivery }, 'mirror: the deployment did not answer');
-      return refuse(502, 'deployment_unavailable',
-        'the SWOOSH deployment did not answer; Gitea re-delivers, and the idem key keeps it once');
+      o.log.warn({ err, event: kind, delivery }, 'mirror: proposing to the deployment failed');
+      return refuse(502, 'deployment_unavailable', 'proposing to the SWOOSH deployment failed ' +
+        '(see the mirror\'s log); a re-delivery of this event is the same proposal');
     }
     const proposal = { transition: m.transition, inputs: m.inputs, idem_key: idemKey };
     if (a.kind === 'accepted') {
@@ -144,8 +154,9 @@ export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInsta
     }
     const code = a.kind === 'timeout' ? 'decision_timeout'
       : a.kind === 'invalid' ? a.code : a.code ?? 'error';
+    o.log.warn({ answer: a, event: kind, delivery }, 'mirror: the deployment refused a proposal');
     return refuse(a.kind === 'invalid' ? 422 : 502, code,
-      `the deployment answered ${a.httpStatus}: ${a.message}`);
+      `the deployment answered ${a.httpStatus} ${code} (see the mirror's log)`);
   };
   app.post('/webhooks/gitea', async (req, reply) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -164,8 +175,17 @@ export async function createMirrorServer(o: MirrorOptions): Promise<FastifyInsta
     return forwardTo(o.forward, o.forwardTimeoutMs ?? 10_000, raw, req.headers, reply, o.log);
   });
   // Mirrors still running when the server closes finish first (nothing is dropped half-way).
+  // Bounded: a deployment that does not answer must not hold a shutdown for minutes.
   app.addHook('onClose', async () => {
-    await Promise.allSettled([...inFlight]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...inFlight]),
+      new Promise((r) => { timer = setTimeout(r, CLOSE_WAIT_MS); }),
+    ]);
+    clearTimeout(timer);
+    if (inFlight.size > 0) {
+      o.log.warn({ deliveries: inFlight.size }, 'mirror: closing with deliveries still mirroring');
+    }
   });
   return app;
 }
@@ -180,17 +200,18 @@ async function forwardTo(
   log: Logger,
 ): Promise<unknown> {
   const out: Record<string, string> = {};
-  for (const h of FORWARDED) {
-    const v = header(headers[h]);
-    if (v !== undefined) out[h] = v;
+  for (const [h, v] of Object.entries(headers)) {
+    if (NOT_FORWARDED.has(h) || v === undefined) continue;
+    out[h] = Array.isArray(v) ? v.join(', ') : v;
   }
   try {
     const res = await fetch(`${base.replace(/\/+$/, '')}/webhooks/gitea`, {
       method: 'POST', headers: out, body: raw, signal: AbortSignal.timeout(timeoutMs),
     });
     const body = Buffer.from(await res.arrayBuffer());
-    const type = res.headers.get('content-type');
-    if (type !== null) void reply.header('content-type', type);
+    res.headers.forEach((v, h) => {
+      if (!NOT_FORWARDED.has(h) && h !== 'content-encoding') void reply.header(h, v);
+    });
     return reply.code(res.status).send(body);
   } catch (err) {
     log.warn({ err }, 'mirror: WHOOSH did not answer a forwarded delivery');

@@ -83,7 +83,7 @@ describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
     await fx?.close();
   });
 
-  it('Given a signed delivery of a labelled issue, Then Project_Create for its project is accepted; a re-delivery is the same decision', async () => {
+  it('Given a signed delivery of a labelled issue, Then Project_Create for its project is accepted; a re-delivery (Gitea gives it a new id) and a later label change are the same decision', async () => {
     const url = await startMirror(map);
     const delivery = randomUUID();
     const a = await deliver(url, 'issues', brief(1), { delivery });
@@ -91,16 +91,19 @@ describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
     expect(a.status, JSON.stringify(a.body)).toBe(202);
     expect(a.body).toMatchObject({
       status: 'accepted', event: 'gitea.issues.opened', transition: 'Project_Create', inputs: { project },
-      idem_key: `gitea:${delivery}`, map_hash: map.hash,
+      delivery, map_hash: map.hash,
     });
+    expect(String(a.body['idem_key'])).toMatch(/^whoosh:Project_Create:[0-9a-f]{32}$/);
     expect(inst.projectIds()).toContain(project);
-    const again = await deliver(url, 'issues', brief(1), { delivery });
+    const again = await deliver(url, 'issues', brief(1));
     expect(again.status).toBe(202);
-    expect(again.body).toMatchObject({ status: 'duplicate', wal_seq: a.body['wal_seq'], dr_id: a.body['dr_id'] });
-    // Another delivery of the same issue (labelled later) names the same project: SWOOSH
-    // refuses to create it twice.
-    const labelled = await deliver(url, 'issues', brief(1, ['chorus-entrypoint'], 'labeled'));
-    expect(labelled.body).toMatchObject({ status: 'rejected', code: 'project_exists' });
+    expect(again.body).toMatchObject({ status: 'duplicate', wal_seq: a.body['wal_seq'], dr_id: a.body['dr_id'], idem_key: a.body['idem_key'] });
+    const labelled = await deliver(url, 'issues', brief(1, ['chorus-entrypoint'], 'label_updated'));
+    expect(labelled.body).toMatchObject({ status: 'duplicate', event: 'gitea.issues.label_updated', wal_seq: a.body['wal_seq'] });
+    // Another issue, another project.
+    const two = await deliver(url, 'issues', brief(8));
+    expect(two.body).toMatchObject({ status: 'accepted', inputs: { project: giteaIssueProject(brief(8)) } });
+    expect(two.body['idem_key']).not.toBe(a.body['idem_key']);
   });
 
   it('Given a bad HMAC, a missing delivery id, or a body that is not JSON, Then refused with a stable code and nothing reaches the WAL', async () => {
@@ -108,6 +111,14 @@ describe('swoosh mirror: Gitea webhooks into a SWOOSH deployment', () => {
     const before = await walLast();
     const forged = await deliver(url, 'issues', brief(2), { secret: 'wrong' });
     expect(forged).toMatchObject({ status: 401, body: { code: 'bad_signature' } });
+    // The HMAC is over the bytes as sent: the same JSON with other whitespace is another body.
+    const spaced = JSON.stringify(brief(2), null, 2);
+    const resigned = await fetch(`${url}/webhooks/gitea`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitea-event': 'issues', 'x-gitea-delivery': randomUUID(), 'x-gitea-signature': createHmac('sha256', SECRET).update(JSON.stringify(brief(2))).digest('hex') },
+      body: spaced,
+    });
+    expect(resigned.status).toBe(401);
     const raw = 'not json';
     const res = await fetch(`${url}/webhooks/gitea`, {
       method: 'POST',

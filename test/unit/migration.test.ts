@@ -31,7 +31,8 @@ describe('the WHOOSH map', () => {
   it('Given a labelled Design Brief issue, When opened or labelled, Then Project_Create for the same project id, whatever the delivery', () => {
     const a = mapEvent(map, 'gitea.issues.opened', issue());
     expect(a).toEqual({ kind: 'transition', transition: 'Project_Create', inputs: { project: giteaIssueProject(issue()) }, entry: 'gitea.issues.opened' });
-    const b = mapEvent(map, 'gitea.issues.labeled', issue({ action: 'labeled' }));
+    // (Gitea sends a label change as action label_updated.)
+    const b = mapEvent(map, 'gitea.issues.label_updated', issue({ action: 'label_updated' }));
     expect(b).toMatchObject({ kind: 'transition', inputs: { project: giteaIssueProject(issue()) } });
   });
 
@@ -105,6 +106,9 @@ describe('Gitea webhooks', () => {
     expect(b).not.toBe(a);
     const long = giteaIssueProject(issue({ repository: { full_name: `${'x'.repeat(80)}/y` } }));
     expect(long).toMatch(PROJECT_RE);
+    const huge = giteaIssueProject({ repository: { full_name: `${'x'.repeat(80)}/y` }, issue: { number: Number.MAX_SAFE_INTEGER } });
+    expect(huge).toMatch(PROJECT_RE);
+    expect(huge?.length).toBeLessThanOrEqual(63);
     expect(giteaIssueProject(issue({ repository: { full_name: '///' } }))).toMatch(/^issue-7-/);
     expect(giteaIssueProject({ repository: { full_name: 'a/b' } })).toBeNull();
   });

@@ -96,7 +96,10 @@ Example:
           forward: o.forward ?? null,
         });
         const stop = (): void => {
-          void app.close().then(() => process.exit(0));
+          app.close().then(() => process.exit(0), (err: unknown) => {
+            log.error({ err }, 'mirror: closing failed');
+            process.exit(1);
+          });
         };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
