@@ -93,6 +93,11 @@ describe('README: npm start and the five-minute walk', () => {
     expect(cli(['propose', 'No_Such', '--inputs', '{}'], env).err).toMatch(/unknown transition No_Such/);
     const hash = cli(['state', '--hash'], env);
     expect(hash.out.trim()).toMatch(/^sha256-[0-9a-f]{64}$/);
+    // A bad projection is an error on stderr with its code, nothing on stdout.
+    const bogus = cli(['state', '--projection', 'Bogus'], env);
+    expect(bogus.code).toBe(1);
+    expect(bogus.out).toBe('');
+    expect(bogus.err).toMatch(/^swoosh: invalid_projection: /);
     const tail = cli(['tail', '--from-seq', '1', '--limit', '5', '--json'], env);
     const lines = tail.out.trim().split('\n').map((l) => JSON.parse(l) as { wal_seq: number; dr_id: string });
     expect(lines.map((l) => l.wal_seq)).toEqual([1, 2, 3, 4, 5]);

@@ -31,7 +31,8 @@ Examples:
       try {
         const s = await new HttpClient(httpUrlOf(o.url)).state(o.projection, o.project);
         if (s.kind !== 'ok') {
-          process.stdout.write(`${JSON.stringify(s)}\n`);
+          // An error is not the state: to stderr, with its stable code, like every failure.
+          process.stderr.write(`swoosh: ${s.code ?? `http_${s.httpStatus}`}: ${s.message}\n`);
           process.exitCode = 1;
           return;
         }
